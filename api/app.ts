@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Client } from '@temporalio/client';
+import type { OperatorRules } from '../activities/index.js';
+import type { Pool } from '../db/pool.js';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import { requireMerchant } from './auth.js';
+import { callbackRoutes } from './callbacks.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { payinRoutes } from './payins.js';
+import { PROBLEM_TYPES, Problem, problemHandler, type ProblemType } from './problems.js';
+
+export interface ApiDeps {
+  config: Config;
+  pool: Pool;
+  temporal: Client;
+  operators: OperatorRules;
+  logger: Logger;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createApp(deps: ApiDeps): Express {
+  const { pool, temporal, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+
+  app.get('/healthz', async (_req, res) => {
+    const [postgres, temporalCheck] = await Promise.all([
+      pool.query('SELECT 1').then(
+        () => 'ok',
+        (err: Error) => err.message,
+      ),
+      temporal.connection.workflowService.getSystemInfo({}).then(
+        () => 'ok',
+        (err: Error) => err.message,
+      ),
+    ]);
+    const healthy = postgres === 'ok' && temporalCheck === 'ok';
+    res
+      .status(healthy ? 200 : 503)
+      .json({ status: healthy ? 'ok' : 'unavailable', checks: { postgres, temporal: temporalCheck } });
+  });
+
+  const openapi = buildOpenApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.get('/problems/:type', (req, res) => {
+    const type = req.params.type as ProblemType;
+    if (!Object.prototype.hasOwnProperty.call(PROBLEM_TYPES, type)) throw new Problem('not-found');
+    res.json({ type: `/problems/${type}`, ...PROBLEM_TYPES[type] });
+  });
+
+  // Operators call these; they authenticate by what the callback says, checked against us and the status API.
+  app.use('/v1/callbacks', callbackRoutes(deps));
+
+  app.use('/v1', requireMerchant(pool), express.json({ limit: '32kb' }));
+  app.use('/v1/payins', payinRoutes(deps));
+
+  app.use((req, _res, next) => next(new Problem('not-found', `No route for ${req.method} ${req.path}`)));
+  app.use(problemHandler);
+  return app;
+}

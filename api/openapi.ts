@@ -1,0 +1,122 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  CreatePayinRequest,
+  PayinListQuery,
+  PayinListSchema,
+  PayinSchema,
+  PaymentEventSchema,
+  ProblemSchema,
+} from './schemas.js';
+
+/** The OpenAPI 3.1 document of the merchant API, generated from the same zod schemas that validate it. */
+export function buildOpenApiDocument() {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Your secret API key (sk_...), from `npx passerelle merchant create`.',
+  });
+  const problem = (description: string) => ({
+    description,
+    content: { 'application/problem+json': { schema: ProblemSchema } },
+  });
+  const idParam = z.object({ id: z.string().meta({ example: 'pay_7k2m4q6s8u2w4y6a3c5e7g2i' }) });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/payins',
+    summary: 'Create a payin',
+    description:
+      'Starts collecting money from a payer. The answer carries `next_action`: a redirect URL, ' +
+      '"approve on your phone", or the final status. Send an `Idempotency-Key` to retry safely.',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      headers: z.object({ 'Idempotency-Key': z.string().max(255).optional() }),
+      body: { content: { 'application/json': { schema: CreatePayinRequest } } },
+    },
+    responses: {
+      201: {
+        description: 'Payin created and sent to the operator',
+        content: { 'application/json': { schema: PayinSchema } },
+      },
+      202: {
+        description: 'Payin created; the operator has not answered yet',
+        content: { 'application/json': { schema: PayinSchema } },
+      },
+      400: problem('Invalid input (the `errors` member names the fields)'),
+      401: problem('Missing or invalid API key'),
+      409: problem('Idempotency-Key reused with another body'),
+      422: problem('The operator cannot make this payment (currency, network, amount range, OTP missing)'),
+      503: problem('Temporal or PostgreSQL unavailable'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payins',
+    summary: 'List payins, newest first',
+    security: [{ [bearer.name]: [] }],
+    request: { query: PayinListQuery },
+    responses: {
+      200: { description: 'A page of payins', content: { 'application/json': { schema: PayinListSchema } } },
+      400: problem('Invalid filter or cursor'),
+      401: problem('Missing or invalid API key'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payins/{id}',
+    summary: 'Read a payin',
+    security: [{ [bearer.name]: [] }],
+    request: { params: idParam },
+    responses: {
+      200: { description: 'The payin', content: { 'application/json': { schema: PayinSchema } } },
+      401: problem('Missing or invalid API key'),
+      404: problem('No such payin for this merchant'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payins/{id}/events',
+    summary: "A payin's history of transitions",
+    security: [{ [bearer.name]: [] }],
+    request: { params: idParam },
+    responses: {
+      200: {
+        description: 'Events, oldest first',
+        content: {
+          'application/json': {
+            schema: z.object({ object: z.literal('list'), data: z.array(PaymentEventSchema) }),
+          },
+        },
+      },
+      404: problem('No such payin for this merchant'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/callbacks/{operator}',
+    summary: 'Operator callback intake (called by operators, not merchants)',
+    request: { params: z.object({ operator: z.enum(['ligdicash']) }) },
+    responses: {
+      200: { description: 'Stored; `verdict` says what was done with it' },
+      503: problem('Stored, but could not be processed now; the operator should retry'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness: 200 only when PostgreSQL and Temporal answer',
+    responses: { 200: { description: 'Healthy' }, 503: { description: 'A dependency does not answer' } },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Passerelle API',
+      version: '0.1.0',
+      description: 'One API for West African mobile money. Amounts are integers in minor units.',
+    },
+    servers: [{ url: '/' }],
+  });
+}

@@ -1,0 +1,162 @@
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { CURRENCY_CODES } from '../lib/money.js';
+import { NETWORK_CODES } from '../lib/networks.js';
+import { PAYMENT_STATUSES } from '../lib/payments.js';
+
+extendZodWithOpenApi(z);
+
+/**
+ * The merchant-facing shapes: operator-neutral, amounts in integer minor units, snake_case.
+ * A merchant never writes an operator's payload.
+ */
+
+/** Text we store: PostgreSQL refuses NUL, and no other control character belongs in these fields. */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine(
+      // eslint-disable-next-line no-control-regex
+      (v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v),
+      'must not contain control characters',
+    );
+
+export const OperatorSchema = z.enum(['ligdicash']).meta({ id: 'Operator' });
+
+const metadata = z
+  .record(text(40).min(1), text(500))
+  .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys')
+  .meta({ description: 'Your own key/value pairs, returned as given (20 keys at most).' });
+
+export const CreatePayinRequest = z
+  .object({
+    amount: z
+      .number()
+      .int('must be a whole number of minor units (XOF has none: 1000 means 1,000 XOF)')
+      .positive()
+      .max(Number.MAX_SAFE_INTEGER)
+      .meta({ description: 'Amount in minor units of the currency (XOF: francs).', example: 5000 }),
+    currency: z.enum(CURRENCY_CODES).meta({ description: 'ISO 4217 code', example: 'XOF' }),
+    operator: OperatorSchema.default('ligdicash'),
+    mode: z.enum(['redirect', 'direct']).default('redirect').meta({
+      description: 'redirect: the payer pays on the operator page; direct: on the phone (OTP or approval).',
+    }),
+    network: z
+      .enum(NETWORK_CODES)
+      .optional()
+      .meta({ description: "Payer's network for a direct payin; found from the number when absent." }),
+    customer: z
+      .object({
+        phone: z.string().max(32).optional().meta({ example: '+22670123456' }),
+        first_name: text(100).optional(),
+        last_name: text(100).optional(),
+        email: z.email().max(254).optional(),
+      })
+      .strict()
+      .default({}),
+    otp: z
+      .string()
+      .regex(/^\d{4,8}$/, 'must be the 4 to 8 digit code the payer obtained')
+      .optional()
+      .meta({
+        description: 'Direct payin on Orange Burkina: the code the payer got by dialling *144*4*6*amount#.',
+      }),
+    description: text(255).min(1).optional(),
+    return_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+    cancel_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+    metadata: metadata.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreatePayinRequest' });
+export type CreatePayinRequest = z.infer<typeof CreatePayinRequest>;
+
+export const NextActionSchema = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('redirect'), url: z.string() }),
+    z.object({ type: z.literal('approve_on_phone'), message: z.string() }),
+    z.object({ type: z.literal('wait'), message: z.string() }),
+    z.object({ type: z.literal('none') }),
+  ])
+  .meta({ id: 'NextAction' });
+
+export const PayinSchema = z
+  .object({
+    id: z.string().meta({ example: 'pay_7k2m4q6s8u2w4y6a3c5e7g2i' }),
+    object: z.literal('payin'),
+    status: z.enum(PAYMENT_STATUSES),
+    amount: z.number().int(),
+    currency: z.string(),
+    operator: z.string(),
+    network: z.string().nullable(),
+    mode: z.string(),
+    customer: z.object({
+      phone: z.string().optional(),
+      first_name: z.string().optional(),
+      last_name: z.string().optional(),
+      email: z.string().optional(),
+    }),
+    description: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    next_action: NextActionSchema.nullable(),
+    failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    operator_reference: z.string().nullable(),
+    operator_status: z.string().nullable(),
+    return_url: z.string().nullable(),
+    cancel_url: z.string().nullable(),
+    workflow_id: z.string(),
+    deadline_at: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    completed_at: z.string().nullable(),
+  })
+  .meta({ id: 'Payin' });
+
+export const PayinListQuery = z
+  .object({
+    status: z.enum(PAYMENT_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional().meta({ description: '`next_cursor` of the previous page' }),
+  })
+  .strict();
+
+export const PayinListSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(PayinSchema),
+    has_more: z.boolean(),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'PayinList' });
+
+export const PaymentEventSchema = z
+  .object({
+    id: z.number().int(),
+    from_status: z.string().nullable(),
+    to_status: z.string(),
+    actor: z.string(),
+    reason: z.string().nullable(),
+    operator_status: z.string().nullable(),
+    operator_message: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'PaymentEvent' });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    code: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    request_id: z.string().optional(),
+  })
+  .meta({ id: 'Problem' });

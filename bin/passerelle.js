@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// `npx passerelle ...` from the clone: runs the TypeScript CLI through tsx.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', path.join(root, 'cli', 'passerelle.ts'), ...process.argv.slice(2)],
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: process.env.NODE_OPTIONS ?? '' },
+  },
+);
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

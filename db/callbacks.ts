@@ -1,0 +1,155 @@
+import type { Queryable } from './pool.js';
+
+export type CallbackVerdict = 'received' | 'signalled' | 'confirmed' | 'duplicate' | 'rejected' | 'late';
+
+export interface RawCallback {
+  operator: string;
+  httpMethod: string;
+  path: string;
+  contentType: string | undefined;
+  headers: Record<string, unknown>;
+  rawBody: Buffer;
+  sourceIp: string | undefined;
+}
+
+/** Stores a callback exactly as received; this happens before anything else, and before we answer. */
+export async function insertRawCallback(db: Queryable, cb: RawCallback): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO operator_callbacks (operator, http_method, path, content_type, headers, raw_body, source_ip)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+    [
+      cb.operator,
+      cb.httpMethod,
+      cb.path,
+      cb.contentType ?? null,
+      JSON.stringify(cb.headers),
+      cb.rawBody,
+      cb.sourceIp,
+    ],
+  );
+  return rows[0]!.id;
+}
+
+export async function setCallbackVerdict(
+  db: Queryable,
+  id: number,
+  v: { verdict: CallbackVerdict; reason?: string; paymentId?: string; eventKey?: string; parsed?: unknown },
+): Promise<void> {
+  await db.query(
+    `UPDATE operator_callbacks
+        SET verdict = $2, reject_reason = $3, payment_id = COALESCE($4, payment_id),
+            event_key = COALESCE($5, event_key), parsed = COALESCE($6::jsonb, parsed), processed_at = now()
+      WHERE id = $1`,
+    [
+      id,
+      v.verdict,
+      v.reason ?? null,
+      v.paymentId ?? null,
+      v.eventKey ?? null,
+      v.parsed === undefined ? null : jsonbText(v.parsed),
+    ],
+  );
+}
+
+/** JSON for a jsonb column: PostgreSQL refuses the NUL character that a callback may smuggle in. */
+function jsonbText(value: unknown): string {
+  return JSON.stringify(stripNul(value));
+}
+
+function stripNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '');
+  if (Array.isArray(value)) return value.map(stripNul);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k.replaceAll('\u0000', ''), stripNul(v)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Claims the right to signal the workflow for this operator event. Only one delivery of an event
+ * gets it (unique index); the others are recorded as duplicates.
+ */
+export async function claimCallbackEvent(
+  db: Queryable,
+  id: number,
+  v: { paymentId: string; eventKey: string; parsed: unknown },
+): Promise<'signalled' | 'duplicate'> {
+  try {
+    await setCallbackVerdict(db, id, { verdict: 'signalled', ...v });
+    return 'signalled';
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await setCallbackVerdict(db, id, {
+      verdict: 'duplicate',
+      reason: 'repeat of an event already received',
+      ...v,
+    });
+    return 'duplicate';
+  }
+}
+
+/** Sets the verdict of callbacks the workflow has weighed against the status API. */
+export async function settleSignalledCallbacks(
+  db: Queryable,
+  ids: number[],
+  verdict: 'confirmed' | 'rejected',
+  reason?: string,
+): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE operator_callbacks SET verdict = $2, reject_reason = $3, processed_at = now()
+      WHERE id = ANY($1::bigint[]) AND verdict = 'signalled'`,
+    [ids, verdict, reason ?? null],
+  );
+}
+
+export interface StoredCallback {
+  id: number;
+  operator: string;
+  paymentId: string | null;
+  verdict: CallbackVerdict;
+  rejectReason: string | null;
+  contentType: string | null;
+  rawBody: string;
+  sourceIp: string | null;
+  eventKey: string | null;
+  receivedAt: Date;
+}
+
+export async function listCallbacks(
+  db: Queryable,
+  filter: { paymentId?: string; operator?: string } = {},
+): Promise<StoredCallback[]> {
+  const { rows } = await db.query<{
+    id: number;
+    operator: string;
+    payment_id: string | null;
+    verdict: CallbackVerdict;
+    reject_reason: string | null;
+    content_type: string | null;
+    raw_body: Buffer;
+    source_ip: string | null;
+    event_key: string | null;
+    received_at: Date;
+  }>(
+    `SELECT id, operator, payment_id, verdict, reject_reason, content_type, raw_body, source_ip, event_key, received_at
+       FROM operator_callbacks
+      WHERE ($1::text IS NULL OR payment_id = $1) AND ($2::text IS NULL OR operator = $2)
+      ORDER BY id`,
+    [filter.paymentId ?? null, filter.operator ?? null],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    operator: r.operator,
+    paymentId: r.payment_id,
+    verdict: r.verdict,
+    rejectReason: r.reject_reason,
+    contentType: r.content_type,
+    rawBody: r.raw_body.toString('utf8'),
+    sourceIp: r.source_ip,
+    eventKey: r.event_key,
+    receivedAt: r.received_at,
+  }));
+}

@@ -1,0 +1,369 @@
+import type { CurrencyCode } from '../lib/money.js';
+import {
+  canTransition,
+  isFinal,
+  type NextAction,
+  type PaymentFailure,
+  type PaymentKind,
+  type PaymentStatus,
+} from '../lib/payments.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
+
+export interface PaymentCustomer {
+  phone?: string;
+  firstName?: string;
+  lastName?: string;
+  email?: string;
+}
+
+export interface PaymentRecord {
+  id: string;
+  merchantId: string;
+  kind: PaymentKind;
+  status: PaymentStatus;
+  amount: number;
+  currency: CurrencyCode;
+  operator: string;
+  network: string | null;
+  mode: string;
+  customer: PaymentCustomer;
+  description: string | null;
+  returnUrl: string | null;
+  cancelUrl: string | null;
+  metadata: Record<string, string>;
+  operatorReference: string | null;
+  nextAction: NextAction | null;
+  failure: PaymentFailure | null;
+  operatorStatus: string | null;
+  operatorMessage: string | null;
+  initiationAttempts: number;
+  deadlineAt: Date | null;
+  workflowId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+}
+
+interface PaymentRow {
+  id: string;
+  merchant_id: string;
+  kind: PaymentKind;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  operator: string;
+  network: string | null;
+  mode: string;
+  customer: PaymentCustomer;
+  description: string | null;
+  return_url: string | null;
+  cancel_url: string | null;
+  metadata: Record<string, string>;
+  operator_reference: string | null;
+  next_action: NextAction | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  operator_status: string | null;
+  operator_message: string | null;
+  initiation_attempts: number;
+  deadline_at: Date | null;
+  workflow_id: string;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+function toRecord(row: PaymentRow): PaymentRecord {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    kind: row.kind,
+    status: row.status,
+    amount: row.amount,
+    currency: row.currency as CurrencyCode,
+    operator: row.operator,
+    network: row.network,
+    mode: row.mode,
+    customer: row.customer,
+    description: row.description,
+    returnUrl: row.return_url,
+    cancelUrl: row.cancel_url,
+    metadata: row.metadata,
+    operatorReference: row.operator_reference,
+    nextAction: row.next_action,
+    failure: row.failure_code ? { code: row.failure_code, message: row.failure_message ?? '' } : null,
+    operatorStatus: row.operator_status,
+    operatorMessage: row.operator_message,
+    initiationAttempts: row.initiation_attempts,
+    deadlineAt: row.deadline_at,
+    workflowId: row.workflow_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    completedAt: row.completed_at,
+  };
+}
+
+export interface NewPayment {
+  id: string;
+  merchantId: string;
+  kind: PaymentKind;
+  amount: number;
+  currency: CurrencyCode;
+  operator: string;
+  network?: string;
+  mode: string;
+  customer: PaymentCustomer;
+  description?: string;
+  returnUrl?: string;
+  cancelUrl?: string;
+  metadata: Record<string, string>;
+  deadlineAt: Date;
+  workflowId: string;
+}
+
+/** Inserts a payment in `created` with its first event; a second call with the same id is a no-op. */
+export async function insertPayment(db: Queryable, p: NewPayment): Promise<boolean> {
+  const inserted = await db.query(
+    `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
+                           description, return_url, cancel_url, metadata, deadline_at, workflow_id)
+     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (id) DO NOTHING`,
+    [
+      p.id,
+      p.merchantId,
+      p.kind,
+      p.amount,
+      p.currency,
+      p.operator,
+      p.network ?? null,
+      p.mode,
+      JSON.stringify(p.customer),
+      p.description ?? null,
+      p.returnUrl ?? null,
+      p.cancelUrl ?? null,
+      JSON.stringify(p.metadata),
+      p.deadlineAt,
+      p.workflowId,
+    ],
+  );
+  if (!inserted.rowCount) return false;
+  await db.query(
+    `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
+     VALUES ($1, 'create', NULL, 'created', 'api', 'created by the merchant')`,
+    [p.id],
+  );
+  return true;
+}
+
+export async function getPayment(db: Queryable, id: string): Promise<PaymentRecord | undefined> {
+  const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id]);
+  return rows[0] && toRecord(rows[0]);
+}
+
+/** A merchant only ever sees its own payments: another merchant's id reads as absent. */
+export async function getMerchantPayment(
+  db: Queryable,
+  merchantId: string,
+  id: string,
+  kind: PaymentKind,
+): Promise<PaymentRecord | undefined> {
+  const { rows } = await db.query<PaymentRow>(
+    'SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 AND kind = $3',
+    [id, merchantId, kind],
+  );
+  return rows[0] && toRecord(rows[0]);
+}
+
+export interface PaymentCursor {
+  createdAt: string;
+  id: string;
+}
+
+/** Newest first, keyset pagination on (created_at, id); the cursor keeps PostgreSQL's microseconds. */
+export async function listMerchantPayments(
+  db: Queryable,
+  q: { merchantId: string; kind: PaymentKind; status?: PaymentStatus; limit: number; after?: PaymentCursor },
+): Promise<{ items: PaymentRecord[]; next?: PaymentCursor }> {
+  const params: unknown[] = [q.merchantId, q.kind, q.limit + 1];
+  let where = 'merchant_id = $1 AND kind = $2';
+  if (q.status) {
+    params.push(q.status);
+    where += ` AND status = $${params.length}`;
+  }
+  if (q.after) {
+    params.push(q.after.createdAt, q.after.id);
+    where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`;
+  }
+  const { rows } = await db.query<PaymentRow & { cursor_ts: string }>(
+    `SELECT *, created_at::text AS cursor_ts FROM payments WHERE ${where}
+      ORDER BY created_at DESC, id DESC LIMIT $3`,
+    params,
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toRecord),
+    next: rows.length > q.limit && last ? { createdAt: last.cursor_ts, id: last.id } : undefined,
+  };
+}
+
+export interface PaymentEvent {
+  id: number;
+  step: string;
+  fromStatus: PaymentStatus | null;
+  toStatus: PaymentStatus;
+  actor: string;
+  reason: string | null;
+  operatorStatus: string | null;
+  operatorMessage: string | null;
+  callbackId: number | null;
+  createdAt: Date;
+}
+
+export async function listPaymentEvents(db: Queryable, paymentId: string): Promise<PaymentEvent[]> {
+  const { rows } = await db.query<{
+    id: number;
+    step: string;
+    from_status: PaymentStatus | null;
+    to_status: PaymentStatus;
+    actor: string;
+    reason: string | null;
+    operator_status: string | null;
+    operator_message: string | null;
+    callback_id: number | null;
+    created_at: Date;
+  }>('SELECT * FROM payment_events WHERE payment_id = $1 ORDER BY id', [paymentId]);
+  return rows.map((r) => ({
+    id: r.id,
+    step: r.step,
+    fromStatus: r.from_status,
+    toStatus: r.to_status,
+    actor: r.actor,
+    reason: r.reason,
+    operatorStatus: r.operator_status,
+    operatorMessage: r.operator_message,
+    callbackId: r.callback_id,
+    createdAt: r.created_at,
+  }));
+}
+
+/**
+ * Records that initiation attempt `attempt` is about to be sent. Returns false when that attempt
+ * was already recorded, i.e. this is a re-run after a crash and the request may have gone out.
+ */
+export async function recordInitiationAttempt(
+  db: Queryable,
+  paymentId: string,
+  attempt: number,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE payments SET initiation_attempts = $2, updated_at = now() WHERE id = $1 AND initiation_attempts < $2',
+    [paymentId, attempt],
+  );
+  return rowCount === 1;
+}
+
+export interface Transition {
+  paymentId: string;
+  /** Unique per payment: the workflow step that decided the transition (makes re-runs no-ops). */
+  step: string;
+  to: PaymentStatus;
+  actor: 'api' | 'workflow' | 'operator_callback' | 'status_check' | 'reconciliation';
+  reason: string;
+  operatorStatus?: string;
+  operatorMessage?: string;
+  operatorData?: unknown;
+  callbackId?: number;
+  operatorReference?: string;
+  nextAction?: NextAction;
+  failure?: PaymentFailure;
+}
+
+export type TransitionResult =
+  | { applied: true; payment: PaymentRecord }
+  | { applied: false; reason: 'already_recorded' | 'not_allowed'; payment: PaymentRecord };
+
+/**
+ * Moves a payment to a new status and appends the event, atomically. Idempotent per (payment,
+ * step); refuses transitions the life cycle does not allow (a final payment stays final).
+ */
+export async function applyTransition(pool: Pool, t: Transition): Promise<TransitionResult> {
+  return inTransaction(pool, async (client) => {
+    const current = await client.query<PaymentRow>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [
+      t.paymentId,
+    ]);
+    const row = current.rows[0];
+    if (!row) throw new Error(`payment ${t.paymentId} does not exist`);
+    const seen = await client.query('SELECT 1 FROM payment_events WHERE payment_id = $1 AND step = $2', [
+      t.paymentId,
+      t.step,
+    ]);
+    if (seen.rowCount) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
+    if (row.status !== t.to && !canTransition(row.status, t.to)) {
+      return { applied: false, reason: 'not_allowed', payment: toRecord(row) };
+    }
+    await client.query(
+      `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason, operator_status,
+                                   operator_message, operator_data, callback_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        t.paymentId,
+        t.step,
+        row.status,
+        t.to,
+        t.actor,
+        t.reason,
+        t.operatorStatus ?? null,
+        t.operatorMessage ?? null,
+        t.operatorData === undefined ? null : JSON.stringify(t.operatorData),
+        t.callbackId ?? null,
+      ],
+    );
+    const updated = await client.query<PaymentRow>(
+      `UPDATE payments
+          SET status = $2,
+              operator_reference = COALESCE($3, operator_reference),
+              next_action = CASE WHEN $9 THEN NULL ELSE COALESCE($4::jsonb, next_action) END,
+              failure_code = COALESCE($5, failure_code),
+              failure_message = COALESCE($6, failure_message),
+              operator_status = COALESCE($7, operator_status),
+              operator_message = COALESCE($8, operator_message),
+              updated_at = now(),
+              completed_at = CASE WHEN $9 THEN COALESCE(completed_at, now()) ELSE completed_at END
+        WHERE id = $1
+        RETURNING *`,
+      [
+        t.paymentId,
+        t.to,
+        t.operatorReference ?? null,
+        t.nextAction ? JSON.stringify(t.nextAction) : null,
+        t.failure?.code ?? null,
+        t.failure?.message ?? null,
+        t.operatorStatus ?? null,
+        t.operatorMessage ?? null,
+        isFinal(t.to),
+      ],
+    );
+    return { applied: true, payment: toRecord(updated.rows[0]!) };
+  });
+}
+
+export async function storePayinOtp(db: Queryable, paymentId: string, otp: string): Promise<void> {
+  await db.query(
+    'INSERT INTO payin_authorisations (payment_id, otp) VALUES ($1, $2) ON CONFLICT (payment_id) DO NOTHING',
+    [paymentId, otp],
+  );
+}
+
+export async function readPayinOtp(db: Queryable, paymentId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ otp: string }>(
+    'SELECT otp FROM payin_authorisations WHERE payment_id = $1',
+    [paymentId],
+  );
+  return rows[0]?.otp;
+}
+
+/** An OTP is single-use: forget it once the operator has answered. */
+export async function forgetPayinOtp(db: Queryable, paymentId: string): Promise<void> {
+  await db.query('DELETE FROM payin_authorisations WHERE payment_id = $1', [paymentId]);
+}

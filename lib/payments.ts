@@ -1,0 +1,74 @@
+/**
+ * Our payment vocabulary, shared by the API, the workflows and the adapters. Pure: no I/O, so
+ * workflow code may import it.
+ */
+export const PAYMENT_STATUSES = [
+  'created',
+  'pending',
+  'action_required',
+  'succeeded',
+  'failed',
+  'expired',
+  'cancelled',
+  'unknown',
+  'refunded',
+  'partially_refunded',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** What an operator can tell us about one of its transactions, in our words. */
+export type OperatorStatus =
+  'pending' | 'action_required' | 'succeeded' | 'failed' | 'expired' | 'cancelled' | 'unknown';
+
+export type PaymentKind = 'payin' | 'payout' | 'refund';
+
+/** States a payment never leaves by itself (refunds of a payin are the only way on). */
+export const FINAL_STATUSES: ReadonlySet<PaymentStatus> = new Set([
+  'succeeded',
+  'failed',
+  'expired',
+  'cancelled',
+  'refunded',
+  'partially_refunded',
+]);
+
+export function isFinal(status: PaymentStatus): boolean {
+  return FINAL_STATUSES.has(status);
+}
+
+/** Allowed transitions; anything else is a bug or a forged message and is refused. */
+const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
+  created: ['pending', 'action_required', 'succeeded', 'failed', 'expired', 'cancelled', 'unknown'],
+  pending: ['action_required', 'succeeded', 'failed', 'expired', 'cancelled', 'unknown'],
+  action_required: ['pending', 'succeeded', 'failed', 'expired', 'cancelled', 'unknown'],
+  // `unknown` is settled by a later status check or by reconciliation.
+  unknown: ['succeeded', 'failed', 'expired', 'cancelled'],
+  succeeded: ['partially_refunded', 'refunded'],
+  partially_refunded: ['partially_refunded', 'refunded'],
+  failed: [],
+  expired: [],
+  cancelled: [],
+  refunded: [],
+};
+
+export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** What the customer must do next, handed to the merchant when the payin is created. */
+export type NextAction =
+  | { type: 'redirect'; url: string }
+  | { type: 'approve_on_phone'; message: string }
+  | { type: 'wait'; message: string }
+  | { type: 'none' };
+
+export type PayinMode = 'redirect' | 'direct';
+
+/** A failure in our words, with the operator's own words beside it. */
+export interface PaymentFailure {
+  code: string;
+  message: string;
+}
+
+/** Payment ids are `pay_` + 24 lowercase base32 characters; workflow ids derive from them. */
+export const PAYMENT_ID_PATTERN = /^pay_[a-z2-7]{24}$/;

@@ -1,0 +1,54 @@
+/**
+ * Small HTTP helper for adapters: it tells apart "nothing was sent" from "sent, outcome unknown",
+ * which decides whether a request may be sent again (DESIGN.md, rule 2).
+ */
+export type HttpOutcome =
+  | { kind: 'answered'; status: number; body: unknown; text: string }
+  | { kind: 'unreachable'; detail: string }
+  | { kind: 'ambiguous'; detail: string };
+
+/** Connection errors raised before any byte of the request could reach the peer. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function errorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export async function httpRequest(
+  url: string,
+  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
+): Promise<HttpOutcome> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      signal: AbortSignal.timeout(init.timeoutMs),
+    });
+  } catch (err) {
+    const code = errorCode(err);
+    if (code && NOT_SENT_CODES.has(code)) return { kind: 'unreachable', detail: `${code} ${url}` };
+    const name = err instanceof Error ? err.name : 'Error';
+    return { kind: 'ambiguous', detail: `${name === 'TimeoutError' ? 'timeout' : (code ?? name)} ${url}` };
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (err) {
+    return { kind: 'ambiguous', detail: `answer cut off: ${errorCode(err) ?? String(err)}` };
+  }
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { kind: 'answered', status: response.status, body, text };
+}

@@ -1,0 +1,246 @@
+import { parseMajorUnits } from '../../lib/money.js';
+import type { NextAction, PaymentFailure } from '../../lib/payments.js';
+import { httpRequest } from '../http.js';
+import type {
+  CallbackParseResult,
+  InitiationOutcome,
+  PayinOperator,
+  PayinRequest,
+  StatusReport,
+} from '../types.js';
+import { DIRECT_PAYIN_NETWORKS, mapPayinStatus, payinFailure } from './mapping.js';
+import {
+  LIGDICASH_PATHS,
+  createInvoiceAnswer,
+  customDataValue,
+  invoiceStatusAnswer,
+  ligdicashHeaders,
+  payinCallbackBody,
+  type LigdicashCredentials,
+  type LigdicashInvoiceCommand,
+} from './protocol.js';
+
+export interface LigdicashOptions extends LigdicashCredentials {
+  /** Ends with "/pay/v01/" (test.ligdicash.com, app.ligdicash.com, or the sandbox). */
+  baseUrl: string;
+  timeoutMs: number;
+  storeName: string;
+  storeUrl: string;
+}
+
+const URL_PATTERN = /^https?:\/\/\S+$/i;
+
+export class LigdicashOperator implements PayinOperator {
+  readonly name = 'ligdicash' as const;
+
+  constructor(private readonly options: LigdicashOptions) {}
+
+  validatePayin(req: Omit<PayinRequest, 'paymentId' | 'callbackUrl'>): PaymentFailure | undefined {
+    // "la plateforme ne gère que la devise Franc CFA" (guide §1.8); amounts are whole francs.
+    if (req.amount.currency !== 'XOF') {
+      return { code: 'currency_not_supported', message: 'LigdiCash only takes XOF' };
+    }
+    if (req.mode === 'redirect') return undefined;
+    if (!req.network) return { code: 'network_required', message: 'A direct payin needs the payer network' };
+    const route = DIRECT_PAYIN_NETWORKS[req.network];
+    if (!route) {
+      return { code: 'network_not_supported', message: `LigdiCash has no direct payin for ${req.network}` };
+    }
+    if (req.amount.amount < route.min || req.amount.amount > route.max) {
+      return {
+        code: 'amount_out_of_range',
+        message: `A direct payin on ${req.network} must be between ${route.min} and ${route.max} XOF`,
+      };
+    }
+    if (!req.customer.phone)
+      return { code: 'phone_required', message: 'A direct payin needs the payer number' };
+    if (route.authorisation === 'otp' && !req.otp) {
+      return {
+        code: 'otp_required',
+        message: `The payer first dials *144*4*6*${req.amount.amount}# to obtain the OTP, which the payin must carry`,
+      };
+    }
+    return undefined;
+  }
+
+  private url(path: string): string {
+    return new URL(path, this.options.baseUrl).toString();
+  }
+
+  private invoiceCommand(req: PayinRequest): LigdicashInvoiceCommand {
+    const amount = req.amount.amount;
+    return {
+      commande: {
+        invoice: {
+          items: [
+            {
+              name: req.description,
+              description: req.description,
+              quantity: 1,
+              unit_price: amount,
+              total_price: amount,
+            },
+          ],
+          total_amount: amount,
+          devise: 'XOF',
+          description: req.description,
+          // A number here narrows the redirect page's methods, so the redirect payin sends "".
+          customer: req.mode === 'direct' ? (req.customer.phone ?? '') : '',
+          customer_firstname: req.customer.firstName ?? '',
+          customer_lastname: req.customer.lastName ?? '',
+          customer_email: req.customer.email ?? '',
+          external_id: '',
+          otp: req.mode === 'direct' ? (req.otp ?? '') : '',
+        },
+        store: { name: this.options.storeName, website_url: this.options.storeUrl },
+        actions: {
+          cancel_url: req.cancelUrl ?? '',
+          return_url: req.returnUrl ?? '',
+          callback_url: req.callbackUrl,
+        },
+        custom_data: { transaction_id: req.paymentId },
+      },
+    };
+  }
+
+  async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
+    const path = req.mode === 'redirect' ? LIGDICASH_PATHS.redirectPayin : LIGDICASH_PATHS.directPayin;
+    const answer = await httpRequest(this.url(path), {
+      method: 'POST',
+      headers: ligdicashHeaders(this.options),
+      body: JSON.stringify(this.invoiceCommand(req)),
+      timeoutMs: this.options.timeoutMs,
+    });
+    if (answer.kind !== 'answered') return answer;
+    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    const parsed = createInvoiceAnswer.safeParse(answer.body);
+    if (!parsed.success) {
+      return answer.status >= 400
+        ? {
+            kind: 'rejected',
+            failure: { code: 'operator_error', message: `LigdiCash answered HTTP ${answer.status}` },
+            operatorStatus: `http_${answer.status}`,
+            raw: answer.text.slice(0, 2000),
+          }
+        : { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
+    }
+    const body = parsed.data;
+    if (body.response_code !== '00') {
+      return {
+        kind: 'rejected',
+        failure: payinFailure(body.response_text, body.description),
+        operatorStatus: `response_code_${body.response_code}`,
+        operatorMessage: body.response_text ?? body.description,
+        raw: answer.body,
+      };
+    }
+    if (!body.token) return { kind: 'ambiguous', detail: 'response_code 00 without a token' };
+    return {
+      kind: 'accepted',
+      operatorReference: body.token,
+      ...this.nextStep(req, body.response_text, body.description),
+      operatorStatus: 'response_code_00',
+      operatorMessage: body.response_text ?? body.description,
+      raw: answer.body,
+    };
+  }
+
+  /** What the payer does next, by mode and network (complement: "Payin sans redirection"). */
+  private nextStep(
+    req: PayinRequest,
+    responseText: string | undefined,
+    description: string | undefined,
+  ): { status: 'action_required' | 'pending'; nextAction: NextAction } {
+    // Redirect payins (and Orange CI direct ones) carry the payment page in response_text.
+    if (responseText && URL_PATTERN.test(responseText.trim())) {
+      return { status: 'action_required', nextAction: { type: 'redirect', url: responseText.trim() } };
+    }
+    const route = req.network ? DIRECT_PAYIN_NETWORKS[req.network] : undefined;
+    if (route?.authorisation === 'approval') {
+      return {
+        status: 'action_required',
+        nextAction: {
+          type: 'approve_on_phone',
+          message: description || 'Approve the payment on your phone with your mobile money PIN',
+        },
+      };
+    }
+    // OTP mode: the payer already authorised with the OTP; the operator is processing.
+    return { status: 'pending', nextAction: { type: 'wait', message: responseText || 'Payment processing' } };
+  }
+
+  async checkPayinStatus(operatorReference: string): Promise<StatusReport> {
+    const url = `${this.url(LIGDICASH_PATHS.payinStatus)}?invoiceToken=${encodeURIComponent(operatorReference)}`;
+    const answer = await httpRequest(url, {
+      method: 'GET',
+      headers: ligdicashHeaders(this.options),
+      timeoutMs: this.options.timeoutMs,
+    });
+    if (answer.kind !== 'answered') return { reachable: false, detail: answer.detail };
+    if (answer.status >= 500) return { reachable: false, detail: `HTTP ${answer.status}` };
+    const parsed = invoiceStatusAnswer.safeParse(answer.body);
+    if (!parsed.success)
+      return { reachable: false, detail: `unreadable status answer (HTTP ${answer.status})` };
+    const body = parsed.data;
+    const mapped = mapPayinStatus(body.status, body.response_text, body.description);
+    const amountText = body.amount ?? body.montant;
+    return {
+      reachable: true,
+      status: mapped.status,
+      operatorStatus: body.status ?? `response_code_${body.response_code}`,
+      operatorMessage: body.response_text ?? body.description,
+      amount: amountText === undefined ? undefined : parseMajorUnits(amountText, 'XOF'),
+      failure: mapped.failure,
+      raw: answer.body,
+    };
+  }
+
+  parseCallback(input: { contentType: string | undefined; rawBody: string }): CallbackParseResult {
+    const fields = decodeBody(input.contentType, input.rawBody);
+    if (!fields) return { ok: false, reason: 'body is neither JSON nor form-urlencoded' };
+    const parsed = payinCallbackBody.safeParse(fields);
+    if (!parsed.success)
+      return { ok: false, reason: `unexpected fields: ${parsed.error.issues[0]?.message ?? ''}` };
+    const body = parsed.data;
+    // Payin callbacks carry an empty token: our reference comes back in custom_data.
+    const paymentId = body.transaction_id || customDataValue(body.custom_data ?? [], 'transaction_id');
+    if (!paymentId) return { ok: false, reason: 'no transaction_id in the callback' };
+    if (!body.status) return { ok: false, reason: 'no status in the callback' };
+    const mapped = mapPayinStatus(body.status, body.response_text);
+    const amountText = body.montant ?? body.amount;
+    const amount = amountText === undefined ? undefined : parseMajorUnits(amountText, 'XOF');
+    return {
+      ok: true,
+      callback: {
+        paymentId,
+        operatorReference: body.token || undefined,
+        reportedStatus: mapped.status,
+        operatorStatus: body.status,
+        operatorMessage: body.response_text,
+        amount,
+        currency: 'XOF',
+        eventKey: `${paymentId}:${body.status.toLowerCase()}:${amountText ?? ''}`,
+        fields,
+      },
+    };
+  }
+}
+
+function decodeBody(contentType: string | undefined, raw: string): Record<string, unknown> | undefined {
+  const type = (contentType ?? '').toLowerCase();
+  const looksJson = raw.trimStart().startsWith('{');
+  if (type.includes('json') || (!type.includes('form') && looksJson)) {
+    try {
+      const value: unknown = JSON.parse(raw);
+      return value && typeof value === 'object' && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (type.includes('x-www-form-urlencoded') || raw.includes('=')) {
+    return Object.fromEntries(new URLSearchParams(raw));
+  }
+  return undefined;
+}

@@ -1,0 +1,206 @@
+import express, { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { SandboxConfig } from '../config.js';
+import { InvoiceBook, directNetworkOf, type Invoice } from './invoices.js';
+import { checkoutPage, resultPage } from './pages.js';
+import { SCENARIOS, scenarioFor } from './scenarios.js';
+
+/**
+ * LigdiCash's endpoints under `/ligdicash/pay/v01/...`, so that LigdiCash's own SDKs work against
+ * the sandbox by changing only their base URL. Sources: ligdicash-api-guide.md §1.1.3-1.1.5,
+ * ligdicash-api-complement.md, operators-facts.md.
+ */
+
+/** LigdiCash answers HTTP 200 with response_code "01" and a sub-code in response_text. */
+function refuse(res: Response, code: string, description: string): void {
+  res.json({
+    response_code: '01',
+    token: '',
+    response_text: `Echec (Code${code})`,
+    description,
+    custom_data: [],
+    wiki: 'https://client.ligdicash.com/wiki/createInvoice',
+  });
+}
+
+const text = z.union([z.string(), z.number()]).transform(String);
+const invoiceCommand = z.object({
+  commande: z.object({
+    invoice: z
+      .object({
+        total_amount: z.union([z.number(), z.string()]),
+        // The three spellings seen in LigdiCash's documents.
+        devise: z.string().optional(),
+        devises: z.string().optional(),
+        devis: z.string().optional(),
+        description: text.optional(),
+        customer: text.optional(),
+        customer_firstname: text.optional(),
+        customer_lastname: text.optional(),
+        otp: text.optional(),
+      })
+      .passthrough(),
+    store: z.object({ name: text.optional(), website_url: text.optional() }).passthrough().optional(),
+    actions: z
+      .object({ cancel_url: text.optional(), return_url: text.optional(), callback_url: text.optional() })
+      .passthrough()
+      .optional(),
+    custom_data: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  }),
+});
+
+export function ligdicashSandbox(
+  config: SandboxConfig,
+  logger: Logger,
+): { router: Router; book: InvoiceBook } {
+  const book = new InvoiceBook(config, logger);
+  const router = Router();
+  const base = `${config.SANDBOX_PUBLIC_URL}/ligdicash`;
+  const checkoutUrl = (token: string) => `${base}/directpayment/invoice/${token}`;
+
+  const authorised = (req: Request) =>
+    req.header('apikey') === config.SANDBOX_LIGDICASH_API_KEY &&
+    req.header('authorization') === `Bearer ${config.SANDBOX_LIGDICASH_API_TOKEN}`;
+
+  const createInvoice = (kind: Invoice['kind']) => async (req: Request, res: Response) => {
+    if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
+    const parsed = invoiceCommand.safeParse(req.body);
+    if (!parsed.success)
+      return refuse(res, '08', `Paramètres invalides: ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
+    const { invoice, store, actions, custom_data } = parsed.data.commande;
+    const amount = Number(invoice.total_amount);
+    if (!Number.isInteger(amount) || amount <= 0) return refuse(res, '02', 'Montant invalide');
+    const currency = invoice.devise ?? invoice.devises ?? invoice.devis ?? 'XOF';
+    if (currency !== 'XOF') return refuse(res, '02', 'Devise non prise en charge');
+    const customer = (invoice.customer ?? '').replace(/\D/g, '');
+
+    let route: { operatorId: string; operatorName: string; authorisation: Invoice['authorisation'] } = {
+      operatorId: '',
+      operatorName: '',
+      authorisation: 'page',
+    };
+    if (kind === 'straight') {
+      const network = directNetworkOf(customer);
+      if (!network) return refuse(res, '07', 'Aucune configuration réseau pour ce numéro');
+      if (network.network === 'orange_bf' && (amount < 10 || amount > 2_000_000))
+        return refuse(res, '02', 'Montant hors limites');
+      if (network.authorisation === 'otp' && !book.consumeOtp(customer, amount, invoice.otp ?? '')) {
+        return refuse(res, '04', 'OTP invalide ou expiré');
+      }
+      route = network;
+    }
+    const input = {
+      kind,
+      amount,
+      description: invoice.description ?? '',
+      customer,
+      customerName: `${invoice.customer_firstname ?? ''} ${invoice.customer_lastname ?? ''}`.trim(),
+      ...route,
+      callbackUrl: actions?.callback_url ?? '',
+      returnUrl: actions?.return_url ?? '',
+      cancelUrl: actions?.cancel_url ?? '',
+      customData: Object.fromEntries(Object.entries(custom_data ?? {}).map(([k, v]) => [k, String(v)])),
+      storeName: store?.name ?? 'Marchand',
+    };
+    const scenario = scenarioFor(amount, customer);
+    if (scenario === 'server_error') {
+      res.status(500).type('text/html').send('<h1>500 Internal Server Error</h1>');
+      return;
+    }
+    if (scenario === 'slow') await new Promise((r) => setTimeout(r, config.SANDBOX_SLOW_MS));
+    const created = book.create(input);
+    const pageUrl = checkoutUrl(created.token);
+    res.json({
+      response_code: '00',
+      token: created.token,
+      response_text:
+        created.authorisation === 'page' || created.authorisation === 'operator_page'
+          ? pageUrl
+          : 'Transaction en cours de traitement',
+      description:
+        created.authorisation === 'approval'
+          ? 'Veuillez valider le paiement sur votre téléphone'
+          : created.authorisation === 'otp'
+            ? 'Paiement en cours de traitement'
+            : '',
+      custom_data: input.customData,
+      wiki: 'https://client.ligdicash.com/wiki/createInvoice',
+    });
+  };
+
+  const json = express.json({ limit: '100kb', type: () => true });
+  router.post('/pay/v01/redirect/checkout-invoice/create', json, createInvoice('redirect'));
+  router.post('/pay/v01/straight/checkout-invoice/create', json, createInvoice('straight'));
+
+  // Status ("confirm"), with and without the trailing slash the guide shows.
+  router.get(
+    ['/pay/v01/redirect/checkout-invoice/confirm', '/pay/v01/redirect/checkout-invoice/confirm/'],
+    (req, res) => {
+      if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
+      const token = typeof req.query.invoiceToken === 'string' ? req.query.invoiceToken : '';
+      const invoice = book.get(token);
+      if (!invoice) return refuse(res, '09', 'Facture introuvable');
+      invoice.statusCalls++;
+      if (invoice.scenario === 'status_errors' && invoice.statusCalls <= 2) {
+        res.status(503).type('text/plain').send('Service Unavailable');
+        return;
+      }
+      res.json(book.statusBody(invoice));
+    },
+  );
+
+  // The payer's pages.
+  const form = express.urlencoded({ extended: false, limit: '10kb' });
+  router.get('/directpayment/invoice/:token', (req, res) => {
+    const invoice = book.get(req.params.token);
+    if (!invoice) return void res.status(404).type('text/plain').send('Facture introuvable');
+    res.type('html').send(checkoutPage(invoice, checkoutUrl(invoice.token)));
+  });
+  router.post('/directpayment/invoice/:token', form, (req, res) => {
+    const body = req.body as { action?: string };
+    const invoice = body.action === 'cancel' ? book.cancel(req.params.token) : book.pay(req.params.token);
+    if (!invoice) return void res.status(404).type('text/plain').send('Facture introuvable');
+    const target = body.action === 'cancel' ? invoice.cancelUrl : invoice.returnUrl;
+    if (target) return res.redirect(303, target);
+    res.type('html').send(resultPage(invoice));
+  });
+
+  // Control endpoints for tests and people (not part of LigdiCash's API).
+  router.get('/_sandbox/scenarios', (_req, res) => {
+    res.json(SCENARIOS);
+  });
+  router.post('/_sandbox/otp', express.json(), (req, res) => {
+    const body = req.body as { customer?: unknown; amount?: unknown };
+    const customer = typeof body.customer === 'string' ? body.customer.replace(/\D/g, '') : '';
+    const amount = Number(body.amount);
+    if (!customer || !Number.isInteger(amount))
+      return void res.status(400).json({ error: 'customer and amount required' });
+    res.json({ otp: book.issueOtp(customer, amount), ussd: `*144*4*6*${amount}#` });
+  });
+  router.get('/_sandbox/invoices', (req, res) => {
+    const transactionId = typeof req.query.transaction_id === 'string' ? req.query.transaction_id : undefined;
+    res.json(transactionId ? book.findByTransactionId(transactionId) : book.all());
+  });
+  router.get('/_sandbox/invoices/:token', (req, res) => {
+    const invoice = book.get(req.params.token);
+    if (!invoice) return void res.status(404).json({ error: 'unknown token' });
+    res.json(invoice);
+  });
+  router.post('/_sandbox/invoices/:token/:action', (req, res) => {
+    const action = req.params.action;
+    const invoice =
+      action === 'pay'
+        ? book.pay(req.params.token)
+        : action === 'cancel'
+          ? book.cancel(req.params.token)
+          : action === 'complete' || action === 'decline'
+            ? book.force(req.params.token, action === 'complete' ? 'completed' : 'declined')
+            : undefined;
+    if (!invoice)
+      return void res.status(404).json({ error: 'unknown token or action (pay, cancel, complete, decline)' });
+    res.json(invoice);
+  });
+
+  return { router, book };
+}

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createMerchant, getMerchant } from '../db/merchants.js';
+import { ensureDatabase, migrateUp } from '../db/migrate.js';
+import { createPool } from '../db/pool.js';
+import { loadConfigOrExit } from '../lib/config.js';
+import { bundleWorkflows } from '../workers/bundle.js';
+import {
+  DATA_DIR,
+  ROOT,
+  ensurePostgres,
+  say,
+  startService,
+  startTemporal,
+  stopChild,
+  waitFor,
+  type ServiceProcess,
+} from './infra.js';
+
+/**
+ * `npm start`: the whole system on embedded defaults. PostgreSQL (local server, or a project
+ * cluster), Temporal dev server on a SQLite file with its UI, migrations, the sandbox, the worker
+ * and the API. Ctrl-C stops everything.
+ */
+const config = loadConfigOrExit();
+const uiPort = Number(new URL(config.TEMPORAL_UI_URL).port || 8233);
+const services: ServiceProcess[] = [];
+const stops: (() => Promise<void>)[] = [];
+let stopping = false;
+
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  say('\n• stopping…');
+  await Promise.all(services.reverse().map((s) => stopChild(s.child, 'SIGTERM', 15_000)));
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  say('• stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+try {
+  say('• PostgreSQL');
+  const postgres = await ensurePostgres(config.DATABASE_URL);
+  stops.push(() => postgres.stop());
+  if (postgres.startedLocally) say('  started a project-local cluster under .data/postgres');
+  if ((await ensureDatabase(config.DATABASE_URL)) === 'created') say('  created the database');
+  const applied = await migrateUp(config.DATABASE_URL);
+  say(`  migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
+
+  say('• Temporal dev server');
+  const temporal = await startTemporal({
+    address: config.TEMPORAL_ADDRESS,
+    uiPort,
+    dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
+    logFile: path.join(DATA_DIR, 'temporal.log'),
+  });
+  stops.push(() => temporal.stop());
+  if (!temporal.child) say(`  using the server already answering at ${config.TEMPORAL_ADDRESS}`);
+
+  // Workflow code bundled ahead of time: the worker starts without webpack.
+  const bundlePath = config.WORKFLOW_BUNDLE_PATH ?? path.join(DATA_DIR, 'workflow-bundle.js');
+  if (
+    !existsSync(bundlePath) ||
+    statSync(bundlePath).mtimeMs <
+      Math.max(newestSource(path.join(ROOT, 'workflows')), newestSource(path.join(ROOT, 'lib')))
+  ) {
+    say('• bundling workflow code');
+    await bundleWorkflows(bundlePath);
+  }
+
+  const env = { WORKFLOW_BUNDLE_PATH: bundlePath };
+  services.push(startService('sandbox', 'sandbox/server.ts', env));
+  services.push(startService('worker', 'workers/main.ts', env));
+  services.push(startService('api', 'api/server.ts', env));
+  for (const s of services) {
+    s.child.once('exit', (code) => {
+      if (!stopping) {
+        say(`✗ ${s.name} exited (code ${code}); stopping`);
+        void shutdown(1);
+      }
+    });
+  }
+
+  const apiUrl = `http://${config.HOST}:${config.PORT}`;
+  await waitFor(
+    'API',
+    async () => (await fetch(`${apiUrl}/healthz`).catch(() => undefined))?.ok === true,
+    60_000,
+  );
+
+  // A demo merchant on first run; its key is kept in .data (local only) so that it can be printed again.
+  const demoFile = path.join(DATA_DIR, 'demo-merchant.json');
+  const pool = createPool(config.DATABASE_URL, 1);
+  let demo = existsSync(demoFile)
+    ? (JSON.parse(readFileSync(demoFile, 'utf8')) as { merchantId: string; apiKey: string })
+    : undefined;
+  if (!demo || !(await getMerchant(pool, demo.merchantId))) {
+    const created = await createMerchant(pool, 'Demo merchant');
+    demo = { merchantId: created.merchant.id, apiKey: created.apiKey };
+    writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
+    say('• created the demo merchant');
+  }
+  await pool.end();
+
+  const sandboxUrl = `http://${config.HOST}:${config.SANDBOX_PORT}`;
+  say(`
+Passerelle is running
+  API            ${apiUrl}            (OpenAPI: ${apiUrl}/openapi.json, health: ${apiUrl}/healthz)
+  Temporal UI    ${temporal.uiUrl ?? config.TEMPORAL_UI_URL}
+  Sandbox        ${sandboxUrl}            (LigdiCash: ${sandboxUrl}/ligdicash/pay/v01/)
+  Temporal       ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})
+  PostgreSQL     ${config.DATABASE_URL}
+  Demo merchant  ${demo.merchantId}
+  API key        ${demo.apiKey}
+
+Try a payin:
+  curl -s ${apiUrl}/v1/payins -H "Authorization: Bearer ${demo.apiKey}" \\
+    -H 'Content-Type: application/json' -H "Idempotency-Key: $(date +%s)" \\
+    -d '{"amount": 5000, "currency": "XOF", "description": "Demo order"}'
+
+Ctrl-C stops everything.
+`);
+} catch (err) {
+  say(`✗ ${(err as Error).message}`);
+  await shutdown(1);
+}

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { migrateUp } from '../db/migrate.js';
+import { bundleWorkflows } from '../workers/bundle.js';
+import { DATA_DIR, ROOT, ensurePostgres, recreateDatabase, say, startTemporal } from './infra.js';
+
+/**
+ * `npm test`: checks (types, lint, format), then the whole suite against a real Temporal dev
+ * server (in memory, its own port) and a fresh PostgreSQL database. Extra arguments go to vitest.
+ */
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const vitestArgs = args.filter((a) => a !== '--quick');
+const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/passerelle_test';
+const temporalAddress = process.env.TEST_TEMPORAL_ADDRESS ?? '127.0.0.1:7299';
+const started = Date.now();
+
+function step(name: string, cmd: string, cmdArgs: string[]): void {
+  say(`• ${name}`);
+  const result = spawnSync(cmd, cmdArgs, { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) {
+    say(`✗ ${name} failed`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+const bin = (name: string) => path.join(ROOT, 'node_modules', '.bin', name);
+if (!quick) {
+  step('type check (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', '.']);
+  step('lint (eslint)', bin('eslint'), ['--max-warnings=0', '.']);
+  step('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']);
+}
+
+say('• PostgreSQL (fresh test database)');
+const postgres = await ensurePostgres(databaseUrl);
+await recreateDatabase(databaseUrl);
+await migrateUp(databaseUrl);
+
+say(`• Temporal dev server for tests (${temporalAddress}, in memory)`);
+const temporal = await startTemporal({
+  address: temporalAddress,
+  logFile: path.join(DATA_DIR, 'temporal-test.log'),
+});
+
+say('• bundling workflow code');
+const bundlePath = await bundleWorkflows(path.join(DATA_DIR, 'test-workflow-bundle.js'));
+
+say('• vitest');
+const result = spawnSync(bin('vitest'), ['run', ...vitestArgs], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+  },
+});
+await temporal.stop();
+await postgres.stop();
+say(`• npm test finished in ${Math.round((Date.now() - started) / 1000)} s (exit ${result.status})`);
+process.exit(result.status ?? 1);

@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ConfigError, loadConfig } from '../../lib/config.js';
+import { ROOT } from '../support/stack.js';
+
+describe('configuration', () => {
+  it('has defaults that point a fresh clone at the local sandbox', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.SANDBOX_PORT).toBe(4000);
+    expect(config.LIGDICASH_BASE_URL).toBe('http://127.0.0.1:4000/ligdicash/pay/v01/');
+    expect(config.PUBLIC_BASE_URL).toBe('http://127.0.0.1:3000');
+  });
+
+  it('names every bad variable', () => {
+    try {
+      loadConfig({ PORT: 'abc', DATABASE_URL: 'mysql://x', LIGDICASH_PAYIN_DEADLINE_SECONDS: '-1' });
+      expect.unreachable('loadConfig accepted a bad environment');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const message = (err as ConfigError).message;
+      expect(message).toContain('PORT');
+      expect(message).toContain('"abc"');
+      expect(message).toContain('DATABASE_URL');
+      expect(message).toContain('LIGDICASH_PAYIN_DEADLINE_SECONDS');
+    }
+  });
+
+  it('makes an entry point exit non-zero with the message', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'server.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: 'not-a-port' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(78);
+    expect(run.stderr).toContain('PORT');
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<
+      string,
+      {
+        image?: string;
+        build?: unknown;
+        environment?: Record<string, string>;
+        depends_on?: unknown;
+        command?: unknown;
+      }
+    >;
+  };
+
+  it('names the production-like services', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      ['api', 'postgres', 'sandbox', 'temporal', 'temporal-ui', 'worker', 'migrate'].sort(),
+    );
+  });
+
+  it('gives api and worker an environment our config accepts, pointing at the compose services', () => {
+    for (const name of ['api', 'worker']) {
+      const env = compose.services[name]!.environment!;
+      const config = loadConfig(env);
+      expect(new URL(config.DATABASE_URL).hostname).toBe('postgres');
+      expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(new URL(config.LIGDICASH_BASE_URL).hostname).toBe('sandbox');
+    }
+    expect(compose.services.temporal!.environment!.DB).toBe('postgres12');
+  });
+});

@@ -1,0 +1,252 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { createOperatorRules } from '../../activities/index.js';
+import { createApp } from '../../api/app.js';
+import { createMerchant } from '../../db/merchants.js';
+import { createPool, type Pool } from '../../db/pool.js';
+import { loadConfig, type Config } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+import { createSandbox, type Sandbox } from '../../sandbox/app.js';
+import { loadSandboxConfig } from '../../sandbox/config.js';
+import { createPaymentsWorker, type PaymentsWorker } from '../../workers/payments-worker.js';
+
+/**
+ * A whole Passerelle for one test file: the sandbox and the API in this process on free ports,
+ * a worker on a task queue of its own, against the Temporal server and the database that
+ * scripts/test.ts started. Nothing is mocked.
+ */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface TestStack {
+  config: Config;
+  /** Environment that reproduces `config` for a child process (worker kill tests). */
+  env: Record<string, string>;
+  apiUrl: string;
+  sandboxUrl: string;
+  sandbox: Sandbox;
+  pool: Pool;
+  temporal: Client;
+  worker?: PaymentsWorker;
+  merchant: { id: string; apiKey: string };
+  stop(): Promise<void>;
+}
+
+function listen(server: http.Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\``);
+  return value;
+}
+
+export async function startStack(
+  opts: { env?: Record<string, string>; sandboxEnv?: Record<string, string>; worker?: boolean } = {},
+): Promise<TestStack> {
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'test' });
+  const sandboxServer = http.createServer();
+  const sandboxPort = await listen(sandboxServer);
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const sandbox = createSandbox(
+    loadSandboxConfig({
+      SANDBOX_PORT: String(sandboxPort),
+      SANDBOX_APPROVAL_DELAY_MS: '300',
+      SANDBOX_PROCESSING_DELAY_MS: '100',
+      SANDBOX_SLOW_MS: '1500',
+      SANDBOX_LATE_CALLBACK_MS: '6000',
+      ...opts.sandboxEnv,
+    }),
+    logger,
+  );
+  sandboxServer.on('request', sandbox.app);
+
+  const apiServer = http.createServer();
+  const apiPort = await listen(apiServer);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: required('DATABASE_URL'),
+    TEMPORAL_ADDRESS: required('TEMPORAL_ADDRESS'),
+    WORKFLOW_BUNDLE_PATH: required('WORKFLOW_BUNDLE_PATH'),
+    TEMPORAL_TASK_QUEUE: `test-${path.basename(process.env.VITEST_TEST_FILE ?? 'x')}-${process.pid}-${Date.now()}`,
+    PORT: String(apiPort),
+    SANDBOX_PORT: String(sandboxPort),
+    PUBLIC_BASE_URL: apiUrl,
+    LIGDICASH_BASE_URL: `${sandboxUrl}/ligdicash/pay/v01/`,
+    LIGDICASH_PAYIN_DEADLINE_SECONDS: '20',
+    LIGDICASH_POLL_INITIAL_SECONDS: '1',
+    LIGDICASH_POLL_MAX_SECONDS: '2',
+    LIGDICASH_HTTP_TIMEOUT_MS: '5000',
+    PAYIN_INITIATION_WAIT_SECONDS: '20',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_POOL_SIZE: '5',
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const pool = createPool(config.DATABASE_URL, 5);
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  apiServer.on(
+    'request',
+    createApp({ config, pool, temporal, operators: createOperatorRules(config), logger }),
+  );
+
+  const worker = opts.worker === false ? undefined : await createPaymentsWorker(config, logger);
+  const created = await createMerchant(pool, `Test merchant ${Date.now()}`);
+
+  const close = (server: http.Server) =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return {
+    config,
+    env,
+    apiUrl,
+    sandboxUrl,
+    sandbox,
+    pool,
+    temporal,
+    worker,
+    merchant: { id: created.merchant.id, apiKey: created.apiKey },
+    stop: async () => {
+      await worker?.shutdown();
+      await Promise.all([close(apiServer), close(sandboxServer)]);
+      await connection.close();
+      await pool.end();
+    },
+  };
+}
+
+/** Starts the real worker entry point as a child process (for kill -9 tests). */
+export function spawnWorker(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+export interface ApiAnswer<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export async function api<T = Record<string, unknown>>(
+  stack: Pick<TestStack, 'apiUrl'>,
+  method: string,
+  pathname: string,
+  opts: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<ApiAnswer<T>> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.key) headers.Authorization = `Bearer ${opts.key}`;
+  if (opts.body !== undefined || opts.rawBody !== undefined) headers['Content-Type'] ??= 'application/json';
+  const res = await fetch(`${stack.apiUrl}${pathname}`, {
+    method,
+    headers,
+    body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: body as T };
+}
+
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+export type PayinBody = {
+  id: string;
+  status: string;
+  next_action: { type: string; url?: string; message?: string } | null;
+  failure: { code: string; message: string } | null;
+  operator_reference: string | null;
+  [key: string]: unknown;
+};
+
+/** Waits until the payin reaches one of the given statuses, through the API. */
+export async function payinReaches(
+  stack: TestStack,
+  id: string,
+  statuses: string[],
+  timeoutMs = 30_000,
+): Promise<PayinBody> {
+  return eventually(
+    `payin ${id} to reach ${statuses.join('|')}`,
+    async () => {
+      const res = await api<PayinBody>(stack, 'GET', `/v1/payins/${id}`, { key: stack.merchant.apiKey });
+      return statuses.includes(res.body.status) ? res.body : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+export async function workflowResult(stack: TestStack, paymentId: string): Promise<unknown> {
+  return stack.temporal.workflow.getHandle(`payin-${paymentId}`).result();
+}
+
+/** Drives a pending LigdiCash invoice through the sandbox's control endpoint (pay, cancel, complete, decline). */
+export async function ligdicashControl(
+  stack: TestStack,
+  token: string,
+  action: 'pay' | 'cancel' | 'complete' | 'decline',
+) {
+  const res = await fetch(
+    `${stack.sandboxUrl}/ligdicash/_sandbox/invoices/${encodeURIComponent(token)}/${action}`,
+    {
+      method: 'POST',
+    },
+  );
+  if (!res.ok) throw new Error(`sandbox control ${action} answered ${res.status}`);
+  return res.json() as Promise<Record<string, unknown>>;
+}
+
+/**
+ * With RECORD_HISTORIES=1, saves a finished payin's workflow history as a replay fixture
+ * (test/fixtures/histories/<name>.json), which test/replay.test.ts runs through the current code.
+ */
+export async function recordHistory(stack: TestStack, paymentId: string, name: string): Promise<void> {
+  if (!process.env.RECORD_HISTORIES) return;
+  // The CLI writes the proto3 JSON that the replayer reads (as the Temporal UI's export does).
+  const { execFileSync } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const json = execFileSync(process.env.TEMPORAL_CLI_PATH ?? 'temporal', [
+    'workflow',
+    'show',
+    '--workflow-id',
+    `payin-${paymentId}`,
+    '--address',
+    stack.config.TEMPORAL_ADDRESS,
+    '--output',
+    'json',
+  ]);
+  writeFileSync(path.join(ROOT, 'test', 'fixtures', 'histories', `${name}.json`), json);
+}

@@ -1,0 +1,94 @@
+import type { OperatorStatus, PaymentFailure, PaymentStatus } from '../lib/payments.js';
+import type { CallbackHint } from './shared.js';
+
+/**
+ * Pure decisions of the payin workflow, kept apart so that each rule is tested case by case.
+ */
+
+export interface StatusObservation {
+  reachable: boolean;
+  status?: OperatorStatus;
+  amount?: number;
+  operatorStatus?: string;
+  operatorMessage?: string;
+  failure?: PaymentFailure;
+}
+
+export type PayinDecision =
+  { final: false } | { final: true; status: PaymentStatus; reason: string; failure?: PaymentFailure };
+
+/** Turns one status answer into a decision; only definite operator answers end the payin. */
+export function decideFromStatus(obs: StatusObservation, expectedAmount: number): PayinDecision {
+  if (!obs.reachable || !obs.status) return { final: false };
+  switch (obs.status) {
+    case 'succeeded':
+      // The status API must agree with our amount before we call it a success (rule 1).
+      if (obs.amount !== undefined && obs.amount !== expectedAmount) {
+        return {
+          final: true,
+          status: 'unknown',
+          reason: `operator reports success for ${obs.amount}, expected ${expectedAmount}`,
+          failure: {
+            code: 'amount_mismatch',
+            message: `The operator reports ${obs.amount} paid instead of ${expectedAmount}; left for review`,
+          },
+        };
+      }
+      return { final: true, status: 'succeeded', reason: 'confirmed by the operator status API' };
+    case 'failed':
+    case 'cancelled':
+    case 'expired':
+      return {
+        final: true,
+        status: obs.status,
+        reason: `operator status API says ${obs.operatorStatus ?? obs.status}`,
+        failure: obs.failure ?? { code: obs.status, message: obs.operatorMessage ?? `Payment ${obs.status}` },
+      };
+    default:
+      return { final: false };
+  }
+}
+
+/** The decision when the deadline has passed and the last check was not definite. */
+export function decideAtDeadline(
+  obs: StatusObservation,
+  expectedAmount: number,
+): Extract<PayinDecision, { final: true }> {
+  const decision = decideFromStatus(obs, expectedAmount);
+  if (decision.final) return decision;
+  return {
+    final: true,
+    status: 'expired',
+    reason: obs.reachable
+      ? `deadline passed while the operator said ${obs.operatorStatus ?? 'pending'}`
+      : 'deadline passed and the operator status API did not answer',
+    failure: { code: 'expired', message: 'The payer did not complete the payment in time' },
+  };
+}
+
+/**
+ * Splits callbacks into those the status answer confirms and those it contradicts. A callback
+ * claiming an outcome the operator's status API does not show is rejected (forged or wrong).
+ */
+export function weighCallbacks(
+  hints: CallbackHint[],
+  obs: StatusObservation,
+  expectedAmount: number,
+): { confirmed: number[]; rejected: number[]; undecided: CallbackHint[] } {
+  if (!obs.reachable || !obs.status) return { confirmed: [], rejected: [], undecided: hints };
+  const confirmed: number[] = [];
+  const rejected: number[] = [];
+  for (const hint of hints) {
+    const sameOutcome = hint.reportedStatus === obs.status;
+    const amountAgrees = hint.amount === undefined || hint.amount === expectedAmount;
+    if (sameOutcome && amountAgrees) confirmed.push(hint.callbackId);
+    else if (hint.reportedStatus === 'pending' && obs.status !== 'pending') confirmed.push(hint.callbackId);
+    else rejected.push(hint.callbackId);
+  }
+  return { confirmed, rejected, undecided: [] };
+}
+
+/** Exponential backoff between status checks, capped. */
+export function nextPollDelay(currentSeconds: number, maxSeconds: number): number {
+  return Math.min(currentSeconds * 2, maxSeconds);
+}

@@ -1,0 +1,179 @@
+import {
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { PayinActivities, PayinStatusCheck } from '../activities/payin-activities.js';
+import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
+import {
+  decideAtDeadline,
+  decideFromStatus,
+  nextPollDelay,
+  weighCallbacks,
+  type PayinDecision,
+} from './payin-decisions.js';
+import {
+  SA,
+  initiationUpdate,
+  operatorCallbackSignal,
+  payinStateQuery,
+  type CallbackHint,
+  type InitiationView,
+  type PayinWorkflowInput,
+} from './shared.js';
+
+const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks } =
+  proxyActivities<PayinActivities>({
+    // Operator HTTP calls time out well within this; database outages are retried until they end.
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
+
+/** How many times an initiation that reached nobody (or a redirect payin's unclear one) is sent. */
+const MAX_INITIATION_ATTEMPTS = 3;
+
+export interface PayinOutcome {
+  status: PaymentStatus;
+  failure?: PaymentFailure;
+}
+
+/**
+ * A payin, top to bottom: initiate through the operator, hand the payer's next action to the
+ * API, wait for the callback or poll the status API until the deadline, confirm, end definite.
+ */
+export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
+  let status: PaymentStatus = 'created';
+  let initiation: InitiationView | undefined = undefined;
+  let checks = 0;
+  let callbacksReceived = 0;
+  const pendingHints: CallbackHint[] = [];
+  // Callbacks received while the status API was not answering: weighed again at the next check.
+  const unweighed: CallbackHint[] = [];
+
+  setHandler(initiationUpdate, async () => {
+    await condition(() => initiation !== undefined);
+    return initiation!;
+  });
+  setHandler(operatorCallbackSignal, (hint) => {
+    callbacksReceived++;
+    pendingHints.push(hint);
+  });
+  setHandler(payinStateQuery, () => ({ status, checks, callbacksReceived }));
+
+  const setStatus = (next: PaymentStatus) => {
+    status = next;
+    upsertSearchAttributes([{ key: SA.status, value: next }]);
+  };
+
+  // 1. Initiate.
+  const started = await initiateWithRetries(input);
+  setStatus(started.status);
+  initiation = started;
+  if (started.status !== 'pending' && started.status !== 'action_required') {
+    return { status: started.status, failure: started.failure };
+  }
+
+  // 2. Wait for a callback or the next poll, until the deadline; every answer is confirmed by the status API.
+  const deadline = Date.parse(input.deadlineAt);
+  let pollDelay = input.poll.initialSeconds;
+  let lastObservation: PayinStatusCheck = { reachable: false, detail: 'not checked yet' };
+  let decision: PayinDecision = { final: false };
+  while (!decision.final) {
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) break;
+    const woken = await condition(() => pendingHints.length > 0, Math.min(pollDelay * 1000, remainingMs));
+    const hints = [...unweighed.splice(0), ...pendingHints.splice(0)];
+    lastObservation = await checkPayinStatus(input.paymentId);
+    checks++;
+    decision = decideFromStatus(lastObservation, input.amount);
+    await settle(hints, lastObservation, input.amount, unweighed);
+    if (!woken) pollDelay = nextPollDelay(pollDelay, input.poll.maxSeconds);
+  }
+
+  // 3. Deadline: one last look, then a definite end.
+  if (!decision.final) {
+    lastObservation = await checkPayinStatus(input.paymentId);
+    checks++;
+    decision = decideAtDeadline(lastObservation, input.amount);
+    await settle(
+      [...unweighed.splice(0), ...pendingHints.splice(0)],
+      lastObservation,
+      input.amount,
+      unweighed,
+    );
+  }
+
+  const final = decision;
+  const observed = lastObservation.reachable ? lastObservation : undefined;
+  const recorded = await recordPayinTransition({
+    paymentId: input.paymentId,
+    step: 'final',
+    to: final.status,
+    actor: 'status_check',
+    reason: final.reason,
+    failure: final.failure,
+    operatorStatus: observed?.operatorStatus,
+    operatorMessage: observed?.operatorMessage,
+    operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
+  });
+  setStatus(recorded);
+  log.info('payin ended', { paymentId: input.paymentId, status: recorded, checks, callbacksReceived });
+  return { status: recorded, failure: final.failure };
+}
+
+async function initiateWithRetries(input: PayinWorkflowInput): Promise<InitiationView> {
+  let detail = '';
+  for (let attempt = 1; attempt <= MAX_INITIATION_ATTEMPTS; attempt++) {
+    const result = await initiatePayin(input.paymentId, attempt);
+    if (result.kind === 'initiated') return result;
+    detail = result.detail;
+    // A direct payin that may have reached the operator is never sent again: the payer could
+    // approve both. Its outcome is unknown until reconciliation (DESIGN.md rule 2).
+    if (result.kind === 'ambiguous' && input.mode === 'direct') {
+      return endInitiation(input, 'unknown', `initiation outcome unknown: ${detail}`, {
+        code: 'operator_outcome_unknown',
+        message: 'The operator did not answer clearly; the payment is left for reconciliation',
+      });
+    }
+    if (attempt < MAX_INITIATION_ATTEMPTS) await sleep(`${2 * attempt} seconds`);
+  }
+  return endInitiation(input, 'failed', `operator unavailable: ${detail}`, {
+    code: 'operator_unavailable',
+    message: `${input.operator} did not answer; nothing was charged`,
+  });
+}
+
+async function endInitiation(
+  input: PayinWorkflowInput,
+  to: PaymentStatus,
+  reason: string,
+  failure: PaymentFailure,
+): Promise<InitiationView> {
+  const status = await recordPayinTransition({
+    paymentId: input.paymentId,
+    step: 'initiate',
+    to,
+    actor: 'workflow',
+    reason,
+    failure,
+  });
+  return { status, nextAction: { type: 'none' }, failure };
+}
+
+async function settle(
+  hints: CallbackHint[],
+  observation: PayinStatusCheck,
+  amount: number,
+  requeue: CallbackHint[],
+): Promise<void> {
+  if (hints.length === 0) return;
+  const { confirmed, rejected, undecided } = weighCallbacks(hints, observation, amount);
+  if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
+  if (rejected.length)
+    await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
+  // The status API did not answer: weigh these callbacks again at the next check.
+  requeue.push(...undecided);
+}

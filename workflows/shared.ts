@@ -1,0 +1,66 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  NextAction,
+  OperatorStatus,
+  PaymentFailure,
+  PaymentStatus,
+  PayinMode,
+} from '../lib/payments.js';
+
+/**
+ * What the API, the callback intake and the worker share about the payin workflow: its input,
+ * its messages and its search attributes. Pure definitions only.
+ */
+
+export const PAYIN_WORKFLOW_TYPE = 'payin';
+
+export function payinWorkflowId(paymentId: string): string {
+  return `payin-${paymentId}`;
+}
+
+export interface PayinWorkflowInput {
+  paymentId: string;
+  merchantId: string;
+  operator: string;
+  mode: PayinMode;
+  amount: number;
+  currency: string;
+  /** When we stop waiting for the payer (ISO 8601); per operator configuration. */
+  deadlineAt: string;
+  poll: { initialSeconds: number; maxSeconds: number };
+}
+
+/** Answer to the create call: what the payer must do next, or how the payin already ended. */
+export interface InitiationView {
+  status: PaymentStatus;
+  nextAction: NextAction;
+  failure?: PaymentFailure;
+}
+
+/** A verified callback, handed to the workflow as a hint to check the status API now. */
+export interface CallbackHint {
+  callbackId: number;
+  reportedStatus: OperatorStatus;
+  amount?: number;
+}
+
+export interface PayinState {
+  status: PaymentStatus;
+  checks: number;
+  callbacksReceived: number;
+}
+
+export const initiationUpdate = defineUpdate<InitiationView>('initiation');
+export const operatorCallbackSignal = defineSignal<[CallbackHint]>('operatorCallback');
+export const payinStateQuery = defineQuery<PayinState>('payinState');
+
+/** Custom search attributes, registered on the Temporal server at start (see workers/search-attributes.ts). */
+export const SA = {
+  paymentId: defineSearchAttributeKey('PaymentId', 'KEYWORD'),
+  merchantId: defineSearchAttributeKey('MerchantId', 'KEYWORD'),
+  kind: defineSearchAttributeKey('PaymentKind', 'KEYWORD'),
+  operator: defineSearchAttributeKey('Operator', 'KEYWORD'),
+  status: defineSearchAttributeKey('PaymentStatus', 'KEYWORD'),
+  amount: defineSearchAttributeKey('AmountMinor', 'INT'),
+} as const;
