@@ -211,3 +211,22 @@ describe('direct payin', () => {
     expect((telecel.body as unknown as { code: string }).code).toBe('network_not_supported');
   });
 });
+
+describe('operator credentials', () => {
+  it('a payin sent with a wrong LigdiCash key is refused by the operator as LigdiCash refuses', async () => {
+    const wrongKey = await startStack({ env: { LIGDICASH_API_KEY: 'not-the-key' } });
+    try {
+      const res = await api<PayinBody>(wrongKey, 'POST', '/v1/payins', {
+        key: wrongKey.merchant.apiKey,
+        body: { amount: 5000, currency: 'XOF' },
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('failed');
+      expect(res.body.failure?.code).toBe('operator_authentication_failed');
+      expect(res.body.failure?.message).toContain('Echec (Code00)');
+      expect(wrongKey.sandbox.ligdicash.findByTransactionId(res.body.id)).toHaveLength(0);
+    } finally {
+      await wrongKey.stop();
+    }
+  });
+});
