@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
@@ -6,24 +7,52 @@ import {
   OPERATORS,
   type CallbackParseResult,
   type OperatorName,
+  type ParsedCallback,
   type PayinRequest,
+  type PayoutRequest,
 } from '../operators/types.js';
-import type { PaymentFailure } from '../lib/payments.js';
+import type { PaymentFailure, PaymentKind } from '../lib/payments.js';
+import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
 
 /** Every activity the payments worker registers. */
 export function createActivities(deps: { config: Config; pool: Pool; logger: Logger }) {
-  return createPayinActivities({
+  const shared = {
     pool: deps.pool,
     operators: createOperators(deps.config),
     publicBaseUrl: deps.config.PUBLIC_BASE_URL,
     logger: deps.logger,
-  });
+  };
+  return withHeartbeats({ ...createPayinActivities(shared), ...createDisbursementActivities(shared) });
+}
+
+/** How often a running activity tells Temporal it is alive. */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Every activity heartbeats while it runs, so that with the workflows' short heartbeat timeout a
+ * worker that dies mid-activity is noticed in seconds instead of at the activity's full timeout.
+ */
+function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (...args: never[]) => {
+        const context = Context.current();
+        const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+        try {
+          return await fn(...args);
+        } finally {
+          clearInterval(timer);
+        }
+      },
+    ]),
+  ) as T;
 }
 
 /**
  * What the API may ask of the operator adapters without moving money: early validation of a
- * payin and reading a callback. Everything that talks to an operator runs as an activity.
+ * payin or payout and reading a callback. Everything that talks to an operator runs as an activity.
  */
 export interface OperatorRules {
   isOperator(name: string): name is OperatorName;
@@ -31,10 +60,19 @@ export interface OperatorRules {
     operator: OperatorName,
     req: Omit<PayinRequest, 'paymentId' | 'callbackUrl'>,
   ): PaymentFailure | undefined;
+  validatePayout(
+    operator: OperatorName,
+    req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
+  ): PaymentFailure | undefined;
   parseCallback(
     operator: OperatorName,
     input: { contentType: string | undefined; rawBody: string },
   ): CallbackParseResult;
+  callbackReferenceMatches(
+    operator: OperatorName,
+    payment: { kind: PaymentKind; operatorReference: string | null },
+    cb: ParsedCallback,
+  ): boolean;
 }
 
 export function createOperatorRules(config: Config): OperatorRules {
@@ -42,7 +80,10 @@ export function createOperatorRules(config: Config): OperatorRules {
   return {
     isOperator: (name): name is OperatorName => (OPERATORS as readonly string[]).includes(name),
     validatePayin: (operator, req) => operators[operator].validatePayin(req),
+    validatePayout: (operator, req) => operators[operator].validatePayout(req),
     parseCallback: (operator, input) => operators[operator].parseCallback(input),
+    callbackReferenceMatches: (operator, payment, cb) =>
+      operators[operator].callbackReferenceMatches(payment, cb),
   };
 }
 

@@ -3,6 +3,7 @@ import { settleSignalledCallbacks } from '../db/callbacks.js';
 import {
   applyTransition,
   forgetPayinOtp,
+  rememberPayerPhone,
   getPayment,
   readPayinOtp,
   recordInitiationAttempt,
@@ -13,11 +14,12 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { NextAction, PaymentFailure, PaymentStatus, PayinMode } from '../lib/payments.js';
-import type { OperatorName, PayinOperator, StatusReport } from '../operators/types.js';
+import { payinSucceededPosting, post } from '../db/ledger.js';
+import type { OperatorAdapter, OperatorName, StatusReport } from '../operators/types.js';
 
 export interface PayinActivityDeps {
   pool: Pool;
-  operators: Record<OperatorName, PayinOperator>;
+  operators: Record<OperatorName, OperatorAdapter>;
   /** Base URL operators use to reach our callback endpoints. */
   publicBaseUrl: string;
   logger: Logger;
@@ -53,7 +55,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     return payment;
   }
 
-  function operatorFor(payment: PaymentRecord): PayinOperator {
+  function operatorFor(payment: PaymentRecord): OperatorAdapter {
     const op = operators[payment.operator as OperatorName];
     if (!op) throw ApplicationFailure.nonRetryable(`no adapter for ${payment.operator}`, 'UnknownOperator');
     return op;
@@ -141,13 +143,24 @@ export function createPayinActivities(deps: PayinActivityDeps) {
         log(payment).warn({ detail: report.detail }, 'payin status check failed');
         return report;
       }
-      const { raw: _raw, ...rest } = report;
+      // The payer's number stays out of workflow histories: it goes straight to the payment.
+      const { raw: _raw, payerPhone, ...rest } = report;
+      if (payerPhone) await rememberPayerPhone(pool, paymentId, payerPhone);
       return rest;
     },
 
-    /** Records a transition decided by the workflow (idempotent per step). */
+    /**
+     * Records a transition decided by the workflow (idempotent per step); a success is posted to
+     * the ledger in the same database transaction.
+     */
     async recordPayinTransition(t: Transition): Promise<PaymentStatus> {
-      const result = await applyTransition(pool, t);
+      const result = await applyTransition(
+        pool,
+        t,
+        t.to === 'succeeded'
+          ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
+          : undefined,
+      );
       if (!result.applied && result.reason === 'not_allowed') {
         log(result.payment).error(
           { from: result.payment.status, to: t.to, step: t.step },

@@ -9,7 +9,10 @@ import type { Logger } from '../lib/logger.js';
 import { requireMerchant } from './auth.js';
 import { callbackRoutes } from './callbacks.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { ledgerRoutes } from './ledger.js';
 import { payinRoutes } from './payins.js';
+import { payoutRoutes } from './payouts.js';
+import { payinRefundRoutes, refundRoutes } from './refunds.js';
 import { PROBLEM_TYPES, Problem, problemHandler, type ProblemType } from './problems.js';
 
 export interface ApiDeps {
@@ -81,7 +84,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/callbacks', callbackRoutes(deps));
 
   app.use('/v1', requireMerchant(pool), express.json({ limit: '32kb' }));
+  app.use('/v1/payins/:id/refunds', payinRefundRoutes(deps));
   app.use('/v1/payins', payinRoutes(deps));
+  app.use('/v1/payouts', payoutRoutes(deps));
+  app.use('/v1/refunds', refundRoutes(deps));
+  app.use('/v1', ledgerRoutes(pool));
 
   app.use((req, _res, next) => next(new Problem('not-found', `No route for ${req.method} ${req.path}`)));
   app.use(problemHandler);

@@ -5,7 +5,7 @@ import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db
 import { getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
-import { operatorCallbackSignal, payinWorkflowId } from '../workflows/shared.js';
+import { operatorCallbackSignal, workflowIdFor } from '../workflows/shared.js';
 import { Problem } from './problems.js';
 
 export interface CallbackRouteDeps {
@@ -80,11 +80,7 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     const payment = cb.paymentId ? await getPayment(pool, cb.paymentId) : undefined;
     if (!payment || payment.operator !== operator) return reject('unknown payment reference', { parsed: cb });
     const context = { paymentId: payment.id, parsed: cb };
-    if (
-      cb.operatorReference &&
-      payment.operatorReference &&
-      cb.operatorReference !== payment.operatorReference
-    ) {
+    if (!operators.callbackReferenceMatches(operator, payment, cb)) {
       return reject('operator reference differs from ours', context);
     }
     if (cb.amount === undefined || cb.amount !== payment.amount) {
@@ -101,16 +97,18 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     });
     if (claim === 'duplicate') return answer('duplicate');
     try {
-      await temporal.workflow.getHandle(payinWorkflowId(payment.id)).signal(operatorCallbackSignal, {
-        callbackId: id,
-        reportedStatus: cb.reportedStatus,
-        amount: cb.amount,
-      });
+      await temporal.workflow
+        .getHandle(workflowIdFor(payment.kind, payment.id))
+        .signal(operatorCallbackSignal, {
+          callbackId: id,
+          reportedStatus: cb.reportedStatus,
+          amount: cb.amount,
+        });
       log.info({ paymentId: payment.id, reported: cb.reportedStatus }, 'callback signalled');
       return answer('signalled');
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
-        // The payin already ended (e.g. expired): reconciliation settles a late success.
+        // The payment already ended (e.g. expired): reconciliation settles a late outcome.
         await setCallbackVerdict(pool, id, { verdict: 'late', reason: 'payment workflow already closed' });
         log.warn({ paymentId: payment.id }, 'late callback kept for reconciliation');
         return answer('late');

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { completeIdempotencyKey, reserveIdempotencyKey } from '../db/idempotency.js';
+import type { Pool } from '../db/pool.js';
 import { Problem } from './problems.js';
 
 /** `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent. */
@@ -30,4 +32,71 @@ export function requestHash(method: string, path: string, body: unknown): string
   return createHash('sha256')
     .update(`${method} ${path}\n${canonicalJson(body)}`)
     .digest('hex');
+}
+
+export interface CreateAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * Runs a create call under its `Idempotency-Key` (DESIGN.md rule 3): the same key and body
+ * replay the stored answer, another body is 409, and a first request cut off before it answered
+ * is carried on with the same resource id. Without a key, `create` runs with a fresh id.
+ */
+export async function idempotentCreate(
+  pool: Pool,
+  req: Request,
+  res: Response,
+  o: {
+    merchantId: string;
+    path: string;
+    newResourceId: () => string;
+    create: (resourceId: string) => Promise<CreateAnswer>;
+  },
+): Promise<void> {
+  const key = idempotencyKeyOf(req);
+  let resourceId = o.newResourceId();
+  if (key) {
+    const hash = requestHash('POST', o.path, req.body);
+    const reservation = await reserveIdempotencyKey(pool, {
+      merchantId: o.merchantId,
+      key,
+      method: 'POST',
+      path: o.path,
+      requestHash: hash,
+      resourceId,
+    });
+    if (!reservation.reserved) {
+      const existing = reservation.existing;
+      if (existing.requestHash !== hash) {
+        throw new Problem(
+          'idempotency-key-reused',
+          'This Idempotency-Key was used with another request; use a new key',
+        );
+      }
+      if (existing.responseStatus !== null) {
+        res.setHeader('Idempotent-Replayed', 'true');
+        res
+          .status(existing.responseStatus)
+          .type(existing.responseStatus >= 400 ? 'application/problem+json' : 'json');
+        res.send(JSON.stringify(existing.responseBody));
+        return;
+      }
+      resourceId = existing.resourceId ?? resourceId;
+    }
+  }
+  const answer = await o.create(resourceId);
+  // A 202 (first step still running) is not final: a repeat re-asks and may then get the 201.
+  if (key && answer.status !== 202) {
+    await completeIdempotencyKey(pool, {
+      merchantId: o.merchantId,
+      key,
+      status: answer.status,
+      body: answer.body,
+    });
+  }
+  res.status(answer.status);
+  if (answer.status >= 400) res.type('application/problem+json');
+  res.json(answer.body);
 }

@@ -1,6 +1,13 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {
+  BalanceSchema,
+  CreatePayoutRequest,
+  CreateRefundRequest,
+  LedgerEntrySchema,
+  LedgerQuery,
+  PayoutSchema,
+  RefundSchema,
   CreatePayinRequest,
   PayinListQuery,
   PayinListSchema,
@@ -91,6 +98,114 @@ export function buildOpenApiDocument() {
         },
       },
       404: problem('No such payin for this merchant'),
+    },
+  });
+  const json = (schema: z.ZodType, description: string) => ({
+    description,
+    content: { 'application/json': { schema } },
+  });
+  const idempotencyHeader = z.object({ 'Idempotency-Key': z.string().max(255).optional() });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/payouts',
+    summary: "Pay money out to a mobile money number from the merchant's balance",
+    description:
+      'Holds amount + fee on the available balance, then sends the payout once. A payout whose outcome ' +
+      'the operator cannot confirm stays `unknown` with its hold until reconciliation settles it.',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      headers: idempotencyHeader,
+      body: { content: { 'application/json': { schema: CreatePayoutRequest } } },
+    },
+    responses: {
+      201: json(PayoutSchema, 'Payout held and sent (or refused by the operator: see status and failure)'),
+      202: json(PayoutSchema, 'Payout recorded; its first step is still running'),
+      400: problem('Invalid input'),
+      409: problem('Idempotency-Key reused with another body'),
+      422: problem(
+        'Balance too low (`insufficient_balance`, with `payout_id`), amount out of range, number not on the network',
+      ),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payouts',
+    summary: 'List payouts, newest first',
+    security: [{ [bearer.name]: [] }],
+    request: { query: PayinListQuery },
+    responses: { 200: { description: 'A page of payouts' } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payouts/{id}',
+    summary: 'Read a payout',
+    security: [{ [bearer.name]: [] }],
+    request: { params: idParam },
+    responses: { 200: json(PayoutSchema, 'The payout'), 404: problem('No such payout for this merchant') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/payins/{id}/refunds',
+    summary: 'Refund a succeeded payin, in full or in part',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      params: idParam,
+      headers: idempotencyHeader,
+      body: { content: { 'application/json': { schema: CreateRefundRequest } } },
+    },
+    responses: {
+      201: json(RefundSchema, 'Refund held and sent'),
+      202: json(RefundSchema, 'Refund recorded; its first step is still running'),
+      400: problem('Invalid input (or the payer number is unknown: give recipient.phone)'),
+      404: problem('No such payin for this merchant'),
+      422: problem('Exceeds what remains refundable, payin not succeeded, or balance too low'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payins/{id}/refunds',
+    summary: "A payin's refunds",
+    security: [{ [bearer.name]: [] }],
+    request: { params: idParam },
+    responses: {
+      200: json(
+        z.object({ object: z.literal('list'), data: z.array(RefundSchema) }),
+        'Refunds, oldest first',
+      ),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/refunds/{id}',
+    summary: 'Read a refund',
+    security: [{ [bearer.name]: [] }],
+    request: { params: idParam },
+    responses: { 200: json(RefundSchema, 'The refund'), 404: problem('No such refund for this merchant') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/balance',
+    summary: 'Balances per currency: available, on hold, pending',
+    security: [{ [bearer.name]: [] }],
+    responses: { 200: json(BalanceSchema, 'The balances') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/ledger/entries',
+    summary: "Ledger entries moving the merchant's accounts, newest first",
+    security: [{ [bearer.name]: [] }],
+    request: { query: LedgerQuery },
+    responses: {
+      200: json(
+        z.object({
+          object: z.literal('list'),
+          data: z.array(LedgerEntrySchema),
+          has_more: z.boolean(),
+          next_cursor: z.string().nullable(),
+        }),
+        'A page of entries',
+      ),
+      400: problem('Invalid filter or cursor'),
     },
   });
   registry.registerPath({

@@ -15,6 +15,7 @@ export const PROBLEM_TYPES = {
   'payload-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Send the body as application/json' },
   'payment-not-possible': { status: 422, title: 'The payment cannot be made as requested' },
+  'insufficient-balance': { status: 422, title: 'Available balance too low' },
   'service-unavailable': { status: 503, title: 'A dependency is unavailable; retry later' },
   'internal-error': { status: 500, title: 'Internal error' },
 } as const;
@@ -30,7 +31,7 @@ export class Problem extends Error {
   constructor(
     readonly type: ProblemType,
     readonly detail?: string,
-    readonly extra: { errors?: FieldError[]; code?: string } = {},
+    readonly extra: { errors?: FieldError[]; code?: string; resource?: Record<string, string> } = {},
   ) {
     super(detail ?? PROBLEM_TYPES[type].title);
     this.name = 'Problem';
@@ -45,21 +46,27 @@ export function problemTypeUri(type: ProblemType): string {
   return `/problems/${type}`;
 }
 
+/** The RFC 9457 body of a problem. */
+export function problemBody(problem: Problem, instance: string, requestId?: string) {
+  return {
+    type: problemTypeUri(problem.type),
+    title: PROBLEM_TYPES[problem.type].title,
+    status: problem.status,
+    ...(problem.detail ? { detail: problem.detail } : {}),
+    instance,
+    ...(problem.extra.code ? { code: problem.extra.code } : {}),
+    ...(problem.extra.errors ? { errors: problem.extra.errors } : {}),
+    ...(problem.extra.resource ? problem.extra.resource : {}),
+    ...(requestId ? { request_id: requestId } : {}),
+  };
+}
+
 export function sendProblem(res: Response, problem: Problem): void {
   const requestId = res.getHeader('x-request-id');
   res
     .status(problem.status)
     .type('application/problem+json')
-    .json({
-      type: problemTypeUri(problem.type),
-      title: PROBLEM_TYPES[problem.type].title,
-      status: problem.status,
-      ...(problem.detail ? { detail: problem.detail } : {}),
-      instance: res.req.originalUrl,
-      ...(problem.extra.code ? { code: problem.extra.code } : {}),
-      ...(problem.extra.errors ? { errors: problem.extra.errors } : {}),
-      ...(requestId ? { request_id: String(requestId) } : {}),
-    });
+    .json(problemBody(problem, res.req.originalUrl, requestId ? String(requestId) : undefined));
 }
 
 /** Zod issues as field errors: `customer.phone`, `amount`, ... */

@@ -2,7 +2,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { CURRENCY_CODES } from '../lib/money.js';
 import { NETWORK_CODES } from '../lib/networks.js';
-import { PAYMENT_STATUSES } from '../lib/payments.js';
+import { PAYMENT_STATUSES, PAYOUT_METHODS } from '../lib/payments.js';
 
 extendZodWithOpenApi(z);
 
@@ -160,3 +160,129 @@ export const ProblemSchema = z
     request_id: z.string().optional(),
   })
   .meta({ id: 'Problem' });
+
+const amount = z
+  .number()
+  .int('must be a whole number of minor units (XOF has none: 1000 means 1,000 XOF)')
+  .positive()
+  .max(Number.MAX_SAFE_INTEGER);
+
+export const CreatePayoutRequest = z
+  .object({
+    amount: amount.meta({ description: 'Amount the recipient receives, in minor units.', example: 2500 }),
+    currency: z.enum(CURRENCY_CODES).meta({ example: 'XOF' }),
+    operator: OperatorSchema.default('ligdicash'),
+    method: z
+      .enum(PAYOUT_METHODS)
+      .default('mobile_money')
+      .meta({
+        description:
+          'mobile_money: to any mobile money number (LigdiCash merchant payout, up to 1,000,000 XOF); ' +
+          "wallet / wallet_to_mobile_money: to the recipient's LigdiCash account (client payout).",
+      }),
+    recipient: z
+      .object({
+        phone: z.string().max(32).meta({ example: '+22670123456' }),
+        network: z.enum(NETWORK_CODES).optional(),
+        first_name: text(100).optional(),
+        last_name: text(100).optional(),
+      })
+      .strict(),
+    description: text(255).min(1).optional(),
+    metadata: metadata.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreatePayoutRequest' });
+export type CreatePayoutRequest = z.infer<typeof CreatePayoutRequest>;
+
+export const CreateRefundRequest = z
+  .object({
+    amount: amount.optional().meta({ description: 'Defaults to what remains refundable.' }),
+    reason: text(255).min(1).optional(),
+    recipient: z
+      .object({ phone: z.string().max(32) })
+      .strict()
+      .optional()
+      .meta({ description: "Where the refund goes; defaults to the payer's number." }),
+    metadata: metadata.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreateRefundRequest' });
+export type CreateRefundRequest = z.infer<typeof CreateRefundRequest>;
+
+export const LedgerQuery = z
+  .object({
+    payment_id: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+const disbursementFields = {
+  id: z.string(),
+  status: z.enum(PAYMENT_STATUSES),
+  amount: z.number().int(),
+  currency: z.string(),
+  fee: z.number().int().meta({ description: 'Our fee, debited with the amount' }),
+  operator: z.string(),
+  network: z.string().nullable(),
+  description: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
+  failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  operator_reference: z.string().nullable(),
+  operator_status: z.string().nullable(),
+  workflow_id: z.string(),
+  deadline_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  completed_at: z.string().nullable(),
+  recipient: z.object({
+    phone: z.string().optional(),
+    first_name: z.string().optional(),
+    last_name: z.string().optional(),
+  }),
+};
+
+export const PayoutSchema = z
+  .object({ ...disbursementFields, object: z.literal('payout'), method: z.enum(PAYOUT_METHODS) })
+  .meta({ id: 'Payout' });
+export const RefundSchema = z
+  .object({ ...disbursementFields, object: z.literal('refund'), payin: z.string() })
+  .meta({ id: 'Refund' });
+
+export const BalanceSchema = z
+  .object({
+    object: z.literal('balance'),
+    balances: z.array(
+      z.object({
+        currency: z.string(),
+        available: z.number().int().meta({ description: 'Can be paid out or refunded now' }),
+        on_hold: z
+          .number()
+          .int()
+          .meta({ description: 'Held for payouts and refunds in progress (or of unknown outcome)' }),
+        pending: z.number().int().meta({ description: 'Expected from payins still open, net of fees' }),
+      }),
+    ),
+  })
+  .meta({ id: 'Balance' });
+
+export const LedgerEntrySchema = z
+  .object({
+    id: z.number().int(),
+    payment_id: z.string(),
+    step: z.enum(['payin_succeeded', 'late_payin_succeeded', 'hold', 'capture', 'release']),
+    description: z.string(),
+    created_at: z.string(),
+    lines: z.array(
+      z.object({
+        account: z.enum(['available', 'on_hold']),
+        currency: z.string(),
+        amount: z
+          .number()
+          .int()
+          .meta({ description: 'Positive: money into this account of yours; negative: out of it' }),
+      }),
+    ),
+  })
+  .meta({ id: 'LedgerEntry' });

@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { createMerchant } from '../db/merchants.js';
+import { setFeeSchedule } from '../db/fees.js';
+import { checkLedger } from '../db/ledger.js';
 import { migrateUp } from '../db/migrate.js';
+import { isCurrencyCode } from '../lib/money.js';
 import { createPool } from '../db/pool.js';
 import { loadConfigOrExit } from '../lib/config.js';
 
@@ -10,16 +13,34 @@ const USAGE = `usage: passerelle <command>
 commands:
   merchant create <name> [--json]   create a merchant and print its id and a new API key (shown once)
   db migrate                        apply pending database migrations
+  fees set --kind payin|payout|refund [--merchant mer_…] [--operator ligdicash]
+           [--currency XOF] [--percent 1.5] [--fixed 100]
+                                    set a fee schedule (no --merchant/--operator: for all)
+  ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
 
 environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle)`;
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        kind: { type: 'string' },
+        merchant: { type: 'string' },
+        operator: { type: 'string' },
+        currency: { type: 'string', default: 'XOF' },
+        percent: { type: 'string', default: '0' },
+        fixed: { type: 'string', default: '0' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
+    process.exit(64);
+  }
+}
+const { positionals, values } = parseCommandLine();
 
 function fail(message: string, code = 64): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -63,6 +84,52 @@ if (group === 'merchant' && command === 'create') {
   const config = loadConfigOrExit();
   const applied = await migrateUp(config.DATABASE_URL);
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database schema up to date\n');
+} else if (group === 'fees' && command === 'set') {
+  const kind = values.kind;
+  if (kind !== 'payin' && kind !== 'payout' && kind !== 'refund')
+    fail('fees set needs --kind payin, payout or refund');
+  const currency = values.currency ?? 'XOF';
+  if (!isCurrencyCode(currency)) fail(`unknown currency ${currency}`);
+  // Percent with at most two decimals, kept exact as basis points.
+  const percent = /^(\d{1,3})(?:\.(\d{1,2}))?$/.exec(values.percent ?? '0');
+  const bps = percent ? Number(percent[1]) * 100 + Number((percent[2] ?? '').padEnd(2, '0')) : NaN;
+  if (!Number.isInteger(bps) || bps > 10_000)
+    fail('--percent is a percentage between 0 and 100 with at most two decimals');
+  const fixed = Number(values.fixed);
+  if (!Number.isSafeInteger(fixed) || fixed < 0) fail('--fixed is a whole number of minor units');
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    await setFeeSchedule(pool, {
+      merchantId: values.merchant,
+      operator: values.operator,
+      kind,
+      currency,
+      percentBps: bps,
+      fixedAmount: fixed,
+    });
+    process.stdout.write(
+      `fee for ${kind} in ${currency} (${values.merchant ?? 'every merchant'}, ${values.operator ?? 'every operator'}): ` +
+        `${bps / 100} % + ${fixed}\n`,
+    );
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'ledger' && command === 'check') {
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    const check = await checkLedger(pool);
+    const ok = Object.values(check).every((n) => n === 0);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ ok, ...check })}\n`
+        : `${ok ? 'ledger balanced' : 'LEDGER PROBLEM'}: ${JSON.stringify(check)}\n`,
+    );
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    await pool.end();
+  }
 } else {
   fail(`unknown command: ${positionals.join(' ')}`);
 }

@@ -7,7 +7,7 @@ import {
   type PaymentKind,
   type PaymentStatus,
 } from '../lib/payments.js';
-import { inTransaction, type Pool, type Queryable } from './pool.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
 export interface PaymentCustomer {
   phone?: string;
@@ -37,6 +37,10 @@ export interface PaymentRecord {
   operatorStatus: string | null;
   operatorMessage: string | null;
   initiationAttempts: number;
+  /** Our fee in minor units: deducted from a payin's credit, added to a payout's or refund's debit. */
+  feeAmount: number;
+  /** For a refund: the payin it refunds. */
+  parentPaymentId: string | null;
   deadlineAt: Date | null;
   workflowId: string;
   createdAt: Date;
@@ -66,6 +70,8 @@ interface PaymentRow {
   operator_status: string | null;
   operator_message: string | null;
   initiation_attempts: number;
+  fee_amount: number;
+  parent_payment_id: string | null;
   deadline_at: Date | null;
   workflow_id: string;
   created_at: Date;
@@ -95,6 +101,8 @@ function toRecord(row: PaymentRow): PaymentRecord {
     operatorStatus: row.operator_status,
     operatorMessage: row.operator_message,
     initiationAttempts: row.initiation_attempts,
+    feeAmount: row.fee_amount,
+    parentPaymentId: row.parent_payment_id,
     deadlineAt: row.deadline_at,
     workflowId: row.workflow_id,
     createdAt: row.created_at,
@@ -117,6 +125,8 @@ export interface NewPayment {
   returnUrl?: string;
   cancelUrl?: string;
   metadata: Record<string, string>;
+  feeAmount?: number;
+  parentPaymentId?: string;
   deadlineAt: Date;
   workflowId: string;
 }
@@ -125,8 +135,9 @@ export interface NewPayment {
 export async function insertPayment(db: Queryable, p: NewPayment): Promise<boolean> {
   const inserted = await db.query(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
-                           description, return_url, cancel_url, metadata, deadline_at, workflow_id)
-     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                           description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
+                           parent_payment_id)
+     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
      ON CONFLICT (id) DO NOTHING`,
     [
       p.id,
@@ -144,6 +155,8 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<boole
       JSON.stringify(p.metadata),
       p.deadlineAt,
       p.workflowId,
+      p.feeAmount ?? 0,
+      p.parentPaymentId ?? null,
     ],
   );
   if (!inserted.rowCount) return false;
@@ -284,10 +297,15 @@ export type TransitionResult =
   | { applied: false; reason: 'already_recorded' | 'not_allowed'; payment: PaymentRecord };
 
 /**
- * Moves a payment to a new status and appends the event, atomically. Idempotent per (payment,
- * step); refuses transitions the life cycle does not allow (a final payment stays final).
+ * Moves a payment to a new status and appends the event, atomically with `post` (the ledger
+ * entries of the transition). Idempotent per (payment, step); refuses transitions the life cycle
+ * does not allow (a final payment stays final). An error from `post` undoes the whole transition.
  */
-export async function applyTransition(pool: Pool, t: Transition): Promise<TransitionResult> {
+export async function applyTransition(
+  pool: Pool,
+  t: Transition,
+  post?: (client: PoolClient, payment: PaymentRecord) => Promise<void>,
+): Promise<TransitionResult> {
   return inTransaction(pool, async (client) => {
     const current = await client.query<PaymentRow>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [
       t.paymentId,
@@ -344,7 +362,9 @@ export async function applyTransition(pool: Pool, t: Transition): Promise<Transi
         isFinal(t.to),
       ],
     );
-    return { applied: true, payment: toRecord(updated.rows[0]!) };
+    const payment = toRecord(updated.rows[0]!);
+    if (post) await post(client, payment);
+    return { applied: true, payment };
   });
 }
 
@@ -366,4 +386,73 @@ export async function readPayinOtp(db: Queryable, paymentId: string): Promise<st
 /** An OTP is single-use: forget it once the operator has answered. */
 export async function forgetPayinOtp(db: Queryable, paymentId: string): Promise<void> {
   await db.query('DELETE FROM payin_authorisations WHERE payment_id = $1', [paymentId]);
+}
+
+/** Keeps the payer's number the operator reported, when the merchant did not give one (refunds need it). */
+export async function rememberPayerPhone(
+  db: Queryable,
+  paymentId: string,
+  internationalDigits: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE payments SET customer = customer || jsonb_build_object('phone', $2::text)
+      WHERE id = $1 AND NOT (customer ? 'phone')`,
+    [paymentId, `+${internationalDigits}`],
+  );
+}
+
+/**
+ * After a refund's success (inside its transaction): moves its payin to `partially_refunded` or
+ * `refunded` from what its succeeded refunds add up to, with an event on the payin.
+ */
+export async function recordRefundOnPayin(client: PoolClient, refund: PaymentRecord): Promise<void> {
+  if (!refund.parentPaymentId) throw new Error(`refund ${refund.id} has no payin`);
+  const payin = await client.query<PaymentRow>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [
+    refund.parentPaymentId,
+  ]);
+  const row = payin.rows[0]!;
+  const { rows } = await client.query<{ refunded: number }>(
+    `SELECT COALESCE(sum(amount), 0)::bigint AS refunded FROM payments
+      WHERE parent_payment_id = $1 AND kind = 'refund' AND status = 'succeeded'`,
+    [row.id],
+  );
+  const refunded = rows[0]!.refunded;
+  const to: PaymentStatus = refunded >= row.amount ? 'refunded' : 'partially_refunded';
+  if (!canTransition(row.status, to))
+    throw new Error(`payin ${row.id} cannot go from ${row.status} to ${to}`);
+  await client.query(
+    `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
+     VALUES ($1, $2, $3, $4, 'workflow', $5) ON CONFLICT (payment_id, step) DO NOTHING`,
+    [
+      row.id,
+      `refund:${refund.id}`,
+      row.status,
+      to,
+      `refund ${refund.id} of ${refund.amount} paid; ${refunded} refunded in all`,
+    ],
+  );
+  await client.query('UPDATE payments SET status = $2, updated_at = now() WHERE id = $1', [row.id, to]);
+}
+
+/** Refunds of a payin that still commit money (not failed): what a new refund must fit beside. */
+export async function committedRefunds(db: Queryable, payinId: string): Promise<number> {
+  const { rows } = await db.query<{ committed: number }>(
+    `SELECT COALESCE(sum(amount), 0)::bigint AS committed FROM payments
+      WHERE parent_payment_id = $1 AND kind = 'refund' AND status NOT IN ('failed', 'cancelled', 'expired')`,
+    [payinId],
+  );
+  return rows[0]!.committed;
+}
+
+export async function lockPayment(client: PoolClient, id: string): Promise<PaymentRecord | undefined> {
+  const { rows } = await client.query<PaymentRow>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [id]);
+  return rows[0] && toRecord(rows[0]);
+}
+
+export async function listRefundsOf(db: Queryable, payinId: string): Promise<PaymentRecord[]> {
+  const { rows } = await db.query<PaymentRow>(
+    `SELECT * FROM payments WHERE parent_payment_id = $1 AND kind = 'refund' ORDER BY created_at, id`,
+    [payinId],
+  );
+  return rows.map(toRecord);
 }

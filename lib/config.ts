@@ -44,8 +44,8 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
   /** Workflow bundle built ahead of time by `workers/bundle.ts`; absent means bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
-  /** How long the create-payin call waits for the operator's first answer before returning 202. */
-  PAYIN_INITIATION_WAIT_SECONDS: seconds.default(30),
+  /** How long a create call (payin, payout, refund) waits for the first step before answering 202. */
+  INITIATION_WAIT_SECONDS: seconds.default(30),
 
   STORE_NAME: z.string().min(1).default('Passerelle'),
   STORE_WEBSITE_URL: url.default('http://127.0.0.1:3000'),
@@ -60,6 +60,8 @@ const envSchema = z.object({
   LIGDICASH_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   /** Source addresses allowed to post LigdiCash callbacks; empty accepts any (LigdiCash publishes none). */
   LIGDICASH_CALLBACK_ALLOWED_IPS: csv.default([]),
+  /** How long we wait for a LigdiCash payout to end before leaving it `unknown` for reconciliation. */
+  LIGDICASH_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -64,6 +64,13 @@ export type NextAction =
 
 export type PayinMode = 'redirect' | 'direct';
 
+/**
+ * How a payout reaches the recipient: `mobile_money` to any mobile money number; `wallet` and
+ * `wallet_to_mobile_money` through the recipient's operator wallet (LigdiCash account).
+ */
+export const PAYOUT_METHODS = ['mobile_money', 'wallet', 'wallet_to_mobile_money'] as const;
+export type PayoutMethod = (typeof PAYOUT_METHODS)[number];
+
 /** A failure in our words, with the operator's own words beside it. */
 export interface PaymentFailure {
   code: string;

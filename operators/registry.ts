@@ -1,9 +1,9 @@
 import type { Config } from '../lib/config.js';
 import { LigdicashOperator } from './ligdicash/adapter.js';
-import type { OperatorName, PayinOperator } from './types.js';
+import type { OperatorAdapter, OperatorName } from './types.js';
 
 /** One adapter per operator, configured from the environment (defaults point at the sandbox). */
-export function createOperators(config: Config): Record<OperatorName, PayinOperator> {
+export function createOperators(config: Config): Record<OperatorName, OperatorAdapter> {
   return {
     ligdicash: new LigdicashOperator({
       baseUrl: config.LIGDICASH_BASE_URL,

@@ -1,6 +1,13 @@
 import type { Money } from '../lib/money.js';
 import type { Network } from '../lib/networks.js';
-import type { NextAction, OperatorStatus, PayinMode, PaymentFailure } from '../lib/payments.js';
+import type {
+  NextAction,
+  OperatorStatus,
+  PayinMode,
+  PaymentFailure,
+  PaymentKind,
+  PayoutMethod,
+} from '../lib/payments.js';
 
 /** The operators Passerelle speaks to. */
 export const OPERATORS = ['ligdicash'] as const;
@@ -59,6 +66,8 @@ export type StatusReport =
       /** Amount the operator holds for the transaction, in minor units, when it says. */
       amount?: number;
       failure?: PaymentFailure;
+      /** The payer's number as the operator knows it (international digits), when it says. */
+      payerPhone?: string;
       raw: unknown;
     }
   | { reachable: false; detail: string };
@@ -81,12 +90,41 @@ export interface ParsedCallback {
 
 export type CallbackParseResult = { ok: true; callback: ParsedCallback } | { ok: false; reason: string };
 
-/** What every operator adapter offers for payins. */
-export interface PayinOperator {
+export interface PayoutRequest {
+  /** Our payout or refund id, echoed back by the operator. */
+  paymentId: string;
+  amount: Money;
+  method: PayoutMethod;
+  /** International digits without "+". */
+  recipientPhone: string;
+  description: string;
+  callbackUrl: string;
+}
+
+/** Whether the operator holds a disbursement for our reference (DESIGN.md rule 2). */
+export type DisbursementLookup =
+  | { kind: 'found'; operatorReference: string; report: Extract<StatusReport, { reachable: true }> }
+  | { kind: 'absent' }
+  /** The operator cannot be asked by our reference (or did not answer): never send again. */
+  | { kind: 'cannot_tell'; detail: string };
+
+/** What every operator adapter offers; an operator's quirks stay behind it. */
+export interface OperatorAdapter {
   readonly name: OperatorName;
   /** Refuses early (before anything is sent) what the operator cannot do. */
   validatePayin(req: Omit<PayinRequest, 'paymentId' | 'callbackUrl'>): PaymentFailure | undefined;
   initiatePayin(req: PayinRequest): Promise<InitiationOutcome>;
   checkPayinStatus(operatorReference: string): Promise<StatusReport>;
+  validatePayout(
+    req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
+  ): PaymentFailure | undefined;
+  initiatePayout(req: PayoutRequest): Promise<InitiationOutcome>;
+  checkPayoutStatus(operatorReference: string, method: PayoutMethod): Promise<StatusReport>;
+  findPayoutByReference(paymentId: string): Promise<DisbursementLookup>;
   parseCallback(input: { contentType: string | undefined; rawBody: string }): CallbackParseResult;
+  /** Whether a callback's own reference is consistent with the payment it names. */
+  callbackReferenceMatches(
+    payment: { kind: PaymentKind; operatorReference: string | null },
+    cb: ParsedCallback,
+  ): boolean;
 }

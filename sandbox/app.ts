@@ -1,12 +1,13 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { SandboxConfig } from './config.js';
-import { ligdicashSandbox } from './ligdicash/router.js';
-import type { InvoiceBook } from './ligdicash/invoices.js';
+import { ligdicashSandbox, type LigdicashSandbox } from './ligdicash/router.js';
 
 export interface Sandbox {
   app: Express;
-  ligdicash: InvoiceBook;
+  /** LigdiCash's records: invoices (payins), withdrawals (payouts), the merchant wallet. */
+  ligdicash: LigdicashSandbox['book'];
+  ligdicashPayouts: LigdicashSandbox['withdrawals'];
 }
 
 /** Every operator simulator, each under its own base path. */
@@ -25,5 +26,5 @@ export function createSandbox(config: SandboxConfig, logger: Logger): Sandbox {
       },
     });
   });
-  return { app, ligdicash: ligdicash.book };
+  return { app, ligdicash: ligdicash.book, ligdicashPayouts: ligdicash.withdrawals };
 }

@@ -16,6 +16,10 @@ const sandboxEnv = z.object({
   SANDBOX_LATE_CALLBACK_MS: z.coerce.number().int().min(0).default(20_000),
   /** "Slow answers" scenario: how long the create call takes to answer. */
   SANDBOX_SLOW_MS: z.coerce.number().int().min(0).default(3000),
+  /** "Ambiguous timeout" payout scenario: how long the answer takes (longer than the caller waits). */
+  SANDBOX_AMBIGUOUS_DELAY_MS: z.coerce.number().int().min(0).default(20_000),
+  /** The merchant's LigdiCash balance when the sandbox starts, in XOF: payouts draw on it. */
+  SANDBOX_LIGDICASH_BALANCE: z.coerce.number().int().min(0).default(100_000_000),
   /** How many times a callback that was not answered 2xx is sent again. */
   SANDBOX_CALLBACK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

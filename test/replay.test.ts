@@ -7,15 +7,16 @@ import { ROOT } from './support/stack.js';
 /**
  * Workflow code changes must not break running payments: every recorded history (one per payin
  * path) is replayed through the current workflow code; a non-deterministic change fails here.
- * Record new ones with `RECORD_HISTORIES=1 npm test -- test/integration/payin-flows.test.ts`.
+ * Record new ones with `RECORD_HISTORIES=1 npm test -- --quick test/integration/payin-flows.test.ts
+ * test/integration/payouts.test.ts test/integration/refunds.test.ts`.
  */
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const dir = path.join(ROOT, 'test', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-describe('replay of recorded payin histories', () => {
+describe('replay of recorded payment histories', () => {
   it('has recorded histories to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files.length).toBeGreaterThanOrEqual(8);
   });
 
   it.each(files)('%s replays on the current workflow code', async (file) => {

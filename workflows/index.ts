@@ -1,2 +1,4 @@
 // Every workflow the worker registers; the bundle is built from this file.
 export { payin } from './payin.js';
+export { payout } from './payout.js';
+export { refund } from './refund.js';

@@ -6,15 +6,10 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { PayinActivities, PayinStatusCheck } from '../activities/payin-activities.js';
+import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import {
-  decideAtDeadline,
-  decideFromStatus,
-  nextPollDelay,
-  weighCallbacks,
-  type PayinDecision,
-} from './payin-decisions.js';
+import { awaitOutcome } from './await-outcome.js';
+import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
   SA,
   initiationUpdate,
@@ -29,6 +24,8 @@ const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks 
   proxyActivities<PayinActivities>({
     // Operator HTTP calls time out well within this; database outages are retried until they end.
     startToCloseTimeout: '1 minute',
+    // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
+    heartbeatTimeout: '5 seconds',
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
 
@@ -50,8 +47,6 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   let checks = 0;
   let callbacksReceived = 0;
   const pendingHints: CallbackHint[] = [];
-  // Callbacks received while the status API was not answering: weighed again at the next check.
-  const unweighed: CallbackHint[] = [];
 
   setHandler(initiationUpdate, async () => {
     await condition(() => initiation !== undefined);
@@ -77,36 +72,18 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   }
 
   // 2. Wait for a callback or the next poll, until the deadline; every answer is confirmed by the status API.
-  const deadline = Date.parse(input.deadlineAt);
-  let pollDelay = input.poll.initialSeconds;
-  let lastObservation: PayinStatusCheck = { reachable: false, detail: 'not checked yet' };
-  let decision: PayinDecision = { final: false };
-  while (!decision.final) {
-    const remainingMs = deadline - Date.now();
-    if (remainingMs <= 0) break;
-    const woken = await condition(() => pendingHints.length > 0, Math.min(pollDelay * 1000, remainingMs));
-    const hints = [...unweighed.splice(0), ...pendingHints.splice(0)];
-    lastObservation = await checkPayinStatus(input.paymentId);
-    checks++;
-    decision = decideFromStatus(lastObservation, input.amount);
-    await settle(hints, lastObservation, input.amount, unweighed);
-    if (!woken) pollDelay = nextPollDelay(pollDelay, input.poll.maxSeconds);
-  }
+  const { decision: final, observation: lastObservation } = await awaitOutcome({
+    deadlineAt: input.deadlineAt,
+    poll: input.poll,
+    amount: input.amount,
+    hints: pendingHints,
+    check: () => checkPayinStatus(input.paymentId),
+    decide: decideFromStatus,
+    decideAtDeadline,
+    settleCallbacks,
+    onCheck: () => checks++,
+  });
 
-  // 3. Deadline: one last look, then a definite end.
-  if (!decision.final) {
-    lastObservation = await checkPayinStatus(input.paymentId);
-    checks++;
-    decision = decideAtDeadline(lastObservation, input.amount);
-    await settle(
-      [...unweighed.splice(0), ...pendingHints.splice(0)],
-      lastObservation,
-      input.amount,
-      unweighed,
-    );
-  }
-
-  const final = decision;
   const observed = lastObservation.reachable ? lastObservation : undefined;
   const recorded = await recordPayinTransition({
     paymentId: input.paymentId,
@@ -161,19 +138,4 @@ async function endInitiation(
     failure,
   });
   return { status, nextAction: { type: 'none' }, failure };
-}
-
-async function settle(
-  hints: CallbackHint[],
-  observation: PayinStatusCheck,
-  amount: number,
-  requeue: CallbackHint[],
-): Promise<void> {
-  if (hints.length === 0) return;
-  const { confirmed, rejected, undecided } = weighCallbacks(hints, observation, amount);
-  if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
-  if (rejected.length)
-    await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
-  // The status API did not answer: weigh these callbacks again at the next check.
-  requeue.push(...undecided);
 }

@@ -4,6 +4,7 @@ import type {
   NextAction,
   OperatorStatus,
   PaymentFailure,
+  PaymentKind,
   PaymentStatus,
   PayinMode,
 } from '../lib/payments.js';
@@ -14,9 +15,28 @@ import type {
  */
 
 export const PAYIN_WORKFLOW_TYPE = 'payin';
+export const PAYOUT_WORKFLOW_TYPE = 'payout';
+export const REFUND_WORKFLOW_TYPE = 'refund';
+
+/** A payment's workflow id derives from its id: one workflow per payment, ever. */
+export function workflowIdFor(kind: PaymentKind, paymentId: string): string {
+  return `${kind}-${paymentId}`;
+}
 
 export function payinWorkflowId(paymentId: string): string {
-  return `payin-${paymentId}`;
+  return workflowIdFor('payin', paymentId);
+}
+
+export interface DisbursementWorkflowInput {
+  paymentId: string;
+  merchantId: string;
+  kind: 'payout' | 'refund';
+  operator: string;
+  amount: number;
+  currency: string;
+  /** After this (ISO 8601) a payout still pending is left `unknown` for reconciliation, its hold kept. */
+  deadlineAt: string;
+  poll: { initialSeconds: number; maxSeconds: number };
 }
 
 export interface PayinWorkflowInput {

@@ -1,14 +1,26 @@
+import type { z } from 'zod';
 import { parseMajorUnits } from '../../lib/money.js';
-import type { NextAction, PaymentFailure } from '../../lib/payments.js';
-import { httpRequest } from '../http.js';
+import type { NextAction, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
+import { httpRequest, type HttpOutcome } from '../http.js';
 import type {
   CallbackParseResult,
+  DisbursementLookup,
   InitiationOutcome,
-  PayinOperator,
+  OperatorAdapter,
+  ParsedCallback,
   PayinRequest,
+  PayoutRequest,
   StatusReport,
 } from '../types.js';
-import { DIRECT_PAYIN_NETWORKS, mapPayinStatus, payinFailure } from './mapping.js';
+import {
+  DIRECT_PAYIN_NETWORKS,
+  PAYOUT_LIMITS,
+  mapPayinStatus,
+  mapPayoutStatus,
+  payinFailure,
+  payoutFailure,
+  topUpWalletFlag,
+} from './mapping.js';
 import {
   LIGDICASH_PATHS,
   createInvoiceAnswer,
@@ -18,6 +30,7 @@ import {
   payinCallbackBody,
   type LigdicashCredentials,
   type LigdicashInvoiceCommand,
+  type LigdicashPayoutCommand,
 } from './protocol.js';
 
 export interface LigdicashOptions extends LigdicashCredentials {
@@ -30,7 +43,7 @@ export interface LigdicashOptions extends LigdicashCredentials {
 
 const URL_PATTERN = /^https?:\/\/\S+$/i;
 
-export class LigdicashOperator implements PayinOperator {
+export class LigdicashOperator implements OperatorAdapter {
   readonly name = 'ligdicash' as const;
 
   constructor(private readonly options: LigdicashOptions) {}
@@ -105,44 +118,24 @@ export class LigdicashOperator implements PayinOperator {
 
   async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
     const path = req.mode === 'redirect' ? LIGDICASH_PATHS.redirectPayin : LIGDICASH_PATHS.directPayin;
-    const answer = await httpRequest(this.url(path), {
-      method: 'POST',
-      headers: ligdicashHeaders(this.options),
-      body: JSON.stringify(this.invoiceCommand(req)),
-      timeoutMs: this.options.timeoutMs,
-    });
-    if (answer.kind !== 'answered') return answer;
-    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
-    const parsed = createInvoiceAnswer.safeParse(answer.body);
-    if (!parsed.success) {
-      return answer.status >= 400
-        ? {
-            kind: 'rejected',
-            failure: { code: 'operator_error', message: `LigdiCash answered HTTP ${answer.status}` },
-            operatorStatus: `http_${answer.status}`,
-            raw: answer.text.slice(0, 2000),
-          }
-        : { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
-    }
-    const body = parsed.data;
-    if (body.response_code !== '00') {
-      return {
-        kind: 'rejected',
-        failure: payinFailure(body.response_text, body.description),
-        operatorStatus: `response_code_${body.response_code}`,
-        operatorMessage: body.response_text ?? body.description,
-        raw: answer.body,
-      };
-    }
-    if (!body.token) return { kind: 'ambiguous', detail: 'response_code 00 without a token' };
-    return {
+    const answer = await this.post(path, this.invoiceCommand(req));
+    return readCreationAnswer(answer, payinFailure, (token, body) => ({
       kind: 'accepted',
-      operatorReference: body.token,
+      operatorReference: token,
       ...this.nextStep(req, body.response_text, body.description),
       operatorStatus: 'response_code_00',
       operatorMessage: body.response_text ?? body.description,
-      raw: answer.body,
-    };
+      raw: answer.kind === 'answered' ? answer.body : undefined,
+    }));
+  }
+
+  private post(path: string, body: unknown): Promise<HttpOutcome> {
+    return httpRequest(this.url(path), {
+      method: 'POST',
+      headers: ligdicashHeaders(this.options),
+      body: JSON.stringify(body),
+      timeoutMs: this.options.timeoutMs,
+    });
   }
 
   /** What the payer does next, by mode and network (complement: "Payin sans redirection"). */
@@ -170,8 +163,101 @@ export class LigdicashOperator implements PayinOperator {
   }
 
   async checkPayinStatus(operatorReference: string): Promise<StatusReport> {
-    const url = `${this.url(LIGDICASH_PATHS.payinStatus)}?invoiceToken=${encodeURIComponent(operatorReference)}`;
-    const answer = await httpRequest(url, {
+    return this.checkStatus(
+      `${LIGDICASH_PATHS.payinStatus}?invoiceToken=${encodeURIComponent(operatorReference)}`,
+      (b) => mapPayinStatus(b.status, b.response_text, b.description),
+    );
+  }
+
+  validatePayout(
+    req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
+  ): PaymentFailure | undefined {
+    if (req.amount.currency !== 'XOF')
+      return { code: 'currency_not_supported', message: 'LigdiCash only pays out XOF' };
+    if (req.amount.amount < PAYOUT_LIMITS.min) {
+      return {
+        code: 'amount_below_minimum',
+        message: `A LigdiCash payout is at least ${PAYOUT_LIMITS.min} XOF`,
+      };
+    }
+    if (req.method === 'mobile_money' && req.amount.amount > PAYOUT_LIMITS.merchantMax) {
+      return {
+        code: 'amount_above_maximum',
+        message: `A LigdiCash mobile money payout is at most ${PAYOUT_LIMITS.merchantMax} XOF; above that it must go by bank transfer`,
+      };
+    }
+    return undefined;
+  }
+
+  async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
+    const client = req.method !== 'mobile_money';
+    const command: LigdicashPayoutCommand = {
+      commande: {
+        amount: req.amount.amount,
+        devise: 'XOF',
+        description: req.description,
+        customer: req.recipientPhone,
+        callback_url: req.callbackUrl,
+        custom_data: { transaction_id: req.paymentId },
+        ...(req.method === 'mobile_money' ? {} : { top_up_wallet: topUpWalletFlag(req.method) }),
+      },
+    };
+    const answer = await this.post(
+      client ? LIGDICASH_PATHS.clientPayout : LIGDICASH_PATHS.merchantPayout,
+      command,
+    );
+    return readCreationAnswer(
+      answer,
+      (text, description) => payoutFailure(client, text, description),
+      (token, body) => ({
+        kind: 'accepted',
+        operatorReference: token,
+        status: 'pending',
+        nextAction: { type: 'none' },
+        operatorStatus: 'response_code_00',
+        operatorMessage: body.description ?? body.response_text,
+        raw: answer.kind === 'answered' ? answer.body : undefined,
+      }),
+    );
+  }
+
+  async checkPayoutStatus(operatorReference: string, method: PayoutMethod): Promise<StatusReport> {
+    const client = method !== 'mobile_money';
+    return this.checkStatus(
+      `${LIGDICASH_PATHS.payoutStatus}?withdrawalToken=${encodeURIComponent(operatorReference)}`,
+      (b) => mapPayoutStatus(b.status, client, b.response_text, b.description),
+    );
+  }
+
+  /** LigdiCash answers status only by its own token: it cannot be asked about our reference. */
+  findPayoutByReference(_paymentId: string): Promise<DisbursementLookup> {
+    return Promise.resolve({
+      kind: 'cannot_tell',
+      detail: 'LigdiCash has no status call by our transaction id',
+    });
+  }
+
+  /**
+   * A payin callback may carry the invoice token (complement) or none (SDKs): when present it
+   * must be ours. A payout callback's token differs from the creation token by design.
+   */
+  callbackReferenceMatches(
+    payment: { kind: PaymentKind; operatorReference: string | null },
+    cb: ParsedCallback,
+  ): boolean {
+    if (payment.kind !== 'payin') return true;
+    return (
+      !cb.operatorReference ||
+      !payment.operatorReference ||
+      cb.operatorReference === payment.operatorReference
+    );
+  }
+
+  private async checkStatus(
+    pathAndQuery: string,
+    map: (body: z.infer<typeof invoiceStatusAnswer>) => ReturnType<typeof mapPayinStatus>,
+  ): Promise<StatusReport> {
+    const answer = await httpRequest(this.url(pathAndQuery), {
       method: 'GET',
       headers: ligdicashHeaders(this.options),
       timeoutMs: this.options.timeoutMs,
@@ -182,7 +268,7 @@ export class LigdicashOperator implements PayinOperator {
     if (!parsed.success)
       return { reachable: false, detail: `unreadable status answer (HTTP ${answer.status})` };
     const body = parsed.data;
-    const mapped = mapPayinStatus(body.status, body.response_text, body.description);
+    const mapped = map(body);
     const amountText = body.amount ?? body.montant;
     return {
       reachable: true,
@@ -191,6 +277,7 @@ export class LigdicashOperator implements PayinOperator {
       operatorMessage: body.response_text ?? body.description,
       amount: amountText === undefined ? undefined : parseMajorUnits(amountText, 'XOF'),
       failure: mapped.failure,
+      payerPhone: body.customer?.replace(/\D/g, '') || undefined,
       raw: answer.body,
     };
   }
@@ -224,6 +311,39 @@ export class LigdicashOperator implements PayinOperator {
       },
     };
   }
+}
+
+/** Reads a creation answer (payin or payout): `response_code` "00" with a token, or a refusal. */
+function readCreationAnswer(
+  answer: HttpOutcome,
+  failureOf: (responseText: string | undefined, description: string | undefined) => PaymentFailure,
+  accepted: (token: string, body: z.infer<typeof createInvoiceAnswer>) => InitiationOutcome,
+): InitiationOutcome {
+  if (answer.kind !== 'answered') return answer;
+  if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+  const parsed = createInvoiceAnswer.safeParse(answer.body);
+  if (!parsed.success) {
+    return answer.status >= 400
+      ? {
+          kind: 'rejected',
+          failure: { code: 'operator_error', message: `LigdiCash answered HTTP ${answer.status}` },
+          operatorStatus: `http_${answer.status}`,
+          raw: answer.text.slice(0, 2000),
+        }
+      : { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
+  }
+  const body = parsed.data;
+  if (body.response_code !== '00') {
+    return {
+      kind: 'rejected',
+      failure: failureOf(body.response_text, body.description),
+      operatorStatus: `response_code_${body.response_code}`,
+      operatorMessage: body.response_text ?? body.description,
+      raw: answer.body,
+    };
+  }
+  if (!body.token) return { kind: 'ambiguous', detail: 'response_code 00 without a token' };
+  return accepted(body.token, body);
 }
 
 function decodeBody(contentType: string | undefined, raw: string): Record<string, unknown> | undefined {

@@ -55,6 +55,91 @@ export function payinFailure(
 }
 
 /**
+ * Payout sub-codes: the client and the merchant payout use the same numbers for different things
+ * (official JS SDK `src/wiki.ts`, operators-facts.md), so they are two tables.
+ */
+export const CLIENT_PAYOUT_SUB_CODES: Record<string, PaymentFailure> = {
+  '02': { code: 'recipient_unknown', message: 'The recipient has no LigdiCash account' },
+  '03a': {
+    code: 'recipient_payout_pending',
+    message: 'A payout to this recipient is already pending (last 24 h)',
+  },
+  '03b': {
+    code: 'recipient_no_recent_deposit',
+    message: 'The recipient made no deposit in the last 3 months',
+  },
+  '04': { code: 'operator_balance_low', message: 'Our LigdiCash balance is too low for this payout' },
+  '05': { code: 'amount_out_of_range', message: 'LigdiCash refused the amount' },
+  '06': { code: 'operator_ip_denied', message: 'LigdiCash refused our source address' },
+  '07': { code: 'duplicate_transaction', message: 'LigdiCash already has this transaction' },
+};
+
+export const MERCHANT_PAYOUT_SUB_CODES: Record<string, PaymentFailure> = {
+  '02': { code: 'amount_out_of_range', message: 'LigdiCash refused the amount' },
+  '04': {
+    code: 'recipient_payout_pending',
+    message: 'A payout to this recipient is already pending (last 24 h)',
+  },
+  '05': {
+    code: 'recipient_network_unknown',
+    message: "LigdiCash could not identify the recipient's operator",
+  },
+  '08': { code: 'operator_balance_low', message: 'Our LigdiCash balance is too low for this payout' },
+  '13': { code: 'currency_conversion_not_allowed', message: 'LigdiCash refused the currency conversion' },
+  '14': { code: 'operator_ip_denied', message: 'LigdiCash refused our source address' },
+};
+
+export function payoutFailure(
+  client: boolean,
+  responseText: string | undefined,
+  description: string | undefined,
+): PaymentFailure {
+  const sub = parseSubCode(responseText);
+  const known = sub ? (client ? CLIENT_PAYOUT_SUB_CODES : MERCHANT_PAYOUT_SUB_CODES)[sub] : undefined;
+  const words = [responseText, description].filter(Boolean).join(' — ');
+  if (known) return { code: known.code, message: words ? `${known.message} (${words})` : known.message };
+  return { code: 'operator_declined', message: words || 'LigdiCash declined the payout' };
+}
+
+/**
+ * Payout status word -> ours. The guide lists `pending` and `completed` only; any failure word
+ * (`notcompleted`, `nocompleted`, `failed`, ...) ends the payout `failed`: a payout is not cancelled.
+ */
+export function mapPayoutStatus(
+  status: string | undefined,
+  client: boolean,
+  responseText: string | undefined,
+  description?: string,
+): { status: OperatorStatus; failure?: PaymentFailure } {
+  switch ((status ?? '').trim().toLowerCase()) {
+    case 'completed':
+      return { status: 'succeeded' };
+    case 'pending':
+      return { status: 'pending' };
+    case 'notcompleted':
+    case 'nocompleted':
+    case 'failed':
+    case 'cancelled':
+    case 'canceled':
+      return { status: 'failed', failure: payoutFailure(client, responseText, description) };
+    default:
+      return { status: 'unknown' };
+  }
+}
+
+/**
+ * `top_up_wallet` for a client payout. The complement says 0 leaves the money in the recipient's
+ * LigdiCash wallet and 1 forwards it to their mobile money; operators-facts.md (from the SDKs)
+ * says the opposite. We follow the document merchants were given; see docs/ligdicash.md.
+ */
+export function topUpWalletFlag(method: 'wallet' | 'wallet_to_mobile_money'): 0 | 1 {
+  return method === 'wallet' ? 0 : 1;
+}
+
+/** LigdiCash's payout limits in XOF (guide §1.1.7, complement: "MIN 500"). */
+export const PAYOUT_LIMITS = { min: 500, merchantMax: 1_000_000 } as const;
+
+/**
  * Status word of `confirm` and callbacks -> ours. The guide defines `notcompleted` as "annulée"
  * (cancelled); the JS SDK spells it `nocompleted`. We read it as `failed` when LigdiCash gives an
  * error sub-code, and as `cancelled` when it gives none.

@@ -10,7 +10,27 @@ export const LIGDICASH_PATHS = {
   directPayin: 'straight/checkout-invoice/create',
   /** GET with ?invoiceToken=; the trailing slash before "?" is how the guide spells it. */
   payinStatus: 'redirect/checkout-invoice/confirm/',
+  /** Client payout: to a LigdiCash account holder (guide §1.1.6). */
+  clientPayout: 'withdrawal/create',
+  /** Merchant payout: to any mobile money number, up to 1,000,000 XOF (guide §1.1.7). */
+  merchantPayout: 'straight/payout',
+  /** GET with ?withdrawalToken= (guide §1.1.8), for both payouts. */
+  payoutStatus: 'withdrawal/confirm/',
 } as const;
+
+/** Body of both payout calls (complement, "Payout client" and "Payout marchand"). */
+export interface LigdicashPayoutCommand {
+  commande: {
+    amount: number;
+    devise: 'XOF';
+    description: string;
+    customer: string;
+    callback_url: string;
+    custom_data: { transaction_id: string };
+    /** Client payout only; see mapping.ts for what 0 and 1 mean. */
+    top_up_wallet?: 0 | 1;
+  };
+}
 
 export interface LigdicashCredentials {
   apiKey: string;
@@ -102,7 +122,7 @@ export function customDataValue(rows: z.infer<typeof customDataRows>, key: strin
     : String(row.valueof_customdata);
 }
 
-/** Answer to `checkout-invoice/confirm` (payin status). */
+/** Answer to `checkout-invoice/confirm` (payin status) and `withdrawal/confirm` (payout status). */
 export const invoiceStatusAnswer = z.object({
   response_code: codeString,
   token: optionalText,
@@ -116,6 +136,7 @@ export const invoiceStatusAnswer = z.object({
   transaction_id: optionalText,
   operator_name: optionalText,
   operator_id: optionalText,
+  customer: optionalText,
 });
 export type InvoiceStatusAnswer = z.infer<typeof invoiceStatusAnswer>;
 

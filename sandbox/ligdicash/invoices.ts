@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseMsisdn } from '../../lib/phone.js';
 import type { SandboxConfig } from '../config.js';
+import { later, type CallbackDelivery, type CallbackNotifier, type MerchantWallet } from './notifier.js';
 import { scenarioFor, type Scenario } from './scenarios.js';
 
 /**
@@ -11,14 +12,6 @@ import { scenarioFor, type Scenario } from './scenarios.js';
  */
 
 export type InvoiceStatus = 'pending' | 'completed' | 'notcompleted' | 'nocompleted';
-
-export interface CallbackDelivery {
-  at: string;
-  contentType: 'application/x-www-form-urlencoded' | 'application/json';
-  attempt: number;
-  httpStatus: number | null;
-  error?: string;
-}
 
 export interface Invoice {
   token: string;
@@ -86,6 +79,8 @@ export class InvoiceBook {
   constructor(
     private readonly config: SandboxConfig,
     private readonly logger: Logger,
+    private readonly notifier: CallbackNotifier,
+    private readonly wallet: MerchantWallet,
   ) {}
 
   get(token: string): Invoice | undefined {
@@ -146,35 +141,38 @@ export class InvoiceBook {
     this.invoices.set(invoice.token, invoice);
     if (invoice.authorisation === 'approval') {
       // The payer approves the push on the phone after a while.
-      this.later(this.config.SANDBOX_APPROVAL_DELAY_MS, () => this.pay(invoice.token));
+      later(this.config.SANDBOX_APPROVAL_DELAY_MS, () => this.pay(invoice.token));
     } else if (invoice.authorisation === 'otp') {
-      this.later(0, () => this.pay(invoice.token));
+      later(0, () => this.pay(invoice.token));
     }
     return invoice;
   }
 
   /** The payer authorises (page button, approval on the phone, OTP): the scenario decides the end. */
-  pay(token: string): Invoice | undefined {
+  pay(token: string, payerPhone?: string): Invoice | undefined {
     const invoice = this.invoices.get(token);
     if (!invoice || invoice.status !== 'pending') return invoice;
+    // On the redirect page the payer types the number that pays; LigdiCash reports it as `customer`.
+    const digits = (payerPhone ?? '').replace(/\D/g, '');
+    if (!invoice.customer && digits) invoice.customer = digits;
     switch (invoice.scenario) {
       case 'never':
         return invoice;
       case 'declined':
-        this.later(this.config.SANDBOX_PROCESSING_DELAY_MS, () =>
+        later(this.config.SANDBOX_PROCESSING_DELAY_MS, () =>
           this.finish(invoice, 'nocompleted', 'Echec (Code04)', 'Solde insuffisant'),
         );
         return invoice;
       case 'cancels':
-        this.later(this.config.SANDBOX_PROCESSING_DELAY_MS, () => this.cancel(token));
+        later(this.config.SANDBOX_PROCESSING_DELAY_MS, () => this.cancel(token));
         return invoice;
       case 'late_callback':
-        this.later(this.config.SANDBOX_LATE_CALLBACK_MS, () =>
+        later(this.config.SANDBOX_LATE_CALLBACK_MS, () =>
           this.finish(invoice, 'completed', null, 'Paiement effectué'),
         );
         return invoice;
       default:
-        this.later(this.config.SANDBOX_PROCESSING_DELAY_MS, () =>
+        later(this.config.SANDBOX_PROCESSING_DELAY_MS, () =>
           this.finish(invoice, 'completed', null, 'Paiement effectué'),
         );
         return invoice;
@@ -210,6 +208,7 @@ export class InvoiceBook {
     invoice.responseText = responseText;
     invoice.statusDescription = description;
     invoice.completedAt = new Date().toISOString();
+    if (status === 'completed') this.wallet.balance += invoice.paidAmount;
     this.logger.info({ scenario: invoice.scenario, status }, 'ligdicash sandbox invoice ended');
     if (invoice.scenario === 'no_callback') return;
     const copies = invoice.scenario === 'duplicate_callbacks' ? 3 : 1;
@@ -241,60 +240,20 @@ export class InvoiceBook {
     };
   }
 
-  /** Each event is posted twice: form-urlencoded (custom_data as a JSON string), then JSON (operators-facts.md). */
   private async notify(invoice: Invoice, copies: number): Promise<void> {
-    if (!invoice.callbackUrl) return;
     const body = this.statusBody(invoice);
-    const callback = {
-      ...body,
-      method: 'post',
-      // Payin callbacks carry an empty token: the merchant finds the payment by transaction_id.
-      token: '',
-      url: invoice.callbackUrl,
-      hash: createHash('sha1').update(`${invoice.token}:${body.montant}:${body.status}`).digest('hex'),
-    };
-    const form = new URLSearchParams();
-    for (const [k, v] of Object.entries(callback)) {
-      form.set(k, v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
-    }
-    for (let copy = 0; copy < copies; copy++) {
-      await this.post(invoice, 'application/x-www-form-urlencoded', form.toString());
-      await this.post(invoice, 'application/json', JSON.stringify(callback));
-    }
-  }
-
-  private async post(
-    invoice: Invoice,
-    contentType: CallbackDelivery['contentType'],
-    payload: string,
-  ): Promise<void> {
-    for (let attempt = 1; attempt <= 1 + this.config.SANDBOX_CALLBACK_RETRIES; attempt++) {
-      const delivery: CallbackDelivery = {
-        at: new Date().toISOString(),
-        contentType,
-        attempt,
-        httpStatus: null,
-      };
-      invoice.callbacks.push(delivery);
-      try {
-        const res = await fetch(invoice.callbackUrl, {
-          method: 'POST',
-          headers: { 'Content-Type': contentType, 'User-Agent': 'LigdiCash-Sandbox/1.0' },
-          body: payload,
-          signal: AbortSignal.timeout(10_000),
-        });
-        delivery.httpStatus = res.status;
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.ok) return;
-      } catch (err) {
-        delivery.error = err instanceof Error ? err.message : String(err);
-      }
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-    this.logger.warn({ url: invoice.callbackUrl }, 'ligdicash sandbox gave up a callback');
-  }
-
-  private later(ms: number, action: () => void): void {
-    setTimeout(action, ms).unref();
+    await this.notifier.notify(
+      invoice.callbackUrl,
+      {
+        ...body,
+        method: 'post',
+        // Payin callbacks carry an empty token: the merchant finds the payment by transaction_id.
+        token: '',
+        url: invoice.callbackUrl,
+        hash: createHash('sha1').update(`${invoice.token}:${body.montant}:${body.status}`).digest('hex'),
+      },
+      invoice.callbacks,
+      copies,
+    );
   }
 }

@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SandboxConfig } from '../config.js';
 import { InvoiceBook, directNetworkOf, type Invoice } from './invoices.js';
+import { CallbackNotifier, MerchantWallet } from './notifier.js';
+import { WithdrawalBook } from './withdrawals.js';
 import { checkoutPage, resultPage } from './pages.js';
-import { SCENARIOS, scenarioFor } from './scenarios.js';
+import { PAYOUT_SCENARIOS, SCENARIOS, scenarioFor } from './scenarios.js';
 
 /**
  * LigdiCash's endpoints under `/ligdicash/pay/v01/...`, so that LigdiCash's own SDKs work against
@@ -50,11 +52,34 @@ const invoiceCommand = z.object({
   }),
 });
 
-export function ligdicashSandbox(
-  config: SandboxConfig,
-  logger: Logger,
-): { router: Router; book: InvoiceBook } {
-  const book = new InvoiceBook(config, logger);
+const payoutCommand = z.object({
+  commande: z
+    .object({
+      amount: z.union([z.number(), z.string()]),
+      devise: z.string().optional(),
+      description: text.optional(),
+      customer: text,
+      callback_url: text.optional(),
+      custom_data: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+      top_up_wallet: z.union([z.number(), z.string()]).optional(),
+      // The guide's sample spells it with spaces.
+      'top up wallet': z.union([z.number(), z.string()]).optional(),
+    })
+    .passthrough(),
+});
+
+export interface LigdicashSandbox {
+  router: Router;
+  book: InvoiceBook;
+  withdrawals: WithdrawalBook;
+  wallet: MerchantWallet;
+}
+
+export function ligdicashSandbox(config: SandboxConfig, logger: Logger): LigdicashSandbox {
+  const notifier = new CallbackNotifier(config, logger);
+  const wallet = new MerchantWallet(config.SANDBOX_LIGDICASH_BALANCE);
+  const book = new InvoiceBook(config, logger, notifier, wallet);
+  const withdrawals = new WithdrawalBook(config, logger, notifier, wallet);
   const router = Router();
   const base = `${config.SANDBOX_PUBLIC_URL}/ligdicash`;
   const checkoutUrl = (token: string) => `${base}/directpayment/invoice/${token}`;
@@ -158,8 +183,9 @@ export function ligdicashSandbox(
     res.type('html').send(checkoutPage(invoice, checkoutUrl(invoice.token)));
   });
   router.post('/directpayment/invoice/:token', form, (req, res) => {
-    const body = req.body as { action?: string };
-    const invoice = body.action === 'cancel' ? book.cancel(req.params.token) : book.pay(req.params.token);
+    const body = req.body as { action?: string; phone?: string };
+    const invoice =
+      body.action === 'cancel' ? book.cancel(req.params.token) : book.pay(req.params.token, body.phone);
     if (!invoice) return void res.status(404).type('text/plain').send('Facture introuvable');
     const target = body.action === 'cancel' ? invoice.cancelUrl : invoice.returnUrl;
     if (target) return res.redirect(303, target);
@@ -187,11 +213,12 @@ export function ligdicashSandbox(
     if (!invoice) return void res.status(404).json({ error: 'unknown token' });
     res.json(invoice);
   });
-  router.post('/_sandbox/invoices/:token/:action', (req, res) => {
+  router.post('/_sandbox/invoices/:token/:action', express.json(), (req, res) => {
     const action = req.params.action;
+    const payer = (req.body as { phone?: unknown } | undefined)?.phone;
     const invoice =
       action === 'pay'
-        ? book.pay(req.params.token)
+        ? book.pay(req.params.token, typeof payer === 'string' ? payer : undefined)
         : action === 'cancel'
           ? book.cancel(req.params.token)
           : action === 'complete' || action === 'decline'
@@ -202,5 +229,76 @@ export function ligdicashSandbox(
     res.json(invoice);
   });
 
-  return { router, book };
+  // Payouts: client (withdrawal/create) and merchant (straight/payout).
+  const createWithdrawal = (kind: 'client' | 'merchant') => async (req: Request, res: Response) => {
+    if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
+    const parsed = payoutCommand.safeParse(req.body);
+    if (!parsed.success)
+      return refuse(res, '08', `Paramètres invalides: ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
+    const c = parsed.data.commande;
+    const amount = Number(c.amount);
+    if (!Number.isInteger(amount) || amount <= 0)
+      return refuse(res, kind === 'client' ? '05' : '02', 'Montant invalide');
+    if ((c.devise ?? 'XOF') !== 'XOF') return refuse(res, '13', 'Conversion de devise non autorisée');
+    const topUp = c.top_up_wallet ?? c['top up wallet'];
+    const transactionId = String(c.custom_data?.transaction_id ?? '');
+    const result = withdrawals.create({
+      kind,
+      amount,
+      customer: c.customer.replace(/\D/g, ''),
+      topUpWallet: kind === 'client' ? Number(topUp ?? 1) : null,
+      description: c.description ?? '',
+      transactionId,
+      callbackUrl: c.callback_url ?? '',
+    });
+    if (result.kind === 'refused') return refuse(res, result.code, result.description);
+    // Slow: registered at once, answered late (a caller that dies meanwhile has still sent it).
+    if (result.withdrawal.scenario === 'slow')
+      await new Promise((r) => setTimeout(r, config.SANDBOX_SLOW_MS));
+    const answer = {
+      response_code: '00',
+      token: result.withdrawal.token,
+      response_text: '',
+      description: 'Votre demande de retrait a été prise en compte',
+      custom_data: c.custom_data ?? {},
+      wiki: 'https://client.ligdicash.com/wiki/withdrawal',
+    };
+    if (result.kind === 'ambiguous' && result.how === '5xx') {
+      res.status(502).type('text/html').send('<h1>502 Bad Gateway</h1>');
+      return;
+    }
+    if (result.kind === 'ambiguous')
+      await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
+    res.json(answer);
+  };
+  router.post('/pay/v01/withdrawal/create', json, createWithdrawal('client'));
+  router.post('/pay/v01/straight/payout', json, createWithdrawal('merchant'));
+  router.get(['/pay/v01/withdrawal/confirm', '/pay/v01/withdrawal/confirm/'], (req, res) => {
+    if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
+    const tokenValue = typeof req.query.withdrawalToken === 'string' ? req.query.withdrawalToken : '';
+    const w = withdrawals.get(tokenValue);
+    if (!w) return refuse(res, '09', 'Retrait introuvable');
+    w.statusCalls++;
+    res.json(withdrawals.statusBody(w));
+  });
+
+  router.get('/_sandbox/payout-scenarios', (_req, res) => {
+    res.json(PAYOUT_SCENARIOS);
+  });
+  router.get('/_sandbox/withdrawals', (req, res) => {
+    const transactionId = typeof req.query.transaction_id === 'string' ? req.query.transaction_id : undefined;
+    res.json(transactionId ? withdrawals.findByTransactionId(transactionId) : withdrawals.all());
+  });
+  router.post('/_sandbox/withdrawals/:token/:action', (req, res) => {
+    const action = req.params.action;
+    const w =
+      action === 'complete' || action === 'decline' ? withdrawals.force(req.params.token, action) : undefined;
+    if (!w) return void res.status(404).json({ error: 'unknown token or action (complete, decline)' });
+    res.json(w);
+  });
+  router.get('/_sandbox/wallet', (_req, res) => {
+    res.json({ balance: wallet.balance, currency: 'XOF' });
+  });
+
+  return { router, book, withdrawals, wallet };
 }

@@ -38,3 +38,67 @@ export function scenarioFor(amount: number, customer: string): Scenario {
   if (magic) return BY_CODE.get(Number(magic[1])) ?? 'pays';
   return 'pays';
 }
+
+/**
+ * Payout scenarios: a magic amount (2001 to 2008 XOF) or a recipient number ending in 000021 or
+ * 000022. Any other payout is executed and notified.
+ */
+export const PAYOUT_SCENARIOS = {
+  executes: {
+    trigger: 'any other',
+    summary: 'Executed after SANDBOX_PROCESSING_DELAY_MS; one callback event (form + JSON).',
+  },
+  declined: { trigger: 'amount 2001', summary: 'Accepted, then fails (nocompleted, "Transfert échoué").' },
+  ambiguous_timeout: {
+    trigger: 'amount 2002',
+    summary:
+      'Executed at once, but the answer comes after SANDBOX_AMBIGUOUS_DELAY_MS (past the caller timeout).',
+  },
+  ambiguous_5xx: { trigger: 'amount 2003', summary: 'Executed at once, but the answer is HTTP 502.' },
+  no_callback: { trigger: 'amount 2004', summary: 'Executed; no callback: only the status call tells.' },
+  duplicate_callbacks: {
+    trigger: 'amount 2005',
+    summary: 'Executed; every callback body is sent three times.',
+  },
+  balance_low: {
+    trigger: 'amount 2006',
+    summary: 'Refused: merchant payout "Echec (Code08)", client payout "Echec (Code04)".',
+  },
+  slow: {
+    trigger: 'amount 2007',
+    summary: 'Registered at once and executed; the create call answers after SANDBOX_SLOW_MS.',
+  },
+  never: { trigger: 'amount 2008', summary: 'Accepted and left pending forever, no callback.' },
+  recipient_unknown: {
+    trigger: 'number …000021',
+    summary:
+      'Refused: client payout "Echec (Code02)" (no account), merchant payout "Echec (Code05)" (operator not identified).',
+  },
+  pending_24h: {
+    trigger: 'number …000022',
+    summary:
+      'Refused as if a payout to this number were pending: client "Echec (Code03a)", merchant "Echec (Code04)".',
+  },
+} as const;
+
+export type PayoutScenario = keyof typeof PAYOUT_SCENARIOS;
+
+const PAYOUT_BY_AMOUNT: Record<number, PayoutScenario> = {
+  2001: 'declined',
+  2002: 'ambiguous_timeout',
+  2003: 'ambiguous_5xx',
+  2004: 'no_callback',
+  2005: 'duplicate_callbacks',
+  2006: 'balance_low',
+  2007: 'slow',
+  2008: 'never',
+};
+
+export function payoutScenarioFor(amount: number, customer: string): PayoutScenario {
+  const byAmount = PAYOUT_BY_AMOUNT[amount];
+  if (byAmount) return byAmount;
+  const digits = customer.replace(/\D/g, '');
+  if (digits.endsWith('000021')) return 'recipient_unknown';
+  if (digits.endsWith('000022')) return 'pending_24h';
+  return 'executes';
+}

@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMerchant } from '../../db/merchants.js';
 import { listPaymentEvents } from '../../db/payments.js';
+import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
 import {
   api,
   eventually,
@@ -20,7 +22,7 @@ beforeAll(async () => {
   // No in-process worker: the real entry point runs as a child process that we can SIGKILL.
   stack = await startStack({
     worker: false,
-    env: { LIGDICASH_PAYIN_DEADLINE_SECONDS: '60', PAYIN_INITIATION_WAIT_SECONDS: '3' },
+    env: { LIGDICASH_PAYIN_DEADLINE_SECONDS: '60', INITIATION_WAIT_SECONDS: '3' },
   });
 });
 afterEach(() => {
@@ -89,5 +91,135 @@ describe('worker killed', () => {
     const done = await payinReaches(stack, created.body.id, ['succeeded', 'failed', 'expired'], 45_000);
     expect(done.status).toBe('succeeded');
     expect(stack.sandbox.ligdicash.findByTransactionId(created.body.id)).toHaveLength(1);
+  });
+});
+
+describe('worker killed during a payout', () => {
+  type Payout = { id: string; status: string };
+
+  async function fundedMerchant(amount: number) {
+    worker = spawnWorker(stack.env);
+    const m = await createMerchant(stack.pool, 'Crash payouts');
+    await fundMerchant(stack, m.apiKey, [amount]);
+    return m;
+  }
+
+  async function payoutEnds(key: string, id: string, statuses: string[]): Promise<Payout> {
+    return eventually(
+      `payout ${id}`,
+      async () => {
+        const res = await api<Payout>(stack, 'GET', `/v1/payouts/${id}`, { key });
+        return statuses.includes(res.body.status) ? res.body : undefined;
+      },
+      45_000,
+    );
+  }
+
+  it('between initiate and capture: one payout at the operator, captured once', async () => {
+    const m = await fundedMerchant(6_000);
+    const created = await api<Payout>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body: { amount: 2_008, currency: 'XOF', recipient: { phone: recipientNumber() } }, // accepted, left pending
+    });
+    expect([201, 202]).toContain(created.status);
+    const record = await eventually('payout at the operator', async () => {
+      const { rows } = await stack.pool.query(
+        'SELECT 1 FROM payments WHERE id = $1 AND operator_reference IS NOT NULL',
+        [created.body.id],
+      );
+      return rows.length ? stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id)[0] : undefined;
+    });
+    await killed(worker!);
+
+    const forced = await fetch(
+      `${stack.sandboxUrl}/ligdicash/_sandbox/withdrawals/${encodeURIComponent(record.token)}/complete`,
+      {
+        method: 'POST',
+      },
+    );
+    expect(forced.ok).toBe(true);
+    worker = spawnWorker(stack.env);
+    const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'failed', 'unknown']);
+    expect(done.status).toBe('succeeded');
+    expect(
+      stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id).filter((w) => w.executed),
+    ).toHaveLength(1);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 2_008, on_hold: 0 });
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('between hold and initiate: never two payouts, and the books balance whatever the timing', async () => {
+    const m = await fundedMerchant(6_000);
+    await killed(worker!);
+    // No worker: the payout is recorded and its workflow waits (202).
+    const created = await api<Payout>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body: { amount: 1_500, currency: 'XOF', recipient: { phone: recipientNumber() } },
+    });
+    expect(created.status).toBe(202);
+    worker = spawnWorker(stack.env);
+    await eventually(
+      'hold posted',
+      async () => {
+        const { rowCount } = await stack.pool.query(
+          "SELECT 1 FROM journal_entries WHERE payment_id = $1 AND step = 'hold'",
+          [created.body.id],
+        );
+        return rowCount ? true : undefined;
+      },
+      30_000,
+      5,
+    );
+    await killed(worker);
+    worker = spawnWorker(stack.env);
+    const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
+    const executed = stack.sandbox.ligdicashPayouts
+      .findByTransactionId(created.body.id)
+      .filter((w) => w.executed);
+    if (done.status === 'succeeded') {
+      expect(executed).toHaveLength(1);
+      expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 4_500, on_hold: 0 });
+    } else {
+      // Killed after the attempt was recorded: sent at most once, the hold kept for reconciliation.
+      expect(done.status).toBe('unknown');
+      expect(executed.length).toBeLessThanOrEqual(1);
+      expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 4_500, on_hold: 1_500 });
+    }
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('while the payout request is in flight: the re-run does not send it again', async () => {
+    const m = await fundedMerchant(6_000);
+    const request = api<Payout>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body: { amount: 2_007, currency: 'XOF', recipient: { phone: recipientNumber() } }, // the operator answers slowly
+    });
+    // Kill the worker once the operator has the request, before it has answered.
+    await eventually(
+      'payout at the operator',
+      async () => {
+        const { rows } = await stack.pool.query<{ id: string }>(
+          "SELECT id FROM payments WHERE kind = 'payout' AND merchant_id = $1",
+          [m.merchant.id],
+        );
+        return rows[0] && stack.sandbox.ligdicashPayouts.findByTransactionId(rows[0].id).length > 0
+          ? true
+          : undefined;
+      },
+      30_000,
+      5,
+    );
+    await killed(worker!);
+    const created = await request;
+    expect(created.status).toBe(202);
+    worker = spawnWorker(stack.env);
+    const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
+    expect(done.status).toBe('unknown');
+    await new Promise((r) => setTimeout(r, 2_000));
+    const records = stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.executed).toBe(true);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 2_007, on_hold: 2_007 });
+    await expectBalancedLedger(stack.pool);
   });
 });

@@ -83,7 +83,7 @@ export async function startStack(
     LIGDICASH_POLL_INITIAL_SECONDS: '1',
     LIGDICASH_POLL_MAX_SECONDS: '2',
     LIGDICASH_HTTP_TIMEOUT_MS: '5000',
-    PAYIN_INITIATION_WAIT_SECONDS: '20',
+    INITIATION_WAIT_SECONDS: '20',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATABASE_POOL_SIZE: '5',
     ...opts.env,
@@ -218,11 +218,14 @@ export async function ligdicashControl(
   stack: TestStack,
   token: string,
   action: 'pay' | 'cancel' | 'complete' | 'decline',
+  payerPhone?: string,
 ) {
   const res = await fetch(
     `${stack.sandboxUrl}/ligdicash/_sandbox/invoices/${encodeURIComponent(token)}/${action}`,
     {
       method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(payerPhone ? { phone: payerPhone } : {}),
     },
   );
   if (!res.ok) throw new Error(`sandbox control ${action} answered ${res.status}`);
@@ -233,7 +236,12 @@ export async function ligdicashControl(
  * With RECORD_HISTORIES=1, saves a finished payin's workflow history as a replay fixture
  * (test/fixtures/histories/<name>.json), which test/replay.test.ts runs through the current code.
  */
-export async function recordHistory(stack: TestStack, paymentId: string, name: string): Promise<void> {
+export async function recordHistory(
+  stack: TestStack,
+  paymentId: string,
+  name: string,
+  kind: 'payin' | 'payout' | 'refund' = 'payin',
+): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   // The CLI writes the proto3 JSON that the replayer reads (as the Temporal UI's export does).
   const { execFileSync } = await import('node:child_process');
@@ -242,7 +250,7 @@ export async function recordHistory(stack: TestStack, paymentId: string, name: s
     'workflow',
     'show',
     '--workflow-id',
-    `payin-${paymentId}`,
+    `${kind}-${paymentId}`,
     '--address',
     stack.config.TEMPORAL_ADDRESS,
     '--output',

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { LigdicashOperator } from '../../operators/ligdicash/adapter.js';
-import { mapPayinStatus, parseSubCode, payinFailure } from '../../operators/ligdicash/mapping.js';
+import {
+  mapPayinStatus,
+  mapPayoutStatus,
+  parseSubCode,
+  payinFailure,
+  payoutFailure,
+  topUpWalletFlag,
+} from '../../operators/ligdicash/mapping.js';
 
 describe('LigdiCash status words', () => {
   it.each([
@@ -187,5 +194,73 @@ describe('LigdiCash payin validation', () => {
     ],
   ])('%j -> %s', (req, code) => {
     expect(adapter.validatePayin({ ...base, ...req })?.code).toBe(code);
+  });
+});
+
+describe('LigdiCash payouts', () => {
+  const adapter = new LigdicashOperator({
+    baseUrl: 'http://x/',
+    apiKey: 'k',
+    apiToken: 't',
+    timeoutMs: 1,
+    storeName: 'S',
+    storeUrl: 'http://s',
+  });
+
+  it('keeps the client and merchant sub-code enums apart', () => {
+    expect(payoutFailure(true, 'Echec (Code02)', undefined).code).toBe('recipient_unknown');
+    expect(payoutFailure(false, 'Echec (Code02)', undefined).code).toBe('amount_out_of_range');
+    expect(payoutFailure(true, 'Echec (Code04)', undefined).code).toBe('operator_balance_low');
+    expect(payoutFailure(false, 'Echec (Code04)', undefined).code).toBe('recipient_payout_pending');
+    expect(payoutFailure(true, 'Echec (Code03a)', undefined).code).toBe('recipient_payout_pending');
+    expect(payoutFailure(false, 'Echec (Code08)', undefined).code).toBe('operator_balance_low');
+    expect(payoutFailure(false, 'Echec (Code05)', undefined).code).toBe('recipient_network_unknown');
+    expect(payoutFailure(true, 'Echec (Code05)', undefined).code).toBe('amount_out_of_range');
+  });
+
+  it.each([
+    ['completed', 'succeeded'],
+    ['pending', 'pending'],
+    ['nocompleted', 'failed'],
+    ['notcompleted', 'failed'],
+    ['weird', 'unknown'],
+  ])('payout status %s is %s (a payout is never "cancelled")', (word, ours) => {
+    expect(mapPayoutStatus(word, false, undefined).status).toBe(ours);
+  });
+
+  it.each([
+    [499, 'mobile_money', 'amount_below_minimum'],
+    [500, 'mobile_money', undefined],
+    [1_000_000, 'mobile_money', undefined],
+    [1_000_001, 'mobile_money', 'amount_above_maximum'],
+    [1_000_001, 'wallet', undefined],
+  ] as const)('%i XOF by %s -> %s', (amount, method, code) => {
+    expect(
+      adapter.validatePayout({ amount: { amount, currency: 'XOF' }, method, recipientPhone: '22670000000' })
+        ?.code,
+    ).toBe(code);
+  });
+
+  it('maps top_up_wallet as the complement says (0 stays in the wallet, 1 forwards)', () => {
+    expect(topUpWalletFlag('wallet')).toBe(0);
+    expect(topUpWalletFlag('wallet_to_mobile_money')).toBe(1);
+  });
+
+  it('accepts a payout callback whose token differs from the creation token, but not a payin one', () => {
+    const cb = {
+      reportedStatus: 'succeeded' as const,
+      operatorStatus: 'completed',
+      eventKey: 'k',
+      fields: {},
+      operatorReference: 'other',
+    };
+    expect(adapter.callbackReferenceMatches({ kind: 'payout', operatorReference: 'mine' }, cb)).toBe(true);
+    expect(adapter.callbackReferenceMatches({ kind: 'payin', operatorReference: 'mine' }, cb)).toBe(false);
+    expect(
+      adapter.callbackReferenceMatches(
+        { kind: 'payin', operatorReference: 'mine' },
+        { ...cb, operatorReference: undefined },
+      ),
+    ).toBe(true);
   });
 });

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideAtDeadline,
+  decideDisbursement,
+  decideDisbursementAtDeadline,
   decideFromStatus,
   nextPollDelay,
   weighCallbacks,
-} from '../../workflows/payin-decisions.js';
+} from '../../workflows/decisions.js';
 
 describe('decideFromStatus', () => {
   it('succeeds only when the status API agrees on the amount', () => {
@@ -73,5 +75,25 @@ describe('nextPollDelay', () => {
     expect(nextPollDelay(5, 60)).toBe(10);
     expect(nextPollDelay(40, 60)).toBe(60);
     expect(nextPollDelay(60, 60)).toBe(60);
+  });
+});
+
+describe('decideDisbursement', () => {
+  it('captures only on a confirmed success for our amount, and never "expires" a payout', () => {
+    expect(decideDisbursement({ reachable: true, status: 'succeeded', amount: 500 }, 500)).toMatchObject({
+      status: 'succeeded',
+    });
+    expect(decideDisbursement({ reachable: true, status: 'succeeded', amount: 400 }, 500)).toMatchObject({
+      status: 'unknown',
+    });
+    expect(decideDisbursement({ reachable: true, status: 'failed' }, 500)).toMatchObject({
+      status: 'failed',
+    });
+    expect(decideDisbursement({ reachable: true, status: 'pending' }, 500)).toEqual({ final: false });
+    expect(decideDisbursementAtDeadline({ reachable: true, status: 'pending' }, 500)).toMatchObject({
+      status: 'unknown',
+      failure: { code: 'operator_outcome_unknown' },
+    });
+    expect(decideDisbursementAtDeadline({ reachable: false }, 500).status).toBe('unknown');
   });
 });

@@ -2,7 +2,8 @@ import type { OperatorStatus, PaymentFailure, PaymentStatus } from '../lib/payme
 import type { CallbackHint } from './shared.js';
 
 /**
- * Pure decisions of the payin workflow, kept apart so that each rule is tested case by case.
+ * Pure decisions of the payment workflows (payin, payout, refund), kept apart so that each rule
+ * is tested case by case.
  */
 
 export interface StatusObservation {
@@ -91,4 +92,55 @@ export function weighCallbacks(
 /** Exponential backoff between status checks, capped. */
 export function nextPollDelay(currentSeconds: number, maxSeconds: number): number {
   return Math.min(currentSeconds * 2, maxSeconds);
+}
+
+/**
+ * A payout's or refund's status answer. Money that may have left cannot be "expired": a payout
+ * still open at the deadline is `unknown`, its hold kept, for reconciliation to settle.
+ */
+export function decideDisbursement(obs: StatusObservation, expectedAmount: number): PayinDecision {
+  if (!obs.reachable || !obs.status) return { final: false };
+  switch (obs.status) {
+    case 'succeeded':
+      if (obs.amount !== undefined && obs.amount !== expectedAmount) {
+        return {
+          final: true,
+          status: 'unknown',
+          reason: `operator reports ${obs.amount} paid out, expected ${expectedAmount}`,
+          failure: {
+            code: 'amount_mismatch',
+            message: `The operator reports ${obs.amount} paid out instead of ${expectedAmount}`,
+          },
+        };
+      }
+      return { final: true, status: 'succeeded', reason: 'confirmed by the operator status API' };
+    case 'failed':
+    case 'cancelled':
+    case 'expired':
+      return {
+        final: true,
+        status: 'failed',
+        reason: `operator status API says ${obs.operatorStatus ?? obs.status}`,
+        failure: obs.failure ?? {
+          code: 'operator_declined',
+          message: obs.operatorMessage ?? 'Disbursement failed',
+        },
+      };
+    default:
+      return { final: false };
+  }
+}
+
+export function decideDisbursementAtDeadline(
+  obs: StatusObservation,
+  expectedAmount: number,
+): Extract<PayinDecision, { final: true }> {
+  const decision = decideDisbursement(obs, expectedAmount);
+  if (decision.final) return decision;
+  return {
+    final: true,
+    status: 'unknown',
+    reason: 'deadline passed without a definite answer from the operator; hold kept for reconciliation',
+    failure: { code: 'operator_outcome_unknown', message: 'The operator has not confirmed the outcome yet' },
+  };
 }

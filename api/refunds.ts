@@ -1,0 +1,166 @@
+import { Router } from 'express';
+import { feeFor } from '../db/fees.js';
+import {
+  committedRefunds,
+  getMerchantPayment,
+  insertPayment,
+  listRefundsOf,
+  lockPayment,
+} from '../db/payments.js';
+import { inTransaction } from '../db/pool.js';
+import { newId } from '../lib/ids.js';
+import type { OperatorName } from '../activities/index.js';
+import { workflowIdFor } from '../workflows/shared.js';
+import { currentMerchant } from './auth.js';
+import { idempotentCreate } from './idempotency.js';
+import { findPayment, requireJson, type PaymentRouteDeps } from './payins.js';
+import { disbursementAnswer, disbursementInput, recipientNumber } from './payouts.js';
+import { Problem, validationProblem } from './problems.js';
+import { CreateRefundRequest } from './schemas.js';
+import { paymentView } from './views.js';
+import { startPaymentWorkflow } from './workflow-start.js';
+
+const REFUNDABLE = new Set(['succeeded', 'partially_refunded']);
+
+/**
+ * Refunds: `POST /v1/payins/:id/refunds` (mounted under payins) and `GET /v1/refunds/:id`. A refund
+ * never exceeds what remains of the payin: refunds are created under a lock on the payin row.
+ */
+export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
+  const { config, pool, temporal, operators } = deps;
+  const router = Router({ mergeParams: true });
+
+  router.post('/', async (req, res) => {
+    const merchant = currentMerchant(res.locals);
+    const payinId = (req.params as { id: string }).id;
+    await findPayment(pool, merchant.id, payinId, 'payin');
+    requireJson(req.is('application/json'));
+    const parsed = CreateRefundRequest.safeParse(req.body);
+    if (!parsed.success) throw validationProblem(parsed.error);
+    const body = parsed.data;
+    const recipientOverride = body.recipient
+      ? recipientNumber(body.recipient.phone, undefined, 'recipient.phone')
+      : undefined;
+
+    await idempotentCreate(pool, req, res, {
+      merchantId: merchant.id,
+      path: `/v1/payins/${payinId}/refunds`,
+      newResourceId: () => newId('pay'),
+      create: async (refundId) => {
+        const refund = await inTransaction(pool, async (client) => {
+          const existing = await getMerchantPayment(client, merchant.id, refundId, 'refund');
+          if (existing) return existing;
+          const payin = (await lockPayment(client, payinId))!;
+          if (!REFUNDABLE.has(payin.status)) {
+            throw new Problem(
+              'payment-not-possible',
+              `Only a succeeded payin can be refunded; ${payinId} is ${payin.status}`,
+              {
+                code: 'payin_not_refundable',
+              },
+            );
+          }
+          const remaining = payin.amount - (await committedRefunds(client, payinId));
+          const amount = body.amount ?? remaining;
+          if (remaining <= 0) {
+            throw new Problem(
+              'payment-not-possible',
+              `Payin ${payinId} is already fully refunded (or being refunded)`,
+              {
+                code: 'nothing_left_to_refund',
+              },
+            );
+          }
+          if (amount > remaining) {
+            throw new Problem(
+              'payment-not-possible',
+              `A refund of ${amount} exceeds what remains refundable on ${payinId}: ${remaining} ${payin.currency}`,
+              { code: 'refund_exceeds_remaining' },
+            );
+          }
+          const recipient =
+            recipientOverride ??
+            (payin.customer.phone
+              ? recipientNumber(payin.customer.phone, undefined, 'recipient.phone')
+              : undefined);
+          if (!recipient) {
+            throw new Problem(
+              'validation-error',
+              'The payer number is not known for this payin: give recipient.phone',
+              {
+                errors: [{ field: 'recipient.phone', message: 'required: the payin has no payer number' }],
+              },
+            );
+          }
+          const refusal = operators.validatePayout(payin.operator as OperatorName, {
+            amount: { amount, currency: payin.currency },
+            method: 'mobile_money',
+            recipientPhone: recipient.international,
+          });
+          if (refusal) throw new Problem('payment-not-possible', refusal.message, { code: refusal.code });
+          const fee = await feeFor(client, {
+            merchantId: merchant.id,
+            operator: payin.operator,
+            kind: 'refund',
+            currency: payin.currency,
+            amount,
+          });
+          await insertPayment(client, {
+            id: refundId,
+            merchantId: merchant.id,
+            kind: 'refund',
+            parentPaymentId: payinId,
+            amount,
+            currency: payin.currency,
+            feeAmount: fee,
+            operator: payin.operator,
+            network: recipient.network,
+            mode: 'mobile_money',
+            customer: { phone: recipient.e164 },
+            description: body.reason ?? `Refund of ${payinId}`,
+            metadata: body.metadata,
+            deadlineAt: new Date(Date.now() + config.LIGDICASH_PAYOUT_DEADLINE_SECONDS * 1000),
+            workflowId: workflowIdFor('refund', refundId),
+          });
+          return (await getMerchantPayment(client, merchant.id, refundId, 'refund'))!;
+        });
+        req.log = req.log.child({ paymentId: refundId, workflowId: refund.workflowId });
+        const started = await startPaymentWorkflow(temporal, config, {
+          kind: 'refund',
+          paymentId: refundId,
+          merchantId: merchant.id,
+          operator: refund.operator,
+          amount: refund.amount,
+          input: disbursementInput(config, refund),
+        });
+        if (started === 'unavailable') {
+          throw new Problem(
+            'service-unavailable',
+            `The refund ${refundId} is recorded but could not be started; retry with the same Idempotency-Key`,
+          );
+        }
+        const now = (await getMerchantPayment(pool, merchant.id, refundId, 'refund'))!;
+        req.log.info({ status: now.status, payinId }, 'refund created');
+        res.location(`/v1/refunds/${refundId}`);
+        return disbursementAnswer(req, now, started);
+      },
+    });
+  });
+
+  router.get('/', async (req, res) => {
+    const merchant = currentMerchant(res.locals);
+    const payin = await findPayment(pool, merchant.id, (req.params as { id: string }).id, 'payin');
+    res.json({ object: 'list', data: (await listRefundsOf(pool, payin.id)).map(paymentView) });
+  });
+  return router;
+}
+
+export function refundRoutes(deps: PaymentRouteDeps): Router {
+  const router = Router();
+  router.get('/:id', async (req, res) => {
+    res.json(
+      paymentView(await findPayment(deps.pool, currentMerchant(res.locals).id, req.params.id, 'refund')),
+    );
+  });
+  return router;
+}

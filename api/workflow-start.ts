@@ -1,0 +1,73 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+} from '@temporalio/client';
+import type { Config } from '../lib/config.js';
+import type { PaymentKind } from '../lib/payments.js';
+import { SA, initiationUpdate, workflowIdFor } from '../workflows/shared.js';
+
+export type StartResult = 'initiated' | 'waiting' | 'unavailable';
+
+/**
+ * Starts a payment's workflow and waits for its first step (update-with-start), so that the
+ * create call answers with the outcome of that step. Safe to repeat for one payment: the workflow
+ * id comes from the payment id, a running workflow is reused and a closed one is never re-run.
+ */
+export async function startPaymentWorkflow(
+  temporal: Client,
+  config: Config,
+  p: {
+    kind: PaymentKind;
+    paymentId: string;
+    merchantId: string;
+    operator: string;
+    amount: number;
+    input: unknown;
+  },
+): Promise<StartResult> {
+  const workflowId = workflowIdFor(p.kind, p.paymentId);
+  const startWorkflowOperation = new WithStartWorkflowOperation(p.kind, {
+    workflowId,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    args: [p.input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [
+      { key: SA.paymentId, value: p.paymentId },
+      { key: SA.merchantId, value: p.merchantId },
+      { key: SA.kind, value: p.kind },
+      { key: SA.operator, value: p.operator },
+      { key: SA.status, value: 'created' },
+      { key: SA.amount, value: p.amount },
+    ],
+  });
+  const update = temporal.workflow.executeUpdateWithStart(initiationUpdate, {
+    startWorkflowOperation,
+    updateId: 'initiation',
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'waiting'>((resolve) => {
+    timer = setTimeout(() => resolve('waiting'), config.INITIATION_WAIT_SECONDS * 1000);
+  });
+  try {
+    return await Promise.race([update.then(() => 'initiated' as const), timeout]);
+  } catch (err) {
+    // The workflow already ran to its end: the payment row tells how it ended.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'initiated';
+    if (await workflowExists(temporal, workflowId)) return 'waiting';
+    return 'unavailable';
+  } finally {
+    clearTimeout(timer);
+    update.catch(() => undefined);
+  }
+}
+
+async function workflowExists(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    await temporal.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch {
+    return false;
+  }
+}

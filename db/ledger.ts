@@ -1,0 +1,291 @@
+import type { CurrencyCode } from '../lib/money.js';
+import type { PoolClient, Queryable } from './pool.js';
+import type { PaymentRecord } from './payments.js';
+
+/**
+ * The double-entry ledger (DESIGN.md rule 4). Every movement is a journal entry whose lines sum
+ * to zero (checked by the database at commit), posted at most once per (payment, step). The
+ * posting table is in docs/ledger.md.
+ */
+
+export type AccountKind = 'merchant_available' | 'merchant_held' | 'operator_clearing' | 'fees_revenue';
+
+export type AccountRef =
+  | { kind: 'merchant_available' | 'merchant_held'; merchantId: string; currency: CurrencyCode }
+  | { kind: 'operator_clearing'; operator: string; currency: CurrencyCode }
+  | { kind: 'fees_revenue'; currency: CurrencyCode };
+
+export type PostingStep = 'payin_succeeded' | 'late_payin_succeeded' | 'hold' | 'capture' | 'release';
+
+/** Raised when a posting would take a merchant's available or held balance below zero. */
+export class InsufficientBalanceError extends Error {
+  override name = 'InsufficientBalanceError';
+}
+
+function accountCode(ref: AccountRef): string {
+  switch (ref.kind) {
+    case 'merchant_available':
+      return `merchant:${ref.merchantId}:available:${ref.currency}`;
+    case 'merchant_held':
+      return `merchant:${ref.merchantId}:held:${ref.currency}`;
+    case 'operator_clearing':
+      return `operator:${ref.operator}:clearing:${ref.currency}`;
+    case 'fees_revenue':
+      return `fees:revenue:${ref.currency}`;
+  }
+}
+
+/** Finds or opens an account. Merchant accounts are credit-normal liabilities with a tracked balance. */
+export async function accountId(db: Queryable, ref: AccountRef): Promise<number> {
+  const code = accountCode(ref);
+  const found = await db.query<{ id: number }>('SELECT id FROM ledger_accounts WHERE code = $1', [code]);
+  if (found.rows[0]) return found.rows[0].id;
+  const merchant = ref.kind === 'merchant_available' || ref.kind === 'merchant_held';
+  const inserted = await db.query<{ id: number }>(
+    `INSERT INTO ledger_accounts (code, kind, merchant_id, operator, currency, normal_side, track_balance)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code
+     RETURNING id`,
+    [
+      code,
+      ref.kind,
+      merchant ? ref.merchantId : null,
+      ref.kind === 'operator_clearing' ? ref.operator : null,
+      ref.currency,
+      ref.kind === 'operator_clearing' ? 'debit' : 'credit',
+      merchant,
+    ],
+  );
+  return inserted.rows[0]!.id;
+}
+
+export interface Posting {
+  paymentId: string;
+  step: PostingStep;
+  description: string;
+  /** Positive = debit, negative = credit; zero lines are dropped. */
+  lines: { account: AccountRef; amount: number }[];
+}
+
+/**
+ * Posts an entry inside the caller's transaction. Returns false when this (payment, step) was
+ * already posted: postings are idempotent, so an activity may safely run again.
+ */
+export async function post(client: PoolClient, p: Posting): Promise<boolean> {
+  const lines = p.lines.filter((l) => l.amount !== 0);
+  const total = lines.reduce((sum, l) => sum + l.amount, 0);
+  if (total !== 0) throw new Error(`posting ${p.step} for ${p.paymentId} does not balance (${total})`);
+  const entry = await client.query<{ id: number }>(
+    `INSERT INTO journal_entries (payment_id, step, description) VALUES ($1, $2, $3)
+     ON CONFLICT (payment_id, step) DO NOTHING RETURNING id`,
+    [p.paymentId, p.step, p.description],
+  );
+  const entryId = entry.rows[0]?.id;
+  if (entryId === undefined) return false;
+  const resolved = await Promise.all(
+    lines.map(async (l) => ({
+      id: await accountId(client, l.account),
+      currency: l.account.currency,
+      amount: l.amount,
+    })),
+  );
+  // Accounts are touched in id order so that concurrent postings cannot deadlock.
+  resolved.sort((a, b) => a.id - b.id);
+  try {
+    for (const line of resolved) {
+      await client.query(
+        'INSERT INTO ledger_lines (entry_id, account_id, currency, amount) VALUES ($1, $2, $3, $4)',
+        [entryId, line.id, line.currency, line.amount],
+      );
+    }
+  } catch (err) {
+    // The caller's transaction is aborted either way; name the one failure a merchant must hear about.
+    if ((err as { constraint?: string }).constraint === 'merchant_balance_not_negative') {
+      throw new InsufficientBalanceError(`balance too low for ${p.step} of ${p.paymentId}`);
+    }
+    throw err;
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ the posting table
+
+const available = (p: PaymentRecord): AccountRef => ({
+  kind: 'merchant_available',
+  merchantId: p.merchantId,
+  currency: p.currency,
+});
+const held = (p: PaymentRecord): AccountRef => ({
+  kind: 'merchant_held',
+  merchantId: p.merchantId,
+  currency: p.currency,
+});
+const clearing = (p: PaymentRecord): AccountRef => ({
+  kind: 'operator_clearing',
+  operator: p.operator,
+  currency: p.currency,
+});
+const fees = (p: PaymentRecord): AccountRef => ({ kind: 'fees_revenue', currency: p.currency });
+
+/** Payin succeeded: the operator owes us the amount; the merchant is owed it net of our fee. */
+export function payinSucceededPosting(
+  p: PaymentRecord,
+  step: 'payin_succeeded' | 'late_payin_succeeded' = 'payin_succeeded',
+): Posting {
+  return {
+    paymentId: p.id,
+    step,
+    description: `${step === 'late_payin_succeeded' ? 'late ' : ''}payin ${p.id} collected through ${p.operator}`,
+    lines: [
+      { account: clearing(p), amount: p.amount },
+      { account: available(p), amount: -(p.amount - p.feeAmount) },
+      { account: fees(p), amount: -p.feeAmount },
+    ],
+  };
+}
+
+/** Payout or refund accepted: its amount and fee move from available to held. */
+export function holdPosting(p: PaymentRecord): Posting {
+  const total = p.amount + p.feeAmount;
+  return {
+    paymentId: p.id,
+    step: 'hold',
+    description: `hold for ${p.kind} ${p.id}`,
+    lines: [
+      { account: available(p), amount: total },
+      { account: held(p), amount: -total },
+    ],
+  };
+}
+
+/** Payout or refund executed: the hold pays the operator's disbursement and our fee. */
+export function capturePosting(p: PaymentRecord): Posting {
+  return {
+    paymentId: p.id,
+    step: 'capture',
+    description: `${p.kind} ${p.id} paid out through ${p.operator}`,
+    lines: [
+      { account: held(p), amount: p.amount + p.feeAmount },
+      { account: clearing(p), amount: -p.amount },
+      { account: fees(p), amount: -p.feeAmount },
+    ],
+  };
+}
+
+/** Payout or refund definitively failed: the hold goes back to available. */
+export function releasePosting(p: PaymentRecord): Posting {
+  const total = p.amount + p.feeAmount;
+  return {
+    paymentId: p.id,
+    step: 'release',
+    description: `release of ${p.kind} ${p.id}`,
+    lines: [
+      { account: held(p), amount: total },
+      { account: available(p), amount: -total },
+    ],
+  };
+}
+
+// ------------------------------------------------------------------ reading the books
+
+export interface MerchantBalance {
+  currency: CurrencyCode;
+  available: number;
+  onHold: number;
+}
+
+/** A merchant's balances per currency, from the tracked balances (checked against the lines in tests). */
+export async function merchantBalances(db: Queryable, merchantId: string): Promise<MerchantBalance[]> {
+  const { rows } = await db.query<{ currency: CurrencyCode; available: number; held: number }>(
+    `SELECT currency,
+            COALESCE(sum(balance) FILTER (WHERE kind = 'merchant_available'), 0)::bigint AS available,
+            COALESCE(sum(balance) FILTER (WHERE kind = 'merchant_held'), 0)::bigint AS held
+       FROM ledger_accounts WHERE merchant_id = $1 GROUP BY currency ORDER BY currency`,
+    [merchantId],
+  );
+  return rows.map((r) => ({ currency: r.currency, available: r.available, onHold: r.held }));
+}
+
+export interface LedgerEntryView {
+  id: number;
+  paymentId: string;
+  step: string;
+  description: string;
+  createdAt: Date;
+  lines: { account: string; kind: AccountKind; currency: string; amount: number }[];
+}
+
+/** Entries that move a merchant's accounts, newest first, with only that merchant's lines. */
+export async function merchantLedgerEntries(
+  db: Queryable,
+  q: { merchantId: string; paymentId?: string; limit: number; beforeId?: number },
+): Promise<{ entries: LedgerEntryView[]; hasMore: boolean }> {
+  const { rows } = await db.query<{
+    id: number;
+    payment_id: string;
+    step: string;
+    description: string;
+    created_at: Date;
+    lines: { account: string; kind: AccountKind; currency: string; amount: number }[];
+  }>(
+    `SELECT e.id, e.payment_id, e.step, e.description, e.created_at,
+            json_agg(json_build_object('account', a.code, 'kind', a.kind, 'currency', l.currency, 'amount', l.amount)
+                     ORDER BY l.id) AS lines
+       FROM journal_entries e
+       JOIN ledger_lines l ON l.entry_id = e.id
+       JOIN ledger_accounts a ON a.id = l.account_id
+      WHERE a.merchant_id = $1
+        AND ($2::text IS NULL OR e.payment_id = $2)
+        AND ($3::bigint IS NULL OR e.id < $3)
+      GROUP BY e.id
+      ORDER BY e.id DESC
+      LIMIT $4`,
+    [q.merchantId, q.paymentId ?? null, q.beforeId ?? null, q.limit + 1],
+  );
+  return {
+    entries: rows.slice(0, q.limit).map((r) => ({
+      id: r.id,
+      paymentId: r.payment_id,
+      step: r.step,
+      description: r.description,
+      createdAt: r.created_at,
+      lines: r.lines.map((l) => ({ ...l, amount: Number(l.amount) })),
+    })),
+    hasMore: rows.length > q.limit,
+  };
+}
+
+export interface LedgerCheck {
+  unbalancedEntries: number;
+  entriesWithoutLines: number;
+  cachedBalanceMismatches: number;
+  negativeMerchantBalances: number;
+}
+
+/** Proves the books: every entry sums to zero, cached balances equal their lines, none negative. */
+export async function checkLedger(db: Queryable): Promise<LedgerCheck> {
+  const { rows } = await db.query<{
+    unbalanced: number;
+    empty: number;
+    mismatched: number;
+    negative: number;
+  }>(
+    `SELECT
+       (SELECT count(*) FROM (SELECT entry_id FROM ledger_lines GROUP BY entry_id, currency HAVING sum(amount) <> 0) u)::int AS unbalanced,
+       (SELECT count(*) FROM journal_entries e WHERE NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.entry_id = e.id))::int AS empty,
+       (SELECT count(*) FROM ledger_accounts a
+         WHERE a.track_balance
+           AND a.balance <> COALESCE((SELECT sum(CASE a.normal_side WHEN 'debit' THEN l.amount ELSE -l.amount END)
+                                        FROM ledger_lines l WHERE l.account_id = a.id), 0))::int AS mismatched,
+       (SELECT count(*) FROM ledger_accounts a
+         WHERE a.merchant_id IS NOT NULL
+           AND COALESCE((SELECT sum(-l.amount) FROM ledger_lines l WHERE l.account_id = a.id), 0) < 0)::int AS negative`,
+  );
+  const r = rows[0]!;
+  return {
+    unbalancedEntries: r.unbalanced,
+    entriesWithoutLines: r.empty,
+    cachedBalanceMismatches: r.mismatched,
+    negativeMerchantBalances: r.negative,
+  };
+}

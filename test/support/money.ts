@@ -1,0 +1,67 @@
+import { expect } from 'vitest';
+import { checkLedger } from '../../db/ledger.js';
+import type { Pool } from '../../db/pool.js';
+import { api, ligdicashControl, payinReaches, type PayinBody, type TestStack } from './stack.js';
+
+/** Funds a merchant the way production does: payins paid through the sandbox. */
+export async function fundMerchant(stack: TestStack, key: string, amounts: number[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const amount of amounts) {
+    const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key,
+      body: { amount, currency: 'XOF', description: 'Funding' },
+    });
+    // 202 when the worker is still starting: wait for the invoice before paying it.
+    expect([201, 202]).toContain(created.status);
+    const open = await payinReaches(
+      { ...stack, merchant: { ...stack.merchant, apiKey: key } },
+      created.body.id,
+      ['action_required'],
+    );
+    await ligdicashControl(stack, open.operator_reference!, 'pay', '22676000001');
+    ids.push(created.body.id);
+  }
+  for (const id of ids) {
+    const done = await payinReachesWithKey(stack, key, id);
+    expect(done.status).toBe('succeeded');
+  }
+  return ids;
+}
+
+async function payinReachesWithKey(stack: TestStack, key: string, id: string) {
+  return payinReaches({ ...stack, merchant: { ...stack.merchant, apiKey: key } }, id, [
+    'succeeded',
+    'failed',
+    'expired',
+  ]);
+}
+
+export interface BalanceBody {
+  balances: { currency: string; available: number; on_hold: number; pending: number }[];
+}
+
+export async function balanceOf(
+  stack: TestStack,
+  key: string,
+): Promise<{ available: number; on_hold: number; pending: number }> {
+  const res = await api<BalanceBody>(stack, 'GET', '/v1/balance', { key });
+  expect(res.status).toBe(200);
+  const xof = res.body.balances.find((b) => b.currency === 'XOF');
+  return { available: xof?.available ?? 0, on_hold: xof?.on_hold ?? 0, pending: xof?.pending ?? 0 };
+}
+
+export async function expectBalancedLedger(pool: Pool): Promise<void> {
+  expect(await checkLedger(pool)).toEqual({
+    unbalancedEntries: 0,
+    entriesWithoutLines: 0,
+    cachedBalanceMismatches: 0,
+    negativeMerchantBalances: 0,
+  });
+}
+
+/** A distinct Burkina (Orange) number per call: LigdiCash refuses a payout to a number with one pending. */
+let serial = 0;
+export function recipientNumber(): string {
+  serial++;
+  return `+2267${String((process.pid * 1000 + serial) % 10_000_000).padStart(7, '0')}`;
+}
