@@ -1,35 +1,20 @@
-import { Router, type Request, type Response } from 'express';
-import type { Client } from '@temporalio/client';
-import type { OperatorRules } from '../activities/index.js';
+import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
-import {
-  getMerchantPayment,
-  insertPayment,
-  listMerchantPayments,
-  listPaymentEvents,
-  storePayinOtp,
-  type PaymentRecord,
-} from '../db/payments.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import { getMerchantPayment, insertPayment, listPaymentEvents, storePayinOtp } from '../db/payments.js';
+import { inTransaction } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { newId } from '../lib/ids.js';
 import type { Network } from '../lib/networks.js';
-import { PAYMENT_ID_PATTERN, type PaymentKind } from '../lib/payments.js';
 import { parseMsisdn } from '../lib/phone.js';
 import { payinWorkflowId, type PayinWorkflowInput } from '../workflows/shared.js';
+import type { OperatorRules } from '../activities/index.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate } from './idempotency.js';
+import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { Problem, validationProblem } from './problems.js';
-import { CreatePayinRequest, PayinListQuery } from './schemas.js';
-import { decodeCursor, encodeCursor, paymentView } from './views.js';
+import { CreatePayinRequest } from './schemas.js';
+import { paymentView } from './views.js';
 import { startPaymentWorkflow } from './workflow-start.js';
-
-export interface PaymentRouteDeps {
-  config: Config;
-  pool: Pool;
-  temporal: Client;
-  operators: OperatorRules;
-}
 
 /** Operator-specific settings a payin workflow runs with. */
 function payinTiming(config: Config) {
@@ -189,45 +174,4 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
   });
 
   return router;
-}
-
-export function requireJson(isJson: string | false | null): void {
-  if (!isJson)
-    throw new Problem('unsupported-media-type', 'Send the body as JSON with Content-Type: application/json');
-}
-
-/** GET list of one kind of payment: newest first, filter by status, cursor pagination. */
-export function listRoute(pool: Pool, kind: PaymentKind) {
-  return async (req: Request, res: Response) => {
-    const merchant = currentMerchant(res.locals);
-    const parsed = PayinListQuery.safeParse(req.query);
-    if (!parsed.success) throw validationProblem(parsed.error);
-    const { status, limit, cursor } = parsed.data;
-    const page = await listMerchantPayments(pool, {
-      merchantId: merchant.id,
-      kind,
-      status,
-      limit,
-      after: cursor ? decodeCursor(cursor) : undefined,
-    });
-    res.json({
-      object: 'list',
-      data: page.items.map(paymentView),
-      has_more: page.next !== undefined,
-      next_cursor: page.next ? encodeCursor(page.next) : null,
-    });
-  };
-}
-
-export async function findPayment(
-  pool: Pool,
-  merchantId: string,
-  id: string,
-  kind: PaymentKind,
-): Promise<PaymentRecord> {
-  const payment = PAYMENT_ID_PATTERN.test(id)
-    ? await getMerchantPayment(pool, merchantId, id, kind)
-    : undefined;
-  if (!payment) throw new Problem('not-found', `No ${kind} ${id}`);
-  return payment;
 }

@@ -7,7 +7,7 @@ import { parseMsisdn, type Msisdn } from '../lib/phone.js';
 import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate, type CreateAnswer } from './idempotency.js';
-import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payins.js';
+import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { Problem, problemBody, validationProblem } from './problems.js';
 import { CreatePayoutRequest } from './schemas.js';
 import { paymentView } from './views.js';

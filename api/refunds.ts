@@ -13,7 +13,7 @@ import type { OperatorName } from '../activities/index.js';
 import { workflowIdFor } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate } from './idempotency.js';
-import { findPayment, requireJson, type PaymentRouteDeps } from './payins.js';
+import { findPayment, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { disbursementAnswer, disbursementInput, recipientNumber } from './payouts.js';
 import { Problem, validationProblem } from './problems.js';
 import { CreateRefundRequest } from './schemas.js';
