@@ -10,6 +10,7 @@ import {
 } from '../db/payments.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
+import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
 import type { DisbursementLookup, OperatorAdapter, OperatorName } from '../operators/types.js';
 import { callbackUrlFor, type PayinStatusCheck } from './payin-activities.js';
@@ -140,7 +141,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
 
       const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
       if (!firstSend) {
-        const lookup = await adapter.findPayoutByReference(paymentId);
+        const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
         log(payment).warn(
           { attempt, lookup: lookup.kind },
           'payout attempt re-run: asked the operator first',
@@ -158,6 +159,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
         amount: { amount: payment.amount, currency: payment.currency },
         method: payment.mode as PayoutMethod,
         recipientPhone: (payment.customer.phone ?? '').replace(/^\+/, ''),
+        network: (payment.network ?? undefined) as Network | undefined,
         description: payment.description ?? `${payment.kind} ${paymentId}`,
         callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
       });
@@ -197,7 +199,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
         case 'unreachable':
           return outcome;
         case 'ambiguous': {
-          const lookup = await adapter.findPayoutByReference(paymentId);
+          const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
           if (lookup.kind === 'found') {
             await recordFound(payment, lookup);
             return { kind: 'sent' };
@@ -213,7 +215,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       const payment = await load(paymentId);
       if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
       const report = await adapterFor(payment).checkPayoutStatus(
-        payment.operatorReference,
+        { paymentId, operatorReference: payment.operatorReference },
         payment.mode as PayoutMethod,
       );
       if (!report.reachable) {

@@ -5,11 +5,14 @@ import type { Logger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
 import {
   OPERATORS,
+  type CallbackInput,
   type CallbackParseResult,
+  type OperatorBalance,
   type OperatorName,
   type ParsedCallback,
-  type PayinRequest,
-  type PayoutRequest,
+  type PayinDraft,
+  type PaymentRefs,
+  type PayoutDraft,
 } from '../operators/types.js';
 import type { PaymentFailure, PaymentKind } from '../lib/payments.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
@@ -22,6 +25,10 @@ export function createActivities(deps: { config: Config; pool: Pool; logger: Log
     operators: createOperators(deps.config),
     publicBaseUrl: deps.config.PUBLIC_BASE_URL,
     logger: deps.logger,
+    circuit: {
+      threshold: deps.config.CIRCUIT_FAILURE_THRESHOLD,
+      cooldownSeconds: deps.config.CIRCUIT_COOLDOWN_SECONDS,
+    },
   };
   return withHeartbeats({ ...createPayinActivities(shared), ...createDisbursementActivities(shared) });
 }
@@ -56,23 +63,16 @@ function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<u
  */
 export interface OperatorRules {
   isOperator(name: string): name is OperatorName;
-  validatePayin(
-    operator: OperatorName,
-    req: Omit<PayinRequest, 'paymentId' | 'callbackUrl'>,
-  ): PaymentFailure | undefined;
-  validatePayout(
-    operator: OperatorName,
-    req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
-  ): PaymentFailure | undefined;
-  parseCallback(
-    operator: OperatorName,
-    input: { contentType: string | undefined; rawBody: string },
-  ): CallbackParseResult;
+  validatePayin(operator: OperatorName, req: PayinDraft): PaymentFailure | undefined;
+  validatePayout(operator: OperatorName, req: PayoutDraft): PaymentFailure | undefined;
+  parseCallback(operator: OperatorName, input: CallbackInput): CallbackParseResult;
   callbackReferenceMatches(
     operator: OperatorName,
-    payment: { kind: PaymentKind; operatorReference: string | null },
+    payment: PaymentRefs & { kind: PaymentKind },
     cb: ParsedCallback,
   ): boolean;
+  /** The operator's own balances, for operators that report them (PayGateGlobal). */
+  balances(operator: OperatorName): Promise<OperatorBalance[] | undefined>;
 }
 
 export function createOperatorRules(config: Config): OperatorRules {
@@ -84,8 +84,10 @@ export function createOperatorRules(config: Config): OperatorRules {
     parseCallback: (operator, input) => operators[operator].parseCallback(input),
     callbackReferenceMatches: (operator, payment, cb) =>
       operators[operator].callbackReferenceMatches(payment, cb),
+    balances: async (operator) => operators[operator].balances?.(),
   };
 }
 
 export { callbackUrlFor } from './payin-activities.js';
-export type { CallbackParseResult, OperatorName } from '../operators/types.js';
+export { OPERATORS } from '../operators/types.js';
+export type { CallbackInput, CallbackParseResult, OperatorName } from '../operators/types.js';

@@ -1,9 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { settleSignalledCallbacks } from '../db/callbacks.js';
+import { latestVerifiedCallback, settleSignalledCallbacks } from '../db/callbacks.js';
+import { isOperatorDown, recordOperatorOutcome } from '../db/operator-health.js';
 import {
   applyTransition,
   forgetPayinOtp,
   rememberPayerPhone,
+  switchPaymentOperator,
   getPayment,
   readPayinOtp,
   recordInitiationAttempt,
@@ -15,7 +17,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { NextAction, PaymentFailure, PaymentStatus, PayinMode } from '../lib/payments.js';
 import { payinSucceededPosting, post } from '../db/ledger.js';
-import type { OperatorAdapter, OperatorName, StatusReport } from '../operators/types.js';
+import type { OperatorAdapter, OperatorName, ParsedCallback, StatusReport } from '../operators/types.js';
 
 export interface PayinActivityDeps {
   pool: Pool;
@@ -23,18 +25,27 @@ export interface PayinActivityDeps {
   /** Base URL operators use to reach our callback endpoints. */
   publicBaseUrl: string;
   logger: Logger;
+  /** Route health: failures in a row that open an operator's circuit, and for how long. */
+  circuit: { threshold: number; cooldownSeconds: number };
 }
 
 /** Result of one initiation attempt, in the workflow's terms. */
 export type InitiationAttempt =
   | { kind: 'initiated'; status: PaymentStatus; nextAction: NextAction; failure?: PaymentFailure }
-  | { kind: 'unreachable' | 'ambiguous'; detail: string };
+  | { kind: 'unreachable' | 'ambiguous'; detail: string }
+  /** Nothing was sent: the operator's circuit is open, or it refused for reasons of its own. Another route may take it. */
+  | { kind: 'route_down' | 'route_failed'; detail: string };
 
 export type PayinStatusCheck =
   Extract<StatusReport, { reachable: false }> | Omit<Extract<StatusReport, { reachable: true }>, 'raw'>;
 
 export function callbackUrlFor(publicBaseUrl: string, operator: string): string {
   return new URL(`/v1/callbacks/${operator}`, publicBaseUrl).toString();
+}
+
+/** Our page that posts an operator's order form for the payer (TMoney online). */
+export function checkoutUrlFor(publicBaseUrl: string, paymentId: string): string {
+  return new URL(`/checkout/${paymentId}`, publicBaseUrl).toString();
 }
 
 function viewOf(p: PaymentRecord): Extract<InitiationAttempt, { kind: 'initiated' }> {
@@ -72,10 +83,17 @@ export function createPayinActivities(deps: PayinActivityDeps) {
      * already recorded is returned as is, and a direct payin whose attempt may already have gone
      * out is reported ambiguous instead of being sent again (the payer could be charged twice).
      */
-    async initiatePayin(paymentId: string, attempt: number): Promise<InitiationAttempt> {
+    async initiatePayin(
+      paymentId: string,
+      attempt: number,
+      options: { canFailOver?: boolean } = {},
+    ): Promise<InitiationAttempt> {
       const payment = await loadPayment(paymentId);
       if (payment.status !== 'created') return viewOf(payment);
       const operator = operatorFor(payment);
+      if (await isOperatorDown(pool, payment.operator)) {
+        return { kind: 'route_down', detail: `${payment.operator} is marked down (circuit open)` };
+      }
       const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
       if (!firstSend && payment.mode === 'direct') {
         return {
@@ -100,9 +118,28 @@ export function createPayinActivities(deps: PayinActivityDeps) {
         returnUrl: payment.returnUrl ?? undefined,
         cancelUrl: payment.cancelUrl ?? undefined,
         callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
+        checkoutUrl: checkoutUrlFor(deps.publicBaseUrl, paymentId),
       });
       log(payment).info({ attempt, outcome: outcome.kind }, 'payin initiation answered');
+      const operatorFault =
+        outcome.kind === 'unreachable' ||
+        outcome.kind === 'ambiguous' ||
+        (outcome.kind === 'rejected' && outcome.operatorSide === true);
+      await recordOperatorOutcome(pool, {
+        operator: payment.operator,
+        ok: !operatorFault,
+        detail:
+          outcome.kind === 'rejected'
+            ? outcome.failure.message
+            : 'detail' in outcome
+              ? outcome.detail
+              : undefined,
+        ...deps.circuit,
+      });
       if (outcome.kind === 'unreachable' || outcome.kind === 'ambiguous') return outcome;
+      if (outcome.kind === 'rejected' && outcome.operatorSide && options.canFailOver) {
+        return { kind: 'route_failed', detail: `${payment.operator}: ${outcome.failure.message}` };
+      }
 
       const transition: Transition =
         outcome.kind === 'accepted'
@@ -134,11 +171,21 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       return viewOf(result.payment);
     },
 
-    /** Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1). */
+    /**
+     * Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1).
+     * For an operator without one (TMoney online), the verified notification is the answer.
+     */
     async checkPayinStatus(paymentId: string): Promise<PayinStatusCheck> {
       const payment = await loadPayment(paymentId);
+      const adapter = operatorFor(payment);
+      if (adapter.payinConfirmation(payment.mode as PayinMode) === 'callback') {
+        return outcomeFromCallback(await latestVerifiedCallback(pool, paymentId));
+      }
       if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
-      const report = await operatorFor(payment).checkPayinStatus(payment.operatorReference);
+      const report = await adapter.checkPayinStatus({
+        paymentId,
+        operatorReference: payment.operatorReference,
+      });
       if (!report.reachable) {
         log(payment).warn({ detail: report.detail }, 'payin status check failed');
         return report;
@@ -147,6 +194,11 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       const { raw: _raw, payerPhone, ...rest } = report;
       if (payerPhone) await rememberPayerPhone(pool, paymentId, payerPhone);
       return rest;
+    },
+
+    /** Moves a payin not yet sent anywhere to the next route (failover), with an event saying why. */
+    async switchPayinRoute(paymentId: string, operator: string, reason: string): Promise<boolean> {
+      return switchPaymentOperator(pool, paymentId, operator, reason);
     },
 
     /**
@@ -179,3 +231,17 @@ export function createPayinActivities(deps: PayinActivityDeps) {
 }
 
 export type PayinActivities = ReturnType<typeof createPayinActivities>;
+
+/** A verified callback read as a status answer (operators without a status API). */
+function outcomeFromCallback(row: { id: number; parsed: unknown } | undefined): PayinStatusCheck {
+  if (!row) return { reachable: true, status: 'pending', operatorStatus: 'no notification yet' };
+  const cb = row.parsed as ParsedCallback;
+  return {
+    reachable: true,
+    status: cb.reportedStatus,
+    operatorStatus: cb.operatorStatus,
+    operatorMessage: cb.operatorMessage,
+    amount: cb.amount,
+    failure: cb.failure,
+  };
+}

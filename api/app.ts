@@ -8,6 +8,7 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { requireMerchant } from './auth.js';
 import { callbackRoutes } from './callbacks.js';
+import { checkoutRoutes, operatorRoutes } from './checkout.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ledgerRoutes } from './ledger.js';
 import { payinRoutes } from './payins.js';
@@ -80,6 +81,9 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ type: `/problems/${type}`, ...PROBLEM_TYPES[type] });
   });
 
+  // The payer's browser: auto-posting operator forms (TMoney online).
+  app.use('/checkout', checkoutRoutes(pool));
+
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
   app.use('/v1/callbacks', callbackRoutes(deps));
 
@@ -88,6 +92,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/payins', payinRoutes(deps));
   app.use('/v1/payouts', payoutRoutes(deps));
   app.use('/v1/refunds', refundRoutes(deps));
+  app.use('/v1/operators', operatorRoutes(pool, deps.operators));
   app.use('/v1', ledgerRoutes(pool));
 
   app.use((req, _res, next) => next(new Problem('not-found', `No route for ${req.method} ${req.path}`)));

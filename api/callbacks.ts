@@ -1,10 +1,10 @@
 import express, { Router, type Request } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { OperatorName, OperatorRules } from '../activities/index.js';
+import type { OperatorRules } from '../activities/index.js';
 import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db/callbacks.js';
 import { getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import type { Config } from '../lib/config.js';
+import { callbackAllowedIps, type Config } from '../lib/config.js';
 import { operatorCallbackSignal, workflowIdFor } from '../workflows/shared.js';
 import { Problem } from './problems.js';
 
@@ -25,11 +25,14 @@ function keptHeaders(req: Request): Record<string, string> {
   return out;
 }
 
-function allowedSources(config: Config, operator: OperatorName): string[] {
-  switch (operator) {
-    case 'ligdicash':
-      return config.LIGDICASH_CALLBACK_ALLOWED_IPS;
+/** The query string as single values (TMoney notifies by GET). */
+function queryOf(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.query)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (typeof first === 'string') out[k] = first;
   }
+  return out;
 }
 
 function normaliseIp(ip: string | undefined): string | undefined {
@@ -69,18 +72,28 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
       answer('rejected');
     };
 
-    const allowed = allowedSources(config, operator);
+    const allowed = callbackAllowedIps(config, operator);
     if (allowed.length > 0 && !(sourceIp && allowed.includes(sourceIp))) {
       return reject(`source address ${sourceIp ?? '?'} not allowed`);
     }
-    if (req.method !== 'POST') return reject(`method ${req.method} not used by ${operator}`);
-    const parsed = operators.parseCallback(operator, { contentType: req.header('content-type'), rawBody });
+    const parsed = operators.parseCallback(operator, {
+      method: req.method,
+      query: queryOf(req),
+      contentType: req.header('content-type'),
+      rawBody,
+    });
     if (!parsed.ok) return reject(parsed.reason);
     const cb = parsed.callback;
     const payment = cb.paymentId ? await getPayment(pool, cb.paymentId) : undefined;
     if (!payment || payment.operator !== operator) return reject('unknown payment reference', { parsed: cb });
     const context = { paymentId: payment.id, parsed: cb };
-    if (!operators.callbackReferenceMatches(operator, payment, cb)) {
+    if (
+      !operators.callbackReferenceMatches(
+        operator,
+        { paymentId: payment.id, operatorReference: payment.operatorReference, kind: payment.kind },
+        cb,
+      )
+    ) {
       return reject('operator reference differs from ours', context);
     }
     if (cb.amount === undefined || cb.amount !== payment.amount) {

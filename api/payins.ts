@@ -2,33 +2,22 @@ import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
 import { getMerchantPayment, insertPayment, listPaymentEvents, storePayinOtp } from '../db/payments.js';
 import { inTransaction } from '../db/pool.js';
-import type { Config } from '../lib/config.js';
+import { operatorTiming } from '../lib/config.js';
 import { newId } from '../lib/ids.js';
-import type { Network } from '../lib/networks.js';
+import { NETWORKS, type Network } from '../lib/networks.js';
 import { parseMsisdn } from '../lib/phone.js';
 import { payinWorkflowId, type PayinWorkflowInput } from '../workflows/shared.js';
-import type { OperatorRules } from '../activities/index.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate } from './idempotency.js';
+import { payinRoutesFor } from './routing.js';
 import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { Problem, validationProblem } from './problems.js';
 import { CreatePayinRequest } from './schemas.js';
 import { paymentView } from './views.js';
 import { startPaymentWorkflow } from './workflow-start.js';
 
-/** Operator-specific settings a payin workflow runs with. */
-function payinTiming(config: Config) {
-  return {
-    deadlineSeconds: config.LIGDICASH_PAYIN_DEADLINE_SECONDS,
-    poll: {
-      initialSeconds: config.LIGDICASH_POLL_INITIAL_SECONDS,
-      maxSeconds: config.LIGDICASH_POLL_MAX_SECONDS,
-    },
-  };
-}
-
 /** Checks what needs no operator: the number, the network, the mode; returns the payer's details. */
-function validateBusinessRules(body: CreatePayinRequest, operators: OperatorRules) {
+function payerDetails(body: CreatePayinRequest) {
   let phone: string | undefined;
   let network: Network | undefined = body.network;
   if (body.customer.phone !== undefined) {
@@ -39,6 +28,12 @@ function validateBusinessRules(body: CreatePayinRequest, operators: OperatorRule
       });
     }
     phone = parsed.value.e164;
+    if (network && NETWORKS[network].country !== parsed.value.country) {
+      throw new Problem('payment-not-possible', `${phone} is not a ${NETWORKS[network].name} number`, {
+        code: 'network_mismatch',
+      });
+    }
+    // Number portability: a network the merchant names wins over the prefix.
     network ??= parsed.value.network;
   }
   if (body.mode === 'direct' && !phone) {
@@ -51,16 +46,7 @@ function validateBusinessRules(body: CreatePayinRequest, operators: OperatorRule
       errors: [{ field: 'otp', message: 'only for mode "direct"' }],
     });
   }
-  const refusal = operators.validatePayin(body.operator, {
-    amount: { amount: body.amount, currency: body.currency },
-    mode: body.mode,
-    network: body.mode === 'direct' ? network : undefined,
-    customer: { phone },
-    otp: body.otp,
-    description: body.description ?? '',
-  });
-  if (refusal) throw new Problem('payment-not-possible', refusal.message, { code: refusal.code });
-  return { phone, network: body.mode === 'direct' ? network : undefined };
+  return { phone, network };
 }
 
 export function payinRoutes(deps: PaymentRouteDeps): Router {
@@ -73,17 +59,30 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
     const parsed = CreatePayinRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;
-    const { phone, network } = validateBusinessRules(body, operators);
+    const { phone, network } = payerDetails(body);
+    const routes = await payinRoutesFor(pool, operators, {
+      merchantId: merchant.id,
+      operator: body.operator,
+      draft: {
+        amount: { amount: body.amount, currency: body.currency },
+        mode: body.mode,
+        network,
+        customer: { phone },
+        otp: body.otp,
+        description: body.description ?? '',
+      },
+    });
+    const operator = routes[0]!;
 
     await idempotentCreate(pool, req, res, {
       merchantId: merchant.id,
       path: '/v1/payins',
       newResourceId: () => newId('pay'),
       create: async (paymentId) => {
-        const timing = payinTiming(config);
+        const timing = operatorTiming(config, operator, body.mode);
         const fee = await feeFor(pool, {
           merchantId: merchant.id,
-          operator: body.operator,
+          operator,
           kind: 'payin',
           currency: body.currency,
           amount: body.amount,
@@ -96,7 +95,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             amount: body.amount,
             currency: body.currency,
             feeAmount: fee,
-            operator: body.operator,
+            operator,
             network,
             mode: body.mode,
             customer: {
@@ -109,7 +108,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             returnUrl: body.return_url,
             cancelUrl: body.cancel_url,
             metadata: body.metadata,
-            deadlineAt: new Date(Date.now() + timing.deadlineSeconds * 1000),
+            deadlineAt: new Date(Date.now() + timing.payinDeadlineSeconds * 1000),
             workflowId: payinWorkflowId(paymentId),
           });
           if (inserted && body.otp) await storePayinOtp(client, paymentId, body.otp);
@@ -125,6 +124,8 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
           currency: stored.currency,
           deadlineAt: stored.deadlineAt!.toISOString(),
           poll: timing.poll,
+          // Only a payin never sent anywhere fails over (the workflow checks each step).
+          ...(routes.length > 1 ? { routes } : {}),
         };
         const started = await startPaymentWorkflow(temporal, config, {
           kind: 'payin',

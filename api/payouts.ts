@@ -12,6 +12,8 @@ import { Problem, problemBody, validationProblem } from './problems.js';
 import { CreatePayoutRequest } from './schemas.js';
 import { paymentView } from './views.js';
 import { startPaymentWorkflow } from './workflow-start.js';
+import { payoutRouteFor } from './routing.js';
+import { operatorTiming } from '../lib/config.js';
 import type { Request } from 'express';
 
 /** Parses a recipient number and checks it against the network the merchant named, if any. */
@@ -82,12 +84,16 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;
     const recipient = recipientNumber(body.recipient.phone, body.recipient.network, 'recipient.phone');
-    const refusal = operators.validatePayout(body.operator, {
-      amount: { amount: body.amount, currency: body.currency },
-      method: body.method,
-      recipientPhone: recipient.international,
+    const operator = await payoutRouteFor(pool, operators, {
+      merchantId: merchant.id,
+      operator: body.operator,
+      draft: {
+        amount: { amount: body.amount, currency: body.currency },
+        method: body.method,
+        recipientPhone: recipient.international,
+        network: recipient.network,
+      },
     });
-    if (refusal) throw new Problem('payment-not-possible', refusal.message, { code: refusal.code });
 
     await idempotentCreate(pool, req, res, {
       merchantId: merchant.id,
@@ -96,7 +102,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
       create: async (paymentId) => {
         const fee = await feeFor(pool, {
           merchantId: merchant.id,
-          operator: body.operator,
+          operator,
           kind: 'payout',
           currency: body.currency,
           amount: body.amount,
@@ -108,7 +114,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
           amount: body.amount,
           currency: body.currency,
           feeAmount: fee,
-          operator: body.operator,
+          operator,
           network: recipient.network,
           mode: body.method,
           customer: {
@@ -118,7 +124,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
           },
           description: body.description,
           metadata: body.metadata,
-          deadlineAt: new Date(Date.now() + config.LIGDICASH_PAYOUT_DEADLINE_SECONDS * 1000),
+          deadlineAt: new Date(Date.now() + operatorTiming(config, operator).payoutDeadlineSeconds * 1000),
           workflowId: workflowIdFor('payout', paymentId),
         });
         req.log = req.log.child({ paymentId, workflowId: workflowIdFor('payout', paymentId) });
@@ -164,9 +170,6 @@ export function disbursementInput(
     amount: p.amount,
     currency: p.currency,
     deadlineAt: p.deadlineAt!.toISOString(),
-    poll: {
-      initialSeconds: config.LIGDICASH_POLL_INITIAL_SECONDS,
-      maxSeconds: config.LIGDICASH_POLL_MAX_SECONDS,
-    },
+    poll: operatorTiming(config, p.operator).poll,
   };
 }

@@ -8,6 +8,7 @@ import {
   lockPayment,
 } from '../db/payments.js';
 import { inTransaction } from '../db/pool.js';
+import { operatorTiming } from '../lib/config.js';
 import { newId } from '../lib/ids.js';
 import type { OperatorName } from '../activities/index.js';
 import { workflowIdFor } from '../workflows/shared.js';
@@ -96,6 +97,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             amount: { amount, currency: payin.currency },
             method: 'mobile_money',
             recipientPhone: recipient.international,
+            network: recipient.network,
           });
           if (refusal) throw new Problem('payment-not-possible', refusal.message, { code: refusal.code });
           const fee = await feeFor(client, {
@@ -119,7 +121,9 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             customer: { phone: recipient.e164 },
             description: body.reason ?? `Refund of ${payinId}`,
             metadata: body.metadata,
-            deadlineAt: new Date(Date.now() + config.LIGDICASH_PAYOUT_DEADLINE_SECONDS * 1000),
+            deadlineAt: new Date(
+              Date.now() + operatorTiming(config, payin.operator).payoutDeadlineSeconds * 1000,
+            ),
             workflowId: workflowIdFor('refund', refundId),
           });
           return (await getMerchantPayment(client, merchant.id, refundId, 'refund'))!;

@@ -22,7 +22,10 @@ const text = (max: number) =>
       'must not contain control characters',
     );
 
-export const OperatorSchema = z.enum(['ligdicash']).meta({ id: 'Operator' });
+export const OperatorSchema = z.enum(['ligdicash', 'tmoney', 'paygate']).meta({
+  id: 'Operator',
+  description: 'Leave it out to let Passerelle route by the number (docs/routing.md).',
+});
 
 const metadata = z
   .record(text(40).min(1), text(500))
@@ -38,7 +41,7 @@ export const CreatePayinRequest = z
       .max(Number.MAX_SAFE_INTEGER)
       .meta({ description: 'Amount in minor units of the currency (XOF: francs).', example: 5000 }),
     currency: z.enum(CURRENCY_CODES).meta({ description: 'ISO 4217 code', example: 'XOF' }),
-    operator: OperatorSchema.default('ligdicash'),
+    operator: OperatorSchema.optional(),
     mode: z.enum(['redirect', 'direct']).default('redirect').meta({
       description: 'redirect: the payer pays on the operator page; direct: on the phone (OTP or approval).',
     }),
@@ -171,7 +174,7 @@ export const CreatePayoutRequest = z
   .object({
     amount: amount.meta({ description: 'Amount the recipient receives, in minor units.', example: 2500 }),
     currency: z.enum(CURRENCY_CODES).meta({ example: 'XOF' }),
-    operator: OperatorSchema.default('ligdicash'),
+    operator: OperatorSchema.optional(),
     method: z
       .enum(PAYOUT_METHODS)
       .default('mobile_money')

@@ -153,3 +153,17 @@ export async function listCallbacks(
     receivedAt: r.received_at,
   }));
 }
+
+/** The newest verified callback of a payment, as parsed (for operators whose callback is the outcome). */
+export async function latestVerifiedCallback(
+  db: Queryable,
+  paymentId: string,
+): Promise<{ id: number; parsed: unknown } | undefined> {
+  const { rows } = await db.query<{ id: number; parsed: unknown }>(
+    `SELECT id, parsed FROM operator_callbacks
+      WHERE payment_id = $1 AND verdict IN ('signalled', 'confirmed')
+      ORDER BY id DESC LIMIT 1`,
+    [paymentId],
+  );
+  return rows[0];
+}

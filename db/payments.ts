@@ -456,3 +456,34 @@ export async function listRefundsOf(db: Queryable, payinId: string): Promise<Pay
   );
   return rows.map(toRecord);
 }
+
+/**
+ * Failover: moves a payment that no operator has accepted yet to another operator, with an event
+ * (status unchanged). Returns false when it was already accepted somewhere (nothing changes).
+ */
+export async function switchPaymentOperator(
+  pool: Pool,
+  paymentId: string,
+  operator: string,
+  reason: string,
+): Promise<boolean> {
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ operator: string; status: PaymentStatus }>(
+      `SELECT operator, status FROM payments WHERE id = $1 AND status = 'created' AND operator_reference IS NULL FOR UPDATE`,
+      [paymentId],
+    );
+    const row = rows[0];
+    if (!row) return false;
+    if (row.operator === operator) return true;
+    await client.query('UPDATE payments SET operator = $2, updated_at = now() WHERE id = $1', [
+      paymentId,
+      operator,
+    ]);
+    await client.query(
+      `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
+       VALUES ($1, $2, 'created', 'created', 'workflow', $3) ON CONFLICT (payment_id, step) DO NOTHING`,
+      [paymentId, `route:${operator}`, `route ${row.operator} -> ${operator}: ${reason}`],
+    );
+    return true;
+  });
+}

@@ -62,13 +62,115 @@ const envSchema = z.object({
   LIGDICASH_CALLBACK_ALLOWED_IPS: csv.default([]),
   /** How long we wait for a LigdiCash payout to end before leaving it `unknown` for reconciliation. */
   LIGDICASH_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
+
+  TMONEY_ONLINE_BASE_URL: url.optional(),
+  TMONEY_MERCHANT_ID: z
+    .string()
+    .regex(/^\d{16}$/, 'must be the 16-digit TMoney merchant id')
+    .default('2280000000000001'),
+  TMONEY_BRAND: z.string().min(1).max(150).optional(),
+  /** The online payment's session lifetime ("Le délai d'attente par défaut de l'identifiant de session est de 180 secondes"). */
+  TMONEY_SESSION_SECONDS: seconds.default(180),
+  /** Time after the session for its notification to arrive. */
+  TMONEY_NOTIFICATION_GRACE_SECONDS: seconds.default(30),
+  TMONEY_MBANKING_BASE_URL: url.optional(),
+  TMONEY_MBANKING_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
+  TMONEY_MBANKING_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
+  /** How long a push-USSD debit waits for the payer. */
+  TMONEY_PAYIN_DEADLINE_SECONDS: seconds.default(300),
+  TMONEY_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
+  TMONEY_POLL_INITIAL_SECONDS: seconds.default(5),
+  TMONEY_POLL_MAX_SECONDS: seconds.default(30),
+  TMONEY_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /** Source addresses allowed to send TMoney notifications (TMoney recommends allowing its address only). */
+  TMONEY_CALLBACK_ALLOWED_IPS: csv.default(['127.0.0.1', '::1']),
+
+  PAYGATE_BASE_URL: url.optional(),
+  PAYGATE_AUTH_TOKEN: z.string().min(1).default('sandbox-paygate-auth-token'),
+  PAYGATE_PAYIN_DEADLINE_SECONDS: seconds.default(600),
+  PAYGATE_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
+  PAYGATE_POLL_INITIAL_SECONDS: seconds.default(5),
+  PAYGATE_POLL_MAX_SECONDS: seconds.default(60),
+  PAYGATE_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  PAYGATE_CALLBACK_ALLOWED_IPS: csv.default([]),
+
+  /** Route health: this many operator-side failures in a row open the circuit… */
+  CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  /** …for this long, during which payins go to the next route. */
+  CIRCUIT_COOLDOWN_SECONDS: seconds.default(60),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
-export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'LIGDICASH_BASE_URL'> {
+type DerivedUrls =
+  | 'PUBLIC_BASE_URL'
+  | 'LIGDICASH_BASE_URL'
+  | 'TMONEY_ONLINE_BASE_URL'
+  | 'TMONEY_MBANKING_BASE_URL'
+  | 'PAYGATE_BASE_URL'
+  | 'TMONEY_BRAND';
+
+export interface Config extends Omit<Env, DerivedUrls> {
   PUBLIC_BASE_URL: string;
   LIGDICASH_BASE_URL: string;
+  TMONEY_ONLINE_BASE_URL: string;
+  TMONEY_MBANKING_BASE_URL: string;
+  PAYGATE_BASE_URL: string;
+  TMONEY_BRAND: string;
+}
+
+/** What a payment workflow needs to know of its operator's timing. */
+export interface OperatorTiming {
+  payinDeadlineSeconds: number;
+  payoutDeadlineSeconds: number;
+  poll: { initialSeconds: number; maxSeconds: number };
+}
+
+export function operatorTiming(config: Config, operator: string, mode?: string): OperatorTiming {
+  switch (operator) {
+    case 'tmoney':
+      return {
+        // The online payment lives as long as its session; the push-USSD debit as long as we wait for the payer.
+        payinDeadlineSeconds:
+          mode === 'redirect'
+            ? config.TMONEY_SESSION_SECONDS + config.TMONEY_NOTIFICATION_GRACE_SECONDS
+            : config.TMONEY_PAYIN_DEADLINE_SECONDS,
+        payoutDeadlineSeconds: config.TMONEY_PAYOUT_DEADLINE_SECONDS,
+        poll: {
+          initialSeconds: config.TMONEY_POLL_INITIAL_SECONDS,
+          maxSeconds: config.TMONEY_POLL_MAX_SECONDS,
+        },
+      };
+    case 'paygate':
+      return {
+        payinDeadlineSeconds: config.PAYGATE_PAYIN_DEADLINE_SECONDS,
+        payoutDeadlineSeconds: config.PAYGATE_PAYOUT_DEADLINE_SECONDS,
+        poll: {
+          initialSeconds: config.PAYGATE_POLL_INITIAL_SECONDS,
+          maxSeconds: config.PAYGATE_POLL_MAX_SECONDS,
+        },
+      };
+    default:
+      return {
+        payinDeadlineSeconds: config.LIGDICASH_PAYIN_DEADLINE_SECONDS,
+        payoutDeadlineSeconds: config.LIGDICASH_PAYOUT_DEADLINE_SECONDS,
+        poll: {
+          initialSeconds: config.LIGDICASH_POLL_INITIAL_SECONDS,
+          maxSeconds: config.LIGDICASH_POLL_MAX_SECONDS,
+        },
+      };
+  }
+}
+
+export function callbackAllowedIps(config: Config, operator: string): string[] {
+  switch (operator) {
+    case 'tmoney':
+      return config.TMONEY_CALLBACK_ALLOWED_IPS;
+    case 'paygate':
+      return config.PAYGATE_CALLBACK_ALLOWED_IPS;
+    default:
+      return config.LIGDICASH_CALLBACK_ALLOWED_IPS;
+  }
 }
 
 /** Reads and validates the configuration; throws ConfigError naming each bad variable. */
@@ -86,12 +188,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const sandbox = `http://127.0.0.1:${e.SANDBOX_PORT}`;
   return {
     ...e,
     PUBLIC_BASE_URL: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`,
-    LIGDICASH_BASE_URL: withTrailingSlash(
-      e.LIGDICASH_BASE_URL ?? `http://127.0.0.1:${e.SANDBOX_PORT}/ligdicash/pay/v01/`,
+    LIGDICASH_BASE_URL: withTrailingSlash(e.LIGDICASH_BASE_URL ?? `${sandbox}/ligdicash/pay/v01/`),
+    TMONEY_ONLINE_BASE_URL: withTrailingSlash(e.TMONEY_ONLINE_BASE_URL ?? `${sandbox}/tmoney/`),
+    TMONEY_MBANKING_BASE_URL: withTrailingSlash(
+      e.TMONEY_MBANKING_BASE_URL ?? `${sandbox}/tmoney/mbanking/v2/`,
     ),
+    PAYGATE_BASE_URL: withTrailingSlash(e.PAYGATE_BASE_URL ?? `${sandbox}/paygate/`),
+    TMONEY_BRAND: e.TMONEY_BRAND ?? e.STORE_NAME,
   };
 }
 

@@ -58,6 +58,11 @@ export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
 /** What the customer must do next, handed to the merchant when the payin is created. */
 export type NextAction =
   | { type: 'redirect'; url: string }
+  /**
+   * The payer's browser must POST these fields to `url` (TMoney's order form); `redirect_url` is
+   * our page that does it for the payer (auto-submitting form).
+   */
+  | { type: 'form_post'; url: string; fields: Record<string, string>; redirect_url: string }
   | { type: 'approve_on_phone'; message: string }
   | { type: 'wait'; message: string }
   | { type: 'none' };

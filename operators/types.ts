@@ -10,7 +10,7 @@ import type {
 } from '../lib/payments.js';
 
 /** The operators Passerelle speaks to. */
-export const OPERATORS = ['ligdicash'] as const;
+export const OPERATORS = ['ligdicash', 'tmoney', 'paygate'] as const;
 export type OperatorName = (typeof OPERATORS)[number];
 
 export interface PayinRequest {
@@ -31,7 +31,12 @@ export interface PayinRequest {
   returnUrl?: string;
   cancelUrl?: string;
   callbackUrl: string;
+  /** Our page that posts an operator's form for the payer (TMoney online), when the operator needs one. */
+  checkoutUrl: string;
 }
+
+/** A payin as validated before it exists (no id or URLs yet). */
+export type PayinDraft = Omit<PayinRequest, 'paymentId' | 'callbackUrl' | 'checkoutUrl'>;
 
 /** Operator-level answer to an initiation; infrastructure errors are thrown instead. */
 export type InitiationOutcome =
@@ -50,6 +55,8 @@ export type InitiationOutcome =
       operatorStatus: string;
       operatorMessage?: string;
       raw: unknown;
+      /** The refusal is about the operator (credentials, configuration, outage), not the payment: another route may work. */
+      operatorSide?: boolean;
     }
   /** Nothing reached the operator (connection refused): sending again is safe. */
   | { kind: 'unreachable'; detail: string }
@@ -80,6 +87,8 @@ export interface ParsedCallback {
   reportedStatus: OperatorStatus;
   operatorStatus: string;
   operatorMessage?: string;
+  /** The operator's failure, in our words, when the callback reports one. */
+  failure?: PaymentFailure;
   /** Amount in minor units as the callback states it. */
   amount?: number;
   currency?: string;
@@ -88,7 +97,25 @@ export interface ParsedCallback {
   fields: Record<string, unknown>;
 }
 
+/** A callback as received: operators call back with POST bodies (JSON, form) or GET query strings. */
+export interface CallbackInput {
+  method: string;
+  query: Record<string, string>;
+  contentType: string | undefined;
+  rawBody: string;
+}
+
 export type CallbackParseResult = { ok: true; callback: ParsedCallback } | { ok: false; reason: string };
+
+/** A payout as validated before it exists. */
+export type PayoutDraft = Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>;
+
+/** Balances the operator holds for us, per network, when it reports them. */
+export interface OperatorBalance {
+  network: string;
+  amount: number;
+  currency: string;
+}
 
 export interface PayoutRequest {
   /** Our payout or refund id, echoed back by the operator. */
@@ -97,8 +124,16 @@ export interface PayoutRequest {
   method: PayoutMethod;
   /** International digits without "+". */
   recipientPhone: string;
+  /** The recipient's network (PayGate needs it to pick FLOOZ or TMONEY). */
+  network?: Network;
   description: string;
   callbackUrl: string;
+}
+
+/** How a payment is known: our id (which operators echo back) and the operator's own reference. */
+export interface PaymentRefs {
+  paymentId: string;
+  operatorReference: string | null;
 }
 
 /** Whether the operator holds a disbursement for our reference (DESIGN.md rule 2). */
@@ -112,16 +147,23 @@ export type DisbursementLookup =
 export interface OperatorAdapter {
   readonly name: OperatorName;
   /** Refuses early (before anything is sent) what the operator cannot do. */
-  validatePayin(req: Omit<PayinRequest, 'paymentId' | 'callbackUrl'>): PaymentFailure | undefined;
+  validatePayin(req: PayinDraft): PaymentFailure | undefined;
   initiatePayin(req: PayinRequest): Promise<InitiationOutcome>;
-  checkPayinStatus(operatorReference: string): Promise<StatusReport>;
+  checkPayinStatus(refs: PaymentRefs): Promise<StatusReport>;
   validatePayout(
     req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
   ): PaymentFailure | undefined;
   initiatePayout(req: PayoutRequest): Promise<InitiationOutcome>;
-  checkPayoutStatus(operatorReference: string, method: PayoutMethod): Promise<StatusReport>;
-  findPayoutByReference(paymentId: string): Promise<DisbursementLookup>;
-  parseCallback(input: { contentType: string | undefined; rawBody: string }): CallbackParseResult;
+  checkPayoutStatus(refs: PaymentRefs, method: PayoutMethod): Promise<StatusReport>;
+  findPayoutByReference(paymentId: string, method: PayoutMethod): Promise<DisbursementLookup>;
+  /** The operator's own balances, where it has such a call. */
+  balances?(): Promise<OperatorBalance[]>;
+  parseCallback(input: CallbackInput): CallbackParseResult;
+  /**
+   * Where a payin's outcome is confirmed: the operator's status API, or (TMoney online, which has
+   * none) the verified callback itself.
+   */
+  payinConfirmation(mode: PayinMode): 'status_api' | 'callback';
   /** Whether a callback's own reference is consistent with the payment it names. */
   callbackReferenceMatches(
     payment: { kind: PaymentKind; operatorReference: string | null },

@@ -22,6 +22,27 @@ const sandboxEnv = z.object({
   SANDBOX_LIGDICASH_BALANCE: z.coerce.number().int().min(0).default(100_000_000),
   /** How many times a callback that was not answered 2xx is sent again. */
   SANDBOX_CALLBACK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  SANDBOX_TMONEY_MERCHANT_ID: z
+    .string()
+    .regex(/^\d{16}$/)
+    .default('2280000000000001'),
+  /** The online payment session's lifetime (180 s at TMoney). */
+  SANDBOX_TMONEY_SESSION_SECONDS: z.coerce.number().positive().default(180),
+  /** TMoney's notification URL is set by its administrator, not per payment. */
+  SANDBOX_TMONEY_NOTIFICATION_URL: z.url().default('http://127.0.0.1:3000/v1/callbacks/tmoney'),
+  SANDBOX_TMONEY_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
+  SANDBOX_TMONEY_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
+  SANDBOX_TMONEY_TOKEN_TTL_SECONDS: z.coerce.number().positive().default(3600),
+  /** The PIN every sandbox TMoney account accepts on the payment page. */
+  SANDBOX_TMONEY_PIN: z
+    .string()
+    .regex(/^\d{4}$/)
+    .default('1234'),
+  SANDBOX_PAYGATE_AUTH_TOKEN: z.string().min(1).default('sandbox-paygate-auth-token'),
+  /** PayGateGlobal's confirmation URL is set in its dashboard, not per payment. */
+  SANDBOX_PAYGATE_CALLBACK_URL: z.url().default('http://127.0.0.1:3000/v1/callbacks/paygate'),
+  SANDBOX_PAYGATE_FLOOZ_BALANCE: z.coerce.number().int().min(0).default(50_000_000),
+  SANDBOX_PAYGATE_TMONEY_BALANCE: z.coerce.number().int().min(0).default(50_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

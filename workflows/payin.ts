@@ -20,7 +20,7 @@ import {
   type PayinWorkflowInput,
 } from './shared.js';
 
-const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks } =
+const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks, switchPayinRoute } =
   proxyActivities<PayinActivities>({
     // Operator HTTP calls time out well within this; database outages are retried until they end.
     startToCloseTimeout: '1 minute',
@@ -102,24 +102,39 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
 }
 
 async function initiateWithRetries(input: PayinWorkflowInput): Promise<InitiationView> {
+  const routes = input.routes ?? [input.operator];
+  let attempt = 0;
   let detail = '';
-  for (let attempt = 1; attempt <= MAX_INITIATION_ATTEMPTS; attempt++) {
-    const result = await initiatePayin(input.paymentId, attempt);
-    if (result.kind === 'initiated') return result;
-    detail = result.detail;
-    // A direct payin that may have reached the operator is never sent again: the payer could
-    // approve both. Its outcome is unknown until reconciliation (DESIGN.md rule 2).
-    if (result.kind === 'ambiguous' && input.mode === 'direct') {
-      return endInitiation(input, 'unknown', `initiation outcome unknown: ${detail}`, {
-        code: 'operator_outcome_unknown',
-        message: 'The operator did not answer clearly; the payment is left for reconciliation',
-      });
+  for (let r = 0; r < routes.length; r++) {
+    const operator = routes[r]!;
+    const more = r < routes.length - 1;
+    if (r > 0) {
+      // Failover: nothing reached the previous route that could charge the payer.
+      await switchPayinRoute(input.paymentId, operator, detail);
+      upsertSearchAttributes([{ key: SA.operator, value: operator }]);
     }
-    if (attempt < MAX_INITIATION_ATTEMPTS) await sleep(`${2 * attempt} seconds`);
+    for (let tries = 1; tries <= MAX_INITIATION_ATTEMPTS; tries++) {
+      attempt++;
+      const result = more
+        ? await initiatePayin(input.paymentId, attempt, { canFailOver: true })
+        : await initiatePayin(input.paymentId, attempt);
+      if (result.kind === 'initiated') return result;
+      detail = routes.length > 1 ? `${operator}: ${result.detail}` : result.detail;
+      // A direct payin that may have reached the operator is never sent again, nor elsewhere: the
+      // payer could approve both. Its outcome is unknown until reconciliation (DESIGN.md rule 2).
+      if (result.kind === 'ambiguous' && input.mode === 'direct') {
+        return endInitiation(input, 'unknown', `initiation outcome unknown: ${detail}`, {
+          code: 'operator_outcome_unknown',
+          message: 'The operator did not answer clearly; the payment is left for reconciliation',
+        });
+      }
+      if (result.kind === 'route_down' || result.kind === 'route_failed') break;
+      if (tries < MAX_INITIATION_ATTEMPTS) await sleep(`${2 * tries} seconds`);
+    }
   }
   return endInitiation(input, 'failed', `operator unavailable: ${detail}`, {
     code: 'operator_unavailable',
-    message: `${input.operator} did not answer; nothing was charged`,
+    message: `${routes.join(', ')} did not answer; nothing was charged`,
   });
 }
 

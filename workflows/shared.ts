@@ -49,6 +49,11 @@ export interface PayinWorkflowInput {
   /** When we stop waiting for the payer (ISO 8601); per operator configuration. */
   deadlineAt: string;
   poll: { initialSeconds: number; maxSeconds: number };
+  /**
+   * Operators to try in order when one is down or refuses for reasons of its own, before anything
+   * was sent that could charge the payer (failover). Absent: `operator` only.
+   */
+  routes?: string[];
 }
 
 /** Answer to the create call: what the payer must do next, or how the payin already ended. */

@@ -8,13 +8,17 @@ import type {
   InitiationOutcome,
   OperatorAdapter,
   ParsedCallback,
+  CallbackInput,
+  PayinDraft,
   PayinRequest,
+  PaymentRefs,
   PayoutRequest,
   StatusReport,
 } from '../types.js';
 import {
   DIRECT_PAYIN_NETWORKS,
   PAYOUT_LIMITS,
+  isOperatorSidePayinCode,
   mapPayinStatus,
   mapPayoutStatus,
   payinFailure,
@@ -48,7 +52,7 @@ export class LigdicashOperator implements OperatorAdapter {
 
   constructor(private readonly options: LigdicashOptions) {}
 
-  validatePayin(req: Omit<PayinRequest, 'paymentId' | 'callbackUrl'>): PaymentFailure | undefined {
+  validatePayin(req: PayinDraft): PaymentFailure | undefined {
     // "la plateforme ne gère que la devise Franc CFA" (guide §1.8); amounts are whole francs.
     if (req.amount.currency !== 'XOF') {
       return { code: 'currency_not_supported', message: 'LigdiCash only takes XOF' };
@@ -119,7 +123,7 @@ export class LigdicashOperator implements OperatorAdapter {
   async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
     const path = req.mode === 'redirect' ? LIGDICASH_PATHS.redirectPayin : LIGDICASH_PATHS.directPayin;
     const answer = await this.post(path, this.invoiceCommand(req));
-    return readCreationAnswer(answer, payinFailure, (token, body) => ({
+    return readCreationAnswer(answer, payinFailure, isOperatorSidePayinCode, (token, body) => ({
       kind: 'accepted',
       operatorReference: token,
       ...this.nextStep(req, body.response_text, body.description),
@@ -162,16 +166,18 @@ export class LigdicashOperator implements OperatorAdapter {
     return { status: 'pending', nextAction: { type: 'wait', message: responseText || 'Payment processing' } };
   }
 
-  async checkPayinStatus(operatorReference: string): Promise<StatusReport> {
+  async checkPayinStatus({ operatorReference }: PaymentRefs): Promise<StatusReport> {
+    if (!operatorReference) return { reachable: false, detail: 'no invoice token' };
     return this.checkStatus(
       `${LIGDICASH_PATHS.payinStatus}?invoiceToken=${encodeURIComponent(operatorReference)}`,
       (b) => mapPayinStatus(b.status, b.response_text, b.description),
     );
   }
 
-  validatePayout(
-    req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
-  ): PaymentFailure | undefined {
+  validatePayout(req: {
+    amount: { amount: number; currency: string };
+    method: PayoutMethod;
+  }): PaymentFailure | undefined {
     if (req.amount.currency !== 'XOF')
       return { code: 'currency_not_supported', message: 'LigdiCash only pays out XOF' };
     if (req.amount.amount < PAYOUT_LIMITS.min) {
@@ -209,6 +215,7 @@ export class LigdicashOperator implements OperatorAdapter {
     return readCreationAnswer(
       answer,
       (text, description) => payoutFailure(client, text, description),
+      () => false,
       (token, body) => ({
         kind: 'accepted',
         operatorReference: token,
@@ -221,7 +228,8 @@ export class LigdicashOperator implements OperatorAdapter {
     );
   }
 
-  async checkPayoutStatus(operatorReference: string, method: PayoutMethod): Promise<StatusReport> {
+  async checkPayoutStatus({ operatorReference }: PaymentRefs, method: PayoutMethod): Promise<StatusReport> {
+    if (!operatorReference) return { reachable: false, detail: 'no withdrawal token' };
     const client = method !== 'mobile_money';
     return this.checkStatus(
       `${LIGDICASH_PATHS.payoutStatus}?withdrawalToken=${encodeURIComponent(operatorReference)}`,
@@ -241,10 +249,7 @@ export class LigdicashOperator implements OperatorAdapter {
    * A payin callback may carry the invoice token (complement) or none (SDKs): when present it
    * must be ours. A payout callback's token differs from the creation token by design.
    */
-  callbackReferenceMatches(
-    payment: { kind: PaymentKind; operatorReference: string | null },
-    cb: ParsedCallback,
-  ): boolean {
+  callbackReferenceMatches(payment: PaymentRefs & { kind: PaymentKind }, cb: ParsedCallback): boolean {
     if (payment.kind !== 'payin') return true;
     return (
       !cb.operatorReference ||
@@ -282,7 +287,15 @@ export class LigdicashOperator implements OperatorAdapter {
     };
   }
 
-  parseCallback(input: { contentType: string | undefined; rawBody: string }): CallbackParseResult {
+  /** LigdiCash has a status call for every payin (guide §1.1.5). */
+  payinConfirmation(): 'status_api' {
+    return 'status_api';
+  }
+
+  parseCallback(input: CallbackInput): CallbackParseResult {
+    // LigdiCash posts its callbacks; a GET is not one of them.
+    if (input.method !== 'POST')
+      return { ok: false, reason: `method ${input.method} is not used by LigdiCash` };
     const fields = decodeBody(input.contentType, input.rawBody);
     if (!fields) return { ok: false, reason: 'body is neither JSON nor form-urlencoded' };
     const parsed = payinCallbackBody.safeParse(fields);
@@ -317,6 +330,7 @@ export class LigdicashOperator implements OperatorAdapter {
 function readCreationAnswer(
   answer: HttpOutcome,
   failureOf: (responseText: string | undefined, description: string | undefined) => PaymentFailure,
+  operatorSide: (responseText: string | undefined) => boolean,
   accepted: (token: string, body: z.infer<typeof createInvoiceAnswer>) => InitiationOutcome,
 ): InitiationOutcome {
   if (answer.kind !== 'answered') return answer;
@@ -329,6 +343,7 @@ function readCreationAnswer(
           failure: { code: 'operator_error', message: `LigdiCash answered HTTP ${answer.status}` },
           operatorStatus: `http_${answer.status}`,
           raw: answer.text.slice(0, 2000),
+          operatorSide: true,
         }
       : { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
   }
@@ -340,6 +355,7 @@ function readCreationAnswer(
       operatorStatus: `response_code_${body.response_code}`,
       operatorMessage: body.response_text ?? body.description,
       raw: answer.body,
+      operatorSide: operatorSide(body.response_text),
     };
   }
   if (!body.token) return { kind: 'ambiguous', detail: 'response_code 00 without a token' };

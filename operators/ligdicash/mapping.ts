@@ -43,6 +43,18 @@ export const PAYIN_SUB_CODES: Record<string, PaymentFailure> = {
   },
 };
 
+/**
+ * Payin refusals about LigdiCash itself (our credentials, its configuration, its link to the
+ * mobile operator), as opposed to the payment (amount, input, the payer's authorisation): with
+ * those, another route may still take the payin.
+ */
+const OPERATOR_SIDE_PAYIN_CODES = new Set(['00', '01', '03', '05', '06', '07', '09', '10', '11', '12', '13']);
+
+export function isOperatorSidePayinCode(responseText: string | undefined): boolean {
+  const sub = parseSubCode(responseText);
+  return sub !== undefined && OPERATOR_SIDE_PAYIN_CODES.has(sub);
+}
+
 export function payinFailure(
   responseText: string | undefined,
   description: string | undefined,

@@ -1,13 +1,8 @@
 import type { Logger } from 'pino';
 import type { SandboxConfig } from '../config.js';
+import { deliver, type CallbackDelivery } from '../delivery.js';
 
-export interface CallbackDelivery {
-  at: string;
-  contentType: 'application/x-www-form-urlencoded' | 'application/json';
-  attempt: number;
-  httpStatus: number | null;
-  error?: string;
-}
+export { later, type CallbackDelivery } from '../delivery.js';
 
 /**
  * Posts one LigdiCash event to the merchant's callback URL the way LigdiCash does: twice, as
@@ -39,42 +34,21 @@ export class CallbackNotifier {
 
   private async post(
     url: string,
-    contentType: CallbackDelivery['contentType'],
-    payload: string,
+    contentType: string,
+    body: string,
     deliveries: CallbackDelivery[],
-  ) {
-    for (let attempt = 1; attempt <= 1 + this.config.SANDBOX_CALLBACK_RETRIES; attempt++) {
-      const delivery: CallbackDelivery = {
-        at: new Date().toISOString(),
-        contentType,
-        attempt,
-        httpStatus: null,
-      };
-      deliveries.push(delivery);
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': contentType, 'User-Agent': 'LigdiCash-Sandbox/1.0' },
-          body: payload,
-          signal: AbortSignal.timeout(10_000),
-        });
-        delivery.httpStatus = res.status;
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.ok) return;
-      } catch (err) {
-        delivery.error = err instanceof Error ? err.message : String(err);
-      }
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-    this.logger.warn({ url }, 'ligdicash sandbox gave up a callback');
+  ): Promise<void> {
+    const ok = await deliver(
+      url,
+      { method: 'POST', contentType, body, userAgent: 'LigdiCash-Sandbox/1.0' },
+      deliveries,
+      this.config.SANDBOX_CALLBACK_RETRIES,
+    );
+    if (!ok) this.logger.warn({ url }, 'ligdicash sandbox gave up a callback');
   }
 }
 
 /** The merchant's LigdiCash wallet: payins credit it, executed payouts draw on it. */
 export class MerchantWallet {
   constructor(public balance: number) {}
-}
-
-export function later(ms: number, action: () => void): void {
-  setTimeout(action, ms).unref();
 }

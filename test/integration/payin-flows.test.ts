@@ -208,7 +208,7 @@ describe('direct payin', () => {
     expect((noOtp.body as unknown as { code: string }).code).toBe('otp_required');
     const telecel = await createPayin({ amount: 3000, mode: 'direct', customer: { phone: '+22658123456' } });
     expect(telecel.status).toBe(422);
-    expect((telecel.body as unknown as { code: string }).code).toBe('network_not_supported');
+    expect((telecel.body as unknown as { code: string }).code).toBe('network_not_served');
   });
 });
 

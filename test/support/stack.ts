@@ -54,6 +54,9 @@ export async function startStack(
   const sandboxServer = http.createServer();
   const sandboxPort = await listen(sandboxServer);
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const apiServer = http.createServer();
+  const apiPort = await listen(apiServer);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sandbox = createSandbox(
     loadSandboxConfig({
       SANDBOX_PORT: String(sandboxPort),
@@ -61,15 +64,15 @@ export async function startStack(
       SANDBOX_PROCESSING_DELAY_MS: '100',
       SANDBOX_SLOW_MS: '1500',
       SANDBOX_LATE_CALLBACK_MS: '6000',
+      // Operators whose notification URL is set in their back office, not per payment.
+      SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney`,
+      SANDBOX_PAYGATE_CALLBACK_URL: `${apiUrl}/v1/callbacks/paygate`,
       ...opts.sandboxEnv,
     }),
     logger,
   );
   sandboxServer.on('request', sandbox.app);
 
-  const apiServer = http.createServer();
-  const apiPort = await listen(apiServer);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
   const env: Record<string, string> = {
     DATABASE_URL: required('DATABASE_URL'),
     TEMPORAL_ADDRESS: required('TEMPORAL_ADDRESS'),
@@ -79,6 +82,19 @@ export async function startStack(
     SANDBOX_PORT: String(sandboxPort),
     PUBLIC_BASE_URL: apiUrl,
     LIGDICASH_BASE_URL: `${sandboxUrl}/ligdicash/pay/v01/`,
+    TMONEY_ONLINE_BASE_URL: `${sandboxUrl}/tmoney/`,
+    TMONEY_MBANKING_BASE_URL: `${sandboxUrl}/tmoney/mbanking/v2/`,
+    PAYGATE_BASE_URL: `${sandboxUrl}/paygate/`,
+    // Scenarios that make an operator fail on purpose must not open its circuit for the other
+    // tests: the tests about route health set these themselves.
+    CIRCUIT_FAILURE_THRESHOLD: '1000',
+    CIRCUIT_COOLDOWN_SECONDS: '2',
+    TMONEY_POLL_INITIAL_SECONDS: '1',
+    TMONEY_POLL_MAX_SECONDS: '2',
+    PAYGATE_POLL_INITIAL_SECONDS: '1',
+    PAYGATE_POLL_MAX_SECONDS: '2',
+    TMONEY_HTTP_TIMEOUT_MS: '5000',
+    PAYGATE_HTTP_TIMEOUT_MS: '5000',
     LIGDICASH_PAYIN_DEADLINE_SECONDS: '20',
     LIGDICASH_POLL_INITIAL_SECONDS: '1',
     LIGDICASH_POLL_MAX_SECONDS: '2',

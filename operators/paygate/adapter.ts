@@ -1,0 +1,372 @@
+import { parseMajorUnits } from '../../lib/money.js';
+import type { Network } from '../../lib/networks.js';
+import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
+import { httpRequest, type HttpOutcome } from '../http.js';
+import type {
+  CallbackInput,
+  CallbackParseResult,
+  DisbursementLookup,
+  InitiationOutcome,
+  OperatorAdapter,
+  OperatorBalance,
+  ParsedCallback,
+  PayinDraft,
+  PayinRequest,
+  PaymentRefs,
+  PayoutDraft,
+  PayoutRequest,
+  StatusReport,
+} from '../types.js';
+import {
+  PAYGATE_NETWORKS,
+  PAYGATE_PATHS,
+  PAYMENT_CODE,
+  REGISTRATION,
+  balanceAnswer,
+  disburseAnswer,
+  payAnswer,
+  paygateCallback,
+  statusAnswer,
+} from './protocol.js';
+
+export interface PaygateOptions {
+  baseUrl: string;
+  /** The e-commerce API key ("auth_token"). */
+  authToken: string;
+  timeoutMs: number;
+}
+
+/** Payment code -> ours (the *payment* enum; registration codes are read elsewhere). */
+export function mapPaymentCode(code: number): { status: OperatorStatus; failure?: PaymentFailure } {
+  switch (code) {
+    case PAYMENT_CODE.paid:
+      return { status: 'succeeded' };
+    case PAYMENT_CODE.pending:
+      return { status: 'pending' };
+    case PAYMENT_CODE.expired:
+      return {
+        status: 'expired',
+        failure: { code: 'expired', message: 'PayGateGlobal: the payment expired (4)' },
+      };
+    case PAYMENT_CODE.cancelled:
+      return {
+        status: 'cancelled',
+        failure: { code: 'cancelled', message: 'PayGateGlobal: the payment was cancelled (6)' },
+      };
+    default:
+      return { status: 'unknown' };
+  }
+}
+
+/** Registration code -> a refusal (0 is not one). */
+export function registrationRefusal(code: number): { failure: PaymentFailure; operatorSide: boolean } {
+  switch (code) {
+    case REGISTRATION.invalidToken:
+      return {
+        failure: { code: 'operator_authentication_failed', message: 'PayGateGlobal refused our API key (2)' },
+        operatorSide: true,
+      };
+    case REGISTRATION.invalidParameters:
+      return {
+        failure: { code: 'invalid_request', message: 'PayGateGlobal refused the parameters (4)' },
+        operatorSide: false,
+      };
+    case REGISTRATION.duplicate:
+      return {
+        failure: { code: 'duplicate_transaction', message: 'PayGateGlobal already has this identifier (6)' },
+        operatorSide: false,
+      };
+    default:
+      return {
+        failure: { code: 'operator_declined', message: `PayGateGlobal answered status ${code}` },
+        operatorSide: false,
+      };
+  }
+}
+
+function isPaygateNetwork(network: Network | undefined): network is keyof typeof PAYGATE_NETWORKS {
+  return network === 'moov_tg' || network === 'togocel_tg';
+}
+
+/** National number: PayGateGlobal serves Togo only (8 digits after 228). */
+function nationalNumber(international: string): string {
+  return international.replace(/\D/g, '').replace(/^228/, '');
+}
+
+/**
+ * PayGateGlobal: Flooz (Moov Togo) and TMoney (Togocel) through one API; direct payins by
+ * `/api/v1/pay`, redirect payins through its hosted page, payouts by `/api/v1/disburse`, status
+ * by its reference (v1) or by ours (v2), balances per network.
+ */
+export class PaygateOperator implements OperatorAdapter {
+  readonly name = 'paygate' as const;
+
+  constructor(private readonly options: PaygateOptions) {}
+
+  private url(path: string): string {
+    return new URL(path, this.options.baseUrl).toString();
+  }
+
+  private post(path: string, body: Record<string, unknown>): Promise<HttpOutcome> {
+    return httpRequest(this.url(path), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ auth_token: this.options.authToken, ...body }),
+      timeoutMs: this.options.timeoutMs,
+    });
+  }
+
+  validatePayin(req: PayinDraft): PaymentFailure | undefined {
+    if (req.amount.currency !== 'XOF')
+      return { code: 'currency_not_supported', message: 'PayGateGlobal only takes XOF (FCFA)' };
+    if (req.network && !isPaygateNetwork(req.network)) {
+      return {
+        code: 'network_not_supported',
+        message: `PayGateGlobal serves Flooz and TMoney (Togo), not ${req.network}`,
+      };
+    }
+    if (req.mode === 'direct' && (!req.customer.phone || !isPaygateNetwork(req.network))) {
+      return {
+        code: 'network_required',
+        message: 'A PayGateGlobal direct payin needs a Togolese number and its network',
+      };
+    }
+    return undefined;
+  }
+
+  payinConfirmation(): 'status_api' {
+    return 'status_api';
+  }
+
+  async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
+    if (req.mode === 'redirect') {
+      // Method 2: the payer goes to PayGateGlobal's page; nothing is sent from here. The page
+      // carries our API key in its query string: that is PayGateGlobal's design (docs/paygate.md).
+      const page = new URL(PAYGATE_PATHS.page, this.options.baseUrl);
+      page.searchParams.set('token', this.options.authToken);
+      page.searchParams.set('amount', String(req.amount.amount));
+      page.searchParams.set('description', req.description);
+      page.searchParams.set('identifier', req.paymentId);
+      if (req.returnUrl) page.searchParams.set('url', req.returnUrl);
+      if (req.customer.phone) page.searchParams.set('phone', nationalNumber(req.customer.phone));
+      if (isPaygateNetwork(req.network)) page.searchParams.set('network', PAYGATE_NETWORKS[req.network].page);
+      return {
+        kind: 'accepted',
+        operatorReference: req.paymentId,
+        status: 'action_required',
+        nextAction: { type: 'redirect', url: page.toString() },
+        operatorStatus: 'page',
+        raw: { page: page.pathname },
+      };
+    }
+    if (!isPaygateNetwork(req.network))
+      return {
+        kind: 'rejected',
+        failure: { code: 'network_required', message: 'no network' },
+        operatorStatus: 'local',
+        raw: null,
+      };
+    const answer = await this.post(PAYGATE_PATHS.pay, {
+      phone_number: nationalNumber(req.customer.phone ?? ''),
+      amount: req.amount.amount,
+      description: req.description,
+      identifier: req.paymentId,
+      network: PAYGATE_NETWORKS[req.network].api,
+    });
+    if (answer.kind !== 'answered') return answer;
+    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    const parsed = payAnswer.safeParse(answer.body);
+    if (!parsed.success) return { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
+    const { status, tx_reference } = parsed.data;
+    if (status === REGISTRATION.duplicate) {
+      // Our identifier is already registered (an earlier send that we did not hear back from):
+      // carry on with that transaction rather than registering another.
+      const known = await this.statusByIdentifier(req.paymentId);
+      if (known.kind === 'found') {
+        return {
+          kind: 'accepted',
+          operatorReference: known.txReference ?? req.paymentId,
+          status: 'action_required',
+          nextAction: { type: 'approve_on_phone', message: 'Approve the payment on your phone' },
+          operatorStatus: 'registration_6',
+          raw: answer.body,
+        };
+      }
+    }
+    if (status !== REGISTRATION.registered || !tx_reference) {
+      const refusal = registrationRefusal(status);
+      return { kind: 'rejected', ...refusal, operatorStatus: `registration_${status}`, raw: answer.body };
+    }
+    return {
+      kind: 'accepted',
+      operatorReference: tx_reference,
+      status: 'action_required',
+      nextAction: { type: 'approve_on_phone', message: 'Approve the payment on your phone with your PIN' },
+      operatorStatus: 'registration_0',
+      raw: answer.body,
+    };
+  }
+
+  /** Status by our identifier (v2): works for both payins and the redirect page, whose tx_reference we never get. */
+  async checkPayinStatus(refs: PaymentRefs): Promise<StatusReport> {
+    const found = await this.statusByIdentifier(refs.paymentId);
+    if (found.kind === 'error') return { reachable: false, detail: found.detail };
+    if (found.kind === 'absent')
+      return { reachable: true, status: 'pending', operatorStatus: 'not_registered_yet', raw: null };
+    return found.report;
+  }
+
+  validatePayout(req: PayoutDraft): PaymentFailure | undefined {
+    if (req.amount.currency !== 'XOF')
+      return { code: 'currency_not_supported', message: 'PayGateGlobal only pays out XOF' };
+    if (req.method !== 'mobile_money')
+      return { code: 'method_not_supported', message: 'PayGateGlobal pays out to mobile money only' };
+    if (!isPaygateNetwork(req.network)) {
+      return {
+        code: 'network_not_supported',
+        message: `PayGateGlobal pays Flooz and TMoney numbers (Togo), not ${req.network ?? 'this number'}`,
+      };
+    }
+    return undefined;
+  }
+
+  /** `/api/v1/disburse`: status 200 means accepted; a timeout or 5xx is an unknown outcome. */
+  async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
+    if (!isPaygateNetwork(req.network))
+      return {
+        kind: 'rejected',
+        failure: { code: 'network_required', message: 'no network' },
+        operatorStatus: 'local',
+        raw: null,
+      };
+    const answer = await this.post(PAYGATE_PATHS.disburse, {
+      phone_number: nationalNumber(req.recipientPhone),
+      amount: req.amount.amount,
+      reason: req.description,
+      reference: req.paymentId,
+      network: PAYGATE_NETWORKS[req.network].api,
+    });
+    if (answer.kind !== 'answered') return answer;
+    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    const parsed = disburseAnswer.safeParse(answer.body);
+    if (!parsed.success) return { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
+    if (parsed.data.status !== 200) {
+      return {
+        kind: 'rejected',
+        failure: {
+          code: 'operator_declined',
+          message: `PayGateGlobal refused the payout (${parsed.data.status}${parsed.data.message ? `: ${parsed.data.message}` : ''})`,
+        },
+        operatorStatus: `disburse_${parsed.data.status}`,
+        operatorMessage: parsed.data.message,
+        raw: answer.body,
+        operatorSide: parsed.data.status === 401 || parsed.data.status === 403,
+      };
+    }
+    return {
+      kind: 'accepted',
+      operatorReference: parsed.data.tx_reference ?? req.paymentId,
+      status: 'pending',
+      nextAction: { type: 'none' },
+      operatorStatus: 'disburse_200',
+      raw: answer.body,
+    };
+  }
+
+  async checkPayoutStatus(refs: PaymentRefs): Promise<StatusReport> {
+    return this.checkPayinStatus(refs);
+  }
+
+  /** v2 status by our reference: PayGateGlobal can say whether it has our disbursement. */
+  async findPayoutByReference(paymentId: string): Promise<DisbursementLookup> {
+    const found = await this.statusByIdentifier(paymentId);
+    if (found.kind === 'error') return { kind: 'cannot_tell', detail: found.detail };
+    if (found.kind === 'absent') return { kind: 'absent' };
+    return { kind: 'found', operatorReference: found.txReference ?? paymentId, report: found.report };
+  }
+
+  async balances(): Promise<OperatorBalance[]> {
+    const answer = await this.post(PAYGATE_PATHS.checkBalance, {});
+    if (answer.kind !== 'answered' || answer.status !== 200) {
+      throw new Error(
+        `PayGateGlobal balance unavailable (${answer.kind === 'answered' ? `HTTP ${answer.status}` : answer.detail})`,
+      );
+    }
+    const parsed = balanceAnswer.parse(answer.body);
+    return [
+      { network: 'moov_tg', amount: parsed.flooz, currency: 'XOF' },
+      { network: 'togocel_tg', amount: parsed.tmoney, currency: 'XOF' },
+    ];
+  }
+
+  /** The callback is an unsigned JSON POST saying a payment was made; the v2 status call confirms it. */
+  parseCallback(input: CallbackInput): CallbackParseResult {
+    if (input.method !== 'POST')
+      return { ok: false, reason: `PayGateGlobal posts its callbacks, not ${input.method}` };
+    let body: unknown;
+    try {
+      body = JSON.parse(input.rawBody);
+    } catch {
+      return { ok: false, reason: 'body is not JSON' };
+    }
+    const parsed = paygateCallback.safeParse(body);
+    if (!parsed.success)
+      return { ok: false, reason: `unexpected fields: ${parsed.error.issues[0]?.path.join('.') ?? ''}` };
+    const cb = parsed.data;
+    return {
+      ok: true,
+      callback: {
+        paymentId: cb.identifier,
+        operatorReference: cb.tx_reference,
+        reportedStatus: 'succeeded',
+        operatorStatus: 'paid',
+        operatorMessage: cb.payment_reference,
+        amount: parseMajorUnits(cb.amount, 'XOF'),
+        currency: 'XOF',
+        eventKey: `${cb.identifier}:${cb.tx_reference ?? ''}:paid`,
+        fields: body as Record<string, unknown>,
+      },
+    };
+  }
+
+  /** A redirect payin is known by our identifier only; a direct one by its tx_reference, which the callback must carry. */
+  callbackReferenceMatches(payment: PaymentRefs & { kind: PaymentKind }, cb: ParsedCallback): boolean {
+    if (
+      !payment.operatorReference ||
+      payment.operatorReference === payment.paymentId ||
+      !cb.operatorReference
+    )
+      return true;
+    return cb.operatorReference === payment.operatorReference;
+  }
+
+  private async statusByIdentifier(
+    identifier: string,
+  ): Promise<
+    | { kind: 'found'; txReference?: string; report: Extract<StatusReport, { reachable: true }> }
+    | { kind: 'absent' }
+    | { kind: 'error'; detail: string }
+  > {
+    const answer = await this.post(PAYGATE_PATHS.statusByIdentifier, { identifier });
+    if (answer.kind !== 'answered') return { kind: 'error', detail: answer.detail };
+    // An identifier PayGateGlobal does not know answers 404 (our reading, docs/paygate.md).
+    if (answer.status === 404) return { kind: 'absent' };
+    if (answer.status !== 200) return { kind: 'error', detail: `HTTP ${answer.status}` };
+    const parsed = statusAnswer.safeParse(answer.body);
+    if (!parsed.success) return { kind: 'error', detail: 'unreadable status answer' };
+    const mapped = mapPaymentCode(parsed.data.status);
+    return {
+      kind: 'found',
+      txReference: parsed.data.tx_reference,
+      report: {
+        reachable: true,
+        status: mapped.status,
+        operatorStatus: `payment_${parsed.data.status}`,
+        operatorMessage: parsed.data.payment_reference,
+        amount: parsed.data.amount === undefined ? undefined : parseMajorUnits(parsed.data.amount, 'XOF'),
+        failure: mapped.failure,
+        raw: answer.body,
+      },
+    };
+  }
+}

@@ -1,0 +1,365 @@
+import { randomUUID } from 'node:crypto';
+import { CURRENCIES, parseMajorUnits } from '../../lib/money.js';
+import type { PayinMode, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
+import { httpRequest, type HttpOutcome } from '../http.js';
+import type {
+  CallbackInput,
+  CallbackParseResult,
+  DisbursementLookup,
+  InitiationOutcome,
+  OperatorAdapter,
+  PayinDraft,
+  PayinRequest,
+  PayoutRequest,
+  StatusReport,
+} from '../types.js';
+import { mapMbankingStatut, mapNotification, mbankingRefusal, sessionRefusal } from './mapping.js';
+import {
+  MBANKING_PATHS,
+  TMONEY_CURRENCY,
+  TMONEY_ONLINE_PATH,
+  mbankingAnswer,
+  mbankingTokenAnswer,
+  tmoneyNotification,
+  type MbankingOrder,
+  type TmoneyOrderForm,
+} from './protocol.js';
+
+export interface TmoneyOptions {
+  /** Base of the online payment (…/online/online.php lives under it). */
+  onlineBaseUrl: string;
+  /** "Identifiant du commerçant ... 16 chiffres". */
+  merchantId: string;
+  brand: string;
+  /** Base of the MBANKING v2 API. */
+  mbankingBaseUrl: string;
+  username: string;
+  password: string;
+  timeoutMs: number;
+  /** Renew the MBANKING token this long before it expires. */
+  tokenRenewMarginMs?: number;
+}
+
+/** TMoney collects and pays out on Togocel numbers only. */
+const NETWORK = 'togocel_tg';
+
+/**
+ * TMoney (Togocel): online payment (redirect with an order form, notification by GET, no status
+ * call) and MBANKING (push-USSD debit for direct payins, credit for payouts, check-transaction).
+ */
+export class TmoneyOperator implements OperatorAdapter {
+  readonly name = 'tmoney' as const;
+  private token: { value: string; expiresAt: number } | undefined;
+  private tokenRequest: Promise<string> | undefined;
+
+  constructor(private readonly options: TmoneyOptions) {}
+
+  validatePayin(req: PayinDraft): PaymentFailure | undefined {
+    if (req.amount.currency !== 'XOF')
+      return { code: 'currency_not_supported', message: 'TMoney only takes XOF (952)' };
+    // "Montant total de l'achat sans virgule ni point décimal ... 3 à 10 chiffres".
+    if (req.amount.amount < 100 || req.amount.amount > 9_999_999_999) {
+      return {
+        code: 'amount_out_of_range',
+        message: 'A TMoney payment is between 100 and 9,999,999,999 XOF',
+      };
+    }
+    if (req.network && req.network !== NETWORK) {
+      return { code: 'network_not_supported', message: `TMoney serves Togocel numbers, not ${req.network}` };
+    }
+    if (req.mode === 'direct' && !req.customer.phone)
+      return { code: 'phone_required', message: 'A TMoney debit needs the payer number' };
+    return undefined;
+  }
+
+  payinConfirmation(mode: PayinMode): 'status_api' | 'callback' {
+    // The online payment has no status call: its verified notification is the outcome.
+    return mode === 'redirect' ? 'callback' : 'status_api';
+  }
+
+  async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
+    return req.mode === 'redirect' ? this.openOnlineSession(req) : this.pushDebit(req);
+  }
+
+  /** Online payment: ask a session id, then hand the payer's browser the order form. */
+  private async openOnlineSession(req: PayinRequest): Promise<InitiationOutcome> {
+    const url = `${new URL(TMONEY_ONLINE_PATH, this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}`;
+    const answer = await httpRequest(url, { method: 'GET', timeoutMs: this.options.timeoutMs });
+    if (answer.kind !== 'answered') return answer;
+    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    const text = answer.text.trim();
+    if (text.startsWith('NOK:')) {
+      const refusal = sessionRefusal(text.slice(4));
+      return { kind: 'rejected', ...refusal, operatorStatus: text, operatorMessage: text, raw: text };
+    }
+    const session = /^OK:(\S+)$/.exec(text)?.[1];
+    // No session can be used twice or found again: asking for another one is harmless.
+    if (!session) return { kind: 'unreachable', detail: `unexpected session answer: ${text.slice(0, 80)}` };
+    const fields: TmoneyOrderForm = {
+      sessionid: session,
+      merchantid: this.options.merchantId,
+      amount: String(req.amount.amount),
+      currency: TMONEY_CURRENCY,
+      purchaseref: req.paymentId,
+      ...(req.customer.phone ? { phonennumber: req.customer.phone } : {}),
+      brand: this.options.brand.slice(0, 150),
+      description: req.description.slice(0, 255),
+      ...(req.returnUrl ? { accepturl: req.returnUrl } : {}),
+      ...(req.cancelUrl ? { declineurl: req.cancelUrl, cancelurl: req.cancelUrl } : {}),
+      language: 'fr',
+    };
+    return {
+      kind: 'accepted',
+      operatorReference: session,
+      status: 'action_required',
+      nextAction: {
+        type: 'form_post',
+        url: new URL(TMONEY_ONLINE_PATH, this.options.onlineBaseUrl).toString(),
+        fields: fields as unknown as Record<string, string>,
+        redirect_url: req.checkoutUrl,
+      },
+      operatorStatus: 'OK',
+      operatorMessage: 'session opened (180 s)',
+      raw: { session },
+    };
+  }
+
+  /** MBANKING debit: TMoney pushes a USSD request to the payer, who approves with the PIN. */
+  private async pushDebit(req: PayinRequest): Promise<InitiationOutcome> {
+    const answer = await this.mbanking(
+      MBANKING_PATHS.debit,
+      this.order(req.paymentId, req.customer.phone!, req.amount.amount, req.description),
+    );
+    return this.readOrderAnswer(answer, {
+      status: 'action_required',
+      nextAction: {
+        type: 'approve_on_phone',
+        message: 'Approve the TMoney request on your phone with your PIN',
+      },
+    });
+  }
+
+  async checkPayinStatus(refs: {
+    paymentId: string;
+    operatorReference: string | null;
+  }): Promise<StatusReport> {
+    return this.checkTransaction(refs.paymentId);
+  }
+
+  validatePayout(req: {
+    amount: { amount: number; currency: string };
+    method: PayoutMethod;
+    network?: string;
+  }): PaymentFailure | undefined {
+    if (req.amount.currency !== 'XOF')
+      return { code: 'currency_not_supported', message: 'TMoney only pays out XOF' };
+    if (req.method !== 'mobile_money')
+      return { code: 'method_not_supported', message: 'TMoney pays out to mobile money only' };
+    if (req.network && req.network !== NETWORK) {
+      return { code: 'network_not_supported', message: `TMoney pays Togocel numbers, not ${req.network}` };
+    }
+    if (req.amount.amount < 100)
+      return { code: 'amount_below_minimum', message: 'A TMoney credit is at least 100 XOF' };
+    return undefined;
+  }
+
+  /** MBANKING credit (cash-in): from our partner account to the recipient's TMoney account. */
+  async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
+    const answer = await this.mbanking(
+      MBANKING_PATHS.credit,
+      this.order(req.paymentId, req.recipientPhone, req.amount.amount, req.description),
+    );
+    return this.readOrderAnswer(answer, { status: 'pending', nextAction: { type: 'none' } });
+  }
+
+  async checkPayoutStatus(refs: {
+    paymentId: string;
+    operatorReference: string | null;
+  }): Promise<StatusReport> {
+    return this.checkTransaction(refs.paymentId);
+  }
+
+  /** check-transaction answers by our refCommande: TMoney can say whether it has our request. */
+  async findPayoutByReference(paymentId: string): Promise<DisbursementLookup> {
+    const answer = await this.mbanking(MBANKING_PATHS.checkTransaction, {
+      idrequete: randomUUID(),
+      refCommande: paymentId,
+    });
+    if (answer.kind !== 'answered' || answer.status >= 500) {
+      return {
+        kind: 'cannot_tell',
+        detail: answer.kind === 'answered' ? `HTTP ${answer.status}` : answer.detail,
+      };
+    }
+    const parsed = mbankingAnswer.safeParse(answer.body);
+    if (!parsed.success) return { kind: 'cannot_tell', detail: 'unreadable check-transaction answer' };
+    if (parsed.data.code === '404') return { kind: 'absent' };
+    const report = this.statusReport(parsed.data, answer.body);
+    if (!report.reachable || !parsed.data.refTmoney)
+      return { kind: 'cannot_tell', detail: `code ${parsed.data.code}` };
+    return { kind: 'found', operatorReference: parsed.data.refTmoney, report };
+  }
+
+  /** The notification is a GET with the payment in its query string (document, "notification url"). */
+  parseCallback(input: CallbackInput): CallbackParseResult {
+    if (input.method !== 'GET') return { ok: false, reason: `TMoney notifies by GET, not ${input.method}` };
+    const parsed = tmoneyNotification.safeParse(input.query);
+    if (!parsed.success)
+      return { ok: false, reason: `missing ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}` };
+    const n = parsed.data;
+    const mapped = mapNotification(n.status, n.error);
+    const currency =
+      Object.entries(CURRENCIES).find(([, c]) => c.numeric === n.currency)?.[0] ?? `numeric:${n.currency}`;
+    const amount = parseMajorUnits(n.amount, 'XOF');
+    return {
+      ok: true,
+      callback: {
+        paymentId: n.purchaseref,
+        operatorReference: n.payid || undefined,
+        reportedStatus: mapped.status,
+        operatorStatus: n.error ? `${n.status}:${n.error}` : n.status,
+        operatorMessage: n.error || undefined,
+        ...(mapped.failure ? { failure: mapped.failure } : {}),
+        amount,
+        currency,
+        eventKey: `${n.purchaseref}:${n.status}:${n.error ?? ''}:${n.amount}`,
+        fields: input.query,
+      },
+    };
+  }
+
+  /** The notification names no session, and MBANKING has no callbacks: there is no reference to compare. */
+  callbackReferenceMatches(_payment: { kind: PaymentKind; operatorReference: string | null }): boolean {
+    return true;
+  }
+
+  // ------------------------------------------------------------------ MBANKING plumbing
+
+  private order(paymentId: string, phone: string, amount: number, description: string): MbankingOrder {
+    return {
+      idrequete: randomUUID(),
+      numeroClient: phone,
+      montant: amount,
+      refCommande: paymentId,
+      dateheureRequete: new Date().toISOString(),
+      description: description.slice(0, 255),
+    };
+  }
+
+  private readOrderAnswer(
+    answer: HttpOutcome,
+    accepted: Pick<Extract<InitiationOutcome, { kind: 'accepted' }>, 'status' | 'nextAction'>,
+  ): InitiationOutcome {
+    if (answer.kind !== 'answered') return answer;
+    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    const parsed = mbankingAnswer.safeParse(answer.body);
+    if (!parsed.success)
+      return { kind: 'ambiguous', detail: `unreadable MBANKING answer (HTTP ${answer.status})` };
+    const body = parsed.data;
+    if (body.code !== '0') {
+      const refusal = mbankingRefusal(body.code, body.message);
+      return {
+        kind: 'rejected',
+        ...refusal,
+        operatorStatus: `code_${body.code}`,
+        operatorMessage: body.message,
+        raw: answer.body,
+      };
+    }
+    if (!body.refTmoney) return { kind: 'ambiguous', detail: 'code 0 without refTmoney' };
+    return {
+      kind: 'accepted',
+      operatorReference: body.refTmoney,
+      ...accepted,
+      operatorStatus: 'code_0',
+      operatorMessage: body.message,
+      raw: answer.body,
+    };
+  }
+
+  private async checkTransaction(paymentId: string): Promise<StatusReport> {
+    const answer = await this.mbanking(MBANKING_PATHS.checkTransaction, {
+      idrequete: randomUUID(),
+      refCommande: paymentId,
+    });
+    if (answer.kind !== 'answered') return { reachable: false, detail: answer.detail };
+    if (answer.status >= 500) return { reachable: false, detail: `HTTP ${answer.status}` };
+    const parsed = mbankingAnswer.safeParse(answer.body);
+    if (!parsed.success) return { reachable: false, detail: 'unreadable check-transaction answer' };
+    if (parsed.data.code === '404')
+      return { reachable: true, status: 'unknown', operatorStatus: 'code_404', raw: answer.body };
+    return this.statusReport(parsed.data, answer.body);
+  }
+
+  private statusReport(
+    body: ReturnType<typeof mbankingAnswer.parse>,
+    raw: unknown,
+  ): Extract<StatusReport, { reachable: true }> {
+    const mapped = mapMbankingStatut(body.statut, body.message);
+    return {
+      reachable: true,
+      status: mapped.status,
+      operatorStatus: body.statut ?? `code_${body.code}`,
+      operatorMessage: body.message,
+      amount: body.montant === undefined ? undefined : parseMajorUnits(body.montant, 'XOF'),
+      failure: mapped.failure,
+      raw,
+    };
+  }
+
+  /** A call with the bearer token: obtained and cached, renewed before expiry, retried once on 401. */
+  private async mbanking(path: string, body: unknown): Promise<HttpOutcome> {
+    const url = new URL(path, this.options.mbankingBaseUrl).toString();
+    const send = async (token: string) =>
+      httpRequest(url, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+        },
+        body: JSON.stringify(body),
+        timeoutMs: this.options.timeoutMs,
+      });
+    let token: string;
+    try {
+      token = await this.bearer();
+    } catch (err) {
+      return { kind: 'unreachable', detail: `no MBANKING token: ${(err as Error).message}` };
+    }
+    const first = await send(token);
+    if (first.kind !== 'answered' || first.status !== 401) return first;
+    // A 401 means the request was refused before anything was done: safe to send once more.
+    this.token = undefined;
+    try {
+      token = await this.bearer();
+    } catch (err) {
+      return { kind: 'unreachable', detail: `no MBANKING token: ${(err as Error).message}` };
+    }
+    return send(token);
+  }
+
+  private async bearer(): Promise<string> {
+    const margin = this.options.tokenRenewMarginMs ?? 30_000;
+    if (this.token && this.token.expiresAt - margin > Date.now()) return this.token.value;
+    // Concurrent calls share one token request.
+    this.tokenRequest ??= this.fetchToken().finally(() => {
+      this.tokenRequest = undefined;
+    });
+    return this.tokenRequest;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const answer = await httpRequest(new URL(MBANKING_PATHS.token, this.options.mbankingBaseUrl).toString(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ username: this.options.username, password: this.options.password }),
+      timeoutMs: this.options.timeoutMs,
+    });
+    if (answer.kind !== 'answered') throw new Error(answer.detail);
+    const parsed = mbankingTokenAnswer.safeParse(answer.body);
+    if (answer.status !== 200 || !parsed.success) throw new Error(`token refused (HTTP ${answer.status})`);
+    this.token = { value: parsed.data.access_token, expiresAt: Date.now() + parsed.data.expires_in * 1000 };
+    return this.token.value;
+  }
+}
