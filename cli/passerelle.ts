@@ -3,6 +3,8 @@ import { createMerchant } from '../db/merchants.js';
 import { setFeeSchedule } from '../db/fees.js';
 import { checkLedger } from '../db/ledger.js';
 import { migrateUp } from '../db/migrate.js';
+import { clearMerchantRoutes, setMerchantRoutes } from '../db/routes.js';
+import { DEFAULT_ROUTES } from '../lib/routing.js';
 import { isCurrencyCode } from '../lib/money.js';
 import { createPool } from '../db/pool.js';
 import { loadConfigOrExit } from '../lib/config.js';
@@ -17,6 +19,10 @@ commands:
            [--currency XOF] [--percent 1.5] [--fixed 100]
                                     set a fee schedule (no --merchant/--operator: for all)
   ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
+  routes set --merchant mer_… --network togocel_tg --kind payin|payout --operators paygate,tmoney
+                                    the merchant's allowed routes for a network, in order
+  routes clear --merchant mer_… --network togocel_tg --kind payin|payout
+                                    back to the default routing table
 
 environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle)`;
 
@@ -33,6 +39,8 @@ function parseCommandLine() {
         currency: { type: 'string', default: 'XOF' },
         percent: { type: 'string', default: '0' },
         fixed: { type: 'string', default: '0' },
+        network: { type: 'string' },
+        operators: { type: 'string' },
       },
     });
   } catch (err) {
@@ -127,6 +135,34 @@ if (group === 'merchant' && command === 'create') {
         : `${ok ? 'ledger balanced' : 'LEDGER PROBLEM'}: ${JSON.stringify(check)}\n`,
     );
     process.exitCode = ok ? 0 : 1;
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'routes' && (command === 'set' || command === 'clear')) {
+  const { merchant, network, kind } = values;
+  if (!merchant || !network || (kind !== 'payin' && kind !== 'payout')) {
+    fail(`routes ${command} needs --merchant, --network and --kind payin|payout`);
+  }
+  if (!(network in DEFAULT_ROUTES))
+    fail(`no operator serves ${network}; known: ${Object.keys(DEFAULT_ROUTES).join(', ')}`);
+  const served = DEFAULT_ROUTES[network as keyof typeof DEFAULT_ROUTES]![kind];
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    if (command === 'clear') {
+      await clearMerchantRoutes(pool, merchant, network, kind);
+      process.stdout.write(`${kind} routes for ${network}: default (${served.join(', ')})\n`);
+    } else {
+      const operators = (values.operators ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      const unknown = operators.filter((o) => !(served as readonly string[]).includes(o));
+      if (operators.length === 0 || unknown.length)
+        fail(`--operators must be among ${served.join(', ')} for ${network}`);
+      await setMerchantRoutes(pool, { merchantId: merchant, network, kind, operators });
+      process.stdout.write(`${kind} routes for ${network}: ${operators.join(', ')}\n`);
+    }
   } finally {
     await pool.end();
   }

@@ -1,14 +1,8 @@
-import {
-  condition,
-  log,
-  proxyActivities,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { condition, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome } from './await-outcome.js';
+import { mirror } from './search.js';
 import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
   SA,
@@ -60,7 +54,7 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
 
   const setStatus = (next: PaymentStatus) => {
     status = next;
-    upsertSearchAttributes([{ key: SA.status, value: next }]);
+    mirror([{ key: SA.status, value: next }]);
   };
 
   // 1. Initiate.
@@ -111,7 +105,7 @@ async function initiateWithRetries(input: PayinWorkflowInput): Promise<Initiatio
     if (r > 0) {
       // Failover: nothing reached the previous route that could charge the payer.
       await switchPayinRoute(input.paymentId, operator, detail);
-      upsertSearchAttributes([{ key: SA.operator, value: operator }]);
+      mirror([{ key: SA.operator, value: operator }]);
     }
     for (let tries = 1; tries <= MAX_INITIATION_ATTEMPTS; tries++) {
       attempt++;

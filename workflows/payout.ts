@@ -1,15 +1,9 @@
-import {
-  condition,
-  log,
-  proxyActivities,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { condition, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { DisbursementActivities } from '../activities/disbursement-activities.js';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome } from './await-outcome.js';
+import { mirror } from './search.js';
 import { decideDisbursement, decideDisbursementAtDeadline } from './decisions.js';
 import {
   SA,
@@ -71,7 +65,7 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
   setHandler(payinStateQuery, () => ({ status, checks, callbacksReceived }));
   const setStatus = (next: PaymentStatus) => {
     status = next;
-    upsertSearchAttributes([{ key: SA.status, value: next }]);
+    mirror([{ key: SA.status, value: next }]);
   };
   const end = (view: { status: PaymentStatus; failure?: PaymentFailure }): DisbursementOutcome => {
     setStatus(view.status);

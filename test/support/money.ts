@@ -59,9 +59,9 @@ export async function expectBalancedLedger(pool: Pool): Promise<void> {
   });
 }
 
-/** A distinct Burkina (Orange) number per call: LigdiCash refuses a payout to a number with one pending. */
+/** A distinct Orange Burkina number per call: LigdiCash refuses a payout to a number with one pending. */
 let serial = 0;
 export function recipientNumber(): string {
   serial++;
-  return `+2267${String((process.pid * 1000 + serial) % 10_000_000).padStart(7, '0')}`;
+  return `+22676${String((process.pid * 1000 + serial) % 1_000_000).padStart(6, '0')}`;
 }

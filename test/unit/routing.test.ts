@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { NUMBERING_PLANS } from '../../lib/networks.js';
+import { parseMsisdn } from '../../lib/phone.js';
+import { chooseRoutes } from '../../lib/routing.js';
+import { mapPaymentCode, registrationRefusal } from '../../operators/paygate/adapter.js';
+import { mapMbankingStatut, mapNotification } from '../../operators/tmoney/mapping.js';
+
+describe('Togo routing table', () => {
+  const togocel = ['70', '71', '72', '90', '91', '92', '93'];
+  const moov = ['78', '79', '96', '97', '98', '99'];
+  it.each([
+    ...togocel.map((p) => [p, 'togocel_tg', ['tmoney', 'paygate']]),
+    ...moov.map((p) => [p, 'moov_tg', ['paygate']]),
+  ] as [string, string, string[]][])('+228 %s… is %s, routed to %j', (prefix, network, routes) => {
+    const parsed = parseMsisdn(`+228${prefix}123456`);
+    expect(parsed.ok && parsed.value.network).toBe(network);
+    expect(chooseRoutes({ network: network as 'togocel_tg', kind: 'payin' })).toEqual({ ok: true, routes });
+    expect(chooseRoutes({ network: network as 'togocel_tg', kind: 'payout' })).toEqual({ ok: true, routes });
+  });
+
+  it('knows every prefix of the Togo plan and nothing else', () => {
+    expect(Object.keys(NUMBERING_PLANS.TG.prefixes).sort()).toEqual([...togocel, ...moov].sort());
+    const unknown = parseMsisdn('+22822123456');
+    expect(unknown.ok && unknown.value.network).toBeUndefined();
+  });
+
+  it.each([
+    ['+2289011223', 'has 8 digits'],
+    ['+228901122334', 'has 8 digits'],
+    ['+33612345678', 'country not supported'],
+    ['+1 202 555 0100', 'country not supported'],
+    ['90112233', 'country not supported'],
+  ])('refuses %s (%s)', (input, reason) => {
+    const parsed = parseMsisdn(input);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toContain(reason);
+  });
+
+  it('honours an explicit operator only when it serves the network and the merchant allows it', () => {
+    expect(chooseRoutes({ network: 'togocel_tg', kind: 'payin', operator: 'paygate' })).toEqual({
+      ok: true,
+      routes: ['paygate'],
+    });
+    expect(chooseRoutes({ network: 'moov_tg', kind: 'payin', operator: 'tmoney' })).toMatchObject({
+      ok: false,
+      code: 'network_not_served',
+    });
+    expect(chooseRoutes({ network: 'togocel_tg', kind: 'payin', operator: 'ligdicash' })).toMatchObject({
+      ok: false,
+      code: 'network_not_served',
+    });
+    expect(
+      chooseRoutes({ network: 'togocel_tg', kind: 'payin', operator: 'tmoney', merchantRoutes: ['paygate'] }),
+    ).toMatchObject({
+      ok: false,
+      code: 'operator_not_allowed',
+    });
+    expect(
+      chooseRoutes({ network: 'togocel_tg', kind: 'payin', merchantRoutes: ['paygate', 'tmoney'] }),
+    ).toEqual({
+      ok: true,
+      routes: ['paygate', 'tmoney'],
+    });
+    expect(chooseRoutes({ network: 'moov_tg', kind: 'payin', merchantRoutes: ['tmoney'] })).toMatchObject({
+      ok: false,
+      code: 'no_route',
+    });
+    expect(chooseRoutes({ network: 'free_sn', kind: 'payin' })).toMatchObject({
+      ok: false,
+      code: 'network_not_served',
+    });
+    expect(chooseRoutes({ network: undefined, kind: 'payin' })).toEqual({ ok: true, routes: ['ligdicash'] });
+  });
+});
+
+describe("PayGateGlobal's two enums", () => {
+  it('reads 0, 2, 4, 6 as payment codes in status answers', () => {
+    expect(mapPaymentCode(0).status).toBe('succeeded');
+    expect(mapPaymentCode(2).status).toBe('pending');
+    expect(mapPaymentCode(4).status).toBe('expired');
+    expect(mapPaymentCode(6).status).toBe('cancelled');
+    expect(mapPaymentCode(9).status).toBe('unknown');
+  });
+
+  it('reads the same numbers as registration codes in /pay answers', () => {
+    expect(registrationRefusal(2)).toMatchObject({
+      failure: { code: 'operator_authentication_failed' },
+      operatorSide: true,
+    });
+    expect(registrationRefusal(4).failure.code).toBe('invalid_request');
+    expect(registrationRefusal(6).failure.code).toBe('duplicate_transaction');
+  });
+});
+
+describe('TMoney words', () => {
+  it.each([
+    ['OK', undefined, 'succeeded'],
+    ['NOK', 'CANCEL', 'cancelled'],
+    ['NOK', 'AUTHENTICATION', 'failed'],
+    ['NOK', 'PAYMENT_FAILED', 'failed'],
+    ['NOK', 'EXPIRED_SESSION', 'expired'],
+    ['NOK', 'SOMETHING_NEW', 'failed'],
+    ['MAYBE', undefined, 'unknown'],
+  ])('notification %s/%s is %s', (status, error, ours) => {
+    expect(mapNotification(status, error).status).toBe(ours);
+  });
+
+  it.each([
+    ['SUCCES', 'succeeded'],
+    ['EN_ATTENTE', 'pending'],
+    ['ECHEC', 'failed'],
+    ['ANNULE', 'cancelled'],
+    ['EXPIRE', 'expired'],
+    [undefined, 'unknown'],
+  ])('MBANKING statut %s is %s', (statut, ours) => {
+    expect(mapMbankingStatut(statut).status).toBe(ours);
+  });
+});
