@@ -208,8 +208,15 @@ export class PaygateOperator implements OperatorAdapter {
   }
 
   /** Status by our identifier (v2): works for both payins and the redirect page, whose tx_reference we never get. */
+  /**
+   * Status by PayGateGlobal's tx_reference (v1) when we have it (direct payins), else by our
+   * identifier (v2): the hosted page never tells us its tx_reference.
+   */
   async checkPayinStatus(refs: PaymentRefs): Promise<StatusReport> {
-    const found = await this.statusByIdentifier(refs.paymentId);
+    const byTx = refs.operatorReference && refs.operatorReference !== refs.paymentId;
+    const found = byTx
+      ? await this.status(PAYGATE_PATHS.statusByTxReference, { tx_reference: refs.operatorReference })
+      : await this.statusByIdentifier(refs.paymentId);
     if (found.kind === 'error') return { reachable: false, detail: found.detail };
     if (found.kind === 'absent')
       return { reachable: true, status: 'pending', operatorStatus: 'not_registered_yet', raw: null };
@@ -340,16 +347,21 @@ export class PaygateOperator implements OperatorAdapter {
     return cb.operatorReference === payment.operatorReference;
   }
 
-  private async statusByIdentifier(
-    identifier: string,
+  private statusByIdentifier(identifier: string) {
+    return this.status(PAYGATE_PATHS.statusByIdentifier, { identifier });
+  }
+
+  private async status(
+    path: string,
+    query: Record<string, unknown>,
   ): Promise<
     | { kind: 'found'; txReference?: string; report: Extract<StatusReport, { reachable: true }> }
     | { kind: 'absent' }
     | { kind: 'error'; detail: string }
   > {
-    const answer = await this.post(PAYGATE_PATHS.statusByIdentifier, { identifier });
+    const answer = await this.post(path, query);
     if (answer.kind !== 'answered') return { kind: 'error', detail: answer.detail };
-    // An identifier PayGateGlobal does not know answers 404 (our reading, docs/paygate.md).
+    // A reference PayGateGlobal does not know answers 404 (our reading, docs/paygate.md).
     if (answer.status === 404) return { kind: 'absent' };
     if (answer.status !== 200) return { kind: 'error', detail: `HTTP ${answer.status}` };
     const parsed = statusAnswer.safeParse(answer.body);

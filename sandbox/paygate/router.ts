@@ -55,6 +55,8 @@ const PAGE_NETWORKS: Record<string, Network> = { MOOV: 'FLOOZ', TOGOCEL: 'TMONEY
 export class PaygateSandbox {
   readonly transactions = new Map<string, PaygateTransaction>();
   readonly balances: Record<Network, number>;
+  /** Status calls answered, by version: tests check which one is used when. */
+  readonly statusCalls = { v1: 0, v2: 0 };
   down = false;
 
   constructor(
@@ -263,6 +265,7 @@ export function paygateSandbox(
   router.post(
     '/api/v1/status',
     ...api((_req, res, b) => {
+      paygate.statusCalls.v1++;
       const tx = paygate.transactions.get(str(b.tx_reference));
       if (!tx) return void res.status(404).json({ error: 'Transaction introuvable' });
       res.json(statusBody(tx));
@@ -271,6 +274,7 @@ export function paygateSandbox(
   router.post(
     '/api/v2/status',
     ...api((_req, res, b) => {
+      paygate.statusCalls.v2++;
       const tx = paygate.byIdentifier(str(b.identifier));
       if (!tx) return void res.status(404).json({ error: 'Transaction introuvable' });
       res.json(statusBody(tx));

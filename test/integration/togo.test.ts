@@ -296,6 +296,7 @@ describe('TMoney MBANKING', () => {
 
 describe('PayGateGlobal', () => {
   it('a Moov (Flooz) number goes through PayGateGlobal /pay; its callback is confirmed by the v2 status', async () => {
+    const v1Before = stack.sandbox.paygate.statusCalls.v1;
     const created = await createPayin({ amount: 7_000, mode: 'direct', customer: { phone: MOOV } });
     expect(created.status).toBe(201);
     expect(created.body.operator).toBe('paygate');
@@ -306,6 +307,8 @@ describe('PayGateGlobal', () => {
     const tx = stack.sandbox.paygate.byIdentifier(created.body.id)!;
     expect(tx.network).toBe('FLOOZ');
     expect(done.operator_reference).toBe(tx.txReference);
+    // Known tx_reference: the v1 status call, by PayGateGlobal's reference.
+    expect(stack.sandbox.paygate.statusCalls.v1).toBeGreaterThan(v1Before);
     const inbox = await eventually('paygate callback', async () => {
       const rows = await listCallbacks(stack.pool, { paymentId: created.body.id });
       return rows.length ? rows : undefined;
@@ -326,6 +329,7 @@ describe('PayGateGlobal', () => {
     expect(url.pathname).toBe('/paygate/v1/page');
     expect(url.searchParams.get('identifier')).toBe(created.body.id);
     expect(url.searchParams.get('network')).toBe('TOGOCEL');
+    const v2Before = stack.sandbox.paygate.statusCalls.v2;
     const page = await (await fetch(url)).text();
     const back = await postForm(actionOf(page), {
       ...hiddenFields(page),
@@ -335,6 +339,8 @@ describe('PayGateGlobal', () => {
     });
     expect(back.headers.get('location')).toBe('https://shop.example/ok');
     expect((await payinEnds(created.body.id)).status).toBe('succeeded');
+    // The page never tells us its tx_reference: the v2 status call, by our identifier.
+    expect(stack.sandbox.paygate.statusCalls.v2).toBeGreaterThan(v2Before);
   });
 
   it('cancelled (6) and expired (4) payment codes end the payin so', async () => {
