@@ -226,6 +226,72 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       return rest;
     },
 
+    /**
+     * Looks again at a disbursement of unknown outcome: settled meanwhile (reconciliation), or the
+     * operator now says executed (capture) or absent / failed (release). Otherwise still unknown.
+     */
+    async resolveUnknownDisbursement(paymentId: string): Promise<PaymentStatus> {
+      const payment = await load(paymentId);
+      if (payment.status !== 'unknown' && payment.status !== 'pending') return payment.status;
+      const adapter = adapterFor(payment);
+      const method = payment.mode as PayoutMethod;
+      let verdict:
+        | { to: 'succeeded' | 'failed'; reason: string; failure?: PaymentFailure; operatorStatus?: string }
+        | undefined;
+      if (payment.operatorReference) {
+        const report = await adapter.checkPayoutStatus(
+          { paymentId, operatorReference: payment.operatorReference },
+          method,
+        );
+        if (report.reachable && (report.status === 'succeeded' || report.status === 'failed')) {
+          verdict = {
+            to: report.status,
+            reason: `status API says ${report.operatorStatus}`,
+            failure: report.failure,
+            operatorStatus: report.operatorStatus,
+          };
+        }
+      } else {
+        const lookup = await adapter.findPayoutByReference(paymentId, method);
+        if (lookup.kind === 'absent') {
+          verdict = {
+            to: 'failed',
+            reason: 'the operator has no such request: it was never executed',
+            failure: {
+              code: 'not_executed',
+              message: 'The operator confirms it never executed this disbursement',
+            },
+          };
+        } else if (
+          lookup.kind === 'found' &&
+          (lookup.report.status === 'succeeded' || lookup.report.status === 'failed')
+        ) {
+          verdict = {
+            to: lookup.report.status,
+            reason: `found at the operator: ${lookup.report.operatorStatus}`,
+            failure: lookup.report.failure,
+            operatorStatus: lookup.report.operatorStatus,
+          };
+        }
+      }
+      if (!verdict) return payment.status;
+      log(payment).info({ to: verdict.to, reason: verdict.reason }, 'unknown disbursement resolved');
+      const result = await applyTransition(
+        pool,
+        {
+          paymentId,
+          step: 'resolved',
+          to: verdict.to,
+          actor: 'status_check',
+          reason: verdict.reason,
+          failure: verdict.failure,
+          operatorStatus: verdict.operatorStatus,
+        },
+        postingsFor(verdict.to),
+      );
+      return result.payment.status;
+    },
+
     /** Ends a disbursement: success captures the hold, failure releases it, unknown keeps it. */
     async settleDisbursement(t: Transition): Promise<PaymentStatus> {
       const result = await applyTransition(pool, t, postingsFor(t.to));

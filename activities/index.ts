@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
-import type { Config } from '../lib/config.js';
+import { operatorTiming, type Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
 import {
@@ -17,6 +17,7 @@ import {
 import type { PaymentFailure, PaymentKind } from '../lib/payments.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
+import { createTransferActivities } from './transfer-activities.js';
 
 /** Every activity the payments worker registers. */
 export function createActivities(deps: { config: Config; pool: Pool; logger: Logger }) {
@@ -30,7 +31,14 @@ export function createActivities(deps: { config: Config; pool: Pool; logger: Log
       cooldownSeconds: deps.config.CIRCUIT_COOLDOWN_SECONDS,
     },
   };
-  return withHeartbeats({ ...createPayinActivities(shared), ...createDisbursementActivities(shared) });
+  return withHeartbeats({
+    ...createPayinActivities(shared),
+    ...createDisbursementActivities(shared),
+    ...createTransferActivities({
+      ...shared,
+      timingFor: (operator) => operatorTiming(deps.config, operator),
+    }),
+  });
 }
 
 /** How often a running activity tells Temporal it is alive. */

@@ -11,9 +11,11 @@ import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ledgerRoutes } from './ledger.js';
+import { metricsRoutes } from './metrics.js';
 import { payinRoutes } from './payins.js';
 import { payoutRoutes } from './payouts.js';
 import { payinRefundRoutes, refundRoutes } from './refunds.js';
+import { transferRoutes } from './transfers.js';
 import { PROBLEM_TYPES, Problem, problemHandler, type ProblemType } from './problems.js';
 
 export interface ApiDeps {
@@ -71,6 +73,8 @@ export function createApp(deps: ApiDeps): Express {
       .json({ status: healthy ? 'ok' : 'unavailable', checks: { postgres, temporal: temporalCheck } });
   });
 
+  app.use('/metrics', metricsRoutes(pool));
+
   const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -92,6 +96,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/payins', payinRoutes(deps));
   app.use('/v1/payouts', payoutRoutes(deps));
   app.use('/v1/refunds', refundRoutes(deps));
+  app.use('/v1/transfers', transferRoutes(deps));
   app.use('/v1/operators', operatorRoutes(pool, deps.operators));
   app.use('/v1', ledgerRoutes(pool));
 

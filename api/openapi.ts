@@ -4,6 +4,7 @@ import {
   BalanceSchema,
   CreatePayoutRequest,
   CreateRefundRequest,
+  CreateTransferRequest,
   LedgerEntrySchema,
   LedgerQuery,
   PayoutSchema,
@@ -181,6 +182,48 @@ export function buildOpenApiDocument() {
     security: [{ [bearer.name]: [] }],
     request: { params: idParam },
     responses: { 200: json(RefundSchema, 'The refund'), 404: problem('No such refund for this merchant') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/transfers',
+    summary: 'Send money from a payer on one network to a payee on another',
+    description:
+      'Collects from the sender, pays the recipient, refunds the sender if the payout fails (docs/transfers.md). ' +
+      'The answer carries the sender next action and each leg.',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      headers: idempotencyHeader,
+      body: { content: { 'application/json': { schema: CreateTransferRequest } } },
+    },
+    responses: {
+      201: { description: 'Transfer started; `next_action` says what the sender must do' },
+      202: { description: 'Transfer recorded; its first step is still running' },
+      400: problem('Invalid input'),
+      422: problem('A number not routable, an amount outside a route, or the payout route cannot pay now'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/transfers/{id}',
+    summary: 'Read a transfer, its legs and its events',
+    security: [{ [bearer.name]: [] }],
+    request: { params: z.object({ id: z.string().meta({ example: 'trf_7k2m4q6s8u2w4y6a3c5e7g2i' }) }) },
+    responses: { 200: { description: 'The transfer' }, 404: problem('No such transfer for this merchant') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/transfers',
+    summary: 'List transfers, newest first',
+    security: [{ [bearer.name]: [] }],
+    request: { query: PayinListQuery },
+    responses: { 200: { description: 'A page of transfers' } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/operators',
+    summary: 'Route health and the balances operators report',
+    security: [{ [bearer.name]: [] }],
+    responses: { 200: { description: 'One entry per operator' } },
   });
   registry.registerPath({
     method: 'get',

@@ -289,3 +289,37 @@ export const LedgerEntrySchema = z
     ),
   })
   .meta({ id: 'LedgerEntry' });
+
+export const CreateTransferRequest = z
+  .object({
+    amount: amount.meta({
+      description:
+        'What the recipient receives (fee_bearer sender) or what the sender pays (fee_bearer recipient).',
+    }),
+    currency: z.enum(CURRENCY_CODES).meta({ example: 'XOF' }),
+    fee_bearer: z.enum(['sender', 'recipient']).default('sender'),
+    mode: z.enum(['direct', 'redirect']).default('direct').meta({
+      description: 'How the sender pays: on the phone (direct) or on the operator page (redirect).',
+    }),
+    sender: z
+      .object({
+        phone: z.string().max(32).meta({ example: '+22890112233' }),
+        network: z.enum(NETWORK_CODES).optional(),
+        otp: z
+          .string()
+          .regex(/^\d{4,8}$/)
+          .optional(),
+      })
+      .strict(),
+    recipient: z
+      .object({
+        phone: z.string().max(32).meta({ example: '+22897112233' }),
+        network: z.enum(NETWORK_CODES).optional(),
+      })
+      .strict(),
+    description: text(255).min(1).optional(),
+    metadata: metadata.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreateTransferRequest' });
+export type CreateTransferRequest = z.infer<typeof CreateTransferRequest>;

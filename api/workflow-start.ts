@@ -5,7 +5,7 @@ import {
 } from '@temporalio/client';
 import type { Config } from '../lib/config.js';
 import type { PaymentKind } from '../lib/payments.js';
-import { SA, initiationUpdate, workflowIdFor } from '../workflows/shared.js';
+import { SA, initiationUpdate, transferWorkflowId, workflowIdFor } from '../workflows/shared.js';
 
 export type StartResult = 'initiated' | 'waiting' | 'unavailable';
 
@@ -18,15 +18,18 @@ export async function startPaymentWorkflow(
   temporal: Client,
   config: Config,
   p: {
-    kind: PaymentKind;
+    kind: PaymentKind | 'transfer';
     paymentId: string;
     merchantId: string;
     operator: string;
     amount: number;
     input: unknown;
+    /** A transfer's id, searchable on the transfer (and on each leg, which the transfer starts). */
+    transferId?: string;
   },
 ): Promise<StartResult> {
-  const workflowId = workflowIdFor(p.kind, p.paymentId);
+  const workflowId =
+    p.kind === 'transfer' ? transferWorkflowId(p.paymentId) : workflowIdFor(p.kind, p.paymentId);
   const startWorkflowOperation = new WithStartWorkflowOperation(p.kind, {
     workflowId,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -40,6 +43,7 @@ export async function startPaymentWorkflow(
       { key: SA.operator, value: p.operator },
       { key: SA.status, value: 'created' },
       { key: SA.amount, value: p.amount },
+      ...(p.transferId ? [{ key: SA.transferId, value: p.transferId }] : []),
     ],
   });
   const update = temporal.workflow.executeUpdateWithStart(initiationUpdate, {

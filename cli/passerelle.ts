@@ -15,7 +15,7 @@ const USAGE = `usage: passerelle <command>
 commands:
   merchant create <name> [--json]   create a merchant and print its id and a new API key (shown once)
   db migrate                        apply pending database migrations
-  fees set --kind payin|payout|refund [--merchant mer_…] [--operator ligdicash]
+  fees set --kind payin|payout|refund|transfer [--merchant mer_…] [--operator ligdicash]
            [--currency XOF] [--percent 1.5] [--fixed 100]
                                     set a fee schedule (no --merchant/--operator: for all)
   ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
@@ -94,8 +94,8 @@ if (group === 'merchant' && command === 'create') {
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database schema up to date\n');
 } else if (group === 'fees' && command === 'set') {
   const kind = values.kind;
-  if (kind !== 'payin' && kind !== 'payout' && kind !== 'refund')
-    fail('fees set needs --kind payin, payout or refund');
+  if (kind !== 'payin' && kind !== 'payout' && kind !== 'refund' && kind !== 'transfer')
+    fail('fees set needs --kind payin, payout, refund or transfer');
   const currency = values.currency ?? 'XOF';
   if (!isCurrencyCode(currency)) fail(`unknown currency ${currency}`);
   // Percent with at most two decimals, kept exact as basis points.

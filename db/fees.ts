@@ -1,12 +1,15 @@
 import type { CurrencyCode } from '../lib/money.js';
 import { computeFee, payinFee, type FeeSchedule } from '../lib/fees.js';
 import type { PaymentKind } from '../lib/payments.js';
+
+/** Fees are set per payment kind, and for transfers. */
+export type FeeKind = PaymentKind | 'transfer';
 import type { Queryable } from './pool.js';
 
 /** The most specific fee schedule for (merchant, operator, kind, currency), or none (no fee). */
 export async function findFeeSchedule(
   db: Queryable,
-  q: { merchantId: string; operator: string; kind: PaymentKind; currency: CurrencyCode },
+  q: { merchantId: string; operator: string; kind: FeeKind; currency: CurrencyCode },
 ): Promise<FeeSchedule> {
   const { rows } = await db.query<{ percent_bps: number; fixed_amount: number }>(
     `SELECT percent_bps, fixed_amount FROM fee_schedules
@@ -25,7 +28,7 @@ export async function findFeeSchedule(
 
 export async function feeFor(
   db: Queryable,
-  q: { merchantId: string; operator: string; kind: PaymentKind; currency: CurrencyCode; amount: number },
+  q: { merchantId: string; operator: string; kind: FeeKind; currency: CurrencyCode; amount: number },
 ): Promise<number> {
   const schedule = await findFeeSchedule(db, q);
   return q.kind === 'payin' ? payinFee(q.amount, schedule) : computeFee(q.amount, schedule);
@@ -34,7 +37,7 @@ export async function feeFor(
 /** Creates or replaces a schedule; `merchantId`/`operator` undefined means "any". */
 export async function setFeeSchedule(
   db: Queryable,
-  s: { merchantId?: string; operator?: string; kind: PaymentKind; currency: CurrencyCode } & FeeSchedule,
+  s: { merchantId?: string; operator?: string; kind: FeeKind; currency: CurrencyCode } & FeeSchedule,
 ): Promise<void> {
   await db.query(
     `INSERT INTO fee_schedules (merchant_id, operator, kind, currency, percent_bps, fixed_amount)

@@ -8,12 +8,15 @@ import type { PaymentRecord } from './payments.js';
  * posting table is in docs/ledger.md.
  */
 
-export type AccountKind = 'merchant_available' | 'merchant_held' | 'operator_clearing' | 'fees_revenue';
+export type AccountKind =
+  'merchant_available' | 'merchant_held' | 'operator_clearing' | 'fees_revenue' | 'transfer_transit';
 
 export type AccountRef =
   | { kind: 'merchant_available' | 'merchant_held'; merchantId: string; currency: CurrencyCode }
   | { kind: 'operator_clearing'; operator: string; currency: CurrencyCode }
-  | { kind: 'fees_revenue'; currency: CurrencyCode };
+  | { kind: 'fees_revenue'; currency: CurrencyCode }
+  /** A transfer's money between its legs: collected, not yet paid out or refunded. */
+  | { kind: 'transfer_transit'; transferId: string; currency: CurrencyCode };
 
 export type PostingStep = 'payin_succeeded' | 'late_payin_succeeded' | 'hold' | 'capture' | 'release';
 
@@ -32,6 +35,8 @@ function accountCode(ref: AccountRef): string {
       return `operator:${ref.operator}:clearing:${ref.currency}`;
     case 'fees_revenue':
       return `fees:revenue:${ref.currency}`;
+    case 'transfer_transit':
+      return `transfer:${ref.transferId}:transit:${ref.currency}`;
   }
 }
 
@@ -41,6 +46,8 @@ export async function accountId(db: Queryable, ref: AccountRef): Promise<number>
   const found = await db.query<{ id: number }>('SELECT id FROM ledger_accounts WHERE code = $1', [code]);
   if (found.rows[0]) return found.rows[0].id;
   const merchant = ref.kind === 'merchant_available' || ref.kind === 'merchant_held';
+  // Merchant balances and a transfer's transit money are never negative: their balance is tracked and checked.
+  const tracked = merchant || ref.kind === 'transfer_transit';
   const inserted = await db.query<{ id: number }>(
     `INSERT INTO ledger_accounts (code, kind, merchant_id, operator, currency, normal_side, track_balance)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -53,7 +60,7 @@ export async function accountId(db: Queryable, ref: AccountRef): Promise<number>
       ref.kind === 'operator_clearing' ? ref.operator : null,
       ref.currency,
       ref.kind === 'operator_clearing' ? 'debit' : 'credit',
-      merchant,
+      tracked,
     ],
   );
   return inserted.rows[0]!.id;
@@ -71,7 +78,8 @@ export interface Posting {
  * Posts an entry inside the caller's transaction. Returns false when this (payment, step) was
  * already posted: postings are idempotent, so an activity may safely run again.
  */
-export async function post(client: PoolClient, p: Posting): Promise<boolean> {
+export async function post(client: PoolClient, p: Posting | undefined): Promise<boolean> {
+  if (!p) return false;
   const lines = p.lines.filter((l) => l.amount !== 0);
   const total = lines.reduce((sum, l) => sum + l.amount, 0);
   if (total !== 0) throw new Error(`posting ${p.step} for ${p.paymentId} does not balance (${total})`);
@@ -127,11 +135,31 @@ const clearing = (p: PaymentRecord): AccountRef => ({
 });
 const fees = (p: PaymentRecord): AccountRef => ({ kind: 'fees_revenue', currency: p.currency });
 
-/** Payin succeeded: the operator owes us the amount; the merchant is owed it net of our fee. */
+const transit = (p: PaymentRecord): AccountRef => ({
+  kind: 'transfer_transit',
+  transferId: p.transferId!,
+  currency: p.currency,
+});
+
+/**
+ * Payin succeeded: the operator owes us the amount; the merchant is owed it net of our fee. A
+ * transfer's collection goes to the transfer's transit account instead.
+ */
 export function payinSucceededPosting(
   p: PaymentRecord,
   step: 'payin_succeeded' | 'late_payin_succeeded' = 'payin_succeeded',
 ): Posting {
+  if (p.transferId) {
+    return {
+      paymentId: p.id,
+      step,
+      description: `transfer ${p.transferId}: collected from the sender through ${p.operator}`,
+      lines: [
+        { account: clearing(p), amount: p.amount },
+        { account: transit(p), amount: -p.amount },
+      ],
+    };
+  }
   return {
     paymentId: p.id,
     step,
@@ -144,8 +172,12 @@ export function payinSucceededPosting(
   };
 }
 
-/** Payout or refund accepted: its amount and fee move from available to held. */
-export function holdPosting(p: PaymentRecord): Posting {
+/**
+ * Payout or refund accepted: its amount and fee move from available to held. A transfer leg is
+ * paid from the transfer's transit money, which needs no hold (none of it is the merchant's).
+ */
+export function holdPosting(p: PaymentRecord): Posting | undefined {
+  if (p.transferId) return undefined;
   const total = p.amount + p.feeAmount;
   return {
     paymentId: p.id,
@@ -158,22 +190,25 @@ export function holdPosting(p: PaymentRecord): Posting {
   };
 }
 
-/** Payout or refund executed: the hold pays the operator's disbursement and our fee. */
+/** Payout or refund executed: the hold (or the transfer's transit money) pays the operator's disbursement and our fee. */
 export function capturePosting(p: PaymentRecord): Posting {
   return {
     paymentId: p.id,
     step: 'capture',
-    description: `${p.kind} ${p.id} paid out through ${p.operator}`,
+    description: p.transferId
+      ? `transfer ${p.transferId}: ${p.kind === 'refund' ? 'sender refunded' : 'recipient paid'} through ${p.operator}`
+      : `${p.kind} ${p.id} paid out through ${p.operator}`,
     lines: [
-      { account: held(p), amount: p.amount + p.feeAmount },
+      { account: p.transferId ? transit(p) : held(p), amount: p.amount + p.feeAmount },
       { account: clearing(p), amount: -p.amount },
       { account: fees(p), amount: -p.feeAmount },
     ],
   };
 }
 
-/** Payout or refund definitively failed: the hold goes back to available. */
-export function releasePosting(p: PaymentRecord): Posting {
+/** Payout or refund definitively failed: the hold goes back to available (a transfer's money stays in transit). */
+export function releasePosting(p: PaymentRecord): Posting | undefined {
+  if (p.transferId) return undefined;
   const total = p.amount + p.feeAmount;
   return {
     paymentId: p.id,

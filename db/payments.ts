@@ -41,6 +41,8 @@ export interface PaymentRecord {
   feeAmount: number;
   /** For a refund: the payin it refunds. */
   parentPaymentId: string | null;
+  /** When the payment is a leg of a transfer (collection, disbursement or refund). */
+  transferId: string | null;
   deadlineAt: Date | null;
   workflowId: string;
   createdAt: Date;
@@ -72,6 +74,7 @@ interface PaymentRow {
   initiation_attempts: number;
   fee_amount: number;
   parent_payment_id: string | null;
+  transfer_id: string | null;
   deadline_at: Date | null;
   workflow_id: string;
   created_at: Date;
@@ -103,6 +106,7 @@ function toRecord(row: PaymentRow): PaymentRecord {
     initiationAttempts: row.initiation_attempts,
     feeAmount: row.fee_amount,
     parentPaymentId: row.parent_payment_id,
+    transferId: row.transfer_id,
     deadlineAt: row.deadline_at,
     workflowId: row.workflow_id,
     createdAt: row.created_at,
@@ -127,6 +131,7 @@ export interface NewPayment {
   metadata: Record<string, string>;
   feeAmount?: number;
   parentPaymentId?: string;
+  transferId?: string;
   deadlineAt: Date;
   workflowId: string;
 }
@@ -136,8 +141,8 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<boole
   const inserted = await db.query(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
-                           parent_payment_id)
-     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                           parent_payment_id, transfer_id)
+     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
      ON CONFLICT (id) DO NOTHING`,
     [
       p.id,
@@ -157,6 +162,7 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<boole
       p.workflowId,
       p.feeAmount ?? 0,
       p.parentPaymentId ?? null,
+      p.transferId ?? null,
     ],
   );
   if (!inserted.rowCount) return false;

@@ -94,7 +94,17 @@ const envSchema = z.object({
   PAYGATE_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   PAYGATE_CALLBACK_ALLOWED_IPS: csv.default([]),
 
-  /** Route health: this many operator-side failures in a row open the circuit… */
+  /** Transfers: waits before each new refund of a sender whose refund failed (seconds, comma-separated). */
+  TRANSFER_REFUND_RETRY_SECONDS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of seconds')
+    .default('60,300,1800,7200,21600')
+    .transform((s) => s.split(',').map(Number)),
+  /** Transfers: how often a leg of unknown outcome is looked up again, and for how long before review. */
+  TRANSFER_RESOLUTION_CHECK_SECONDS: seconds.default(300),
+  TRANSFER_RESOLUTION_MAX_SECONDS: seconds.default(7 * 86_400),
+
+  /** Route health: this many operator-side failures in a row open the circuit…*/
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** …for this long, during which payins go to the next route. */
   CIRCUIT_COOLDOWN_SECONDS: seconds.default(60),

@@ -2,3 +2,4 @@
 export { payin } from './payin.js';
 export { payout } from './payout.js';
 export { refund } from './refund.js';
+export { transfer } from './transfer.js';

@@ -1,4 +1,12 @@
-import { condition, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome } from './await-outcome.js';
@@ -7,6 +15,7 @@ import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
   SA,
   initiationUpdate,
+  legInitiatedSignal,
   operatorCallbackSignal,
   payinStateQuery,
   type CallbackHint,
@@ -61,6 +70,9 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   const started = await initiateWithRetries(input);
   setStatus(started.status);
   initiation = started;
+  // As a transfer's collection leg: the transfer hands the sender's next action to its caller.
+  const parent = workflowInfo().parent;
+  if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(legInitiatedSignal, started);
   if (started.status !== 'pending' && started.status !== 'action_required') {
     return { status: started.status, failure: started.failure };
   }

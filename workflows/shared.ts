@@ -17,6 +17,29 @@ import type {
 export const PAYIN_WORKFLOW_TYPE = 'payin';
 export const PAYOUT_WORKFLOW_TYPE = 'payout';
 export const REFUND_WORKFLOW_TYPE = 'refund';
+export const TRANSFER_WORKFLOW_TYPE = 'transfer';
+
+export function transferWorkflowId(transferId: string): string {
+  return `transfer-${transferId}`;
+}
+
+export interface TransferWorkflowInput {
+  transferId: string;
+  merchantId: string;
+  collection: PayinWorkflowInput;
+  disbursementPaymentId: string;
+  /** Waits before each new refund after a failed one; when they are used up, the transfer needs review. */
+  refundRetrySeconds: number[];
+  /** A leg of unknown outcome is looked up every `everySeconds`, for at most `maxWaitSeconds`. */
+  resolution: { everySeconds: number; maxWaitSeconds: number };
+}
+
+export interface TransferState {
+  status: string;
+  collection?: string;
+  disbursement?: string;
+  refunds: string[];
+}
 
 /** A payment's workflow id derives from its id: one workflow per payment, ever. */
 export function workflowIdFor(kind: PaymentKind, paymentId: string): string {
@@ -77,6 +100,9 @@ export interface PayinState {
 }
 
 export const initiationUpdate = defineUpdate<InitiationView>('initiation');
+/** A payin run as a transfer's collection leg tells its parent the payer's next action. */
+export const legInitiatedSignal = defineSignal<[InitiationView]>('legInitiated');
+export const transferStateQuery = defineQuery<TransferState>('transferState');
 export const operatorCallbackSignal = defineSignal<[CallbackHint]>('operatorCallback');
 export const payinStateQuery = defineQuery<PayinState>('payinState');
 
@@ -88,4 +114,6 @@ export const SA = {
   operator: defineSearchAttributeKey('Operator', 'KEYWORD'),
   status: defineSearchAttributeKey('PaymentStatus', 'KEYWORD'),
   amount: defineSearchAttributeKey('AmountMinor', 'INT'),
+  /** Set on a transfer and on each of its legs: one search finds them all. */
+  transferId: defineSearchAttributeKey('TransferId', 'KEYWORD'),
 } as const;

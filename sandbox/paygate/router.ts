@@ -29,6 +29,8 @@ export const PAYGATE_SCENARIOS = {
   4103: 'disbursement executed, answer HTTP 502',
   4104: 'disbursement refused: balance too low',
   4105: 'disbursement pending forever',
+  4106: 'disbursement NOT executed, answer too late, and v2 status answers 503 three times',
+  4107: 'disbursement executed, answer HTTP 502, and v2 status answers 503 three times',
 } as const;
 
 type Network = 'FLOOZ' | 'TMONEY';
@@ -57,6 +59,8 @@ export class PaygateSandbox {
   readonly balances: Record<Network, number>;
   /** Status calls answered, by version: tests check which one is used when. */
   readonly statusCalls = { v1: 0, v2: 0 };
+  /** Identifiers whose next v2 status calls answer 503 (scenarios 4106 and 4107). */
+  readonly unavailableLookups = new Map<string, number>();
   down = false;
 
   constructor(
@@ -115,7 +119,7 @@ export class PaygateSandbox {
 
   /** Disbursement execution per scenario. */
   disburse(tx: PaygateTransaction): void {
-    if (tx.amount === 4102 || tx.amount === 4103) return this.settle(tx);
+    if (tx.amount === 4102 || tx.amount === 4103 || tx.amount === 4107) return this.settle(tx);
     if (tx.amount === 4105) return;
     later(this.config.SANDBOX_PROCESSING_DELAY_MS, () => {
       if (tx.amount === 4101) {
@@ -275,6 +279,11 @@ export function paygateSandbox(
     '/api/v2/status',
     ...api((_req, res, b) => {
       paygate.statusCalls.v2++;
+      const left = paygate.unavailableLookups.get(str(b.identifier)) ?? 0;
+      if (left > 0) {
+        paygate.unavailableLookups.set(str(b.identifier), left - 1);
+        return void res.status(503).json({ error: 'Service indisponible' });
+      }
       const tx = paygate.byIdentifier(str(b.identifier));
       if (!tx) return void res.status(404).json({ error: 'Transaction introuvable' });
       res.json(statusBody(tx));
@@ -293,6 +302,12 @@ export function paygateSandbox(
       }
       if (paygate.byIdentifier(reference))
         return void res.json({ status: 409, message: 'Référence déjà utilisée' });
+      if (amount === 4106 || amount === 4107) paygate.unavailableLookups.set(reference, 3);
+      if (amount === 4106) {
+        // Lost on the way: nothing registered, and the answer never comes in time.
+        await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
+        return void res.status(504).send('Gateway Timeout');
+      }
       if (amount === 4104 || paygate.balances[network] < amount)
         return void res.json({ status: 402, message: 'Solde insuffisant' });
       const tx = paygate.register({
@@ -305,7 +320,7 @@ export function paygateSandbox(
         description: str(b.reason),
       });
       paygate.disburse(tx);
-      if (amount === 4103) return void res.status(502).send('Bad Gateway');
+      if (amount === 4103 || amount === 4107) return void res.status(502).send('Bad Gateway');
       if (amount === 4102) await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
       res.json({ tx_reference: tx.txReference, status: 200 });
     }),

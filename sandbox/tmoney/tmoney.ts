@@ -75,6 +75,8 @@ export class TmoneySandbox {
   down = false;
   /** Our partner account, which credits draw on. */
   partnerBalance = 100_000_000;
+  /** Credits refused so far per number (numbers ending 000031 fail their first two credits). */
+  private readonly creditFailures = new Map<string, number>();
 
   constructor(
     readonly config: SandboxConfig,
@@ -281,6 +283,15 @@ export class TmoneySandbox {
   }): MbankingTransaction {
     const scenario = tmoneyPayoutScenario(order.montant);
     const tx = this.record('credit', order, scenario);
+    // Numbers whose credits fail: …000032 always, …000031 twice (refund retry tests).
+    const failures = this.creditFailures.get(order.numeroClient) ?? 0;
+    if (order.numeroClient.endsWith('000032') || (order.numeroClient.endsWith('000031') && failures < 2)) {
+      this.creditFailures.set(order.numeroClient, failures + 1);
+      later(this.config.SANDBOX_PROCESSING_DELAY_MS, () => {
+        if (tx.statut === 'EN_ATTENTE') tx.statut = 'ECHEC';
+      });
+      return tx;
+    }
     if (scenario === 'ambiguous_timeout' || scenario === 'ambiguous_5xx') {
       this.execute(tx);
     } else if (scenario === 'declined') {

@@ -223,3 +223,61 @@ describe('worker killed during a payout', () => {
     await expectBalancedLedger(stack.pool);
   });
 });
+
+describe('worker killed during a transfer', () => {
+  it('at each step boundary: collected once, never paid out twice, refunded once, books balanced', async () => {
+    worker = spawnWorker(stack.env);
+    const created = await api<{ id: string; legs: { collection: { id: string } } }>(
+      stack,
+      'POST',
+      '/v1/transfers',
+      {
+        key: stack.merchant.apiKey,
+        body: {
+          amount: 4_104,
+          currency: 'XOF',
+          sender: { phone: '+22890555501' },
+          recipient: { phone: '+22897555501' },
+        },
+      },
+    );
+    expect([201, 202]).toContain(created.status);
+    const id = created.body.id;
+    const statusIs = (wanted: string) =>
+      eventually(
+        `transfer ${id} ${wanted}`,
+        async () => {
+          const { rows } = await stack.pool.query<{ status: string }>(
+            'SELECT status FROM transfers WHERE id = $1',
+            [id],
+          );
+          return rows[0]?.status === wanted ? true : undefined;
+        },
+        45_000,
+        5,
+      );
+    for (const boundary of ['disbursing', 'refunding']) {
+      await statusIs(boundary);
+      await killed(worker);
+      worker = spawnWorker(stack.env);
+    }
+    await statusIs('refunded');
+    const { rows } = await stack.pool.query<{ id: string; kind: string }>(
+      'SELECT id, kind FROM payments WHERE transfer_id = $1',
+      [id],
+    );
+    const ids = rows.map((r) => r.id);
+    const tmoney = [...stack.sandbox.tmoney.transactions.values()].filter(
+      (t) => ids.includes(t.refCommande) && t.executed,
+    );
+    const paygate = [...stack.sandbox.paygate.transactions.values()].filter(
+      (t) => ids.includes(t.identifier) && t.executed,
+    );
+    expect(tmoney.map((t) => [t.kind, t.montant])).toEqual([
+      ['debit', 4_104],
+      ['credit', 4_104],
+    ]);
+    expect(paygate).toEqual([]);
+    await expectBalancedLedger(stack.pool);
+  });
+});

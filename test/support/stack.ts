@@ -256,7 +256,7 @@ export async function recordHistory(
   stack: TestStack,
   paymentId: string,
   name: string,
-  kind: 'payin' | 'payout' | 'refund' = 'payin',
+  kind: 'payin' | 'payout' | 'refund' | 'transfer' = 'payin',
 ): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   // The CLI writes the proto3 JSON that the replayer reads (as the Temporal UI's export does).

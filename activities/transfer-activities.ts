@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { applyTransition, getPayment, insertPayment, type PaymentRecord } from '../db/payments.js';
+import type { Pool } from '../db/pool.js';
+import { getTransfer, setTransferStatus, type TransferStatus } from '../db/transfers.js';
+import type { OperatorTiming } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import type { PaymentFailure } from '../lib/payments.js';
+import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
+
+export interface TransferActivityDeps {
+  pool: Pool;
+  logger: Logger;
+  timingFor: (operator: string) => OperatorTiming;
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** The id of a transfer's n-th refund: derived, so that a re-run activity finds the same refund. */
+export function transferRefundId(transferId: string, attempt: number): string {
+  const digest = createHash('sha256').update(`${transferId}:refund:${attempt}`).digest();
+  let id = 'pay_';
+  for (let i = 0; i < 24; i++) id += BASE32[digest[i]! & 31];
+  return id;
+}
+
+function disbursementInput(p: PaymentRecord, timing: OperatorTiming): DisbursementWorkflowInput {
+  return {
+    paymentId: p.id,
+    merchantId: p.merchantId,
+    kind: p.kind === 'refund' ? 'refund' : 'payout',
+    operator: p.operator,
+    amount: p.amount,
+    currency: p.currency,
+    deadlineAt: p.deadlineAt!.toISOString(),
+    poll: timing.poll,
+  };
+}
+
+export function createTransferActivities(deps: TransferActivityDeps) {
+  const { pool } = deps;
+
+  function log(transferId: string) {
+    return deps.logger.child({
+      transferId,
+      workflowId: Context.current().info.workflowExecution?.workflowId,
+    });
+  }
+
+  return {
+    async markTransfer(t: {
+      transferId: string;
+      step: string;
+      to: TransferStatus;
+      reason: string;
+      failure?: PaymentFailure;
+    }) {
+      const status = await setTransferStatus(pool, t);
+      log(t.transferId).info({ status, step: t.step, reason: t.reason }, 'transfer status');
+      return status;
+    },
+
+    /** The disbursement leg, its deadline counted from now (it waited for the collection). */
+    async prepareDisbursement(paymentId: string): Promise<DisbursementWorkflowInput> {
+      const payment = await getPayment(pool, paymentId);
+      if (!payment?.transferId)
+        throw ApplicationFailure.nonRetryable(`${paymentId} is not a transfer leg`, 'NotATransferLeg');
+      const timing = deps.timingFor(payment.operator);
+      if (payment.status === 'created') {
+        await pool.query(
+          `UPDATE payments SET deadline_at = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1 AND status = 'created'`,
+          [paymentId, timing.payoutDeadlineSeconds],
+        );
+      }
+      return disbursementInput((await getPayment(pool, paymentId))!, timing);
+    },
+
+    /** A leg that will never be sent (the collection did not succeed). */
+    async cancelLeg(paymentId: string, reason: string): Promise<void> {
+      await applyTransition(pool, { paymentId, step: 'cancel', to: 'cancelled', actor: 'workflow', reason });
+    },
+
+    /**
+     * The n-th refund of the sender: the collected amount back to the sender's number through the
+     * collecting operator (the sender ends whole). Idempotent per (transfer, attempt).
+     */
+    async createTransferRefund(transferId: string, attempt: number): Promise<DisbursementWorkflowInput> {
+      const transfer = await getTransfer(pool, transferId);
+      if (!transfer)
+        throw ApplicationFailure.nonRetryable(`transfer ${transferId} not found`, 'TransferNotFound');
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT id FROM payments WHERE transfer_id = $1 AND kind = 'payin'`,
+        [transferId],
+      );
+      const collection = (await getPayment(pool, rows[0]!.id))!;
+      const refundId = transferRefundId(transferId, attempt);
+      const timing = deps.timingFor(collection.operator);
+      await insertPayment(pool, {
+        id: refundId,
+        merchantId: transfer.merchantId,
+        kind: 'refund',
+        parentPaymentId: collection.id,
+        transferId,
+        amount: collection.amount,
+        currency: collection.currency,
+        feeAmount: 0,
+        operator: collection.operator,
+        network: transfer.sender.network,
+        mode: 'mobile_money',
+        customer: { phone: transfer.sender.phone },
+        description: `Refund of transfer ${transferId} (attempt ${attempt})`,
+        metadata: { transfer_id: transferId, attempt: String(attempt) },
+        deadlineAt: new Date(Date.now() + timing.payoutDeadlineSeconds * 1000),
+        workflowId: workflowIdFor('refund', refundId),
+      });
+      return disbursementInput((await getPayment(pool, refundId))!, timing);
+    },
+
+    /** Nobody could bring the money back: an alert (logs, and the needs_review gauge on /metrics). */
+    alertNeedsReview(transferId: string, reason: string): Promise<void> {
+      log(transferId).error(
+        { alert: 'transfer_needs_review', reason },
+        'TRANSFER NEEDS REVIEW: money held in transit',
+      );
+      return Promise.resolve();
+    },
+  };
+}
+
+export type TransferActivities = ReturnType<typeof createTransferActivities>;

@@ -1,0 +1,313 @@
+import { Router } from 'express';
+import { feeFor } from '../db/fees.js';
+import { getPayment, insertPayment, storePayinOtp, type PaymentRecord } from '../db/payments.js';
+import { inTransaction, type Pool } from '../db/pool.js';
+import {
+  getTransfer,
+  insertTransfer,
+  listTransferEvents,
+  listTransfers,
+  type TransferRecord,
+} from '../db/transfers.js';
+import { operatorTiming } from '../lib/config.js';
+import { newId } from '../lib/ids.js';
+import { workflowIdFor, transferWorkflowId, type TransferWorkflowInput } from '../workflows/shared.js';
+import { currentMerchant } from './auth.js';
+import { idempotentCreate } from './idempotency.js';
+import { requireJson, type PaymentRouteDeps } from './payment-routes.js';
+import { recipientNumber } from './payouts.js';
+import { Problem, validationProblem } from './problems.js';
+import { payinRoutesFor, payoutRouteFor } from './routing.js';
+import { CreateTransferRequest, PayinListQuery } from './schemas.js';
+import { decodeCursor, encodeCursor } from './views.js';
+import { startPaymentWorkflow } from './workflow-start.js';
+
+function legView(p: PaymentRecord | undefined) {
+  if (!p) return null;
+  return {
+    id: p.id,
+    status: p.status,
+    amount: p.amount,
+    operator: p.operator,
+    network: p.network,
+    operator_reference: p.operatorReference,
+    failure: p.failure,
+  };
+}
+
+async function transferView(pool: Pool, t: TransferRecord) {
+  const { rows } = await pool.query<{ id: string; kind: string }>(
+    'SELECT id, kind FROM payments WHERE transfer_id = $1 ORDER BY created_at, id',
+    [t.id],
+  );
+  const legs = await Promise.all(rows.map(async (r) => (await getPayment(pool, r.id))!));
+  const collection = legs.find((l) => l.kind === 'payin');
+  return {
+    id: t.id,
+    object: 'transfer' as const,
+    status: t.status,
+    currency: t.currency,
+    amount: t.feeBearer === 'sender' ? t.disburseAmount : t.collectAmount,
+    fee: t.feeAmount,
+    fee_bearer: t.feeBearer,
+    collect_amount: t.collectAmount,
+    disburse_amount: t.disburseAmount,
+    sender: t.sender,
+    recipient: t.recipient,
+    // What the sender must do while the collection waits for them.
+    next_action:
+      collection && (collection.status === 'action_required' || collection.status === 'pending')
+        ? collection.nextAction
+        : null,
+    legs: {
+      collection: legView(collection),
+      disbursement: legView(legs.find((l) => l.kind === 'payout')),
+      refunds: legs.filter((l) => l.kind === 'refund').map(legView),
+    },
+    description: t.description,
+    metadata: t.metadata,
+    failure: t.failure,
+    workflow_id: t.workflowId,
+    created_at: t.createdAt.toISOString(),
+    updated_at: t.updatedAt.toISOString(),
+    completed_at: t.completedAt?.toISOString() ?? null,
+  };
+}
+
+/**
+ * `POST /v1/transfers`: every check before anything moves (both numbers valid and routable, the
+ * amount within both routes' limits, the payout route's balance where the operator reports one),
+ * then the transfer workflow, whose first step hands back the sender's next action.
+ */
+export function transferRoutes(deps: PaymentRouteDeps): Router {
+  const { config, pool, temporal, operators } = deps;
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const merchant = currentMerchant(res.locals);
+    requireJson(req.is('application/json'));
+    const parsed = CreateTransferRequest.safeParse(req.body);
+    if (!parsed.success) throw validationProblem(parsed.error);
+    const body = parsed.data;
+    const sender = recipientNumber(body.sender.phone, body.sender.network, 'sender.phone');
+    const recipient = recipientNumber(body.recipient.phone, body.recipient.network, 'recipient.phone');
+    if (sender.e164 === recipient.e164) {
+      throw new Problem('validation-error', 'The sender and the recipient are the same number', {
+        errors: [{ field: 'recipient.phone', message: 'must differ from sender.phone' }],
+      });
+    }
+
+    // Routes first with the plain amount, then the fee on the payout route, then both amounts checked.
+    const payoutOperator = await payoutRouteFor(pool, operators, {
+      merchantId: merchant.id,
+      draft: {
+        amount: { amount: body.amount, currency: body.currency },
+        method: 'mobile_money',
+        recipientPhone: recipient.international,
+        network: recipient.network,
+      },
+    });
+    const fee = await feeFor(pool, {
+      merchantId: merchant.id,
+      operator: payoutOperator,
+      kind: 'transfer',
+      currency: body.currency,
+      amount: body.amount,
+    });
+    const collectAmount = body.fee_bearer === 'sender' ? body.amount + fee : body.amount;
+    const disburseAmount = body.fee_bearer === 'sender' ? body.amount : body.amount - fee;
+    if (disburseAmount <= 0) {
+      throw new Problem('payment-not-possible', `The fee (${fee}) leaves nothing for the recipient`, {
+        code: 'amount_below_fee',
+      });
+    }
+    const payoutRefusal = operators.validatePayout(payoutOperator, {
+      amount: { amount: disburseAmount, currency: body.currency },
+      method: 'mobile_money',
+      recipientPhone: recipient.international,
+      network: recipient.network,
+    });
+    if (payoutRefusal)
+      throw new Problem('payment-not-possible', payoutRefusal.message, { code: payoutRefusal.code });
+    const collectionRoutes = await payinRoutesFor(pool, operators, {
+      merchantId: merchant.id,
+      draft: {
+        amount: { amount: collectAmount, currency: body.currency },
+        mode: body.mode,
+        network: sender.network,
+        customer: { phone: sender.e164 },
+        otp: body.sender.otp,
+        description: body.description ?? 'Transfer',
+      },
+    });
+    const balances = await operators.balances(payoutOperator).catch(() => undefined);
+    const routeBalance = balances?.find(
+      (b) => b.network === recipient.network && b.currency === body.currency,
+    );
+    if (routeBalance && routeBalance.amount < disburseAmount) {
+      throw new Problem(
+        'payment-not-possible',
+        `${payoutOperator} cannot pay ${disburseAmount} ${body.currency} to ${recipient.network} now`,
+        {
+          code: 'disbursement_balance_low',
+        },
+      );
+    }
+
+    await idempotentCreate(pool, req, res, {
+      merchantId: merchant.id,
+      path: '/v1/transfers',
+      newResourceId: () => newId('trf'),
+      create: async (transferId) => {
+        const collectionOperator = collectionRoutes[0]!;
+        const collectionTiming = operatorTiming(config, collectionOperator, body.mode);
+        const legIds = await inTransaction(pool, async (client) => {
+          const existing = await client.query<{ id: string; kind: string }>(
+            'SELECT id, kind FROM payments WHERE transfer_id = $1',
+            [transferId],
+          );
+          if (existing.rowCount) {
+            return {
+              collection: existing.rows.find((r) => r.kind === 'payin')!.id,
+              disbursement: existing.rows.find((r) => r.kind === 'payout')!.id,
+            };
+          }
+          await insertTransfer(client, {
+            id: transferId,
+            merchantId: merchant.id,
+            currency: body.currency,
+            collectAmount,
+            disburseAmount,
+            feeAmount: fee,
+            feeBearer: body.fee_bearer,
+            sender: { phone: sender.e164, network: sender.network!, operator: collectionOperator },
+            recipient: { phone: recipient.e164, network: recipient.network!, operator: payoutOperator },
+            description: body.description ?? null,
+            metadata: body.metadata,
+            workflowId: transferWorkflowId(transferId),
+          });
+          const collection = newId('pay');
+          const disbursement = newId('pay');
+          await insertPayment(client, {
+            id: collection,
+            merchantId: merchant.id,
+            kind: 'payin',
+            transferId,
+            amount: collectAmount,
+            currency: body.currency,
+            operator: collectionOperator,
+            network: sender.network,
+            mode: body.mode,
+            customer: { phone: sender.e164 },
+            description: body.description ?? `Transfer ${transferId}`,
+            metadata: { transfer_id: transferId },
+            deadlineAt: new Date(Date.now() + collectionTiming.payinDeadlineSeconds * 1000),
+            workflowId: workflowIdFor('payin', collection),
+          });
+          if (body.sender.otp) await storePayinOtp(client, collection, body.sender.otp);
+          await insertPayment(client, {
+            id: disbursement,
+            merchantId: merchant.id,
+            kind: 'payout',
+            transferId,
+            amount: disburseAmount,
+            currency: body.currency,
+            feeAmount: fee,
+            operator: payoutOperator,
+            network: recipient.network,
+            mode: 'mobile_money',
+            customer: { phone: recipient.e164 },
+            description: body.description ?? `Transfer ${transferId}`,
+            metadata: { transfer_id: transferId },
+            // Counted again from the moment the payout starts (after the collection).
+            deadlineAt: new Date(
+              Date.now() + operatorTiming(config, payoutOperator).payoutDeadlineSeconds * 1000,
+            ),
+            workflowId: workflowIdFor('payout', disbursement),
+          });
+          return { collection, disbursement };
+        });
+        req.log = req.log.child({ transferId, workflowId: transferWorkflowId(transferId) });
+
+        const input: TransferWorkflowInput = {
+          transferId,
+          merchantId: merchant.id,
+          collection: {
+            paymentId: legIds.collection,
+            merchantId: merchant.id,
+            operator: collectionOperator,
+            mode: body.mode,
+            amount: collectAmount,
+            currency: body.currency,
+            deadlineAt: (await getPayment(pool, legIds.collection))!.deadlineAt!.toISOString(),
+            poll: collectionTiming.poll,
+            ...(collectionRoutes.length > 1 ? { routes: collectionRoutes } : {}),
+          },
+          disbursementPaymentId: legIds.disbursement,
+          refundRetrySeconds: config.TRANSFER_REFUND_RETRY_SECONDS,
+          resolution: {
+            everySeconds: config.TRANSFER_RESOLUTION_CHECK_SECONDS,
+            maxWaitSeconds: config.TRANSFER_RESOLUTION_MAX_SECONDS,
+          },
+        };
+        const started = await startPaymentWorkflow(temporal, config, {
+          kind: 'transfer',
+          paymentId: transferId,
+          merchantId: merchant.id,
+          operator: collectionOperator,
+          amount: collectAmount,
+          input,
+          transferId,
+        });
+        if (started === 'unavailable') {
+          throw new Problem(
+            'service-unavailable',
+            `The transfer ${transferId} is recorded but could not be started; retry with the same Idempotency-Key`,
+          );
+        }
+        const transfer = (await getTransfer(pool, transferId, merchant.id))!;
+        req.log.info({ status: transfer.status }, 'transfer created');
+        res.location(`/v1/transfers/${transferId}`);
+        return { status: started === 'waiting' ? 202 : 201, body: await transferView(pool, transfer) };
+      },
+    });
+  });
+
+  router.get('/', async (req, res) => {
+    const merchant = currentMerchant(res.locals);
+    const parsed = PayinListQuery.safeParse(req.query);
+    if (!parsed.success) throw validationProblem(parsed.error);
+    const { status, limit, cursor } = parsed.data;
+    const page = await listTransfers(pool, {
+      merchantId: merchant.id,
+      status,
+      limit,
+      after: cursor ? decodeCursor(cursor) : undefined,
+    });
+    res.json({
+      object: 'list',
+      data: await Promise.all(page.items.map((t) => transferView(pool, t))),
+      has_more: page.next !== undefined,
+      next_cursor: page.next ? encodeCursor(page.next) : null,
+    });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const transfer = /^trf_[a-z2-7]{24}$/.test(req.params.id)
+      ? await getTransfer(pool, req.params.id, currentMerchant(res.locals).id)
+      : undefined;
+    if (!transfer) throw new Problem('not-found', `No transfer ${req.params.id}`);
+    const events = await listTransferEvents(pool, transfer.id);
+    res.json({
+      ...(await transferView(pool, transfer)),
+      events: events.map((e) => ({
+        step: e.step,
+        from_status: e.fromStatus,
+        to_status: e.toStatus,
+        reason: e.reason,
+        created_at: e.createdAt.toISOString(),
+      })),
+    });
+  });
+  return router;
+}

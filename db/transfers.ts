@@ -1,0 +1,228 @@
+import type { CurrencyCode } from '../lib/money.js';
+import type { PaymentFailure } from '../lib/payments.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
+
+export const TRANSFER_STATUSES = [
+  'created',
+  'collecting',
+  'disbursing',
+  'awaiting_resolution',
+  'refunding',
+  'completed',
+  'refunded',
+  'failed',
+  'needs_review',
+] as const;
+export type TransferStatus = (typeof TRANSFER_STATUSES)[number];
+
+export const FINAL_TRANSFER_STATUSES: ReadonlySet<TransferStatus> = new Set([
+  'completed',
+  'refunded',
+  'failed',
+]);
+
+export interface TransferParty {
+  phone: string;
+  network: string;
+  operator: string;
+}
+
+export interface TransferRecord {
+  id: string;
+  merchantId: string;
+  status: TransferStatus;
+  currency: CurrencyCode;
+  collectAmount: number;
+  disburseAmount: number;
+  feeAmount: number;
+  feeBearer: 'sender' | 'recipient';
+  sender: TransferParty;
+  recipient: TransferParty;
+  description: string | null;
+  metadata: Record<string, string>;
+  failure: PaymentFailure | null;
+  workflowId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+}
+
+interface TransferRow {
+  id: string;
+  merchant_id: string;
+  status: TransferStatus;
+  currency: string;
+  collect_amount: number;
+  disburse_amount: number;
+  fee_amount: number;
+  fee_bearer: 'sender' | 'recipient';
+  sender: TransferParty;
+  recipient: TransferParty;
+  description: string | null;
+  metadata: Record<string, string>;
+  failure_code: string | null;
+  failure_message: string | null;
+  workflow_id: string;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+function toRecord(r: TransferRow): TransferRecord {
+  return {
+    id: r.id,
+    merchantId: r.merchant_id,
+    status: r.status,
+    currency: r.currency as CurrencyCode,
+    collectAmount: r.collect_amount,
+    disburseAmount: r.disburse_amount,
+    feeAmount: r.fee_amount,
+    feeBearer: r.fee_bearer,
+    sender: r.sender,
+    recipient: r.recipient,
+    description: r.description,
+    metadata: r.metadata,
+    failure: r.failure_code ? { code: r.failure_code, message: r.failure_message ?? '' } : null,
+    workflowId: r.workflow_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    completedAt: r.completed_at,
+  };
+}
+
+export type NewTransfer = Omit<
+  TransferRecord,
+  'status' | 'failure' | 'createdAt' | 'updatedAt' | 'completedAt'
+>;
+
+export async function insertTransfer(db: Queryable, t: NewTransfer): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO transfers (id, merchant_id, status, currency, collect_amount, disburse_amount, fee_amount, fee_bearer,
+                            sender, recipient, description, metadata, workflow_id)
+     VALUES ($1, $2, 'created', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+    [
+      t.id,
+      t.merchantId,
+      t.currency,
+      t.collectAmount,
+      t.disburseAmount,
+      t.feeAmount,
+      t.feeBearer,
+      JSON.stringify(t.sender),
+      JSON.stringify(t.recipient),
+      t.description,
+      JSON.stringify(t.metadata),
+      t.workflowId,
+    ],
+  );
+  if (rowCount) {
+    await db.query(
+      `INSERT INTO transfer_events (transfer_id, step, from_status, to_status, reason) VALUES ($1, 'create', NULL, 'created', 'created by the merchant')`,
+      [t.id],
+    );
+  }
+  return rowCount === 1;
+}
+
+export async function getTransfer(
+  db: Queryable,
+  id: string,
+  merchantId?: string,
+): Promise<TransferRecord | undefined> {
+  const { rows } = await db.query<TransferRow>(
+    'SELECT * FROM transfers WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)',
+    [id, merchantId ?? null],
+  );
+  return rows[0] && toRecord(rows[0]);
+}
+
+export async function listTransfers(
+  db: Queryable,
+  q: { merchantId: string; status?: string; limit: number; after?: { createdAt: string; id: string } },
+): Promise<{ items: TransferRecord[]; next?: { createdAt: string; id: string } }> {
+  const params: unknown[] = [q.merchantId, q.limit + 1];
+  let where = 'merchant_id = $1';
+  if (q.status) {
+    params.push(q.status);
+    where += ` AND status = $${params.length}`;
+  }
+  if (q.after) {
+    params.push(q.after.createdAt, q.after.id);
+    where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`;
+  }
+  const { rows } = await db.query<TransferRow & { cursor_ts: string }>(
+    `SELECT *, created_at::text AS cursor_ts FROM transfers WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
+    params,
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toRecord),
+    next: rows.length > q.limit && last ? { createdAt: last.cursor_ts, id: last.id } : undefined,
+  };
+}
+
+/** Moves a transfer to a status with an event; idempotent per step (activities may run twice). */
+export async function setTransferStatus(
+  pool: Pool,
+  t: { transferId: string; step: string; to: TransferStatus; reason: string; failure?: PaymentFailure },
+): Promise<TransferStatus> {
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ status: TransferStatus }>(
+      'SELECT status FROM transfers WHERE id = $1 FOR UPDATE',
+      [t.transferId],
+    );
+    const from = rows[0]?.status;
+    if (!from) throw new Error(`transfer ${t.transferId} does not exist`);
+    const seen = await client.query('SELECT 1 FROM transfer_events WHERE transfer_id = $1 AND step = $2', [
+      t.transferId,
+      t.step,
+    ]);
+    if (seen.rowCount || FINAL_TRANSFER_STATUSES.has(from)) return from;
+    await client.query(
+      'INSERT INTO transfer_events (transfer_id, step, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5)',
+      [t.transferId, t.step, from, t.to, t.reason],
+    );
+    await client.query(
+      `UPDATE transfers SET status = $2, failure_code = COALESCE($3, failure_code), failure_message = COALESCE($4, failure_message),
+              updated_at = now(), completed_at = CASE WHEN $5 THEN now() ELSE completed_at END
+        WHERE id = $1`,
+      [
+        t.transferId,
+        t.to,
+        t.failure?.code ?? null,
+        t.failure?.message ?? null,
+        FINAL_TRANSFER_STATUSES.has(t.to),
+      ],
+    );
+    return t.to;
+  });
+}
+
+export interface TransferEvent {
+  step: string;
+  fromStatus: string | null;
+  toStatus: string;
+  reason: string | null;
+  createdAt: Date;
+}
+
+export async function listTransferEvents(db: Queryable, transferId: string): Promise<TransferEvent[]> {
+  const { rows } = await db.query<{
+    step: string;
+    from_status: string | null;
+    to_status: string;
+    reason: string | null;
+    created_at: Date;
+  }>(
+    'SELECT step, from_status, to_status, reason, created_at FROM transfer_events WHERE transfer_id = $1 ORDER BY id',
+    [transferId],
+  );
+  return rows.map((r) => ({
+    step: r.step,
+    fromStatus: r.from_status,
+    toStatus: r.to_status,
+    reason: r.reason,
+    createdAt: r.created_at,
+  }));
+}
