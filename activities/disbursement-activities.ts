@@ -41,7 +41,7 @@ function viewOf(p: PaymentRecord): DisbursementView {
 }
 
 /** The postings that go with a disbursement's transition, in the same database transaction. */
-function postingsFor(to: PaymentStatus) {
+export function disbursementPostings(to: PaymentStatus) {
   switch (to) {
     case 'succeeded':
       return async (client: PoolClient, payment: PaymentRecord) => {
@@ -192,7 +192,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
               operatorMessage: outcome.operatorMessage,
               operatorData: outcome.raw,
             },
-            postingsFor('failed'),
+            disbursementPostings('failed'),
           );
           return { kind: 'ended', ...viewOf(refused.payment) };
         }
@@ -287,14 +287,14 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
           failure: verdict.failure,
           operatorStatus: verdict.operatorStatus,
         },
-        postingsFor(verdict.to),
+        disbursementPostings(verdict.to),
       );
       return result.payment.status;
     },
 
     /** Ends a disbursement: success captures the hold, failure releases it, unknown keeps it. */
     async settleDisbursement(t: Transition): Promise<PaymentStatus> {
-      const result = await applyTransition(pool, t, postingsFor(t.to));
+      const result = await applyTransition(pool, t, disbursementPostings(t.to));
       if (!result.applied && result.reason === 'not_allowed') {
         log(result.payment).error(
           { from: result.payment.status, to: t.to, step: t.step },

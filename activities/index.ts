@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { Pool } from '../db/pool.js';
 import { operatorTiming, type Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
@@ -17,10 +18,11 @@ import {
 import type { PaymentFailure, PaymentKind } from '../lib/payments.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
+import { createReconciliationActivities } from './reconciliation-activities.js';
 import { createTransferActivities } from './transfer-activities.js';
 
 /** Every activity the payments worker registers. */
-export function createActivities(deps: { config: Config; pool: Pool; logger: Logger }) {
+export function createActivities(deps: { config: Config; pool: Pool; logger: Logger; temporal: Client }) {
   const shared = {
     pool: deps.pool,
     operators: createOperators(deps.config),
@@ -37,6 +39,17 @@ export function createActivities(deps: { config: Config; pool: Pool; logger: Log
     ...createTransferActivities({
       ...shared,
       timingFor: (operator) => operatorTiming(deps.config, operator),
+    }),
+    ...createReconciliationActivities({
+      ...shared,
+      temporal: deps.temporal,
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      timingFor: (operator) => operatorTiming(deps.config, operator),
+      sweep: {
+        lookbackDays: deps.config.SWEEP_LOOKBACK_DAYS,
+        batch: deps.config.SWEEP_BATCH,
+        recheckMinutes: deps.config.SWEEP_RECHECK_MINUTES,
+      },
     }),
   });
 }

@@ -13,6 +13,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { ledgerRoutes } from './ledger.js';
 import { metricsRoutes } from './metrics.js';
 import { payinRoutes } from './payins.js';
+import { reconciliationRoutes } from './reconciliation.js';
 import { payoutRoutes } from './payouts.js';
 import { payinRefundRoutes, refundRoutes } from './refunds.js';
 import { transferRoutes } from './transfers.js';
@@ -90,6 +91,9 @@ export function createApp(deps: ApiDeps): Express {
 
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
   app.use('/v1/callbacks', callbackRoutes(deps));
+
+  // Operations (a separate key): reconciliation runs and reports.
+  app.use('/v1/reconciliation', express.json({ limit: '8kb' }), reconciliationRoutes(deps));
 
   app.use('/v1', requireMerchant(pool), express.json({ limit: '32kb' }));
   app.use('/v1/payins/:id/refunds', payinRefundRoutes(deps));

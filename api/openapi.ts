@@ -16,6 +16,13 @@ import {
   PaymentEventSchema,
   ProblemSchema,
 } from './schemas.js';
+import {
+  DiscrepancyQuery,
+  DiscrepancySchema,
+  ReconciliationRunSchema,
+  RunListQuery,
+  TriggerRun,
+} from './reconciliation.js';
 
 /** The OpenAPI 3.1 document of the merchant API, generated from the same zod schemas that validate it. */
 export function buildOpenApiDocument() {
@@ -261,6 +268,77 @@ export function buildOpenApiDocument() {
       503: problem('Stored, but could not be processed now; the operator should retry'),
     },
   });
+  // Operations routes: the operations key, never a merchant's.
+  const admin = registry.registerComponent('securitySchemes', 'operationsKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The operations key (ADMIN_API_KEY); `npm start` prints it.',
+  });
+  const runId = z.object({ id: z.string().meta({ example: 'rcn_settlement-ligdicash-2026-11-22' }) });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/reconciliation/runs',
+    summary: 'Run a settlement reconciliation or a sweep for an operator now',
+    description:
+      'Settlement: the operator report for `date` (default yesterday, UTC) or for `from`..`to`, ' +
+      'matched against our payments and ledger. Sweep: every payment left pending or unknown past its ' +
+      'deadline, looked up and settled.',
+    security: [{ [admin.name]: [] }],
+    request: { body: { content: { 'application/json': { schema: TriggerRun } } } },
+    responses: {
+      202: { description: 'Started; poll the run at `Location`' },
+      400: problem('Invalid operator, kind or period'),
+      401: problem('Missing or invalid operations key'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/reconciliation/runs',
+    summary: 'Reconciliation runs, newest first',
+    security: [{ [admin.name]: [] }],
+    request: { query: RunListQuery },
+    responses: {
+      200: json(z.object({ object: z.literal('list'), data: z.array(ReconciliationRunSchema) }), 'Runs'),
+      401: problem('Missing or invalid operations key'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/reconciliation/runs/{id}',
+    summary: 'A run with its discrepancies (filter by class or resolution; paginated)',
+    security: [{ [admin.name]: [] }],
+    request: { params: runId, query: DiscrepancyQuery },
+    responses: {
+      200: json(
+        ReconciliationRunSchema.extend({
+          discrepancies: z.object({
+            object: z.literal('list'),
+            data: z.array(DiscrepancySchema),
+            has_more: z.boolean(),
+            next_cursor: z.string().nullable(),
+          }),
+        }),
+        'The run',
+      ),
+      404: problem('No such run'),
+    },
+  });
+  for (const [ext, type] of [
+    ['csv', 'text/csv'],
+    ['xml', 'application/xml'],
+  ] as const) {
+    registry.registerPath({
+      method: 'get',
+      path: `/v1/reconciliation/runs/{id}/discrepancies.${ext}`,
+      summary: `Every discrepancy of a run, as ${ext.toUpperCase()}`,
+      security: [{ [admin.name]: [] }],
+      request: { params: runId },
+      responses: {
+        200: { description: 'The report', content: { [type]: { schema: z.string() } } },
+        404: problem('No such run'),
+      },
+    });
+  }
   registry.registerPath({
     method: 'get',
     path: '/healthz',

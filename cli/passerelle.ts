@@ -1,5 +1,9 @@
 import { parseArgs } from 'node:util';
-import { createMerchant } from '../db/merchants.js';
+import { Client, Connection } from '@temporalio/client';
+import type { RunSummary } from '../activities/reconciliation-activities.js';
+import { OPERATORS } from '../activities/index.js';
+import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
+import { createMerchant, setLateSuccessPolicy } from '../db/merchants.js';
 import { setFeeSchedule } from '../db/fees.js';
 import { checkLedger } from '../db/ledger.js';
 import { migrateUp } from '../db/migrate.js';
@@ -23,8 +27,15 @@ commands:
                                     the merchant's allowed routes for a network, in order
   routes clear --merchant mer_… --network togocel_tg --kind payin|payout
                                     back to the default routing table
+  reconcile --operator ligdicash|tmoney|paygate [--date 2026-11-22 | --from ISO --to ISO]
+            [--sweep] [--no-wait] [--json]
+                                    run a settlement reconciliation (default: yesterday, UTC)
+                                    or, with --sweep, a sweep; waits and prints the summary
+  merchant policy --merchant mer_… --late-success credit|refund
+                                    what reconciliation does with a success found after expiry
 
-environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle)`;
+environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle),
+             TEMPORAL_ADDRESS (default 127.0.0.1:7233) for reconcile`;
 
 function parseCommandLine() {
   try {
@@ -41,6 +52,12 @@ function parseCommandLine() {
         fixed: { type: 'string', default: '0' },
         network: { type: 'string' },
         operators: { type: 'string' },
+        date: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        sweep: { type: 'boolean', default: false },
+        'no-wait': { type: 'boolean', default: false },
+        'late-success': { type: 'string' },
       },
     });
   } catch (err) {
@@ -165,6 +182,76 @@ if (group === 'merchant' && command === 'create') {
     }
   } finally {
     await pool.end();
+  }
+} else if (group === 'merchant' && command === 'policy') {
+  const policy = values['late-success'];
+  if (!values.merchant || (policy !== 'credit' && policy !== 'refund'))
+    fail('merchant policy needs --merchant and --late-success credit|refund');
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    if (!(await setLateSuccessPolicy(pool, values.merchant, policy))) {
+      process.stderr.write(`no merchant ${values.merchant}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stdout.write(`late successes for ${values.merchant}: ${policy}\n`);
+    }
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'reconcile') {
+  const { operator, date, from, to, sweep } = values;
+  if (!operator || !(OPERATORS as readonly string[]).includes(operator))
+    fail(`reconcile needs --operator ${OPERATORS.join('|')}`);
+  if (date !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(date))))
+    fail('--date is a day, YYYY-MM-DD');
+  if ((from === undefined) !== (to === undefined)) fail('give both --from and --to');
+  if (from !== undefined && to !== undefined) {
+    if (Number.isNaN(Date.parse(from)) || Number.isNaN(Date.parse(to)))
+      fail('--from and --to are ISO 8601 instants');
+    if (Date.parse(to) <= Date.parse(from)) fail('--to must be after --from');
+    if (date) fail('give --date or --from/--to, not both');
+  }
+  if (sweep && (date || from)) fail('a sweep takes no period');
+  const config = loadConfigOrExit();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS }).catch((err: Error) => {
+    process.stderr.write(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${err.message}\n`);
+    process.exit(69);
+  });
+  try {
+    const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const kind = sweep ? 'sweep' : 'settlement';
+    const workflowId = manualRunWorkflowId({ kind, operator, date, from, requestedAt: Date.now() });
+    const handle = await temporal.workflow.start(sweep ? 'sweep' : 'settlementReconciliation', {
+      workflowId,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        sweep ? { operator, triggeredBy: 'cli' } : { operator, day: date, from, to, triggeredBy: 'cli' },
+      ],
+    });
+    const runId = reconciliationRunId(workflowId);
+    if (values['no-wait']) {
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ id: runId, workflow_id: workflowId, status: 'running' })}\n`
+          : `started ${runId} (workflow ${workflowId})\n`,
+      );
+    } else {
+      const result = (await handle.result()) as RunSummary;
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        const found = Object.entries(result.summary)
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${k}: ${n}`);
+        process.stdout.write(
+          `${runId} ${result.status}: ${result.linesIngested} lines; ${found.length ? found.join(', ') : 'nothing to report'}` +
+            `${result.error ? ` (${result.error})` : ''}\n`,
+        );
+      }
+      process.exitCode = result.status === 'completed' ? 0 : 1;
+    }
+  } finally {
+    await connection.close();
   }
 } else {
   fail(`unknown command: ${positionals.join(' ')}`);

@@ -90,13 +90,11 @@ export async function post(client: PoolClient, p: Posting | undefined): Promise<
   );
   const entryId = entry.rows[0]?.id;
   if (entryId === undefined) return false;
-  const resolved = await Promise.all(
-    lines.map(async (l) => ({
-      id: await accountId(client, l.account),
-      currency: l.account.currency,
-      amount: l.amount,
-    })),
-  );
+  // One query at a time: a pg client does not run queries concurrently (pg@9 refuses to queue them).
+  const resolved: { id: number; currency: string; amount: number }[] = [];
+  for (const l of lines) {
+    resolved.push({ id: await accountId(client, l.account), currency: l.account.currency, amount: l.amount });
+  }
   // Accounts are touched in id order so that concurrent postings cannot deadlock.
   resolved.sort((a, b) => a.id - b.id);
   try {

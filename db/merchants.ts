@@ -61,3 +61,18 @@ export async function getMerchant(db: Queryable, id: string): Promise<Merchant |
   const row = rows[0];
   return row && { id: row.id, name: row.name, createdAt: row.created_at };
 }
+
+/** What reconciliation does with a success the operator reports after we expired the payin. */
+export type LateSuccessPolicy = 'credit' | 'refund';
+
+export async function setLateSuccessPolicy(
+  db: Queryable,
+  merchantId: string,
+  policy: LateSuccessPolicy,
+): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE merchants SET late_success_policy = $2 WHERE id = $1', [
+    merchantId,
+    policy,
+  ]);
+  return rowCount === 1;
+}

@@ -104,6 +104,21 @@ const envSchema = z.object({
   TRANSFER_RESOLUTION_CHECK_SECONDS: seconds.default(300),
   TRANSFER_RESOLUTION_MAX_SECONDS: seconds.default(7 * 86_400),
 
+  /** Reconciliation: the sweep's period, and the hour (UTC) of the daily settlement run (for the day before). */
+  SWEEP_INTERVAL_SECONDS: seconds.default(300),
+  SWEEP_LOOKBACK_DAYS: z.coerce.number().int().min(1).default(7),
+  SWEEP_BATCH: z.coerce.number().int().min(1).default(500),
+  /** A payment the sweep looked at is looked at again after this many minutes. */
+  SWEEP_RECHECK_MINUTES: z.coerce.number().int().min(0).default(15),
+  SETTLEMENT_HOUR_UTC: z.coerce.number().int().min(0).max(23).default(2),
+  /** Whether the worker creates or updates the reconciliation schedules when it starts. */
+  SCHEDULES_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** Key for operations routes (reconciliation); unset: those routes answer 401. */
+  ADMIN_API_KEY: z.string().min(16).optional(),
+
   /** Route health: this many operator-side failures in a row open the circuit…*/
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** …for this long, during which payins go to the next route. */

@@ -45,9 +45,11 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   unknown: ['succeeded', 'failed', 'expired', 'cancelled'],
   succeeded: ['partially_refunded', 'refunded'],
   partially_refunded: ['partially_refunded', 'refunded'],
-  failed: [],
-  expired: [],
-  cancelled: [],
+  // Only reconciliation takes these: an operator reports paid what we had ended (late success,
+  // DESIGN.md rule 5). The workflows never ask for them.
+  failed: ['succeeded'],
+  expired: ['succeeded'],
+  cancelled: ['succeeded'],
   refunded: [],
 };
 

@@ -52,3 +52,38 @@ export async function httpRequest(
   }
   return { kind: 'answered', status: response.status, body, text };
 }
+
+/** A GET or POST whose answer body is streamed (settlement reports): the caller reads it line by line. */
+export async function httpStream(
+  url: string,
+  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
+): Promise<{ kind: 'ok'; body: import('node:stream').Readable } | { kind: 'unavailable'; detail: string }> {
+  const { Readable } = await import('node:stream');
+  try {
+    // The timeout covers the answer's start; the body may take longer to stream.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), init.timeoutMs);
+    const response = await fetch(url, {
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      signal: controller.signal,
+    });
+    clearTimeout(timer);
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      return { kind: 'unavailable', detail: `HTTP ${response.status}` };
+    }
+    return {
+      kind: 'ok',
+      body: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>),
+    };
+  } catch (err) {
+    return { kind: 'unavailable', detail: errorCode(err) ?? (err as Error).message };
+  }
+}
+
+/** `from=…&to=…` (ISO 8601) for a report period. */
+export function reportQuery(period: { from: Date; to: Date }): string {
+  return `from=${encodeURIComponent(period.from.toISOString())}&to=${encodeURIComponent(period.to.toISOString())}`;
+}

@@ -143,6 +143,38 @@ export type DisbursementLookup =
   /** The operator cannot be asked by our reference (or did not answer): never send again. */
   | { kind: 'cannot_tell'; detail: string };
 
+/** One line of an operator's settlement report, in our words. */
+export interface ReportLine {
+  /** Our payment id as the operator echoes it. */
+  ourReference: string;
+  operatorReference: string;
+  kind: 'payin' | 'payout';
+  /** Minor units. */
+  amount: number;
+  currency: string;
+  status: OperatorStatus;
+  operatorStatus: string;
+  occurredAt: string;
+}
+
+/** The transactions created from `from` (included) to `to` (excluded). */
+export interface ReportPeriod {
+  from: Date;
+  to: Date;
+}
+
+/**
+ * An operator's report of its transactions for a period (usually a day), streamed: the file may have a million
+ * lines, so it is read line by line and never held in memory.
+ */
+export interface SettlementReportSource {
+  open(
+    period: ReportPeriod,
+  ): Promise<{ kind: 'ok'; body: import('node:stream').Readable } | { kind: 'unavailable'; detail: string }>;
+  /** A data line in our words, `null` for a header or a blank line, or why it cannot be read. */
+  parseLine(line: string): ReportLine | null | { error: string };
+}
+
 /** What every operator adapter offers; an operator's quirks stay behind it. */
 export interface OperatorAdapter {
   readonly name: OperatorName;
@@ -158,6 +190,8 @@ export interface OperatorAdapter {
   findPayoutByReference(paymentId: string, method: PayoutMethod): Promise<DisbursementLookup>;
   /** The operator's own balances, where it has such a call. */
   balances?(): Promise<OperatorBalance[]>;
+  /** The operator's settlement report, for reconciliation. */
+  readonly settlementReport: SettlementReportSource;
   parseCallback(input: CallbackInput): CallbackParseResult;
   /**
    * Where a payin's outcome is confirmed: the operator's status API, or (TMoney online, which has

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createMerchant, getMerchant } from '../db/merchants.js';
 import { ensureDatabase, migrateUp } from '../db/migrate.js';
@@ -79,7 +80,13 @@ try {
     await bundleWorkflows(bundlePath);
   }
 
-  const env = { WORKFLOW_BUNDLE_PATH: bundlePath };
+  // The operations key (reconciliation routes): the configured one, or one kept in .data.
+  const adminKeyFile = path.join(DATA_DIR, 'admin-key');
+  if (!config.ADMIN_API_KEY && !existsSync(adminKeyFile))
+    writeFileSync(adminKeyFile, `adm_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  const adminKey = config.ADMIN_API_KEY ?? readFileSync(adminKeyFile, 'utf8').trim();
+
+  const env = { WORKFLOW_BUNDLE_PATH: bundlePath, ADMIN_API_KEY: adminKey };
   services.push(startService('sandbox', 'sandbox/server.ts', env));
   services.push(startService('worker', 'workers/main.ts', env));
   services.push(startService('api', 'api/server.ts', env));
@@ -123,11 +130,16 @@ Passerelle is running
   PostgreSQL     ${config.DATABASE_URL}
   Demo merchant  ${demo.merchantId}
   API key        ${demo.apiKey}
+  Operations key ${adminKey}   (reconciliation: ${apiUrl}/v1/reconciliation/runs)
 
 Try a payin:
   curl -s ${apiUrl}/v1/payins -H "Authorization: Bearer ${demo.apiKey}" \\
     -H 'Content-Type: application/json' -H "Idempotency-Key: $(date +%s)" \\
     -d '{"amount": 5000, "currency": "XOF", "description": "Demo order"}'
+
+Reconcile yesterday's LigdiCash report (schedules also run it daily; see them in the Temporal UI):
+  curl -s ${apiUrl}/v1/reconciliation/runs -H "Authorization: Bearer ${adminKey}" \\
+    -H 'Content-Type: application/json' -d '{"operator": "ligdicash"}'
 
 Ctrl-C stops everything.
 `);

@@ -6,6 +6,8 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { WORKFLOWS_PATH } from './bundle.js';
 import { ensureSearchAttributes } from './search-attributes.js';
+import { ensureSchedules } from './schedules.js';
+import { Client, Connection } from '@temporalio/client';
 
 export interface PaymentsWorker {
   worker: Worker;
@@ -43,6 +45,13 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
   if (added.length) logger.info({ added }, 'registered search attributes');
+  // A client for what activities start or look at (late refunds, stuck workflows) and for the schedules.
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  if (config.SCHEDULES_ENABLED) {
+    const schedules = await ensureSchedules(temporal, config);
+    logger.info(schedules, 'reconciliation schedules in place');
+  }
 
   const bundlePath = config.WORKFLOW_BUNDLE_PATH;
   const worker = await Worker.create({
@@ -52,7 +61,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     ...(bundlePath && existsSync(bundlePath)
       ? { workflowBundle: { codePath: bundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ config, pool, logger }),
+    activities: createActivities({ config, pool, logger, temporal }),
     shutdownGraceTime: '10 seconds',
   });
 
@@ -68,6 +77,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
         await connection.close();
+        await clientConnection.close();
         await pool.end();
       })();
       await stopped;

@@ -3,3 +3,4 @@ export { payin } from './payin.js';
 export { payout } from './payout.js';
 export { refund } from './refund.js';
 export { transfer } from './transfer.js';
+export { settlementReconciliation, sweep } from './reconciliation.js';

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { parseMajorUnits } from '../../lib/money.js';
 import type { NextAction, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
-import { httpRequest, type HttpOutcome } from '../http.js';
+import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
   CallbackParseResult,
   DisbursementLookup,
@@ -13,6 +13,8 @@ import type {
   PayinRequest,
   PaymentRefs,
   PayoutRequest,
+  ReportLine,
+  ReportPeriod,
   StatusReport,
 } from '../types.js';
 import {
@@ -286,6 +288,39 @@ export class LigdicashOperator implements OperatorAdapter {
       raw: answer.body,
     };
   }
+
+  /**
+   * The day's transactions as a CSV file (`;`-separated: date;token;transaction_id;type;montant;
+   * devise;statut). LigdiCash's documents name no report call: this is the file a merchant
+   * downloads from its back office, as the sandbox serves it (docs/reconciliation.md).
+   */
+  readonly settlementReport = {
+    open: (period: ReportPeriod) =>
+      httpStream(`${this.url('reports/transactions')}?${reportQuery(period)}`, {
+        method: 'GET',
+        headers: ligdicashHeaders(this.options),
+        timeoutMs: this.options.timeoutMs,
+      }),
+    parseLine: (line: string): ReportLine | null | { error: string } => {
+      if (!line.trim() || line.startsWith('date;')) return null;
+      const [date, token, transactionId, type, montant, devise, statut] = line.split(';');
+      if (!statut || !transactionId) return { error: 'expected 7 fields' };
+      const amount = parseMajorUnits(montant ?? '', 'XOF');
+      if (amount === undefined) return { error: `amount ${montant}` };
+      const payout = type === 'payout';
+      const mapped = payout ? mapPayoutStatus(statut, false, undefined) : mapPayinStatus(statut, undefined);
+      return {
+        ourReference: transactionId,
+        operatorReference: token ?? '',
+        kind: payout ? 'payout' : 'payin',
+        amount,
+        currency: devise || 'XOF',
+        status: mapped.status,
+        operatorStatus: statut,
+        occurredAt: date ?? '',
+      };
+    },
+  };
 
   /** LigdiCash has a status call for every payin (guide §1.1.5). */
   payinConfirmation(): 'status_api' {

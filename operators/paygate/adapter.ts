@@ -1,7 +1,7 @@
 import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
 import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
-import { httpRequest, type HttpOutcome } from '../http.js';
+import { httpRequest, httpStream, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
   CallbackParseResult,
@@ -15,6 +15,8 @@ import type {
   PaymentRefs,
   PayoutDraft,
   PayoutRequest,
+  ReportLine,
+  ReportPeriod,
   StatusReport,
 } from '../types.js';
 import {
@@ -26,6 +28,7 @@ import {
   disburseAnswer,
   payAnswer,
   paygateCallback,
+  reportLine,
   statusAnswer,
 } from './protocol.js';
 
@@ -115,6 +118,49 @@ export class PaygateOperator implements OperatorAdapter {
       timeoutMs: this.options.timeoutMs,
     });
   }
+
+  /**
+   * The day's transactions as JSON lines ({tx_reference, identifier, type, amount, network,
+   * status, datetime}, status a payment code). Not in the document (its dashboard lists
+   * transactions): this is our reading, as the sandbox serves it (docs/reconciliation.md).
+   */
+  readonly settlementReport = {
+    open: (period: ReportPeriod) =>
+      httpStream(this.url(PAYGATE_PATHS.transactions), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          auth_token: this.options.authToken,
+          from: period.from.toISOString(),
+          to: period.to.toISOString(),
+        }),
+        timeoutMs: this.options.timeoutMs,
+      }),
+    parseLine: (line: string): ReportLine | null | { error: string } => {
+      if (!line.trim()) return null;
+      let row: unknown;
+      try {
+        row = JSON.parse(line);
+      } catch {
+        return { error: 'not JSON' };
+      }
+      const parsed = reportLine.safeParse(row);
+      if (!parsed.success) return { error: parsed.error.issues[0]?.message ?? 'unexpected fields' };
+      const r = parsed.data;
+      const amount = parseMajorUnits(r.amount, 'XOF');
+      if (amount === undefined) return { error: `amount ${r.amount}` };
+      return {
+        ourReference: r.identifier,
+        operatorReference: r.tx_reference,
+        kind: r.type === 'disbursement' ? 'payout' : 'payin',
+        amount,
+        currency: 'XOF',
+        status: mapPaymentCode(r.status).status,
+        operatorStatus: `payment_${r.status}`,
+        occurredAt: r.datetime ?? '',
+      };
+    },
+  };
 
   validatePayin(req: PayinDraft): PaymentFailure | undefined {
     if (req.amount.currency !== 'XOF')

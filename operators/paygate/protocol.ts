@@ -12,6 +12,8 @@ export const PAYGATE_PATHS = {
   statusByIdentifier: 'api/v2/status',
   disburse: 'api/v1/disburse',
   checkBalance: 'api/v1/check-balance',
+  /** The day's transactions (our reading: not in the document), for reconciliation. */
+  transactions: 'api/v1/transactions',
 } as const;
 
 /** The API's network words (pay, disburse) and the hosted page's (MOOV, TOGOCEL). */
@@ -56,4 +58,14 @@ export const paygateCallback = z.object({
   datetime: text,
   payment_method: text,
   phone_number: text,
+});
+
+export const reportLine = z.object({
+  tx_reference: z.union([z.string(), z.number()]).transform(String),
+  identifier: z.string().min(1),
+  type: z.enum(['payment', 'disbursement']),
+  amount: z.union([z.string(), z.number()]).transform(String),
+  network: z.string().optional(),
+  status: code,
+  datetime: text,
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CURRENCIES, parseMajorUnits } from '../../lib/money.js';
 import type { PayinMode, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
-import { httpRequest, type HttpOutcome } from '../http.js';
+import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
   CallbackParseResult,
@@ -11,6 +11,8 @@ import type {
   PayinDraft,
   PayinRequest,
   PayoutRequest,
+  ReportLine,
+  ReportPeriod,
   StatusReport,
 } from '../types.js';
 import { mapMbankingStatut, mapNotification, mbankingRefusal, sessionRefusal } from './mapping.js';
@@ -71,6 +73,40 @@ export class TmoneyOperator implements OperatorAdapter {
       return { code: 'phone_required', message: 'A TMoney debit needs the payer number' };
     return undefined;
   }
+
+  /**
+   * The day's transactions as CSV (timestamp,payid,purchaseref,type,amount,currency,status), type
+   * ONLINE, DEBIT or CREDIT. The document names no report call: this is the back-office export,
+   * as the sandbox serves it (docs/reconciliation.md).
+   */
+  readonly settlementReport = {
+    open: (period: ReportPeriod) =>
+      httpStream(
+        `${new URL('online/reports.php', this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}&${reportQuery(period)}`,
+        { method: 'GET', timeoutMs: this.options.timeoutMs },
+      ),
+    parseLine: (line: string): ReportLine | null | { error: string } => {
+      if (!line.trim() || line.startsWith('timestamp,')) return null;
+      const [timestamp, payid, purchaseref, type, amountText, currency, status] = line.split(',');
+      if (!status || !purchaseref) return { error: 'expected 7 fields' };
+      const amount = parseMajorUnits(amountText ?? '', 'XOF');
+      if (amount === undefined) return { error: `amount ${amountText}` };
+      const mapped =
+        type === 'ONLINE'
+          ? mapNotification(status, status === 'OK' ? undefined : 'PAYMENT_FAILED')
+          : mapMbankingStatut(status);
+      return {
+        ourReference: purchaseref,
+        operatorReference: payid ?? '',
+        kind: type === 'CREDIT' ? 'payout' : 'payin',
+        amount,
+        currency: currency === TMONEY_CURRENCY ? 'XOF' : (currency ?? ''),
+        status: mapped.status,
+        operatorStatus: status,
+        occurredAt: timestamp ?? '',
+      };
+    },
+  };
 
   payinConfirmation(mode: PayinMode): 'status_api' | 'callback' {
     // The online payment has no status call: its verified notification is the outcome.

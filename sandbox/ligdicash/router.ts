@@ -5,6 +5,14 @@ import type { SandboxConfig } from '../config.js';
 import { InvoiceBook, directNetworkOf, type Invoice } from './invoices.js';
 import { CallbackNotifier, MerchantWallet } from './notifier.js';
 import { WithdrawalBook } from './withdrawals.js';
+import {
+  ReportAdjustments,
+  adjustmentRoutes,
+  periodOf,
+  streamLines,
+  within,
+  type ReportRow,
+} from '../reports.js';
 import { checkoutPage, resultPage } from './pages.js';
 import { PAYOUT_SCENARIOS, SCENARIOS, scenarioFor } from './scenarios.js';
 
@@ -252,6 +260,10 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       callbackUrl: c.callback_url ?? '',
     });
     if (result.kind === 'refused') return refuse(res, result.code, result.description);
+    if (result.kind === 'lost') {
+      await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
+      return void res.status(504).type('text/plain').send('Gateway Timeout');
+    }
     // Slow: registered at once, answered late (a caller that dies meanwhile has still sent it).
     if (result.withdrawal.scenario === 'slow')
       await new Promise((r) => setTimeout(r, config.SANDBOX_SLOW_MS));
@@ -295,6 +307,53 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       action === 'complete' || action === 'decline' ? withdrawals.force(req.params.token, action) : undefined;
     if (!w) return void res.status(404).json({ error: 'unknown token or action (complete, decline)' });
     res.json(w);
+  });
+  // The day's transactions, as the back office exports them (semicolon CSV).
+  const adjustments = new ReportAdjustments();
+  router.use(adjustmentRoutes(adjustments));
+  router.get('/pay/v01/reports/transactions', async (req, res) => {
+    if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
+    const period = periodOf(req.query);
+    if (!period)
+      return void res.status(400).type('text/plain').send('date=YYYY-MM-DD, or from=…&to=… (ISO 8601)');
+    const rows: ReportRow[] = [
+      ...book
+        .all()
+        .filter((i) => within(period, i.createdAt))
+        .map((i) => ({
+          date: i.createdAt,
+          reference: i.customData.transaction_id ?? '',
+          operatorReference: i.token,
+          kind: 'payin' as const,
+          amount: i.paidAmount,
+          status: i.status,
+        })),
+      ...withdrawals
+        .all()
+        .filter((w) => within(period, w.createdAt))
+        .map((w) => ({
+          date: w.createdAt,
+          reference: w.transactionId,
+          operatorReference: w.token,
+          kind: 'payout' as const,
+          amount: w.amount,
+          status: w.status,
+        })),
+    ];
+    const lines = adjustments
+      .apply(rows, period.label, 'completed')
+      .map((r) =>
+        [
+          r.date.replace('T', ' ').slice(0, 19),
+          r.operatorReference,
+          r.reference,
+          r.kind,
+          r.amount,
+          'XOF',
+          r.status,
+        ].join(';'),
+      );
+    await streamLines(res, 'text/csv', ['date;token;transaction_id;type;montant;devise;statut', ...lines]);
   });
   router.get('/_sandbox/wallet', (_req, res) => {
     res.json({ balance: wallet.balance, currency: 'XOF' });

@@ -69,6 +69,10 @@ export const PAYOUT_SCENARIOS = {
     summary: 'Registered at once and executed; the create call answers after SANDBOX_SLOW_MS.',
   },
   never: { trigger: 'amount 2008', summary: 'Accepted and left pending forever, no callback.' },
+  lost: {
+    trigger: 'amount 2009',
+    summary: 'Lost on the way: NOT executed, and the answer never comes in time (504).',
+  },
   recipient_unknown: {
     trigger: 'number …000021',
     summary:
@@ -92,6 +96,7 @@ const PAYOUT_BY_AMOUNT: Record<number, PayoutScenario> = {
   2006: 'balance_low',
   2007: 'slow',
   2008: 'never',
+  2009: 'lost',
 };
 
 export function payoutScenarioFor(amount: number, customer: string): PayoutScenario {

@@ -37,7 +37,9 @@ export type CreateResult =
   | { kind: 'accepted'; withdrawal: Withdrawal }
   | { kind: 'refused'; code: string; description: string }
   /** The answer is lost or garbled although the payout was executed. */
-  | { kind: 'ambiguous'; withdrawal: Withdrawal; how: 'timeout' | '5xx' };
+  | { kind: 'ambiguous'; withdrawal: Withdrawal; how: 'timeout' | '5xx' }
+  /** The request is lost: nothing is executed, and the caller hears nothing in time. */
+  | { kind: 'lost' };
 
 function token(): string {
   const header = Buffer.from('{"typ":"JWT","alg":"HS256"}').toString('base64url');
@@ -80,6 +82,7 @@ export class WithdrawalBook {
   }): CreateResult {
     const client = input.kind === 'client';
     const scenario = payoutScenarioFor(input.amount, input.customer);
+    if (scenario === 'lost') return { kind: 'lost' };
     // Refusals, with each payout's own sub-codes (official JS SDK wiki).
     if (input.amount < 500 || (!client && input.amount > 1_000_000)) {
       return { kind: 'refused', code: client ? '05' : '02', description: 'Montant hors limites' };

@@ -3,6 +3,14 @@ import express, { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { SandboxConfig } from '../config.js';
 import { deliver, htmlEscape as e, later, pageStyle, type CallbackDelivery } from '../delivery.js';
+import {
+  ReportAdjustments,
+  adjustmentRoutes,
+  periodOf,
+  streamLines,
+  within,
+  type ReportRow,
+} from '../reports.js';
 
 /**
  * PayGateGlobal's endpoints under `/paygate/`: `/api/v1/pay`, the hosted page `/v1/page`,
@@ -49,6 +57,7 @@ export interface PaygateTransaction {
   executed: boolean;
   paymentReference: string;
   datetime: string | null;
+  createdAt: string;
   callbacks: CallbackDelivery[];
 }
 
@@ -80,7 +89,7 @@ export class PaygateSandbox {
   register(
     t: Omit<
       PaygateTransaction,
-      'txReference' | 'status' | 'executed' | 'paymentReference' | 'datetime' | 'callbacks'
+      'txReference' | 'status' | 'executed' | 'paymentReference' | 'datetime' | 'callbacks' | 'createdAt'
     >,
   ): PaygateTransaction {
     const tx: PaygateTransaction = {
@@ -90,6 +99,7 @@ export class PaygateSandbox {
       executed: false,
       paymentReference: `${t.network === 'FLOOZ' ? 'FLZ' : 'TMN'}${randomInt(100_000_000, 999_999_999)}`,
       datetime: null,
+      createdAt: new Date().toISOString(),
       callbacks: [],
     };
     this.transactions.set(tx.txReference, tx);
@@ -330,6 +340,39 @@ export function paygateSandbox(
     '/api/v1/check-balance',
     ...api((_req, res) => {
       res.json({ flooz: paygate.balances.FLOOZ, tmoney: paygate.balances.TMONEY });
+    }),
+  );
+
+  // The day's transactions as JSON lines (our reading of the dashboard's export).
+  const adjustments = new ReportAdjustments();
+  router.use(adjustmentRoutes(adjustments));
+  router.post(
+    '/api/v1/transactions',
+    ...api(async (_req, res, b) => {
+      const period = periodOf(b);
+      if (!period)
+        return void res.status(400).json({ error: 'date (YYYY-MM-DD), or from and to (ISO 8601)' });
+      const rows: ReportRow[] = [...paygate.transactions.values()]
+        .filter((t) => within(period, t.createdAt))
+        .map((t) => ({
+          date: t.createdAt,
+          reference: t.identifier,
+          operatorReference: t.txReference,
+          kind: t.kind === 'disbursement' ? ('payout' as const) : ('payin' as const),
+          amount: t.amount,
+          status: String(t.status),
+        }));
+      const lines = adjustments.apply(rows, period.label, '0').map((r) =>
+        JSON.stringify({
+          tx_reference: r.operatorReference,
+          identifier: r.reference,
+          type: r.kind === 'payout' ? 'disbursement' : 'payment',
+          amount: r.amount,
+          status: Number(r.status),
+          datetime: r.date,
+        }),
+      );
+      await streamLines(res, 'application/x-ndjson', lines);
     }),
   );
 

@@ -5,6 +5,14 @@ import type { SandboxConfig } from '../config.js';
 import { htmlEscape as e, pageStyle } from '../delivery.js';
 import { TMONEY_PAYIN_SCENARIOS, TMONEY_PAYOUT_SCENARIOS, tmoneyPayoutScenario } from './scenarios.js';
 import { TmoneySandbox, type OnlineSession } from './tmoney.js';
+import {
+  ReportAdjustments,
+  adjustmentRoutes,
+  periodOf,
+  streamLines,
+  within,
+  type ReportRow,
+} from '../reports.js';
 
 /**
  * TMoney's endpoints under `/tmoney/`: the online payment (`online/online.php`, GET for the
@@ -251,6 +259,54 @@ export function tmoneySandbox(
       statut: tx.statut,
       montant: String(tx.montant),
     });
+  });
+
+  // The day's transactions, as the back office exports them (CSV).
+  const adjustments = new ReportAdjustments();
+  router.use(adjustmentRoutes(adjustments));
+  router.get('/online/reports.php', async (req, res) => {
+    if (req.query.merchantid !== config.SANDBOX_TMONEY_MERCHANT_ID)
+      return void res.status(403).type('text/plain').send('NOK:UNKNOWN_MERCHANT');
+    const period = periodOf(req.query);
+    if (!period)
+      return void res.status(400).type('text/plain').send('date=YYYY-MM-DD, or from=…&to=… (ISO 8601)');
+    const online: ReportRow[] = [...tmoney.sessions.values()]
+      .filter((s) => s.order && s.outcome && within(period, s.createdAt))
+      .map((s) => ({
+        date: new Date(s.createdAt).toISOString(),
+        reference: s.order!.purchaseref,
+        operatorReference: s.payid,
+        kind: 'payin' as const,
+        amount: s.scenario === 'wrong_amount' ? s.order!.amount - 1 : s.order!.amount,
+        status: s.outcome === 'OK' ? 'OK' : 'NOK',
+      }));
+    const mbanking: ReportRow[] = [...tmoney.transactions.values()]
+      .filter((t) => within(period, t.createdAt))
+      .map((t) => ({
+        date: t.createdAt,
+        reference: t.refCommande,
+        operatorReference: t.refTmoney,
+        kind: t.kind === 'credit' ? ('payout' as const) : ('payin' as const),
+        amount: t.montant,
+        status: t.statut,
+      }));
+    const types = new Map<string, string>([...online.map((r) => [r.reference, 'ONLINE'] as const)]);
+    for (const t of tmoney.transactions.values())
+      types.set(t.refCommande, t.kind === 'credit' ? 'CREDIT' : 'DEBIT');
+    const lines = adjustments
+      .apply([...online, ...mbanking], period.label, 'SUCCES')
+      .map((r) =>
+        [
+          r.date.replace('T', ' ').slice(0, 19),
+          r.operatorReference,
+          r.reference,
+          types.get(r.reference) ?? (r.kind === 'payout' ? 'CREDIT' : 'DEBIT'),
+          r.amount,
+          '952',
+          r.status,
+        ].join(','),
+      );
+    await streamLines(res, 'text/csv', ['timestamp,payid,purchaseref,type,amount,currency,status', ...lines]);
   });
 
   // Control endpoints (not TMoney's API).

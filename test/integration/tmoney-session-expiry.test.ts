@@ -83,7 +83,12 @@ describe('TMoney online session', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! },
-      activities: createActivities({ config, pool, logger: createLogger({ level: 'silent' }) }),
+      activities: createActivities({
+        config,
+        pool,
+        logger: createLogger({ level: 'silent' }),
+        temporal: env.client,
+      }),
     });
     const input: PayinWorkflowInput = {
       paymentId,

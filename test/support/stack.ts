@@ -88,6 +88,9 @@ export async function startStack(
     // Scenarios that make an operator fail on purpose must not open its circuit for the other
     // tests: the tests about route health set these themselves.
     CIRCUIT_FAILURE_THRESHOLD: '1000',
+    // Each test file's worker would otherwise schedule sweeps on the shared server.
+    SCHEDULES_ENABLED: 'false',
+    ADMIN_API_KEY: 'test-admin-key-0123456789',
     CIRCUIT_COOLDOWN_SECONDS: '2',
     TMONEY_POLL_INITIAL_SECONDS: '1',
     TMONEY_POLL_MAX_SECONDS: '2',

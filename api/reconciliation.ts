@@ -1,0 +1,301 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Router, type RequestHandler } from 'express';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { OPERATORS } from '../activities/index.js';
+import type { Pool } from '../db/pool.js';
+import {
+  DISCREPANCY_CLASSES,
+  getRun,
+  listDiscrepancies,
+  listRuns,
+  type Discrepancy,
+  type ReconciliationRun,
+} from '../db/reconciliation.js';
+import type { Config } from '../lib/config.js';
+import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
+import { Problem, validationProblem } from './problems.js';
+
+/** Operations routes: a separate key (ADMIN_API_KEY), never a merchant's. */
+export function requireAdmin(config: Config): RequestHandler {
+  const expected = config.ADMIN_API_KEY ? Buffer.from(config.ADMIN_API_KEY) : undefined;
+  return (req, _res, next) => {
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1];
+    if (!expected) throw new Problem('unauthenticated', 'Operations routes are off: set ADMIN_API_KEY');
+    const buf = Buffer.from(given ?? '');
+    if (buf.length !== expected.length || !timingSafeEqual(buf, expected)) {
+      throw new Problem(
+        'unauthenticated',
+        'Send the operations key as "Authorization: Bearer <ADMIN_API_KEY>"',
+      );
+    }
+    next();
+  };
+}
+
+export const TriggerRun = z
+  .object({
+    operator: z.enum(OPERATORS),
+    kind: z.enum(['settlement', 'sweep']).default('settlement'),
+    date: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD')
+      .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date')
+      .optional()
+      .meta({ description: 'The day to reconcile (UTC); default: yesterday. Settlement only.' }),
+    from: z.iso.datetime().optional().meta({ description: 'Or a period: from (included)…' }),
+    to: z.iso.datetime().optional().meta({ description: '…to (excluded)' }),
+  })
+  .strict()
+  .refine((b) => (b.from === undefined) === (b.to === undefined), {
+    message: 'give both from and to',
+    path: ['to'],
+  })
+  .refine((b) => !b.from || !b.to || Date.parse(b.to) > Date.parse(b.from), {
+    message: 'to must be after from',
+    path: ['to'],
+  })
+  .refine((b) => !(b.date && b.from), { message: 'give a date or a period, not both', path: ['date'] });
+
+export const DiscrepancyQuery = z
+  .object({
+    class: z.enum(DISCREPANCY_CLASSES).optional(),
+    resolution: z.enum(['open', 'auto_resolved']).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'next_cursor of the previous page' }),
+  })
+  .strict();
+
+export const RunListQuery = z
+  .object({
+    operator: z.enum(OPERATORS).optional(),
+    kind: z.enum(['settlement', 'sweep']).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
+export const DiscrepancySchema = z
+  .object({
+    id: z.number().int(),
+    class: z.enum(DISCREPANCY_CLASSES),
+    payment_id: z.string().nullable(),
+    merchant_id: z.string().nullable(),
+    our_reference: z.string().nullable(),
+    operator_reference: z.string().nullable(),
+    line_no: z.number().int().nullable().meta({ description: "Line of the operator's report" }),
+    our_amount: z.number().int().nullable(),
+    their_amount: z.number().int().nullable(),
+    our_status: z.string().nullable(),
+    their_status: z.string().nullable(),
+    resolution: z.enum(['open', 'auto_resolved']),
+    action: z
+      .string()
+      .nullable()
+      .meta({ description: 'Automatic action taken: late_credit, late_credit_and_refund, capture, release' }),
+    action_reason: z.string().nullable(),
+  })
+  .meta({ id: 'ReconciliationDiscrepancy' });
+
+export const ReconciliationRunSchema = z
+  .object({
+    id: z.string().meta({ example: 'rcn_settlement-ligdicash-2026-11-22' }),
+    object: z.literal('reconciliation_run'),
+    operator: z.enum(OPERATORS),
+    kind: z.enum(['settlement', 'sweep']),
+    status: z.enum(['running', 'completed', 'failed']),
+    period_start: z.string().nullable(),
+    period_end: z.string().nullable(),
+    triggered_by: z.string().meta({ description: 'schedule, api or cli' }),
+    workflow_id: z.string().nullable(),
+    lines_ingested: z.number().int(),
+    payments_checked: z.number().int(),
+    summary: z
+      .record(z.string(), z.number().int())
+      .meta({ description: 'Discrepancies and actions, by class' }),
+    error: z.string().nullable(),
+    started_at: z.string(),
+    finished_at: z.string().nullable(),
+  })
+  .meta({ id: 'ReconciliationRun' });
+
+function runView(r: ReconciliationRun) {
+  return {
+    id: r.id,
+    object: 'reconciliation_run' as const,
+    operator: r.operator,
+    kind: r.kind,
+    status: r.status,
+    period_start: r.periodStart?.toISOString() ?? null,
+    period_end: r.periodEnd?.toISOString() ?? null,
+    triggered_by: r.triggeredBy,
+    workflow_id: r.workflowId,
+    lines_ingested: r.linesIngested,
+    payments_checked: r.paymentsChecked,
+    summary: r.summary,
+    error: r.error,
+    started_at: r.startedAt.toISOString(),
+    finished_at: r.finishedAt?.toISOString() ?? null,
+  };
+}
+
+function discrepancyView(d: Discrepancy) {
+  return {
+    id: d.id,
+    class: d.class,
+    payment_id: d.paymentId,
+    merchant_id: d.merchantId,
+    our_reference: d.ourReference,
+    operator_reference: d.operatorReference,
+    line_no: d.lineNo,
+    our_amount: d.ourAmount,
+    their_amount: d.theirAmount,
+    our_status: d.ourStatus,
+    their_status: d.theirStatus,
+    resolution: d.resolution,
+    action: d.action,
+    action_reason: d.actionReason,
+  };
+}
+
+const CSV_COLUMNS = [
+  'id',
+  'class',
+  'payment_id',
+  'merchant_id',
+  'our_reference',
+  'operator_reference',
+  'line_no',
+  'our_amount',
+  'their_amount',
+  'our_status',
+  'their_status',
+  'resolution',
+  'action',
+  'action_reason',
+] as const;
+
+type Cell = string | number | null | undefined;
+
+function csvCell(v: Cell): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const xml = (s: Cell) =>
+  String(s ?? '').replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
+
+/**
+ * `/v1/reconciliation/runs`: trigger a run, read runs and their discrepancies (filtered), and
+ * export them as CSV or as the XML reconciliation report the integration specification asks for.
+ */
+export function reconciliationRoutes(deps: { config: Config; pool: Pool; temporal: Client }): Router {
+  const { config, pool, temporal } = deps;
+  const router = Router();
+  router.use(requireAdmin(config));
+
+  router.post('/runs', async (req, res) => {
+    const parsed = TriggerRun.safeParse(req.body);
+    if (!parsed.success) throw validationProblem(parsed.error);
+    const { operator, kind, date, from, to } = parsed.data;
+    const workflowId = manualRunWorkflowId({ kind, operator, date, from, requestedAt: Date.now() });
+    await temporal.workflow.start(kind === 'sweep' ? 'sweep' : 'settlementReconciliation', {
+      workflowId,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        kind === 'sweep'
+          ? { operator, triggeredBy: 'api' }
+          : { operator, day: date, from, to, triggeredBy: 'api' },
+      ],
+    });
+    const id = reconciliationRunId(workflowId);
+    res
+      .status(202)
+      .location(`/v1/reconciliation/runs/${id}`)
+      .json({ id, object: 'reconciliation_run', status: 'running', workflow_id: workflowId });
+  });
+
+  router.get('/runs', async (req, res) => {
+    const q = RunListQuery.safeParse(req.query);
+    if (!q.success) throw validationProblem(q.error);
+    res.json({ object: 'list', data: (await listRuns(pool, q.data)).map(runView) });
+  });
+
+  const findRun = async (id: string) => {
+    const run = await getRun(pool, id);
+    if (!run) throw new Problem('not-found', `No reconciliation run ${id}`);
+    return run;
+  };
+
+  router.get('/runs/:id', async (req, res) => {
+    const run = await findRun(req.params.id);
+    const q = DiscrepancyQuery.safeParse(req.query);
+    if (!q.success) throw validationProblem(q.error);
+    const rows = await listDiscrepancies(pool, {
+      runId: run.id,
+      class: q.data.class,
+      resolution: q.data.resolution,
+      limit: q.data.limit + 1,
+      afterId: q.data.cursor,
+    });
+    const page = rows.slice(0, q.data.limit);
+    res.json({
+      ...runView(run),
+      discrepancies: {
+        object: 'list',
+        data: page.map(discrepancyView),
+        has_more: rows.length > q.data.limit,
+        next_cursor: rows.length > q.data.limit ? String(page[page.length - 1]!.id) : null,
+      },
+    });
+  });
+
+  router.get('/runs/:id/discrepancies.csv', async (req, res) => {
+    const run = await findRun(req.params.id);
+    const rows = (await listDiscrepancies(pool, { runId: run.id })).map(discrepancyView);
+    res
+      .type('text/csv')
+      .attachment(`${run.id}.csv`)
+      .send(
+        [CSV_COLUMNS.join(','), ...rows.map((d) => CSV_COLUMNS.map((c) => csvCell(d[c])).join(','))].join(
+          '\r\n',
+        ) + '\r\n',
+      );
+  });
+
+  router.get('/runs/:id/discrepancies.xml', async (req, res) => {
+    const run = await findRun(req.params.id);
+    const rows = (await listDiscrepancies(pool, { runId: run.id })).map(discrepancyView);
+    const summary = Object.entries(run.summary)
+      .map(([k, v]) => `    <count name="${xml(k)}">${xml(v)}</count>`)
+      .join('\n');
+    const items = rows
+      .map(
+        (d) =>
+          `    <discrepancy id="${d.id}" class="${xml(d.class)}" resolution="${xml(d.resolution)}">\n` +
+          CSV_COLUMNS.filter((c) => !['id', 'class', 'resolution'].includes(c))
+            .filter((c) => d[c] !== null && d[c] !== undefined)
+            .map((c) => `      <${c}>${xml(d[c])}</${c}>`)
+            .join('\n') +
+          '\n    </discrepancy>',
+      )
+      .join('\n');
+    res
+      .type('application/xml')
+      .attachment(`${run.id}.xml`)
+      .send(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<reconciliationReport xmlns="urn:passerelle:reconciliation:1" runId="${xml(run.id)}" operator="${xml(run.operator)}" kind="${xml(run.kind)}"` +
+          ` periodStart="${xml(run.periodStart?.toISOString() ?? '')}" periodEnd="${xml(run.periodEnd?.toISOString() ?? '')}" status="${xml(run.status)}" generatedAt="${new Date().toISOString()}">\n` +
+          `  <summary linesIngested="${run.linesIngested}" paymentsChecked="${run.paymentsChecked}">\n${summary}\n  </summary>\n` +
+          `  <discrepancies count="${rows.length}">\n${items}\n  </discrepancies>\n</reconciliationReport>\n`,
+      );
+  });
+  return router;
+}

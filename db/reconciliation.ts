@@ -1,0 +1,357 @@
+import type { PoolClient, Queryable } from './pool.js';
+
+/**
+ * Reconciliation runs and their discrepancies, and the set-based matching of an operator's report
+ * (loaded into a temporary table) against our payments and ledger. Everything here is SQL over
+ * whole sets: a million report lines are joined, not looped over.
+ */
+export const DISCREPANCY_CLASSES = [
+  'missing_on_our_side',
+  'missing_on_operator_side',
+  'amount_mismatch',
+  'status_mismatch',
+  'duplicate_line',
+  'ledger_mismatch',
+] as const;
+export type DiscrepancyClass = (typeof DISCREPANCY_CLASSES)[number];
+
+export interface ReconciliationRun {
+  id: string;
+  operator: string;
+  kind: 'settlement' | 'sweep';
+  periodStart: Date | null;
+  periodEnd: Date | null;
+  status: 'running' | 'completed' | 'failed';
+  triggeredBy: string;
+  workflowId: string | null;
+  linesIngested: number;
+  paymentsChecked: number;
+  summary: Record<string, number>;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+interface RunRow {
+  id: string;
+  operator: string;
+  kind: 'settlement' | 'sweep';
+  period_start: Date | null;
+  period_end: Date | null;
+  status: 'running' | 'completed' | 'failed';
+  triggered_by: string;
+  workflow_id: string | null;
+  lines_ingested: number;
+  payments_checked: number;
+  summary: Record<string, number>;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+function toRun(r: RunRow): ReconciliationRun {
+  return {
+    id: r.id,
+    operator: r.operator,
+    kind: r.kind,
+    periodStart: r.period_start,
+    periodEnd: r.period_end,
+    status: r.status,
+    triggeredBy: r.triggered_by,
+    workflowId: r.workflow_id,
+    linesIngested: r.lines_ingested,
+    paymentsChecked: r.payments_checked,
+    summary: r.summary,
+    error: r.error,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+export async function startRun(
+  db: Queryable,
+  r: {
+    id: string;
+    operator: string;
+    kind: 'settlement' | 'sweep';
+    periodStart?: Date;
+    periodEnd?: Date;
+    triggeredBy: string;
+    workflowId?: string;
+  },
+): Promise<void> {
+  // A re-run activity restarts its own run from scratch: its discrepancies are rebuilt.
+  await db.query('DELETE FROM reconciliation_discrepancies WHERE run_id = $1', [r.id]);
+  await db.query(
+    `INSERT INTO reconciliation_runs (id, operator, kind, period_start, period_end, status, triggered_by, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)
+     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, started_at = now(), finished_at = NULL`,
+    [
+      r.id,
+      r.operator,
+      r.kind,
+      r.periodStart ?? null,
+      r.periodEnd ?? null,
+      r.triggeredBy,
+      r.workflowId ?? null,
+    ],
+  );
+}
+
+export async function finishRun(
+  db: Queryable,
+  r: {
+    id: string;
+    status: 'completed' | 'failed';
+    linesIngested?: number;
+    paymentsChecked?: number;
+    summary?: Record<string, number>;
+    error?: string;
+  },
+): Promise<void> {
+  await db.query(
+    `UPDATE reconciliation_runs SET status = $2, lines_ingested = COALESCE($3, lines_ingested), payments_checked = COALESCE($4, payments_checked),
+            summary = COALESCE($5::jsonb, summary), error = $6, finished_at = now()
+      WHERE id = $1`,
+    [
+      r.id,
+      r.status,
+      r.linesIngested ?? null,
+      r.paymentsChecked ?? null,
+      r.summary ? JSON.stringify(r.summary) : null,
+      r.error ?? null,
+    ],
+  );
+}
+
+export async function getRun(db: Queryable, id: string): Promise<ReconciliationRun | undefined> {
+  const { rows } = await db.query<RunRow>('SELECT * FROM reconciliation_runs WHERE id = $1', [id]);
+  return rows[0] && toRun(rows[0]);
+}
+
+export async function listRuns(
+  db: Queryable,
+  q: { operator?: string; kind?: string; limit: number; beforeStartedAt?: string },
+): Promise<ReconciliationRun[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT * FROM reconciliation_runs
+      WHERE ($1::text IS NULL OR operator = $1) AND ($2::text IS NULL OR kind = $2)
+        AND ($3::timestamptz IS NULL OR started_at < $3)
+      ORDER BY started_at DESC LIMIT $4`,
+    [q.operator ?? null, q.kind ?? null, q.beforeStartedAt ?? null, q.limit],
+  );
+  return rows.map(toRun);
+}
+
+export interface Discrepancy {
+  id: number;
+  runId: string;
+  operator: string;
+  class: DiscrepancyClass;
+  paymentId: string | null;
+  merchantId: string | null;
+  ourReference: string | null;
+  operatorReference: string | null;
+  lineNo: number | null;
+  ourAmount: number | null;
+  theirAmount: number | null;
+  ourStatus: string | null;
+  theirStatus: string | null;
+  resolution: 'open' | 'auto_resolved';
+  action: string | null;
+  actionReason: string | null;
+}
+
+export async function listDiscrepancies(
+  db: Queryable,
+  q: { runId: string; class?: string; resolution?: string; limit?: number; afterId?: number },
+): Promise<Discrepancy[]> {
+  const { rows } = await db.query<{
+    id: number;
+    run_id: string;
+    operator: string;
+    class: DiscrepancyClass;
+    payment_id: string | null;
+    merchant_id: string | null;
+    our_reference: string | null;
+    operator_reference: string | null;
+    line_no: number | null;
+    our_amount: number | null;
+    their_amount: number | null;
+    our_status: string | null;
+    their_status: string | null;
+    resolution: 'open' | 'auto_resolved';
+    action: string | null;
+    action_reason: string | null;
+  }>(
+    `SELECT * FROM reconciliation_discrepancies
+      WHERE run_id = $1 AND ($2::text IS NULL OR class = $2) AND ($3::text IS NULL OR resolution = $3) AND ($5::bigint IS NULL OR id > $5)
+      ORDER BY id LIMIT $4`,
+    [q.runId, q.class ?? null, q.resolution ?? null, q.limit ?? 1_000_000, q.afterId ?? null],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    runId: r.run_id,
+    operator: r.operator,
+    class: r.class,
+    paymentId: r.payment_id,
+    merchantId: r.merchant_id,
+    ourReference: r.our_reference,
+    operatorReference: r.operator_reference,
+    lineNo: r.line_no,
+    ourAmount: r.our_amount,
+    theirAmount: r.their_amount,
+    ourStatus: r.our_status,
+    theirStatus: r.their_status,
+    resolution: r.resolution,
+    action: r.action,
+    actionReason: r.action_reason,
+  }));
+}
+
+export async function resolveDiscrepancy(
+  db: Queryable,
+  id: number,
+  action: string,
+  reason: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE reconciliation_discrepancies SET resolution = 'auto_resolved', action = $2, action_reason = $3 WHERE id = $1`,
+    [id, action, reason],
+  );
+}
+
+export async function noteDiscrepancy(db: Queryable, id: number, reason: string): Promise<void> {
+  await db.query('UPDATE reconciliation_discrepancies SET action_reason = $2 WHERE id = $1', [id, reason]);
+}
+
+export async function insertDiscrepancy(
+  db: Queryable,
+  d: Omit<Discrepancy, 'id' | 'resolution' | 'action' | 'actionReason'> & {
+    resolution?: 'open' | 'auto_resolved';
+    action?: string;
+    actionReason?: string;
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO reconciliation_discrepancies (run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference,
+       line_no, our_amount, their_amount, our_status, their_status, resolution, action, action_reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    [
+      d.runId,
+      d.operator,
+      d.class,
+      d.paymentId,
+      d.merchantId,
+      d.ourReference,
+      d.operatorReference,
+      d.lineNo,
+      d.ourAmount,
+      d.theirAmount,
+      d.ourStatus,
+      d.theirStatus,
+      d.resolution ?? 'open',
+      d.action ?? null,
+      d.actionReason ?? null,
+    ],
+  );
+}
+
+// ------------------------------------------------------------------ the matching
+
+/** The staging table an operator's report is COPYed into, for one transaction. */
+export async function createStagingTable(client: PoolClient): Promise<void> {
+  await client.query(`CREATE TEMP TABLE recon_lines (
+      line_no bigint NOT NULL, our_reference text, operator_reference text, kind text, amount bigint,
+      currency text, status text, operator_status text, occurred_at text, error text
+    ) ON COMMIT DROP`);
+}
+
+export const STAGING_COPY =
+  'COPY recon_lines (line_no, our_reference, operator_reference, kind, amount, currency, status, operator_status, occurred_at, error) FROM STDIN';
+
+const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
+
+/**
+ * Classifies the staged report against our payments of the operator and the period, in set
+ * operations, and inserts one discrepancy per finding. Returns the counts per class.
+ */
+export async function classifyStagedReport(
+  client: PoolClient,
+  r: { runId: string; operator: string; periodStart: Date; periodEnd: Date },
+): Promise<Record<string, number>> {
+  const cols = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
+  await client.query(`CREATE TEMP TABLE recon_first ON COMMIT DROP AS
+      SELECT DISTINCT ON (our_reference) * FROM recon_lines WHERE error IS NULL ORDER BY our_reference, line_no`);
+  await client.query('CREATE INDEX ON recon_first (our_reference)');
+  await client.query('ANALYZE recon_first');
+  const counts: Record<string, number> = {};
+  // Statements that read the report only take ($1 run, $2 operator); those that read our period also ($3, $4).
+  const run = async (cls: DiscrepancyClass, sql: string, period = false) => {
+    const res = await client.query(
+      sql,
+      period ? [r.runId, r.operator, r.periodStart, r.periodEnd] : [r.runId, r.operator],
+    );
+    counts[cls] = res.rowCount ?? 0;
+  };
+  await run(
+    'duplicate_line',
+    `INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, 'duplicate_line', p.id, p.merchant_id, l.our_reference, l.operator_reference, l.line_no, p.amount, l.amount, p.status, l.operator_status
+       FROM (SELECT l.*, row_number() OVER (PARTITION BY our_reference ORDER BY line_no) AS rn FROM recon_lines l WHERE error IS NULL) l
+       LEFT JOIN payments p ON p.id = l.our_reference AND p.operator = $2
+      WHERE l.rn > 1`,
+  );
+  await run(
+    'missing_on_our_side',
+    `INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, 'missing_on_our_side', NULL, NULL, f.our_reference, f.operator_reference, f.line_no, NULL, f.amount, NULL, f.operator_status
+       FROM recon_first f
+      WHERE f.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = f.our_reference AND p.operator = $2)
+       `,
+  );
+  await run(
+    'missing_on_operator_side',
+    `INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, 'missing_on_operator_side', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
+       FROM payments p
+      WHERE p.operator = $2 AND p.created_at >= $3 AND p.created_at < $4
+        AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown')
+        AND NOT EXISTS (SELECT 1 FROM recon_first f WHERE f.our_reference = p.id)`,
+    true,
+  );
+  await run(
+    'amount_mismatch',
+    `INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, 'amount_mismatch', p.id, p.merchant_id, p.id, f.operator_reference, f.line_no, p.amount, f.amount, p.status, f.operator_status
+       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2
+      WHERE f.amount <> p.amount AND f.status <> 'pending'`,
+  );
+  await run(
+    'status_mismatch',
+    `INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, 'status_mismatch', p.id, p.merchant_id, p.id, f.operator_reference, f.line_no, p.amount, f.amount, p.status, f.status
+       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2
+      WHERE f.amount = p.amount
+        AND ((f.status = 'succeeded' AND p.status NOT IN ${MONEY_MOVED})
+          OR (f.status IN ('failed', 'cancelled', 'expired') AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown')))
+       `,
+  );
+  await run(
+    'ledger_mismatch',
+    `INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, 'ledger_mismatch', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
+       FROM payments p
+      WHERE p.operator = $2 AND p.created_at >= $3 AND p.created_at < $4
+        AND ((p.kind = 'payin' AND p.status IN ${MONEY_MOVED}
+              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step IN ('payin_succeeded', 'late_payin_succeeded')))
+          OR (p.kind IN ('payout', 'refund') AND p.status = 'succeeded'
+              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture')))`,
+    true,
+  );
+  const unreadable = await client.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM recon_lines WHERE error IS NOT NULL',
+  );
+  counts.unreadable_lines = unreadable.rows[0]!.n;
+  return counts;
+}

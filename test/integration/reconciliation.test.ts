@@ -1,0 +1,417 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMerchant, setLateSuccessPolicy } from '../../db/merchants.js';
+import { insertPayment } from '../../db/payments.js';
+import { newId } from '../../lib/ids.js';
+import { scheduleIds } from '../../workers/schedules.js';
+import { createPaymentsWorker } from '../../workers/payments-worker.js';
+import { createLogger } from '../../lib/logger.js';
+import { loadConfig } from '../../lib/config.js';
+import {
+  api,
+  eventually,
+  ligdicashControl,
+  payinReaches,
+  ROOT,
+  startStack,
+  type PayinBody,
+  type TestStack,
+} from '../support/stack.js';
+import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
+
+/**
+ * Reconciliation: the operators' settlement reports matched against our payments and ledger
+ * (each discrepancy class found and classified; each policy applied once, and not again), the
+ * sweep, and the schedules. Runs go through the API and the real workflows.
+ */
+let stack: TestStack;
+const ADMIN = 'test-admin-key-0123456789';
+let periodFrom: string;
+
+beforeAll(async () => {
+  periodFrom = new Date(Date.now() - 1000).toISOString();
+  stack = await startStack({
+    env: {
+      LIGDICASH_PAYIN_DEADLINE_SECONDS: '3',
+      LIGDICASH_HTTP_TIMEOUT_MS: '1500',
+      SWEEP_RECHECK_MINUTES: '0',
+    },
+    sandboxEnv: { SANDBOX_AMBIGUOUS_DELAY_MS: '3000', SANDBOX_LATE_CALLBACK_MS: '5000' },
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+type Discrepancy = {
+  class: string;
+  our_reference: string | null;
+  payment_id: string | null;
+  resolution: string;
+  action: string | null;
+  our_amount: number | null;
+  their_amount: number | null;
+  their_status: string | null;
+};
+type Run = {
+  id: string;
+  status: string;
+  lines_ingested: number;
+  summary: Record<string, number>;
+  discrepancies: { data: Discrepancy[]; has_more: boolean; next_cursor: string | null };
+};
+
+async function reconcile(operator: string, body: Record<string, unknown> = {}): Promise<Run> {
+  const started = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', {
+    key: ADMIN,
+    body: { operator, from: periodFrom, to: new Date(Date.now() + 60_000).toISOString(), ...body },
+  });
+  expect(started.status).toBe(202);
+  return eventually(
+    `run ${started.body.id}`,
+    async () => {
+      const res = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${started.body.id}?limit=1000`, {
+        key: ADMIN,
+      });
+      return res.status === 200 && res.body.status !== 'running' ? res.body : undefined;
+    },
+    60_000,
+  );
+}
+
+function adjust(operator: string, adjustments: unknown[]) {
+  return fetch(`${stack.sandboxUrl}/${operator}/_sandbox/report-adjustments`, {
+    method: adjustments.length ? 'POST' : 'DELETE',
+    headers: { 'Content-Type': 'application/json' },
+    body: adjustments.length ? JSON.stringify(adjustments) : undefined,
+  });
+}
+
+async function paidPayin(key: string, amount: number): Promise<string> {
+  const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+    key,
+    body: { amount, currency: 'XOF' },
+  });
+  await ligdicashControl(stack, created.body.operator_reference!, 'pay', '22676000001');
+  await payinReaches({ ...stack, merchant: { ...stack.merchant, apiKey: key } }, created.body.id, [
+    'succeeded',
+  ]);
+  return created.body.id;
+}
+
+describe('settlement reconciliation (LigdiCash report)', () => {
+  it('finds and classifies every kind of discrepancy, and nothing else', async () => {
+    const m = await createMerchant(stack.pool, 'Reconciled');
+    const clean = await paidPayin(m.apiKey, 5_000);
+    const omitted = await paidPayin(m.apiKey, 5_100);
+    const amount = await paidPayin(m.apiKey, 5_200);
+    const status = await paidPayin(m.apiKey, 5_300);
+    const duplicated = await paidPayin(m.apiKey, 5_400);
+    // A payment whose ledger posting is missing (as if a bug had lost it), unknown to LigdiCash too.
+    const unposted = newId('pay');
+    await insertPayment(stack.pool, {
+      id: unposted,
+      merchantId: m.merchant.id,
+      kind: 'payin',
+      amount: 700,
+      currency: 'XOF',
+      operator: 'ligdicash',
+      mode: 'redirect',
+      customer: {},
+      metadata: {},
+      deadlineAt: new Date(),
+      workflowId: `payin-${unposted}`,
+    });
+    await stack.pool.query("UPDATE payments SET status = 'succeeded' WHERE id = $1", [unposted]);
+    const stranger = 'pay_strangerstrangerstrang';
+    await adjust('ligdicash', [
+      { type: 'omit', reference: omitted },
+      { type: 'amount', reference: amount, amount: 5_199 },
+      { type: 'status', reference: status, status: 'nocompleted' },
+      { type: 'duplicate', reference: duplicated },
+      { type: 'extra', reference: stranger, amount: 900 },
+    ]);
+    try {
+      const run = await reconcile('ligdicash');
+      expect(run.status).toBe('completed');
+      const byClass = (c: string) =>
+        run.discrepancies.data
+          .filter((d) => d.class === c)
+          .map((d) => d.our_reference)
+          .sort();
+      expect(byClass('missing_on_operator_side')).toEqual([omitted, unposted].sort());
+      expect(byClass('amount_mismatch')).toEqual([amount]);
+      expect(byClass('status_mismatch')).toEqual([status]);
+      expect(byClass('duplicate_line')).toEqual([duplicated]);
+      expect(byClass('missing_on_our_side')).toEqual([stranger]);
+      expect(byClass('ledger_mismatch')).toEqual([unposted]);
+      expect(run.discrepancies.data.map((d) => d.our_reference)).not.toContain(clean);
+      const mismatch = run.discrepancies.data.find((d) => d.class === 'amount_mismatch')!;
+      expect([mismatch.our_amount, mismatch.their_amount]).toEqual([5_200, 5_199]);
+      // None of these is for a policy: they stay open for review.
+      expect(run.discrepancies.data.every((d) => d.resolution === 'open')).toBe(true);
+
+      const filtered = await api<Run>(
+        stack,
+        'GET',
+        `/v1/reconciliation/runs/${run.id}?class=amount_mismatch`,
+        { key: ADMIN },
+      );
+      expect(filtered.body.discrepancies.data.map((d) => d.class)).toEqual(['amount_mismatch']);
+      const csv = await fetch(`${stack.apiUrl}/v1/reconciliation/runs/${run.id}/discrepancies.csv`, {
+        headers: { Authorization: `Bearer ${ADMIN}` },
+      });
+      const csvText = await csv.text();
+      expect(csv.headers.get('content-type')).toContain('text/csv');
+      expect(csvText.split('\r\n')[0]).toBe(
+        'id,class,payment_id,merchant_id,our_reference,operator_reference,line_no,our_amount,their_amount,our_status,their_status,resolution,action,action_reason',
+      );
+      expect(csvText).toContain(stranger);
+      const xml = await (
+        await fetch(`${stack.apiUrl}/v1/reconciliation/runs/${run.id}/discrepancies.xml`, {
+          headers: { Authorization: `Bearer ${ADMIN}` },
+        })
+      ).text();
+      expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>/);
+      expect(xml).toContain('<reconciliationReport xmlns="urn:passerelle:reconciliation:1"');
+      expect((xml.match(/<discrepancy /g) ?? []).length).toBe(run.discrepancies.data.length);
+    } finally {
+      await adjust('ligdicash', []);
+    }
+  });
+
+  it('applies each policy once: late success credited, unknown payouts captured or released; a re-run changes nothing', async () => {
+    const m = await createMerchant(stack.pool, 'Policies');
+    await fundMerchant(stack, m.apiKey, [20_000]);
+    // A payin we expired (the payer never finished in time), that LigdiCash completes later.
+    const late = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key: m.apiKey,
+      body: { amount: 1_003, currency: 'XOF' },
+    });
+    await payinReaches(
+      { ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } },
+      late.body.id,
+      ['expired'],
+      15_000,
+    );
+    await ligdicashControl(stack, late.body.operator_reference!, 'complete');
+    // Two payouts of unknown outcome: one executed at LigdiCash, one lost.
+    const executed = await api<{ id: string; status: string }>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body: { amount: 2_002, currency: 'XOF', recipient: { phone: recipientNumber() } },
+    });
+    const lost = await api<{ id: string; status: string }>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body: { amount: 2_009, currency: 'XOF', recipient: { phone: recipientNumber() } },
+    });
+    expect([executed.body.status, lost.body.status]).toEqual(['unknown', 'unknown']);
+    const before = await balanceOf(stack, m.apiKey);
+    expect(before.on_hold).toBe(2_002 + 2_009);
+
+    const first = await reconcile('ligdicash');
+    const action = (ref: string) =>
+      first.discrepancies.data.find((d) => d.our_reference === ref && d.resolution === 'auto_resolved')
+        ?.action;
+    expect(action(late.body.id)).toBe('late_credit');
+    expect(action(executed.body.id)).toBe('capture');
+    expect(action(lost.body.id)).toBe('release');
+    const after = await balanceOf(stack, m.apiKey);
+    expect(after).toMatchObject({ available: before.available + 1_003 + 2_009, on_hold: 0 });
+    const latePayin = await api<PayinBody>(stack, 'GET', `/v1/payins/${late.body.id}`, { key: m.apiKey });
+    expect(latePayin.body.status).toBe('succeeded');
+    await expectBalancedLedger(stack.pool);
+
+    const second = await reconcile('ligdicash');
+    expect(
+      second.discrepancies.data.filter((d) =>
+        [late.body.id, executed.body.id, lost.body.id].includes(d.our_reference ?? ''),
+      ),
+    ).toEqual([]);
+    expect(await balanceOf(stack, m.apiKey)).toEqual(after);
+    const { rows } = await stack.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM journal_entries WHERE payment_id = ANY($1::text[])`,
+      [[late.body.id, executed.body.id, lost.body.id]],
+    );
+    // late credit, hold + capture, hold + release: five entries, none twice.
+    expect(rows[0]!.n).toBe(5);
+  });
+
+  it('refunds a late payment at once when the merchant chose that policy', async () => {
+    const m = await createMerchant(stack.pool, 'Refund late');
+    expect(await setLateSuccessPolicy(stack.pool, m.merchant.id, 'refund')).toBe(true);
+    const late = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key: m.apiKey,
+      body: { amount: 1_003, currency: 'XOF' },
+    });
+    await payinReaches(
+      { ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } },
+      late.body.id,
+      ['expired'],
+      15_000,
+    );
+    // The payer pays late, on the page: LigdiCash reports the number that paid.
+    await fetch(
+      `${stack.sandboxUrl}/ligdicash/_sandbox/invoices/${encodeURIComponent(late.body.operator_reference!)}/complete`,
+      { method: 'POST' },
+    );
+    await stack.pool.query(
+      `UPDATE payments SET customer = customer || '{"phone": "+22676000042"}' WHERE id = $1`,
+      [late.body.id],
+    );
+    const run = await reconcile('ligdicash');
+    const d = run.discrepancies.data.find((x) => x.our_reference === late.body.id)!;
+    expect(d.action).toBe('late_credit_and_refund');
+    const refunded = await eventually('late refund paid', async () => {
+      const r = await api<PayinBody>(stack, 'GET', `/v1/payins/${late.body.id}`, { key: m.apiKey });
+      return r.body.status === 'refunded' ? r.body : undefined;
+    });
+    expect(refunded.status).toBe('refunded');
+    await expectBalancedLedger(stack.pool);
+  });
+});
+
+describe('reports of the other operators', () => {
+  it('TMoney and PayGateGlobal reports match clean payments with no discrepancy', async () => {
+    const m = await createMerchant(stack.pool, 'Togo reconciled');
+    const tm = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key: m.apiKey,
+      body: { amount: 4_500, currency: 'XOF', mode: 'direct', customer: { phone: '+22890123123' } },
+    });
+    const pg = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key: m.apiKey,
+      body: { amount: 4_600, currency: 'XOF', mode: 'direct', customer: { phone: '+22897123123' } },
+    });
+    for (const id of [tm.body.id, pg.body.id])
+      await payinReaches({ ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } }, id, ['succeeded']);
+    for (const [operator, id] of [
+      ['tmoney', tm.body.id],
+      ['paygate', pg.body.id],
+    ] as const) {
+      const run = await reconcile(operator);
+      expect(run.status).toBe('completed');
+      expect(run.lines_ingested).toBeGreaterThanOrEqual(1);
+      expect(run.discrepancies.data.filter((d) => d.our_reference === id)).toEqual([]);
+    }
+    await adjust('paygate', [{ type: 'amount', reference: pg.body.id, amount: 4_601 }]);
+    try {
+      const run = await reconcile('paygate');
+      expect(
+        run.discrepancies.data.filter((d) => d.our_reference === pg.body.id).map((d) => d.class),
+      ).toEqual(['amount_mismatch']);
+    } finally {
+      await adjust('paygate', []);
+    }
+  });
+});
+
+describe('command line', () => {
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'cli', 'passerelle.ts'), ...args],
+        { env: { ...process.env, ...stack.env }, timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stdout, stderr }),
+      );
+    });
+
+  it('reconciles an operator for a period and prints the summary; refuses a bad period', async () => {
+    const ok = await cli(
+      'reconcile',
+      '--operator',
+      'tmoney',
+      '--from',
+      periodFrom,
+      '--to',
+      new Date(Date.now() + 60_000).toISOString(),
+      '--json',
+    );
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const summary = JSON.parse(ok.stdout) as { runId: string; status: string };
+    expect(summary.status).toBe('completed');
+    const run = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${summary.runId}`, { key: ADMIN });
+    expect(run.body).toMatchObject({ status: 'completed', operator: 'tmoney', triggered_by: 'cli' });
+
+    const bad = await cli('reconcile', '--operator', 'tmoney', '--from', periodFrom);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('give both --from and --to');
+    const unknown = await cli('reconcile', '--operator', 'wave', '--date', '2026-11-01');
+    expect(unknown.code).toBe(64);
+  });
+});
+
+describe('sweep', () => {
+  it('settles a payin whose callback never came, after its workflow expired it', async () => {
+    const m = await createMerchant(stack.pool, 'Swept');
+    const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key: m.apiKey,
+      body: { amount: 1_003, currency: 'XOF' },
+    }); // no callbacks
+    await payinReaches(
+      { ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } },
+      created.body.id,
+      ['expired'],
+      15_000,
+    );
+    await ligdicashControl(stack, created.body.operator_reference!, 'complete'); // paid late, and no callback
+    const started = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', {
+      key: ADMIN,
+      body: { operator: 'ligdicash', kind: 'sweep' },
+    });
+    const run = await eventually(`sweep ${started.body.id}`, async () => {
+      const r = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${started.body.id}`, { key: ADMIN });
+      return r.status === 200 && r.body.status === 'completed' ? r.body : undefined;
+    });
+    expect(run.discrepancies.data.find((d) => d.payment_id === created.body.id)?.action).toBe('late_credit');
+    const now = await api<PayinBody>(stack, 'GET', `/v1/payins/${created.body.id}`, { key: m.apiKey });
+    expect(now.body.status).toBe('succeeded');
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 1_003 });
+  });
+
+  it('refuses merchants on the operations routes', async () => {
+    const res = await api<{ type: string }>(stack, 'GET', '/v1/reconciliation/runs', {
+      key: stack.merchant.apiKey,
+    });
+    expect(res.status).toBe(401);
+    const bad = await api<{ errors: { field: string }[] }>(stack, 'POST', '/v1/reconciliation/runs', {
+      key: ADMIN,
+      body: { operator: 'nobody' },
+    });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe('schedules', () => {
+  it('are created by the worker, there after a restart, and never duplicated', async () => {
+    const config = loadConfig({ ...stack.env, SCHEDULES_ENABLED: 'true', SWEEP_INTERVAL_SECONDS: '600' });
+    const logger = createLogger({ level: 'silent' });
+    const list = async () => {
+      const ids: string[] = [];
+      for await (const s of stack.temporal.schedule.list()) ids.push(s.scheduleId);
+      return ids.filter((id) => scheduleIds().includes(id)).sort();
+    };
+    try {
+      for (let start = 0; start < 2; start++) {
+        const worker = await createPaymentsWorker(config, logger);
+        await worker.shutdown();
+        const ids = await eventually('schedules listed', async () => {
+          const found = await list();
+          return found.length === scheduleIds().length ? found : undefined;
+        });
+        expect(ids).toEqual([...scheduleIds()].sort());
+      }
+      const sweep = await stack.temporal.schedule.getHandle('sweep-ligdicash').describe();
+      expect(sweep.spec.intervals?.[0]?.every).toBe(600_000);
+      const settlement = await stack.temporal.schedule.getHandle('settlement-tmoney').describe();
+      expect(settlement.action.type).toBe('startWorkflow');
+    } finally {
+      for (const id of scheduleIds())
+        await stack.temporal.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined);
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Config } from '../lib/config.js';
+import { OPERATORS } from '../activities/index.js';
+
+/**
+ * The reconciliation schedules (Temporal Schedules, not cron in a process), created or updated
+ * idempotently at every worker start: a sweep per operator every SWEEP_INTERVAL_SECONDS and a
+ * settlement reconciliation per operator every day at SETTLEMENT_HOUR_UTC for the day before.
+ */
+export function scheduleIds(): string[] {
+  return OPERATORS.flatMap((op) => [`sweep-${op}`, `settlement-${op}`]);
+}
+
+export async function ensureSchedules(
+  client: Client,
+  config: Config,
+): Promise<{ created: string[]; updated: string[] }> {
+  const created: string[] = [];
+  const updated: string[] = [];
+  for (const operator of OPERATORS) {
+    const plans = [
+      {
+        scheduleId: `sweep-${operator}`,
+        spec: { intervals: [{ every: `${config.SWEEP_INTERVAL_SECONDS} seconds` }] },
+        workflowType: 'sweep',
+        args: [{ operator, triggeredBy: 'schedule' }],
+      },
+      {
+        scheduleId: `settlement-${operator}`,
+        spec: {
+          calendars: [
+            { hour: config.SETTLEMENT_HOUR_UTC, minute: 0, comment: 'settlement of the day before' },
+          ],
+        },
+        workflowType: 'settlementReconciliation',
+        args: [{ operator, triggeredBy: 'schedule' }],
+      },
+    ];
+    for (const plan of plans) {
+      const action = {
+        type: 'startWorkflow' as const,
+        workflowType: plan.workflowType,
+        args: plan.args,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        workflowId: plan.scheduleId,
+      };
+      const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' };
+      try {
+        await client.schedule.create({ scheduleId: plan.scheduleId, spec: plan.spec, action, policies });
+        created.push(plan.scheduleId);
+      } catch (err) {
+        if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+        await client.schedule
+          .getHandle(plan.scheduleId)
+          .update((previous) => ({ ...previous, spec: plan.spec, action, policies }));
+        updated.push(plan.scheduleId);
+      }
+    }
+  }
+  return { created, updated };
+}
