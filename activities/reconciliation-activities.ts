@@ -362,7 +362,7 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
         workflowId: r.workflowId,
       });
       const op = adapter(r.operator);
-      const summary: Record<string, number> = {};
+      const summary: Record<string, number> = { payins_checked: 0, disbursements_checked: 0 };
       const count = (k: string) => (summary[k] = (summary[k] ?? 0) + 1);
       const record = async (payment: PaymentRecord, action: string, reason: string, theirStatus: string) => {
         await insertDiscrepancy(pool, {

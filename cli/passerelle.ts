@@ -241,10 +241,10 @@ if (group === 'merchant' && command === 'create') {
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else {
         const found = Object.entries(result.summary)
-          .filter(([, n]) => n > 0)
+          .filter(([k, n]) => n > 0 && k !== 'lines')
           .map(([k, n]) => `${k}: ${n}`);
         process.stdout.write(
-          `${runId} ${result.status}: ${result.linesIngested} lines; ${found.length ? found.join(', ') : 'nothing to report'}` +
+          `${runId} ${result.status}: ${sweep ? '' : `${result.linesIngested} lines; `}${found.length ? found.join(', ') : 'nothing to report'}` +
             `${result.error ? ` (${result.error})` : ''}\n`,
         );
       }

@@ -16,5 +16,6 @@ export function manualRunWorkflowId(run: {
   from?: string;
   requestedAt: number;
 }): string {
-  return `${run.kind}-${run.operator}-${run.date ?? (run.from ? 'period' : 'latest')}-manual-${run.requestedAt}`;
+  const period = run.kind === 'sweep' ? '' : `${run.date ?? (run.from ? 'period' : 'yesterday')}-`;
+  return `${run.kind}-${run.operator}-${period}manual-${run.requestedAt}`;
 }
