@@ -102,6 +102,13 @@ function derivedPaymentId(seed: string): string {
   return id;
 }
 
+/** Our ending for a payin the operator's report shows ended without payment; undefined if it shows it open. */
+function payinEndFrom(theirStatus: string | null): 'failed' | 'cancelled' | 'expired' | undefined {
+  return theirStatus === 'failed' || theirStatus === 'cancelled' || theirStatus === 'expired'
+    ? theirStatus
+    : undefined;
+}
+
 /** A whole day (UTC), or an explicit period. */
 function periodOf(r: { day?: string; from?: string; to?: string }): { start: Date; end: Date } {
   const start = new Date(r.day ? `${r.day}T00:00:00Z` : (r.from ?? ''));
@@ -207,6 +214,25 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
     return { action: 'late_credit_and_refund', note: `refund ${refundId}` };
   }
 
+  /** A payin left `unknown` that the operator says ended without payment (or never saw). */
+  async function endUnknownPayin(
+    payment: PaymentRecord,
+    to: 'failed' | 'cancelled' | 'expired',
+    reason: string,
+  ): Promise<void> {
+    await applyTransition(pool, {
+      paymentId: payment.id,
+      step: 'reconciliation:end_unknown',
+      to,
+      actor: 'reconciliation',
+      reason,
+      failure: {
+        code: to === 'failed' ? 'not_paid' : to,
+        message: `The operator reports no payment (${reason})`,
+      },
+    });
+  }
+
   /** Reconciliation settles a payout or refund of unknown outcome: executed (capture) or not (release). */
   async function settleDisbursement(
     payment: PaymentRecord,
@@ -245,6 +271,19 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
       if (payment.kind === 'payin' && d.class === 'status_mismatch' && d.theirStatus === 'succeeded') {
         if (['expired', 'failed', 'cancelled', 'unknown'].includes(payment.status)) {
           ({ action, note } = await lateSuccess(payment, `operator report (${runId}) shows it paid`));
+        }
+      } else if (payment.kind === 'payin' && payment.status === 'unknown') {
+        // A payin whose initiation may or may not have reached the operator: the day's report says.
+        const to = d.class === 'status_mismatch' ? payinEndFrom(d.theirStatus) : 'failed';
+        if (to) {
+          await endUnknownPayin(
+            payment,
+            to,
+            d.class === 'missing_on_operator_side'
+              ? `operator report (${runId}) does not list it: it never reached the operator`
+              : `operator report (${runId}) says ${d.theirStatus}`,
+          );
+          action = `end_${to}`;
         }
       } else if (payment.kind !== 'payin' && payment.status === 'unknown') {
         if (d.class === 'status_mismatch' && d.theirStatus === 'succeeded') {
@@ -433,6 +472,9 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
             `the operator says ${paid.word} (sweep ${r.runId})`,
           );
           await record(payment, action, note ?? `operator says ${paid.word}`, 'succeeded');
+        } else if (payment.status === 'unknown' && ended) {
+          await endUnknownPayin(payment, ended.status, `sweep ${r.runId}: the operator says ${ended.word}`);
+          await record(payment, `end_${ended.status}`, `operator says ${ended.word}`, ended.status);
         } else if (open) {
           // The workflow is gone and the deadline passed: end it on what the operator says.
           const to = ended?.status ?? 'expired';

@@ -14,8 +14,11 @@ export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
-  // An idle client losing its connection (PostgreSQL restart) must not crash the process.
+  // A client losing its connection (PostgreSQL restart) must not crash the process: an idle one is
+  // dropped by the pool; a checked-out one fails its next query, which its caller handles. Found by
+  // the crash test (bench/chaos.ts): without the per-client listener, a worker died with the database.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const stage = process.argv[2];
-const stages = { start: 'scripts/start.ts', test: 'scripts/test.ts' };
+const stages = {
+  start: 'scripts/start.ts',
+  test: 'scripts/test.ts',
+  'bench:payins': 'bench/payins.ts',
+  'bench:idle': 'bench/idle.ts',
+  'bench:reconcile': 'bench/reconcile.ts',
+  chaos: 'bench/chaos.ts',
+};
 if (!stages[stage]) {
   console.error(`usage: node scripts/bootstrap.mjs <${Object.keys(stages).join('|')}> [args]`);
   process.exit(64);
@@ -75,11 +82,16 @@ if (!temporalCli || !testServer) {
 }
 
 // 3. The TypeScript stage.
-const child = spawn(process.execPath, ['--import', 'tsx', stages[stage], ...process.argv.slice(3)], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, TEMPORAL_CLI_PATH: temporalCli, TEMPORAL_TEST_SERVER_PATH: testServer },
-});
+const nodeFlags = stage.startsWith('bench:') ? ['--expose-gc'] : [];
+const child = spawn(
+  process.execPath,
+  [...nodeFlags, '--import', 'tsx', stages[stage], ...process.argv.slice(3)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TEMPORAL_CLI_PATH: temporalCli, TEMPORAL_TEST_SERVER_PATH: testServer },
+  },
+);
 // Ctrl-C reaches the whole foreground process group; the stage handles it and exits.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

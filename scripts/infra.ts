@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +130,9 @@ export interface PostgresHandle {
   databaseUrl: string;
   startedLocally: boolean;
   stop(): Promise<void>;
+  /** Local cluster only: start it again (after a crash), and the postmaster's pid. */
+  start?(): Promise<void>;
+  postmasterPid?(): number | undefined;
 }
 
 async function serverAnswers(databaseUrl: string): Promise<boolean> {
@@ -164,7 +167,10 @@ function findPgBin(name: string): string | undefined {
  * Uses the PostgreSQL server at `databaseUrl`; when none answers and the URL points at this machine,
  * starts a project-local cluster under .data/postgres with the installed initdb/pg_ctl.
  */
-export async function ensurePostgres(databaseUrl: string): Promise<PostgresHandle> {
+export async function ensurePostgres(
+  databaseUrl: string,
+  opts: { clusterDir?: string } = {},
+): Promise<PostgresHandle> {
   if (await serverAnswers(databaseUrl))
     return { databaseUrl, startedLocally: false, stop: () => Promise.resolve() };
   const url = new URL(databaseUrl);
@@ -179,8 +185,8 @@ export async function ensurePostgres(databaseUrl: string): Promise<PostgresHandl
         '  Install PostgreSQL 15 (Debian: apt-get install postgresql) or set DATABASE_URL to a server.',
     );
   }
-  const dataDir = path.join(DATA_DIR, 'postgres');
-  const socketDir = path.join(DATA_DIR, 'postgres-run');
+  const dataDir = path.join(opts.clusterDir ?? DATA_DIR, 'postgres');
+  const socketDir = path.join(opts.clusterDir ?? DATA_DIR, 'postgres-run');
   mkdirSync(socketDir, { recursive: true });
   const user = url.username || 'postgres';
   // initdb refuses to run as root: run the cluster as the `postgres` system user then.
@@ -209,19 +215,45 @@ export async function ensurePostgres(databaseUrl: string): Promise<PostgresHandl
     `-p ${port} -k ${socketDir} -c listen_addresses=${url.hostname === 'localhost' ? '127.0.0.1' : url.hostname}`,
     'start',
   ]);
-  const started = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (started.status !== 0)
-    throw new Error(`pg_ctl start failed: ${started.stderr || started.stdout} (log: ${logFile})`);
-  await waitFor('local PostgreSQL', () => serverAnswers(databaseUrl), 30_000);
+  const start = async () => {
+    // After a crash the old postmaster's children may linger a moment: try again for a while.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const started = spawnSync(cmd, args, { encoding: 'utf8' });
+      if (started.status === 0) break;
+      if (Date.now() > deadline)
+        throw new Error(`pg_ctl start failed: ${started.stderr || started.stdout} (log: ${logFile})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await waitFor('local PostgreSQL', () => serverAnswers(databaseUrl), 30_000);
+  };
+  await start();
   return {
     databaseUrl,
     startedLocally: true,
+    start,
+    postmasterPid: () => {
+      const pidFile = path.join(dataDir, 'postmaster.pid');
+      if (!existsSync(pidFile)) return undefined;
+      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    },
     stop: () => {
       const [c, a] = wrap(pgCtl, ['-D', dataDir, '-m', 'fast', 'stop']);
       spawnSync(c, a, { encoding: 'utf8' });
       return Promise.resolve();
     },
   };
+}
+
+/** Stops a project-local cluster left running (e.g. by an interrupted chaos run); no-op otherwise. */
+export function stopLocalPostgres(clusterDir: string): void {
+  const dataDir = path.join(clusterDir, 'postgres');
+  const pgCtl = findPgBin('pg_ctl');
+  if (!pgCtl || !existsSync(path.join(dataDir, 'postmaster.pid'))) return;
+  const args = ['-D', dataDir, '-m', 'immediate', 'stop'];
+  if (os.userInfo().uid === 0) spawnSync('runuser', ['-u', 'postgres', '--', pgCtl, ...args]);
+  else spawnSync(pgCtl, args);
 }
 
 /** Drops and recreates a database (tests start from an empty schema). */

@@ -237,6 +237,49 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     expect(rows[0]!.n).toBe(5);
   });
 
+  it('ends payins left unknown: declined at the operator, or never reached it', async () => {
+    const m = await createMerchant(stack.pool, 'Unknown payins');
+    const unknownPayin = async (amount: number) => {
+      const id = newId('pay');
+      await insertPayment(stack.pool, {
+        id,
+        merchantId: m.merchant.id,
+        kind: 'payin',
+        amount,
+        currency: 'XOF',
+        operator: 'ligdicash',
+        mode: 'direct',
+        customer: { phone: '+22670111222' },
+        metadata: {},
+        deadlineAt: new Date(),
+        workflowId: `payin-${id}`,
+      });
+      // As a direct payin whose initiation answer was lost (workflows/payin.ts): never re-sent.
+      await stack.pool.query("UPDATE payments SET status = 'unknown' WHERE id = $1", [id]);
+      return id;
+    };
+    const declined = await unknownPayin(3_100);
+    const neverSent = await unknownPayin(3_200);
+    await adjust('ligdicash', [{ type: 'extra', reference: declined, amount: 3_100, status: 'nocompleted' }]);
+    try {
+      const run = await reconcile('ligdicash');
+      const action = (ref: string) => run.discrepancies.data.find((d) => d.our_reference === ref)?.action;
+      // The report's `nocompleted` carries no sub-code: LigdiCash's word for a payer who did not pay.
+      expect(action(declined)).toBe('end_cancelled');
+      expect(action(neverSent)).toBe('end_failed');
+      const statusOf = async (id: string) =>
+        (await api<PayinBody>(stack, 'GET', `/v1/payins/${id}`, { key: m.apiKey })).body.status;
+      expect([await statusOf(declined), await statusOf(neverSent)]).toEqual(['cancelled', 'failed']);
+      expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 0, on_hold: 0 });
+      const again = await reconcile('ligdicash');
+      expect(
+        again.discrepancies.data.filter((d) => [declined, neverSent].includes(d.our_reference ?? '')),
+      ).toEqual([]);
+    } finally {
+      await adjust('ligdicash', []);
+    }
+  });
+
   it('refunds a late payment at once when the merchant chose that policy', async () => {
     const m = await createMerchant(stack.pool, 'Refund late');
     expect(await setLateSuccessPolicy(stack.pool, m.merchant.id, 'refund')).toBe(true);
