@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { latestVerifiedCallback, settleSignalledCallbacks } from '../db/callbacks.js';
 import { isOperatorDown, recordOperatorOutcome } from '../db/operator-health.js';
 import {
@@ -15,7 +16,13 @@ import {
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
-import type { NextAction, PaymentFailure, PaymentStatus, PayinMode } from '../lib/payments.js';
+import {
+  isDefiniteOperatorStatus,
+  type NextAction,
+  type PaymentFailure,
+  type PaymentStatus,
+  type PayinMode,
+} from '../lib/payments.js';
 import { payinSucceededPosting, post } from '../db/ledger.js';
 import type { OperatorAdapter, OperatorName, ParsedCallback, StatusReport } from '../operators/types.js';
 
@@ -75,6 +82,31 @@ export function createPayinActivities(deps: PayinActivityDeps) {
   function log(payment: PaymentRecord) {
     const info = Context.current().info;
     return deps.logger.child({ paymentId: payment.id, workflowId: info.workflowExecution?.workflowId });
+  }
+
+  /**
+   * Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1).
+   * For an operator without one (TMoney online), the verified notification is the answer.
+   */
+  async function checkPayinStatus(paymentId: string): Promise<PayinStatusCheck> {
+    const payment = await loadPayment(paymentId);
+    const adapter = operatorFor(payment);
+    if (adapter.payinConfirmation(payment.mode as PayinMode) === 'callback') {
+      return outcomeFromCallback(await latestVerifiedCallback(pool, paymentId));
+    }
+    if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
+    const report = await adapter.checkPayinStatus({
+      paymentId,
+      operatorReference: payment.operatorReference,
+    });
+    if (!report.reachable) {
+      log(payment).warn({ detail: report.detail }, 'payin status check failed');
+      return report;
+    }
+    // The payer's number stays out of workflow histories: it goes straight to the payment.
+    const { raw: _raw, payerPhone, ...rest } = report;
+    if (payerPhone) await rememberPayerPhone(pool, paymentId, payerPhone);
+    return rest;
   }
 
   return {
@@ -171,29 +203,25 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       return viewOf(result.payment);
     },
 
+    checkPayinStatus,
+
     /**
-     * Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1).
-     * For an operator without one (TMoney online), the verified notification is the answer.
+     * One poll of a payin waiting for its payer, run by the server's retry policy: answers only
+     * when the operator's answer is definite, and otherwise fails (benign, not logged as an
+     * error) so that the server runs it again at the next backoff. Waiting this way costs no
+     * workflow task and no history event per poll (Temporal's "infrequent polling" pattern), so
+     * thousands of payins can wait at once on a small worker.
      */
-    async checkPayinStatus(paymentId: string): Promise<PayinStatusCheck> {
-      const payment = await loadPayment(paymentId);
-      const adapter = operatorFor(payment);
-      if (adapter.payinConfirmation(payment.mode as PayinMode) === 'callback') {
-        return outcomeFromCallback(await latestVerifiedCallback(pool, paymentId));
-      }
-      if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
-      const report = await adapter.checkPayinStatus({
-        paymentId,
-        operatorReference: payment.operatorReference,
+    async pollPayinUntilDefinite(paymentId: string): Promise<PayinStatusCheck> {
+      const observation = await checkPayinStatus(paymentId);
+      if (observation.reachable && isDefiniteOperatorStatus(observation.status)) return observation;
+      throw ApplicationFailure.create({
+        type: 'PayinStillOpen',
+        message: observation.reachable
+          ? `operator still says ${observation.operatorStatus ?? observation.status ?? 'nothing definite'}`
+          : observation.detail,
+        category: ApplicationFailureCategory.BENIGN,
       });
-      if (!report.reachable) {
-        log(payment).warn({ detail: report.detail }, 'payin status check failed');
-        return report;
-      }
-      // The payer's number stays out of workflow histories: it goes straight to the payment.
-      const { raw: _raw, payerPhone, ...rest } = report;
-      if (payerPhone) await rememberPayerPhone(pool, paymentId, payerPhone);
-      return rest;
     },
 
     /** Moves a payin not yet sent anywhere to the next route (failover), with an event saying why. */

@@ -59,6 +59,8 @@ const sys = await startBenchSystem({
   sandboxPort: 4100,
   temporalPort: 7399,
   databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/passerelle_bench_idle',
+  // Long enough that no payin expires while 5,000 are created, left waiting and then paid.
+  env: { LIGDICASH_PAYIN_DEADLINE_SECONDS: '3600' },
   sandboxEnv: { SANDBOX_PROCESSING_DELAY_MS: '0' },
 });
 try {

@@ -42,6 +42,11 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('passerelle-payments'),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+  /**
+   * Workflows the worker keeps in memory (about 0.3 MB each). Waiting payins need no workflow
+   * task until their callback or deadline, so evicting them costs one short replay then.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
   /** Workflow bundle built ahead of time by `workers/bundle.ts`; absent means bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** How long a create call (payin, payout, refund) waits for the first step before answering 202. */
@@ -56,7 +61,8 @@ const envSchema = z.object({
   /** How long a LigdiCash payin may stay open before we end it `expired`. */
   LIGDICASH_PAYIN_DEADLINE_SECONDS: seconds.default(900),
   LIGDICASH_POLL_INITIAL_SECONDS: seconds.default(5),
-  LIGDICASH_POLL_MAX_SECONDS: seconds.default(60),
+  /** The callback is the main channel; polling only catches a lost one (most invoices are never paid). */
+  LIGDICASH_POLL_MAX_SECONDS: seconds.default(300),
   LIGDICASH_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   /** Source addresses allowed to post LigdiCash callbacks; empty accepts any (LigdiCash publishes none). */
   LIGDICASH_CALLBACK_ALLOWED_IPS: csv.default([]),
@@ -90,7 +96,7 @@ const envSchema = z.object({
   PAYGATE_PAYIN_DEADLINE_SECONDS: seconds.default(600),
   PAYGATE_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
   PAYGATE_POLL_INITIAL_SECONDS: seconds.default(5),
-  PAYGATE_POLL_MAX_SECONDS: seconds.default(60),
+  PAYGATE_POLL_MAX_SECONDS: seconds.default(300),
   PAYGATE_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   PAYGATE_CALLBACK_ALLOWED_IPS: csv.default([]),
 

@@ -20,6 +20,11 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 export type OperatorStatus =
   'pending' | 'action_required' | 'succeeded' | 'failed' | 'expired' | 'cancelled' | 'unknown';
 
+/** An operator's answer that ends the wait: the payer paid, or definitely did not. */
+export function isDefiniteOperatorStatus(status: OperatorStatus | undefined): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'expired' || status === 'cancelled';
+}
+
 export type PaymentKind = 'payin' | 'payout' | 'refund';
 
 /** States a payment never leaves by itself (refunds of a payin are the only way on). */

@@ -62,6 +62,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       ? { workflowBundle: { codePath: bundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ config, pool, logger, temporal }),
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
   });
 

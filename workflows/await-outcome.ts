@@ -1,4 +1,4 @@
-import { condition } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
 import type { PayinStatusCheck } from '../activities/payin-activities.js';
 import { nextPollDelay, weighCallbacks, type PayinDecision } from './decisions.js';
 import type { CallbackHint } from './shared.js';
@@ -19,6 +19,42 @@ export interface AwaitOutcomeOptions {
   decideAtDeadline: (obs: PayinStatusCheck, amount: number) => Extract<PayinDecision, { final: true }>;
   settleCallbacks: (ids: number[], verdict: 'confirmed' | 'rejected', reason?: string) => Promise<void>;
   onCheck: () => void;
+  /**
+   * Polls on the server's retry backoff until the operator's answer is definite, within
+   * `timeoutMs`: no workflow task and no history event per poll. Without it, polls use timers.
+   */
+  pollUntilDefinite?: (schedule: {
+    initialSeconds: number;
+    maxSeconds: number;
+    timeoutMs: number;
+  }) => Promise<PayinStatusCheck>;
+}
+
+type PollOutcome =
+  { kind: 'hint' } | { kind: 'answer'; observation: PayinStatusCheck } | { kind: 'gave_up'; error: unknown };
+
+/**
+ * Waits for whichever comes first: a callback hint, or a definite answer from the polling
+ * activity. On a hint the polling activity is cancelled (the hint is confirmed by a check of its
+ * own); if the activity gives up (the deadline passed), the caller takes its last look.
+ */
+async function pollOrHint(
+  o: AwaitOutcomeOptions,
+  poll: NonNullable<AwaitOutcomeOptions['pollUntilDefinite']>,
+  initialSeconds: number,
+  timeoutMs: number,
+): Promise<PollOutcome> {
+  const scope = new CancellationScope();
+  const polling = scope
+    .run(() => poll({ initialSeconds, maxSeconds: o.poll.maxSeconds, timeoutMs }))
+    .then(
+      (observation): PollOutcome => ({ kind: 'answer', observation }),
+      (error: unknown): PollOutcome => ({ kind: 'gave_up', error }),
+    );
+  const hinted = condition(() => o.hints.length > 0).then((): PollOutcome => ({ kind: 'hint' }));
+  const first = await Promise.race([polling, hinted]);
+  if (first.kind === 'hint') scope.cancel();
+  return first;
 }
 
 export async function awaitOutcome(
@@ -40,10 +76,42 @@ export async function awaitOutcome(
     unweighed.push(...undecided);
   };
 
+  // Histories recorded before polling moved into activity retries replay with timers.
+  const poll = o.pollUntilDefinite && patched('poll-by-activity-retries') ? o.pollUntilDefinite : undefined;
+  let firstWaitOver = false;
+
   while (!decision.final) {
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) break;
-    const woken = await condition(() => o.hints.length > 0, Math.min(pollDelay * 1000, remainingMs));
+    if (poll && o.hints.length === 0 && !firstWaitOver) {
+      // Most payers answer within seconds: a timer first, so that a quick payin costs no poll.
+      firstWaitOver = true;
+      const hinted = await condition(() => o.hints.length > 0, Math.min(pollDelay * 1000, remainingMs));
+      if (!hinted) {
+        // The first poll runs at once, the next ones on the backoff after it.
+        pollDelay = nextPollDelay(pollDelay, o.poll.maxSeconds);
+        if (deadline - Date.now() <= 0) break;
+      }
+    }
+    if (poll && o.hints.length === 0) {
+      const outcome = await pollOrHint(o, poll, pollDelay, deadline - Date.now());
+      if (outcome.kind === 'gave_up') {
+        if (isCancellation(outcome.error)) throw outcome.error;
+        break; // the deadline passed while the operator still said nothing definite
+      }
+      if (outcome.kind === 'answer') {
+        observation = outcome.observation;
+        o.onCheck();
+        decision = o.decide(observation, o.amount);
+        await settle([...unweighed.splice(0), ...o.hints.splice(0)]);
+        continue;
+      }
+      // A callback hint: checked at once below; the polling resumes where its backoff was.
+      pollDelay = nextPollDelay(pollDelay, o.poll.maxSeconds);
+    }
+    const woken = poll
+      ? true
+      : await condition(() => o.hints.length > 0, Math.min(pollDelay * 1000, remainingMs));
     const hints = [...unweighed.splice(0), ...o.hints.splice(0)];
     observation = await o.check();
     o.onCheck();

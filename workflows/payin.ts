@@ -23,14 +23,37 @@ import {
   type PayinWorkflowInput,
 } from './shared.js';
 
+const ACTIVITY_TIMEOUTS = {
+  // Operator HTTP calls time out well within this; database outages are retried until they end.
+  startToCloseTimeout: '1 minute',
+  // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
+  heartbeatTimeout: '5 seconds',
+} as const;
+
 const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks, switchPayinRoute } =
   proxyActivities<PayinActivities>({
-    // Operator HTTP calls time out well within this; database outages are retried until they end.
-    startToCloseTimeout: '1 minute',
-    // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
-    heartbeatTimeout: '5 seconds',
+    ...ACTIVITY_TIMEOUTS,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
+
+/**
+ * Polling a waiting payin as retries of one activity: the server runs the next check at the
+ * backoff, and the workflow hears only the definite answer (or the deadline).
+ */
+function pollPayinUntilDefinite(
+  paymentId: string,
+  schedule: { initialSeconds: number; maxSeconds: number; timeoutMs: number },
+) {
+  return proxyActivities<PayinActivities>({
+    ...ACTIVITY_TIMEOUTS,
+    scheduleToCloseTimeout: schedule.timeoutMs,
+    retry: {
+      initialInterval: `${schedule.initialSeconds} seconds`,
+      backoffCoefficient: 2,
+      maximumInterval: `${schedule.maxSeconds} seconds`,
+    },
+  }).pollPayinUntilDefinite(paymentId);
+}
 
 /** How many times an initiation that reached nobody (or a redirect payin's unclear one) is sent. */
 const MAX_INITIATION_ATTEMPTS = 3;
@@ -88,6 +111,7 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
     decideAtDeadline,
     settleCallbacks,
     onCheck: () => checks++,
+    pollUntilDefinite: (schedule) => pollPayinUntilDefinite(input.paymentId, schedule),
   });
 
   const observed = lastObservation.reachable ? lastObservation : undefined;

@@ -119,6 +119,17 @@ describe('redirect payin', () => {
     expect(done.status).toBe('expired');
     expect(done.failure?.code).toBe('expired');
     await recordHistory(stack, created.body.id, 'payin-expired');
+
+    // While it waited, the status API was polled again and again by the retries of one activity,
+    // which left nothing in the history: waiting costs no workflow task and no event per poll.
+    const polls = stack.sandbox.ligdicash.get(created.body.operator_reference!)!.statusCalls;
+    const history = await stack.temporal.workflow.getHandle(`payin-${created.body.id}`).fetchHistory();
+    const scheduled = (history.events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter((name) => name !== undefined);
+    expect(scheduled.filter((name) => name === 'pollPayinUntilDefinite')).toHaveLength(1);
+    expect(scheduled.filter((name) => name === 'checkPayinStatus')).toHaveLength(1); // the last look at the deadline
+    expect(polls).toBeGreaterThanOrEqual(3);
   });
 
   it('whose status API fails twice still succeeds', async () => {
