@@ -43,7 +43,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('passerelle-payments'),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
   /**
-   * Workflows the worker keeps in memory (about 0.3 MB each). Waiting payins need no workflow
+   * Workflows the worker keeps in memory (under 1 MB each). Waiting payins need no workflow
    * task until their callback or deadline, so evicting them costs one short replay then.
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
