@@ -13,7 +13,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
 import type { DisbursementLookup, OperatorAdapter, OperatorName } from '../operators/types.js';
-import { callbackUrlFor, type PayinStatusCheck } from './payin-activities.js';
+import { callbackUrlFor, definiteOrRetry, type PayinStatusCheck } from './payin-activities.js';
 
 export interface DisbursementActivityDeps {
   pool: Pool;
@@ -89,6 +89,21 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       operatorStatus: lookup.report.operatorStatus,
       operatorMessage: lookup.report.operatorMessage,
     });
+  }
+
+  async function checkDisbursementStatus(paymentId: string): Promise<PayinStatusCheck> {
+    const payment = await load(paymentId);
+    if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
+    const report = await adapterFor(payment).checkPayoutStatus(
+      { paymentId, operatorReference: payment.operatorReference },
+      payment.mode as PayoutMethod,
+    );
+    if (!report.reachable) {
+      log(payment).warn({ detail: report.detail }, 'disbursement status check failed');
+      return report;
+    }
+    const { raw: _raw, payerPhone: _payer, ...rest } = report;
+    return rest;
   }
 
   return {
@@ -211,19 +226,11 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       }
     },
 
-    async checkDisbursementStatus(paymentId: string): Promise<PayinStatusCheck> {
-      const payment = await load(paymentId);
-      if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
-      const report = await adapterFor(payment).checkPayoutStatus(
-        { paymentId, operatorReference: payment.operatorReference },
-        payment.mode as PayoutMethod,
-      );
-      if (!report.reachable) {
-        log(payment).warn({ detail: report.detail }, 'disbursement status check failed');
-        return report;
-      }
-      const { raw: _raw, payerPhone: _payer, ...rest } = report;
-      return rest;
+    checkDisbursementStatus,
+
+    /** One poll of a disbursement in flight, retried by the server until definite (see pollPayinUntilDefinite). */
+    async pollDisbursementUntilDefinite(paymentId: string): Promise<PayinStatusCheck> {
+      return definiteOrRetry(await checkDisbursementStatus(paymentId));
     },
 
     /**

@@ -46,6 +46,21 @@ export type InitiationAttempt =
 export type PayinStatusCheck =
   Extract<StatusReport, { reachable: false }> | Omit<Extract<StatusReport, { reachable: true }>, 'raw'>;
 
+/**
+ * The answer of a polling activity: the observation when the operator's answer is definite;
+ * otherwise a benign failure, so that the server retries the activity on its backoff.
+ */
+export function definiteOrRetry(observation: PayinStatusCheck): PayinStatusCheck {
+  if (observation.reachable && isDefiniteOperatorStatus(observation.status)) return observation;
+  throw ApplicationFailure.create({
+    type: 'StillOpen',
+    message: observation.reachable
+      ? `operator still says ${observation.operatorStatus ?? observation.status ?? 'nothing definite'}`
+      : observation.detail,
+    category: ApplicationFailureCategory.BENIGN,
+  });
+}
+
 export function callbackUrlFor(publicBaseUrl: string, operator: string): string {
   return new URL(`/v1/callbacks/${operator}`, publicBaseUrl).toString();
 }
@@ -213,15 +228,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
      * thousands of payins can wait at once on a small worker.
      */
     async pollPayinUntilDefinite(paymentId: string): Promise<PayinStatusCheck> {
-      const observation = await checkPayinStatus(paymentId);
-      if (observation.reachable && isDefiniteOperatorStatus(observation.status)) return observation;
-      throw ApplicationFailure.create({
-        type: 'PayinStillOpen',
-        message: observation.reachable
-          ? `operator still says ${observation.operatorStatus ?? observation.status ?? 'nothing definite'}`
-          : observation.detail,
-        category: ApplicationFailureCategory.BENIGN,
-      });
+      return definiteOrRetry(await checkPayinStatus(paymentId));
     },
 
     /** Moves a payin not yet sent anywhere to the next route (failover), with an event saying why. */

@@ -1,4 +1,10 @@
-import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  patched,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { PayinStatusCheck } from '../activities/payin-activities.js';
 import { nextPollDelay, weighCallbacks, type PayinDecision } from './decisions.js';
 import type { CallbackHint } from './shared.js';
@@ -23,11 +29,29 @@ export interface AwaitOutcomeOptions {
    * Polls on the server's retry backoff until the operator's answer is definite, within
    * `timeoutMs`: no workflow task and no history event per poll. Without it, polls use timers.
    */
-  pollUntilDefinite?: (schedule: {
-    initialSeconds: number;
-    maxSeconds: number;
-    timeoutMs: number;
-  }) => Promise<PayinStatusCheck>;
+  pollUntilDefinite?: (schedule: PollSchedule) => Promise<PayinStatusCheck>;
+}
+
+export interface PollSchedule {
+  initialSeconds: number;
+  maxSeconds: number;
+  timeoutMs: number;
+}
+
+/**
+ * Options for a polling activity: retried by the server on the backoff until it answers, or
+ * until the deadline (its schedule-to-close timeout).
+ */
+export function pollingActivityOptions(base: ActivityOptions, schedule: PollSchedule): ActivityOptions {
+  return {
+    ...base,
+    scheduleToCloseTimeout: schedule.timeoutMs,
+    retry: {
+      initialInterval: `${schedule.initialSeconds} seconds`,
+      backoffCoefficient: 2,
+      maximumInterval: `${schedule.maxSeconds} seconds`,
+    },
+  };
 }
 
 type PollOutcome =

@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import { awaitOutcome } from './await-outcome.js';
+import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
 import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
@@ -40,20 +40,10 @@ const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks,
  * Polling a waiting payin as retries of one activity: the server runs the next check at the
  * backoff, and the workflow hears only the definite answer (or the deadline).
  */
-function pollPayinUntilDefinite(
-  paymentId: string,
-  schedule: { initialSeconds: number; maxSeconds: number; timeoutMs: number },
-) {
-  return proxyActivities<PayinActivities>({
-    ...ACTIVITY_TIMEOUTS,
-    scheduleToCloseTimeout: schedule.timeoutMs,
-    retry: {
-      initialInterval: `${schedule.initialSeconds} seconds`,
-      backoffCoefficient: 2,
-      maximumInterval: `${schedule.maxSeconds} seconds`,
-    },
-  }).pollPayinUntilDefinite(paymentId);
-}
+const pollPayinUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
+  proxyActivities<PayinActivities>(
+    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule),
+  ).pollPayinUntilDefinite(paymentId);
 
 /** How many times an initiation that reached nobody (or a redirect payin's unclear one) is sent. */
 const MAX_INITIATION_ATTEMPTS = 3;

@@ -2,7 +2,7 @@ import { condition, log, proxyActivities, setHandler, sleep } from '@temporalio/
 import type { DisbursementActivities } from '../activities/disbursement-activities.js';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import { awaitOutcome } from './await-outcome.js';
+import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
 import { decideDisbursement, decideDisbursementAtDeadline } from './decisions.js';
 import {
@@ -15,19 +15,25 @@ import {
   type InitiationView,
 } from './shared.js';
 
-const { holdFunds, initiateDisbursement, checkDisbursementStatus, settleDisbursement } =
-  proxyActivities<DisbursementActivities>({
-    startToCloseTimeout: '1 minute',
-    // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
-    heartbeatTimeout: '5 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-  });
-const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbacks'>>({
+const ACTIVITY_TIMEOUTS = {
   startToCloseTimeout: '1 minute',
   // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
   heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+} as const;
+const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+
+const { holdFunds, initiateDisbursement, checkDisbursementStatus, settleDisbursement } =
+  proxyActivities<DisbursementActivities>({ ...ACTIVITY_TIMEOUTS, retry: RETRY });
+const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbacks'>>({
+  ...ACTIVITY_TIMEOUTS,
+  retry: RETRY,
 });
+
+/** Polling a disbursement in flight as retries of one activity (see the payin workflow). */
+const pollDisbursementUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
+  proxyActivities<DisbursementActivities>(
+    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule),
+  ).pollDisbursementUntilDefinite(paymentId);
 
 /** Sends that reached nobody (connection refused, or the operator confirmed it has no such request). */
 const MAX_SEND_ATTEMPTS = 3;
@@ -100,6 +106,7 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
     decideAtDeadline: decideDisbursementAtDeadline,
     settleCallbacks,
     onCheck: () => checks++,
+    pollUntilDefinite: (schedule) => pollDisbursementUntilDefinite(input.paymentId, schedule),
   });
 
   // 4. Capture, release, or keep the hold for reconciliation.

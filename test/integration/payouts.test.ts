@@ -192,6 +192,30 @@ describe('payouts', () => {
     await recordHistory(stack, created.body.id, `payout-ambiguous-${_how}`, 'payout');
   });
 
+  it('with no callback is found by polling, and one left pending ends unknown at the deadline, hold kept', async () => {
+    const m = await newFundedMerchant([10_000]);
+    const silent = await createPayout(m.apiKey, { amount: 2_004 }); // executed, no callback
+    const pending = await createPayout(m.apiKey, { amount: 2_008 }); // never settles
+    expect((await payoutReaches(m.apiKey, silent.body.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const stuck = await payoutReaches(m.apiKey, pending.body.id, ['unknown', 'succeeded', 'failed'], 40_000);
+    expect(stuck.status).toBe('unknown');
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 2_008 });
+
+    // Both were polled by the retries of one activity: many status calls, no event per poll.
+    for (const payout of [silent.body, pending.body]) {
+      const calls = stack.sandbox.ligdicashPayouts
+        .findByTransactionId(payout.id)
+        .reduce((n, w) => n + w.statusCalls, 0);
+      const history = await stack.temporal.workflow.getHandle(`payout-${payout.id}`).fetchHistory();
+      const scheduled = (history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter((name) => name !== undefined);
+      expect(scheduled.filter((name) => name === 'pollDisbursementUntilDefinite')).toHaveLength(1);
+      expect(calls).toBeGreaterThanOrEqual(payout === pending.body ? 5 : 1);
+    }
+    await expectBalancedLedger(stack.pool);
+  });
+
   it('goes to a LigdiCash account with the client payout and is idempotent', async () => {
     const m = await newFundedMerchant([3_000]);
     const key = `payout-${Date.now()}`;
