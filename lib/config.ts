@@ -61,7 +61,7 @@ const envSchema = z.object({
   /** How long a LigdiCash payin may stay open before we end it `expired`. */
   LIGDICASH_PAYIN_DEADLINE_SECONDS: seconds.default(900),
   LIGDICASH_POLL_INITIAL_SECONDS: seconds.default(5),
-  /** The callback is the main channel; polling only catches a lost one (most invoices are never paid). */
+  /** The callback is the main channel; polling only catches a lost one, and an unpaid invoice is polled until its deadline. */
   LIGDICASH_POLL_MAX_SECONDS: seconds.default(300),
   LIGDICASH_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   /** Source addresses allowed to post LigdiCash callbacks; empty accepts any (LigdiCash publishes none). */

@@ -13,6 +13,8 @@ import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await
 import { mirror } from './search.js';
 import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
+  ACTIVITY_OPTIONS,
+  ACTIVITY_TIMEOUTS,
   SA,
   initiationUpdate,
   legInitiatedSignal,
@@ -23,18 +25,8 @@ import {
   type PayinWorkflowInput,
 } from './shared.js';
 
-const ACTIVITY_TIMEOUTS = {
-  // Operator HTTP calls time out well within this; database outages are retried until they end.
-  startToCloseTimeout: '1 minute',
-  // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
-  heartbeatTimeout: '5 seconds',
-} as const;
-
 const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks, switchPayinRoute } =
-  proxyActivities<PayinActivities>({
-    ...ACTIVITY_TIMEOUTS,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-  });
+  proxyActivities<PayinActivities>(ACTIVITY_OPTIONS);
 
 /**
  * Polling a waiting payin as retries of one activity: the server runs the next check at the

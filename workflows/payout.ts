@@ -6,6 +6,8 @@ import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await
 import { mirror } from './search.js';
 import { decideDisbursement, decideDisbursementAtDeadline } from './decisions.js';
 import {
+  ACTIVITY_OPTIONS,
+  ACTIVITY_TIMEOUTS,
   SA,
   initiationUpdate,
   operatorCallbackSignal,
@@ -15,19 +17,9 @@ import {
   type InitiationView,
 } from './shared.js';
 
-const ACTIVITY_TIMEOUTS = {
-  startToCloseTimeout: '1 minute',
-  // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
-  heartbeatTimeout: '5 seconds',
-} as const;
-const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
-
 const { holdFunds, initiateDisbursement, checkDisbursementStatus, settleDisbursement } =
-  proxyActivities<DisbursementActivities>({ ...ACTIVITY_TIMEOUTS, retry: RETRY });
-const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbacks'>>({
-  ...ACTIVITY_TIMEOUTS,
-  retry: RETRY,
-});
+  proxyActivities<DisbursementActivities>(ACTIVITY_OPTIONS);
+const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbacks'>>(ACTIVITY_OPTIONS);
 
 /** Polling a disbursement in flight as retries of one activity (see the payin workflow). */
 const pollDisbursementUntilDefinite = (paymentId: string, schedule: PollSchedule) =>

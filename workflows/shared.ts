@@ -14,6 +14,20 @@ import type {
  * its messages and its search attributes. Pure definitions only.
  */
 
+/** Timeouts every payment activity shares. */
+export const ACTIVITY_TIMEOUTS = {
+  // Operator HTTP calls time out well within this; database outages are retried until they end.
+  startToCloseTimeout: '1 minute',
+  // Activities heartbeat every second: a worker that dies mid-activity is noticed this fast.
+  heartbeatTimeout: '5 seconds',
+} as const;
+
+/** Options of the payment activities other than polling: retried until they answer. */
+export const ACTIVITY_OPTIONS = {
+  ...ACTIVITY_TIMEOUTS,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+} as const;
+
 export const PAYIN_WORKFLOW_TYPE = 'payin';
 export const PAYOUT_WORKFLOW_TYPE = 'payout';
 export const REFUND_WORKFLOW_TYPE = 'refund';

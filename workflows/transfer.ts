@@ -14,6 +14,7 @@ import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import type { PayinOutcome } from './payin.js';
 import type { DisbursementOutcome } from './payout.js';
 import {
+  ACTIVITY_OPTIONS,
   SA,
   initiationUpdate,
   legInitiatedSignal,
@@ -24,15 +25,10 @@ import {
   type TransferWorkflowInput,
 } from './shared.js';
 
-const activityOptions = {
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-} as const;
 const { markTransfer, prepareDisbursement, cancelLeg, createTransferRefund, alertNeedsReview } =
-  proxyActivities<TransferActivities>(activityOptions);
+  proxyActivities<TransferActivities>(ACTIVITY_OPTIONS);
 const { resolveUnknownDisbursement } =
-  proxyActivities<Pick<DisbursementActivities, 'resolveUnknownDisbursement'>>(activityOptions);
+  proxyActivities<Pick<DisbursementActivities, 'resolveUnknownDisbursement'>>(ACTIVITY_OPTIONS);
 
 export interface TransferOutcome {
   status: TransferStatus;
