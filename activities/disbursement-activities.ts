@@ -9,11 +9,14 @@ import {
   type Transition,
 } from '../db/payments.js';
 import type { Pool, PoolClient } from '../db/pool.js';
+import { unconfirmedAmount } from '../lib/amount-check.js';
+import { operatorRequestId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
 import type { DisbursementLookup, OperatorAdapter, OperatorName } from '../operators/types.js';
 import { callbackUrlFor, definiteOrRetry, type PayinStatusCheck } from './payin-activities.js';
+import { withSendLease } from './send-lease.js';
 
 export interface DisbursementActivityDeps {
   pool: Pool;
@@ -56,6 +59,70 @@ export function disbursementPostings(to: PaymentStatus) {
       // `unknown`: the hold stays until reconciliation settles the outcome.
       return undefined;
   }
+}
+
+/** Failures that leave a disbursement `unknown` for a person: no automatic path captures it. */
+export const FOR_REVIEW_FAILURES: ReadonlySet<string> = new Set(['amount_mismatch', 'amount_unreadable']);
+
+export interface DisbursementVerdict {
+  to: 'succeeded' | 'failed';
+  reason: string;
+  failure?: PaymentFailure;
+  operatorStatus?: string;
+}
+
+/**
+ * What the operator now says of a disbursement whose outcome we do not know: executed at our
+ * amount, or definitely not executed; undefined while it cannot tell, and always for one left
+ * `unknown` because of its amount (rule 9: a person decides). Shared by the workflow's look-ups
+ * and the sweep.
+ */
+export async function readDisbursementOutcome(
+  adapter: OperatorAdapter,
+  payment: PaymentRecord,
+): Promise<DisbursementVerdict | undefined> {
+  if (payment.failure && FOR_REVIEW_FAILURES.has(payment.failure.code)) return undefined;
+  const method = payment.mode as PayoutMethod;
+  let report: Extract<DisbursementLookup, { kind: 'found' }>['report'] | undefined;
+  if (payment.operatorReference) {
+    const answer = await adapter.checkPayoutStatus(
+      { paymentId: payment.id, operatorReference: payment.operatorReference },
+      method,
+    );
+    if (answer.reachable) report = answer;
+  } else {
+    const lookup = await adapter.findPayoutByReference(payment.id, method);
+    if (lookup.kind === 'absent') {
+      return {
+        to: 'failed',
+        reason: 'the operator has no such request: it was never executed',
+        failure: {
+          code: 'not_executed',
+          message: 'The operator confirms it never executed this disbursement',
+        },
+      };
+    }
+    if (lookup.kind === 'found') report = lookup.report;
+  }
+  if (!report) return undefined;
+  if (report.status === 'succeeded') {
+    // We sent our amount; an operator stating another (or an unreadable one) leaves it unknown.
+    if (unconfirmedAmount({ ...report, amountFixedByRequest: true }, payment.amount)) return undefined;
+    return {
+      to: 'succeeded',
+      reason: `the operator says ${report.operatorStatus}`,
+      operatorStatus: report.operatorStatus,
+    };
+  }
+  if (report.status === 'failed') {
+    return {
+      to: 'failed',
+      reason: `the operator says ${report.operatorStatus}`,
+      failure: report.failure,
+      operatorStatus: report.operatorStatus,
+    };
+  }
+  return undefined;
 }
 
 export function createDisbursementActivities(deps: DisbursementActivityDeps) {
@@ -106,6 +173,87 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     return rest;
   }
 
+  async function sendDisbursement(paymentId: string, attempt: number): Promise<DisbursementAttempt> {
+    const payment = await load(paymentId);
+    if (payment.operatorReference) return { kind: 'sent' };
+    if (payment.status !== 'pending') return { kind: 'ended', ...viewOf(payment) };
+    const adapter = adapterFor(payment);
+
+    const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
+    if (!firstSend) {
+      const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
+      log(payment).warn({ attempt, lookup: lookup.kind }, 'payout attempt re-run: asked the operator first');
+      if (lookup.kind === 'found') {
+        await recordFound(payment, lookup);
+        return { kind: 'sent' };
+      }
+      if (lookup.kind === 'cannot_tell')
+        return { kind: 'ambiguous', detail: `re-run of attempt ${attempt}: ${lookup.detail}` };
+    }
+
+    const outcome = await adapter.initiatePayout({
+      paymentId,
+      requestId: operatorRequestId(paymentId, attempt),
+      amount: { amount: payment.amount, currency: payment.currency },
+      method: payment.mode as PayoutMethod,
+      recipientPhone: (payment.customer.phone ?? '').replace(/^\+/, ''),
+      network: (payment.network ?? undefined) as Network | undefined,
+      description: payment.description ?? `${payment.kind} ${paymentId}`,
+      callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
+    });
+    log(payment).info({ attempt, outcome: outcome.kind }, 'disbursement sent');
+    switch (outcome.kind) {
+      case 'accepted':
+        await applyTransition(pool, {
+          paymentId,
+          step: 'initiate',
+          to: 'pending',
+          actor: 'workflow',
+          reason: 'operator accepted the disbursement',
+          operatorReference: outcome.operatorReference,
+          operatorStatus: outcome.operatorStatus,
+          operatorMessage: outcome.operatorMessage,
+          operatorData: outcome.raw,
+        });
+        return { kind: 'sent' };
+      case 'rejected': {
+        const refused = await applyTransition(
+          pool,
+          {
+            paymentId,
+            step: 'final',
+            to: 'failed',
+            actor: 'workflow',
+            reason: 'operator refused the disbursement',
+            failure: outcome.failure,
+            operatorStatus: outcome.operatorStatus,
+            operatorMessage: outcome.operatorMessage,
+            operatorData: outcome.raw,
+          },
+          disbursementPostings('failed'),
+        );
+        return { kind: 'ended', ...viewOf(refused.payment) };
+      }
+      case 'unreachable':
+        return outcome;
+      case 'awaiting_payer':
+        throw ApplicationFailure.nonRetryable(
+          `${payment.operator} asked a payer for a disbursement`,
+          'BadAdapter',
+        );
+      case 'ambiguous': {
+        const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
+        if (lookup.kind === 'found') {
+          await recordFound(payment, lookup);
+          return { kind: 'sent' };
+        }
+        if (lookup.kind === 'absent')
+          return { kind: 'unreachable', detail: `${outcome.detail}; operator has no such request` };
+        return { kind: 'ambiguous', detail: `${outcome.detail}; ${lookup.detail}` };
+      }
+    }
+  }
+
   return {
     /** Moves the amount and fee from available to held; refuses when the balance is too low. */
     async holdFunds(paymentId: string): Promise<DisbursementView> {
@@ -150,80 +298,9 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
      */
     async initiateDisbursement(paymentId: string, attempt: number): Promise<DisbursementAttempt> {
       const payment = await load(paymentId);
-      if (payment.operatorReference) return { kind: 'sent' };
-      if (payment.status !== 'pending') return { kind: 'ended', ...viewOf(payment) };
-      const adapter = adapterFor(payment);
-
-      const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
-      if (!firstSend) {
-        const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
-        log(payment).warn(
-          { attempt, lookup: lookup.kind },
-          'payout attempt re-run: asked the operator first',
-        );
-        if (lookup.kind === 'found') {
-          await recordFound(payment, lookup);
-          return { kind: 'sent' };
-        }
-        if (lookup.kind === 'cannot_tell')
-          return { kind: 'ambiguous', detail: `re-run of attempt ${attempt}: ${lookup.detail}` };
-      }
-
-      const outcome = await adapter.initiatePayout({
-        paymentId,
-        amount: { amount: payment.amount, currency: payment.currency },
-        method: payment.mode as PayoutMethod,
-        recipientPhone: (payment.customer.phone ?? '').replace(/^\+/, ''),
-        network: (payment.network ?? undefined) as Network | undefined,
-        description: payment.description ?? `${payment.kind} ${paymentId}`,
-        callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
-      });
-      log(payment).info({ attempt, outcome: outcome.kind }, 'disbursement sent');
-      switch (outcome.kind) {
-        case 'accepted':
-          await applyTransition(pool, {
-            paymentId,
-            step: 'initiate',
-            to: 'pending',
-            actor: 'workflow',
-            reason: 'operator accepted the disbursement',
-            operatorReference: outcome.operatorReference,
-            operatorStatus: outcome.operatorStatus,
-            operatorMessage: outcome.operatorMessage,
-            operatorData: outcome.raw,
-          });
-          return { kind: 'sent' };
-        case 'rejected': {
-          const refused = await applyTransition(
-            pool,
-            {
-              paymentId,
-              step: 'final',
-              to: 'failed',
-              actor: 'workflow',
-              reason: 'operator refused the disbursement',
-              failure: outcome.failure,
-              operatorStatus: outcome.operatorStatus,
-              operatorMessage: outcome.operatorMessage,
-              operatorData: outcome.raw,
-            },
-            disbursementPostings('failed'),
-          );
-          return { kind: 'ended', ...viewOf(refused.payment) };
-        }
-        case 'unreachable':
-          return outcome;
-        case 'ambiguous': {
-          const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
-          if (lookup.kind === 'found') {
-            await recordFound(payment, lookup);
-            return { kind: 'sent' };
-          }
-          if (lookup.kind === 'absent')
-            return { kind: 'unreachable', detail: `${outcome.detail}; operator has no such request` };
-          return { kind: 'ambiguous', detail: `${outcome.detail}; ${lookup.detail}` };
-        }
-      }
+      return withSendLease(pool, paymentId, adapterFor(payment).worstCaseCallMs, () =>
+        sendDisbursement(paymentId, attempt),
+      );
     },
 
     checkDisbursementStatus,
@@ -235,52 +312,13 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
 
     /**
      * Looks again at a disbursement of unknown outcome: settled meanwhile (reconciliation), or the
-     * operator now says executed (capture) or absent / failed (release). Otherwise still unknown.
+     * operator now says executed at our amount (capture) or not executed (release). Otherwise
+     * still unknown; one left unknown for its amount waits for a person.
      */
     async resolveUnknownDisbursement(paymentId: string): Promise<PaymentStatus> {
       const payment = await load(paymentId);
       if (payment.status !== 'unknown' && payment.status !== 'pending') return payment.status;
-      const adapter = adapterFor(payment);
-      const method = payment.mode as PayoutMethod;
-      let verdict:
-        | { to: 'succeeded' | 'failed'; reason: string; failure?: PaymentFailure; operatorStatus?: string }
-        | undefined;
-      if (payment.operatorReference) {
-        const report = await adapter.checkPayoutStatus(
-          { paymentId, operatorReference: payment.operatorReference },
-          method,
-        );
-        if (report.reachable && (report.status === 'succeeded' || report.status === 'failed')) {
-          verdict = {
-            to: report.status,
-            reason: `status API says ${report.operatorStatus}`,
-            failure: report.failure,
-            operatorStatus: report.operatorStatus,
-          };
-        }
-      } else {
-        const lookup = await adapter.findPayoutByReference(paymentId, method);
-        if (lookup.kind === 'absent') {
-          verdict = {
-            to: 'failed',
-            reason: 'the operator has no such request: it was never executed',
-            failure: {
-              code: 'not_executed',
-              message: 'The operator confirms it never executed this disbursement',
-            },
-          };
-        } else if (
-          lookup.kind === 'found' &&
-          (lookup.report.status === 'succeeded' || lookup.report.status === 'failed')
-        ) {
-          verdict = {
-            to: lookup.report.status,
-            reason: `found at the operator: ${lookup.report.operatorStatus}`,
-            failure: lookup.report.failure,
-            operatorStatus: lookup.report.operatorStatus,
-          };
-        }
-      }
+      const verdict = await readDisbursementOutcome(adapterFor(payment), payment);
       if (!verdict) return payment.status;
       log(payment).info({ to: verdict.to, reason: verdict.reason }, 'unknown disbursement resolved');
       const result = await applyTransition(

@@ -14,6 +14,7 @@ import {
   type Transition,
 } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
+import { operatorRequestId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import {
@@ -25,6 +26,7 @@ import {
 } from '../lib/payments.js';
 import { payinSucceededPosting, post } from '../db/ledger.js';
 import type { OperatorAdapter, OperatorName, ParsedCallback, StatusReport } from '../operators/types.js';
+import { withSendLease } from './send-lease.js';
 
 export interface PayinActivityDeps {
   pool: Pool;
@@ -38,7 +40,14 @@ export interface PayinActivityDeps {
 
 /** Result of one initiation attempt, in the workflow's terms. */
 export type InitiationAttempt =
-  | { kind: 'initiated'; status: PaymentStatus; nextAction: NextAction; failure?: PaymentFailure }
+  | {
+      kind: 'initiated';
+      status: PaymentStatus;
+      nextAction: NextAction;
+      failure?: PaymentFailure;
+      /** Nothing sent yet: the payer gives their number on our page first (`payerDetailsUpdate`). */
+      awaitingPayer?: boolean;
+    }
   | { kind: 'unreachable' | 'ambiguous'; detail: string }
   /** Nothing was sent: the operator's circuit is open, or it refused for reasons of its own. Another route may take it. */
   | { kind: 'route_down' | 'route_failed'; detail: string };
@@ -109,7 +118,11 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     if (adapter.payinConfirmation(payment.mode as PayinMode) === 'callback') {
       return outcomeFromCallback(await latestVerifiedCallback(pool, paymentId));
     }
-    if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
+    // Nothing reached the operator yet (the payer has not given their number on our page):
+    // nothing can have been paid.
+    if (!payment.operatorReference) {
+      return { reachable: true, status: 'pending', operatorStatus: 'not sent to the operator yet' };
+    }
     const report = await adapter.checkPayinStatus({
       paymentId,
       operatorReference: payment.operatorReference,
@@ -124,6 +137,114 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     return rest;
   }
 
+  async function sendPayin(
+    paymentId: string,
+    attempt: number,
+    options: { canFailOver?: boolean; payerGiven?: boolean },
+  ): Promise<InitiationAttempt> {
+    const payment = await loadPayment(paymentId);
+    // The send after the payer gave their number on our page: only while nothing was sent yet.
+    const afterPayer = options.payerGiven === true;
+    const sendable = afterPayer
+      ? payment.status === 'action_required' && !payment.operatorReference
+      : payment.status === 'created';
+    if (!sendable) return viewOf(payment);
+    const operator = operatorFor(payment);
+    if (await isOperatorDown(pool, payment.operator)) {
+      return { kind: 'route_down', detail: `${payment.operator} is marked down (circuit open)` };
+    }
+    const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
+    if (!firstSend && payment.mode === 'direct') {
+      return {
+        kind: 'ambiguous',
+        detail: `attempt ${attempt} may already have reached ${payment.operator}`,
+      };
+    }
+    const otp = payment.mode === 'direct' ? await readPayinOtp(pool, paymentId) : undefined;
+    const outcome = await operator.initiatePayin({
+      paymentId,
+      requestId: operatorRequestId(paymentId, attempt),
+      amount: { amount: payment.amount, currency: payment.currency },
+      mode: payment.mode as PayinMode,
+      network: (payment.network ?? undefined) as Network | undefined,
+      customer: {
+        phone: payment.customer.phone?.replace(/^\+/, ''),
+        firstName: payment.customer.firstName,
+        lastName: payment.customer.lastName,
+        email: payment.customer.email,
+      },
+      otp,
+      description: payment.description ?? `Payment ${paymentId}`,
+      returnUrl: payment.returnUrl ?? undefined,
+      cancelUrl: payment.cancelUrl ?? undefined,
+      callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
+      checkoutUrl: checkoutUrlFor(deps.publicBaseUrl, paymentId),
+    });
+    log(payment).info({ attempt, outcome: outcome.kind }, 'payin initiation answered');
+    const operatorFault =
+      outcome.kind === 'unreachable' ||
+      outcome.kind === 'ambiguous' ||
+      (outcome.kind === 'rejected' && outcome.operatorSide === true);
+    await recordOperatorOutcome(pool, {
+      operator: payment.operator,
+      ok: !operatorFault,
+      detail:
+        outcome.kind === 'rejected'
+          ? outcome.failure.message
+          : 'detail' in outcome
+            ? outcome.detail
+            : undefined,
+      ...deps.circuit,
+    });
+    if (outcome.kind === 'unreachable' || outcome.kind === 'ambiguous') return outcome;
+    if (outcome.kind === 'rejected' && outcome.operatorSide && options.canFailOver) {
+      return { kind: 'route_failed', detail: `${payment.operator}: ${outcome.failure.message}` };
+    }
+    const step = afterPayer ? 'initiate:payer' : 'initiate';
+    if (outcome.kind === 'awaiting_payer') {
+      if (afterPayer)
+        throw ApplicationFailure.nonRetryable('the payer gave no usable number', 'NoPayerNumber');
+      const waiting = await applyTransition(pool, {
+        paymentId,
+        step,
+        to: 'action_required',
+        actor: 'workflow',
+        reason: 'waiting for the payer to give their number on our page',
+        nextAction: outcome.nextAction,
+      });
+      return { ...viewOf(waiting.payment), awaitingPayer: true };
+    }
+
+    const transition: Transition =
+      outcome.kind === 'accepted'
+        ? {
+            paymentId,
+            step,
+            to: outcome.status,
+            actor: 'workflow',
+            reason: 'operator accepted the payin',
+            operatorReference: outcome.operatorReference,
+            nextAction: outcome.nextAction,
+            operatorStatus: outcome.operatorStatus,
+            operatorMessage: outcome.operatorMessage,
+            operatorData: outcome.raw,
+          }
+        : {
+            paymentId,
+            step,
+            to: 'failed',
+            actor: 'workflow',
+            reason: 'operator refused the payin',
+            failure: outcome.failure,
+            operatorStatus: outcome.operatorStatus,
+            operatorMessage: outcome.operatorMessage,
+            operatorData: outcome.raw,
+          };
+    const result = await applyTransition(pool, transition);
+    if (otp) await forgetPayinOtp(pool, paymentId);
+    return viewOf(result.payment);
+  }
+
   return {
     /**
      * Sends the payin to the operator once and records its answer. Safe to re-run: an answer
@@ -133,89 +254,12 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     async initiatePayin(
       paymentId: string,
       attempt: number,
-      options: { canFailOver?: boolean } = {},
+      options: { canFailOver?: boolean; payerGiven?: boolean } = {},
     ): Promise<InitiationAttempt> {
       const payment = await loadPayment(paymentId);
-      if (payment.status !== 'created') return viewOf(payment);
-      const operator = operatorFor(payment);
-      if (await isOperatorDown(pool, payment.operator)) {
-        return { kind: 'route_down', detail: `${payment.operator} is marked down (circuit open)` };
-      }
-      const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
-      if (!firstSend && payment.mode === 'direct') {
-        return {
-          kind: 'ambiguous',
-          detail: `attempt ${attempt} may already have reached ${payment.operator}`,
-        };
-      }
-      const otp = payment.mode === 'direct' ? await readPayinOtp(pool, paymentId) : undefined;
-      const outcome = await operator.initiatePayin({
-        paymentId,
-        amount: { amount: payment.amount, currency: payment.currency },
-        mode: payment.mode as PayinMode,
-        network: (payment.network ?? undefined) as Network | undefined,
-        customer: {
-          phone: payment.customer.phone?.replace(/^\+/, ''),
-          firstName: payment.customer.firstName,
-          lastName: payment.customer.lastName,
-          email: payment.customer.email,
-        },
-        otp,
-        description: payment.description ?? `Payment ${paymentId}`,
-        returnUrl: payment.returnUrl ?? undefined,
-        cancelUrl: payment.cancelUrl ?? undefined,
-        callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
-        checkoutUrl: checkoutUrlFor(deps.publicBaseUrl, paymentId),
-      });
-      log(payment).info({ attempt, outcome: outcome.kind }, 'payin initiation answered');
-      const operatorFault =
-        outcome.kind === 'unreachable' ||
-        outcome.kind === 'ambiguous' ||
-        (outcome.kind === 'rejected' && outcome.operatorSide === true);
-      await recordOperatorOutcome(pool, {
-        operator: payment.operator,
-        ok: !operatorFault,
-        detail:
-          outcome.kind === 'rejected'
-            ? outcome.failure.message
-            : 'detail' in outcome
-              ? outcome.detail
-              : undefined,
-        ...deps.circuit,
-      });
-      if (outcome.kind === 'unreachable' || outcome.kind === 'ambiguous') return outcome;
-      if (outcome.kind === 'rejected' && outcome.operatorSide && options.canFailOver) {
-        return { kind: 'route_failed', detail: `${payment.operator}: ${outcome.failure.message}` };
-      }
-
-      const transition: Transition =
-        outcome.kind === 'accepted'
-          ? {
-              paymentId,
-              step: 'initiate',
-              to: outcome.status,
-              actor: 'workflow',
-              reason: 'operator accepted the payin',
-              operatorReference: outcome.operatorReference,
-              nextAction: outcome.nextAction,
-              operatorStatus: outcome.operatorStatus,
-              operatorMessage: outcome.operatorMessage,
-              operatorData: outcome.raw,
-            }
-          : {
-              paymentId,
-              step: 'initiate',
-              to: 'failed',
-              actor: 'workflow',
-              reason: 'operator refused the payin',
-              failure: outcome.failure,
-              operatorStatus: outcome.operatorStatus,
-              operatorMessage: outcome.operatorMessage,
-              operatorData: outcome.raw,
-            };
-      const result = await applyTransition(pool, transition);
-      if (otp) await forgetPayinOtp(pool, paymentId);
-      return viewOf(result.payment);
+      return withSendLease(pool, paymentId, operatorFor(payment).worstCaseCallMs, () =>
+        sendPayin(paymentId, attempt, options),
+      );
     },
 
     checkPayinStatus,

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { from as copyFrom } from 'pg-copy-streams';
-import { payinSucceededPosting, post } from '../db/ledger.js';
+import { feeReturnPosting, payinSucceededPosting, post } from '../db/ledger.js';
 import { applyTransition, getPayment, insertPayment, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import {
@@ -16,16 +15,23 @@ import {
   insertDiscrepancy,
   listDiscrepancies,
   resolveDiscrepancy,
+  type Discrepancy,
   noteDiscrepancy,
   startRun,
 } from '../db/reconciliation.js';
+import { unconfirmedAmount, type AmountStatement } from '../lib/amount-check.js';
+import { derivedId } from '../lib/ids.js';
 import type { OperatorTiming } from '../lib/config.js';
-import type { Logger } from '../lib/logger.js';
+import { errorSummary, type Logger } from '../lib/logger.js';
 import type { PayinMode, PaymentStatus } from '../lib/payments.js';
 import { parseMsisdn } from '../lib/phone.js';
 import type { OperatorAdapter, OperatorName, ParsedCallback, ReportLine } from '../operators/types.js';
 import { SA, workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
-import { disbursementPostings } from './disbursement-activities.js';
+import {
+  FOR_REVIEW_FAILURES,
+  disbursementPostings,
+  readDisbursementOutcome,
+} from './disbursement-activities.js';
 
 export interface ReconciliationDeps {
   pool: Pool;
@@ -47,6 +53,9 @@ export interface RunSummary {
 }
 
 // ------------------------------------------------------------------ streaming ingestion
+
+/** Marks the refunds that the late-success policy creates (the sweep starts them if need be). */
+export const LATE_REFUND_REASON = 'late_success_policy';
 
 /** One COPY text-format field: NULL as \N, and the characters COPY reserves escaped. */
 function copyField(v: string | number | null | undefined): string {
@@ -93,15 +102,6 @@ async function* copyChunks(
   if (chunk) yield chunk;
 }
 
-/** A deterministic id (same input, same id), so that a re-run action finds what it created. */
-function derivedPaymentId(seed: string): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  const digest = createHash('sha256').update(seed).digest();
-  let id = 'pay_';
-  for (let i = 0; i < 24; i++) id += alphabet[digest[i]! & 31];
-  return id;
-}
-
 /** Our ending for a payin the operator's report shows ended without payment; undefined if it shows it open. */
 function payinEndFrom(theirStatus: string | null): 'failed' | 'cancelled' | 'expired' | undefined {
   return theirStatus === 'failed' || theirStatus === 'cancelled' || theirStatus === 'expired'
@@ -131,13 +131,26 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
 
   /**
    * A payin the operator reports paid after we ended it: credit the merchant (late posting), and
-   * refund the payer at once when the merchant's policy says so. Idempotent (one step per payment).
+   * refund the payer at once when the merchant's policy says so. The credit, the return of our
+   * fee and the refund's record are one database transaction, so that a crash cannot credit
+   * without the refund it owes; the refund's workflow is started after (and by the sweep if
+   * this process dies first). Idempotent (one step per payment).
    */
   async function lateSuccess(
     payment: PaymentRecord,
     reason: string,
   ): Promise<{ action: string; note?: string }> {
     const postingStep = payment.status === 'unknown' ? 'payin_succeeded' : 'late_payin_succeeded';
+    const { rows } = await pool.query<{ late_success_policy: 'credit' | 'refund' }>(
+      'SELECT late_success_policy FROM merchants WHERE id = $1',
+      [payment.merchantId],
+    );
+    const wantsRefund = rows[0]?.late_success_policy === 'refund' && payment.status !== 'unknown';
+    const number = payment.customer.phone ? parseMsisdn(payment.customer.phone) : undefined;
+    const refundTo = wantsRefund && number?.ok && number.value.network ? number.value : undefined;
+    const refundId = derivedId('pay', `late-refund:${payment.id}`);
+    const timing = deps.timingFor(payment.operator);
+    const deadlineAt = new Date(Date.now() + timing.payoutDeadlineSeconds * 1000);
     await applyTransition(
       pool,
       {
@@ -149,69 +162,74 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
       },
       async (client, p) => {
         await post(client, payinSucceededPosting(p, postingStep));
+        if (!refundTo) return;
+        // The payer gets back all they paid and the merchant ends where it was: our fee on a
+        // payment refunded by policy goes back to the merchant, and the refund carries none.
+        await post(client, feeReturnPosting(p));
+        await insertPayment(client, {
+          id: refundId,
+          merchantId: p.merchantId,
+          kind: 'refund',
+          parentPaymentId: p.id,
+          amount: p.amount,
+          currency: p.currency,
+          operator: p.operator,
+          network: refundTo.network,
+          mode: 'mobile_money',
+          customer: { phone: refundTo.e164 },
+          description: `Automatic refund of late payment ${p.id}`,
+          metadata: { reason: LATE_REFUND_REASON },
+          deadlineAt,
+          workflowId: workflowIdFor('refund', refundId),
+        });
       },
     );
-    const { rows } = await pool.query<{ late_success_policy: 'credit' | 'refund' }>(
-      'SELECT late_success_policy FROM merchants WHERE id = $1',
-      [payment.merchantId],
-    );
-    if (rows[0]?.late_success_policy !== 'refund' || payment.status === 'unknown')
-      return { action: 'late_credit' };
-    const phone = (await getPayment(pool, payment.id))?.customer.phone;
-    const number = phone ? parseMsisdn(phone) : undefined;
-    if (!number?.ok || !number.value.network) {
+    if (!wantsRefund) return { action: 'late_credit' };
+    if (!refundTo) {
       return {
         action: 'late_credit',
         note: 'refund policy, but the payer number is unknown: refund by hand',
       };
     }
-    const refundId = derivedPaymentId(`late-refund:${payment.id}`);
-    const timing = deps.timingFor(payment.operator);
-    await insertPayment(pool, {
-      id: refundId,
-      merchantId: payment.merchantId,
-      kind: 'refund',
-      parentPaymentId: payment.id,
-      amount: payment.amount,
-      currency: payment.currency,
-      operator: payment.operator,
-      network: number.value.network,
-      mode: 'mobile_money',
-      customer: { phone: number.value.e164 },
-      description: `Automatic refund of late payment ${payment.id}`,
-      metadata: { reason: 'late_success_policy' },
-      deadlineAt: new Date(Date.now() + timing.payoutDeadlineSeconds * 1000),
-      workflowId: workflowIdFor('refund', refundId),
-    });
+    const refund = await getPayment(pool, refundId);
+    if (!refund) return { action: 'late_credit', note: 'credited earlier without a refund: refund by hand' };
+    await startLateRefund(refund);
+    return { action: 'late_credit_and_refund', note: `refund ${refundId}` };
+  }
+
+  /** Starts (once) the workflow of a refund decided by the late-success policy. */
+  async function startLateRefund(refund: PaymentRecord): Promise<void> {
+    const timing = deps.timingFor(refund.operator);
     const input: DisbursementWorkflowInput = {
-      paymentId: refundId,
-      merchantId: payment.merchantId,
+      paymentId: refund.id,
+      merchantId: refund.merchantId,
       kind: 'refund',
-      operator: payment.operator,
-      amount: payment.amount,
-      currency: payment.currency,
-      deadlineAt: new Date(Date.now() + timing.payoutDeadlineSeconds * 1000).toISOString(),
+      operator: refund.operator,
+      amount: refund.amount,
+      currency: refund.currency,
+      deadlineAt: (
+        refund.deadlineAt ?? new Date(Date.now() + timing.payoutDeadlineSeconds * 1000)
+      ).toISOString(),
       poll: timing.poll,
     };
     try {
       await deps.temporal.workflow.start('refund', {
-        workflowId: workflowIdFor('refund', refundId),
+        workflowId: workflowIdFor('refund', refund.id),
         taskQueue: deps.taskQueue,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: [
-          { key: SA.paymentId, value: refundId },
-          { key: SA.merchantId, value: payment.merchantId },
+          { key: SA.paymentId, value: refund.id },
+          { key: SA.merchantId, value: refund.merchantId },
           { key: SA.kind, value: 'refund' },
-          { key: SA.operator, value: payment.operator },
+          { key: SA.operator, value: refund.operator },
           { key: SA.status, value: 'created' },
-          { key: SA.amount, value: payment.amount },
+          { key: SA.amount, value: refund.amount },
         ],
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    return { action: 'late_credit_and_refund', note: `refund ${refundId}` };
   }
 
   /** A payin left `unknown` that the operator says ended without payment (or never saw). */
@@ -256,14 +274,75 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
     return result.payment.status;
   }
 
+  /**
+   * A payout or refund of unknown outcome that a report lists or does not list. Listed executed
+   * at our amount: captured; listed failed: released. Absent: never released from one report
+   * alone (a payout sent at 23:59:59 and executed at 00:00:02 is on the next day's report): it
+   * must be absent from the report of the day after its own too, and the operator must confirm
+   * by its own call that it never executed it. One left unknown for its amount waits for a person.
+   */
+  async function settleUnknownDisbursement(
+    payment: PaymentRecord,
+    d: Discrepancy,
+    runId: string,
+    periodStart: Date,
+  ): Promise<{ action?: string; note?: string }> {
+    if (payment.failure && FOR_REVIEW_FAILURES.has(payment.failure.code)) {
+      return { note: `left for review: ${payment.failure.message}` };
+    }
+    if (d.class === 'status_mismatch' && d.theirStatus === 'succeeded') {
+      // The report states our amount (the classification compares it).
+      await settleDisbursement(payment, 'succeeded', `operator report (${runId}) shows it executed`);
+      return { action: 'capture' };
+    }
+    if (d.class === 'status_mismatch') {
+      await settleDisbursement(payment, 'failed', `operator report (${runId}) says ${d.theirStatus}`);
+      return { action: 'release' };
+    }
+    const dayAfterItsOwn = Date.parse(payment.createdAt.toISOString().slice(0, 10)) + 86_400_000;
+    if (periodStart.getTime() < dayAfterItsOwn) {
+      return { note: "absent from this report; the next day's report and the operator decide" };
+    }
+    const { rows } = await pool.query(
+      `SELECT 1 FROM reconciliation_discrepancies d JOIN reconciliation_runs r ON r.id = d.run_id
+        WHERE d.payment_id = $1 AND d.class = 'missing_on_operator_side' AND d.run_id <> $2
+          AND r.status = 'completed' AND r.period_start < $3 LIMIT 1`,
+      [payment.id, runId, periodStart],
+    );
+    if (!rows.length) {
+      return { note: "absent from this report, but its own day's report was not reconciled: waiting for it" };
+    }
+    const verdict = await readDisbursementOutcome(adapter(payment.operator), payment);
+    if (!verdict) {
+      return {
+        note: "absent from two days' reports, but the operator cannot confirm it never executed it: for review",
+      };
+    }
+    await settleDisbursement(
+      payment,
+      verdict.to,
+      `absent from the reports of two days (run ${runId}); the operator says: ${verdict.reason}`,
+    );
+    return { action: verdict.to === 'succeeded' ? 'capture' : 'release' };
+  }
+
+  /** The discrepancies a policy may resolve, a page at a time (a report may produce many). */
+  async function* policyCandidates(runId: string): AsyncGenerator<Discrepancy> {
+    for (const cls of ['status_mismatch', 'missing_on_operator_side'] as const) {
+      let afterId: number | undefined;
+      for (;;) {
+        const page = await listDiscrepancies(pool, { runId, class: cls, limit: 1000, afterId });
+        if (page.length === 0) break;
+        yield* page;
+        afterId = page[page.length - 1]!.id;
+      }
+    }
+  }
+
   /** The automatic resolutions a run's discrepancies call for; everything else stays open for review. */
-  async function applyPolicies(runId: string): Promise<Record<string, number>> {
+  async function applyPolicies(runId: string, periodStart: Date): Promise<Record<string, number>> {
     const done: Record<string, number> = {};
-    const found = [
-      ...(await listDiscrepancies(pool, { runId, class: 'status_mismatch' })),
-      ...(await listDiscrepancies(pool, { runId, class: 'missing_on_operator_side' })),
-    ];
-    for (const d of found) {
+    for await (const d of policyCandidates(runId)) {
       const payment = d.paymentId ? await getPayment(pool, d.paymentId) : undefined;
       if (!payment || payment.transferId) continue; // transfer legs: their transfer decides, or a person
       let action: string | undefined;
@@ -286,17 +365,7 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
           action = `end_${to}`;
         }
       } else if (payment.kind !== 'payin' && payment.status === 'unknown') {
-        if (d.class === 'status_mismatch' && d.theirStatus === 'succeeded') {
-          await settleDisbursement(payment, 'succeeded', `operator report (${runId}) shows it executed`);
-          action = 'capture';
-        } else {
-          await settleDisbursement(
-            payment,
-            'failed',
-            `operator report (${runId}) ${d.class === 'missing_on_operator_side' ? 'does not list it' : `says ${d.theirStatus}`}`,
-          );
-          action = 'release';
-        }
+        ({ action, note } = await settleUnknownDisbursement(payment, d, runId, periodStart));
       }
       if (action) {
         await resolveDiscrepancy(pool, d.id, action, note ?? `applied by reconciliation run ${runId}`);
@@ -359,6 +428,7 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
           operator: r.operator,
           periodStart: start,
           periodEnd: end,
+          wholeDay: r.day !== undefined,
         });
         await client.query('COMMIT');
       } catch (err) {
@@ -368,7 +438,7 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
       } finally {
         client.release();
       }
-      const resolved = await applyPolicies(r.runId);
+      const resolved = await applyPolicies(r.runId, start);
       const summary = {
         lines: counter.lines,
         ...counts,
@@ -441,8 +511,10 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
         const payment = (await getPayment(pool, id))!;
         count('payins_checked');
         const open = ['created', 'pending', 'action_required'].includes(payment.status);
-        if (open && (await workflowRunning(payment.workflowId))) continue;
-        let paid: { amount?: number; word: string } | undefined;
+        // Only a workflow Temporal says it does not have is not running; "cannot tell" (Temporal
+        // unavailable, throttled) leaves the payment alone until the next sweep.
+        if (open && (await workflowState(payment.workflowId)) !== 'not_found') continue;
+        let paid: (AmountStatement & { word: string }) | undefined;
         let ended: { status: 'failed' | 'cancelled' | 'expired'; word: string } | undefined;
         if (op.payinConfirmation(payment.mode as PayinMode) === 'callback') {
           const { rows } = await pool.query<{ parsed: ParsedCallback }>(
@@ -458,7 +530,12 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
             operatorReference: payment.operatorReference,
           });
           if (report.reachable && report.status === 'succeeded')
-            paid = { amount: report.amount, word: report.operatorStatus };
+            paid = {
+              amount: report.amount,
+              amountUnreadable: report.amountUnreadable,
+              amountFixedByRequest: report.amountFixedByRequest,
+              word: report.operatorStatus,
+            };
           if (
             report.reachable &&
             (report.status === 'failed' || report.status === 'cancelled' || report.status === 'expired')
@@ -466,7 +543,9 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
             ended = { status: report.status, word: report.operatorStatus };
           }
         }
-        if (paid && (paid.amount === undefined || paid.amount === payment.amount)) {
+        // Paid, at an amount the operator states as ours (rule 9); otherwise the settlement
+        // report, which states every amount, decides.
+        if (paid && !unconfirmedAmount(paid, payment.amount)) {
           const { action, note } = await lateSuccess(
             payment,
             `the operator says ${paid.word} (sweep ${r.runId})`,
@@ -495,45 +574,78 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
         }
       }
 
-      // Payouts and refunds whose outcome is unknown: ask the operator again.
-      const { rows: unknown } = await pool.query<{ id: string }>(
-        `SELECT id FROM payments WHERE operator = $1 AND kind IN ('payout', 'refund') AND status = 'unknown'
-            AND transfer_id IS NULL AND created_at > now() - make_interval(days => $2) LIMIT $3`,
-        [r.operator, deps.sweep.lookbackDays, deps.sweep.batch],
+      // Payouts and refunds whose outcome is unknown, and those left open by a workflow that no
+      // longer runs (terminated, cancelled, never started): ask the operator again. Each sweep
+      // takes the ones looked at longest ago, so that a large backlog is worked through in turn.
+      const { rows: disbursements } = await pool.query<{ id: string }>(
+        `UPDATE payments SET last_swept_at = now()
+          WHERE id IN (SELECT id FROM payments
+                        WHERE operator = $1 AND kind IN ('payout', 'refund') AND transfer_id IS NULL
+                          AND (status = 'unknown'
+                               OR (status = 'pending' AND deadline_at < now() - interval '5 minutes')
+                               OR (status = 'created' AND created_at < now() - interval '10 minutes'))
+                          AND created_at > now() - make_interval(days => $2)
+                          AND (last_swept_at IS NULL OR last_swept_at < now() - make_interval(mins => $3))
+                        ORDER BY last_swept_at NULLS FIRST, created_at LIMIT $4)
+          RETURNING id`,
+        [r.operator, deps.sweep.lookbackDays, deps.sweep.recheckMinutes, deps.sweep.batch],
       );
-      for (const { id } of unknown) {
+      for (const { id } of disbursements) {
         const payment = (await getPayment(pool, id))!;
         count('disbursements_checked');
-        const method = payment.mode as Parameters<OperatorAdapter['findPayoutByReference']>[1];
-        let verdict: 'succeeded' | 'failed' | undefined;
-        if (payment.operatorReference) {
-          const report = await op.checkPayoutStatus(
-            { paymentId: id, operatorReference: payment.operatorReference },
-            method,
-          );
-          if (report.reachable && (report.status === 'succeeded' || report.status === 'failed'))
-            verdict = report.status;
-        } else {
-          const lookup = await op.findPayoutByReference(id, method);
-          if (lookup.kind === 'absent') verdict = 'failed';
+        if (payment.status !== 'unknown') {
+          const state = await workflowState(payment.workflowId);
+          if (state === 'running' || state === 'cannot_tell') continue;
           if (
-            lookup.kind === 'found' &&
-            (lookup.report.status === 'succeeded' || lookup.report.status === 'failed')
-          )
-            verdict = lookup.report.status;
+            payment.status === 'created' &&
+            payment.metadata.reason === LATE_REFUND_REASON &&
+            state === 'not_found'
+          ) {
+            // Owed to a payer by the late-success policy: started, never dropped.
+            await startLateRefund(payment);
+            await record(payment, 'start_late_refund', 'its workflow had not been started', 'none');
+            continue;
+          }
+          if (payment.status === 'created') {
+            // Recorded, never started (or stopped before its hold): nothing was held or sent.
+            await applyTransition(pool, {
+              paymentId: id,
+              step: 'reconciliation:not_started',
+              to: 'failed',
+              actor: 'reconciliation',
+              reason: `sweep ${r.runId}: the ${payment.kind} was recorded but its workflow never ran; nothing was held or sent`,
+              failure: {
+                code: 'not_started',
+                message: `The ${payment.kind} was never started; nothing was paid out`,
+              },
+            });
+            await record(payment, 'end_not_started', 'no workflow ran', 'none');
+            continue;
+          }
         }
+        const verdict = await readDisbursementOutcome(op, payment);
         if (verdict) {
-          await settleDisbursement(
-            payment,
-            verdict,
-            `sweep ${r.runId}: the operator says ${verdict === 'succeeded' ? 'executed' : 'not executed'}`,
-          );
+          await settleDisbursement(payment, verdict.to, `sweep ${r.runId}: ${verdict.reason}`);
           await record(
             payment,
-            verdict === 'succeeded' ? 'capture' : 'release',
+            verdict.to === 'succeeded' ? 'capture' : 'release',
             'settled by the sweep',
-            verdict,
+            verdict.to,
           );
+        } else if (payment.status === 'pending') {
+          // Its workflow is gone and the operator cannot tell yet: the hold stays, as `unknown`.
+          await applyTransition(pool, {
+            paymentId: id,
+            step: 'reconciliation:orphaned',
+            to: 'unknown',
+            actor: 'reconciliation',
+            reason: `sweep ${r.runId}: its workflow no longer runs and the operator cannot tell the outcome yet; hold kept`,
+            failure: {
+              code: 'operator_outcome_unknown',
+              message: 'The outcome is not known yet; the hold is kept',
+            },
+          });
+          await record(payment, 'keep_unknown', 'workflow gone, outcome not known', 'none');
         }
       }
       await finishRun(pool, {
@@ -546,12 +658,16 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
     },
   };
 
-  async function workflowRunning(workflowId: string): Promise<boolean> {
+  async function workflowState(
+    workflowId: string,
+  ): Promise<'running' | 'closed' | 'not_found' | 'cannot_tell'> {
     try {
       const d = await deps.temporal.workflow.getHandle(workflowId).describe();
-      return d.status.name === 'RUNNING';
-    } catch {
-      return false;
+      return d.status.name === 'RUNNING' ? 'running' : 'closed';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'not_found';
+      log.warn({ workflowId, err: errorSummary(err) }, 'cannot tell whether a workflow runs: left alone');
+      return 'cannot_tell';
     }
   }
 }

@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { OperatorRules } from '../activities/index.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
-import type { Logger } from '../lib/logger.js';
+import { redactUrl, type Logger } from '../lib/logger.js';
 import { requireMerchant } from './auth.js';
 import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
@@ -34,6 +34,8 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Only proxies named in TRUST_PROXY may tell us the caller's address (X-Forwarded-For).
+  if (deps.config.TRUST_PROXY?.length) app.set('trust proxy', deps.config.TRUST_PROXY);
 
   app.use(
     pinoHttp({
@@ -50,7 +52,7 @@ export function createApp(deps: ApiDeps): Express {
         req: (req: { id: unknown; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: redactUrl(req.url),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
@@ -74,7 +76,7 @@ export function createApp(deps: ApiDeps): Express {
       .json({ status: healthy ? 'ok' : 'unavailable', checks: { postgres, temporal: temporalCheck } });
   });
 
-  app.use('/metrics', metricsRoutes(pool));
+  app.use('/metrics', metricsRoutes(pool, deps.config));
 
   const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -86,8 +88,11 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ type: `/problems/${type}`, ...PROBLEM_TYPES[type] });
   });
 
-  // The payer's browser: auto-posting operator forms (TMoney online).
-  app.use('/checkout', checkoutRoutes(pool));
+  // The payer's browser: auto-posting operator forms (TMoney online), our number page (PayGateGlobal).
+  app.use(
+    '/checkout',
+    checkoutRoutes({ pool, temporal, operators: deps.operators, publicBaseUrl: deps.config.PUBLIC_BASE_URL }),
+  );
 
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
   app.use('/v1/callbacks', callbackRoutes(deps));
@@ -95,13 +100,15 @@ export function createApp(deps: ApiDeps): Express {
   // Operations (a separate key): reconciliation runs and reports.
   app.use('/v1/reconciliation', express.json({ limit: '8kb' }), reconciliationRoutes(deps));
 
+  // Merchants see route health; the operations key also sees the operators' own balances.
+  app.use('/v1/operators', operatorRoutes(pool, deps.operators, deps.config));
+
   app.use('/v1', requireMerchant(pool), express.json({ limit: '32kb' }));
   app.use('/v1/payins/:id/refunds', payinRefundRoutes(deps));
   app.use('/v1/payins', payinRoutes(deps));
   app.use('/v1/payouts', payoutRoutes(deps));
   app.use('/v1/refunds', refundRoutes(deps));
   app.use('/v1/transfers', transferRoutes(deps));
-  app.use('/v1/operators', operatorRoutes(pool, deps.operators));
   app.use('/v1', ledgerRoutes(pool));
 
   app.use((req, _res, next) => next(new Problem('not-found', `No route for ${req.method} ${req.path}`)));

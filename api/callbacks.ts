@@ -1,10 +1,13 @@
+import { timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import express, { Router, type Request } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { OperatorRules } from '../activities/index.js';
+import { OPERATORS, type OperatorRules } from '../activities/index.js';
 import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db/callbacks.js';
 import { getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import { callbackAllowedIps, type Config } from '../lib/config.js';
+import { callbackAllowedIps, callbackToken, type Config } from '../lib/config.js';
+import { errorSummary } from '../lib/logger.js';
 import { operatorCallbackSignal, workflowIdFor } from '../workflows/shared.js';
 import { Problem } from './problems.js';
 
@@ -39,6 +42,50 @@ function normaliseIp(ip: string | undefined): string | undefined {
   return ip?.replace(/^::ffff:/, '');
 }
 
+/** An allow-list of addresses and subnets (`10.1.2.3`, `172.16.0.0/12`, `::1`). */
+function allowListOf(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/');
+    const type = isIP(address ?? '') === 6 ? 'ipv6' : 'ipv4';
+    if (prefix !== undefined) list.addSubnet(address!, Number(prefix), type);
+    else list.addAddress(address!, type);
+  }
+  return list;
+}
+
+function isAllowed(list: BlockList, ip: string): boolean {
+  return list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Equal strings, compared in constant time (a notification token). */
+function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A fixed window per source address: an endpoint anyone can reach stores at most this many
+ * callbacks a minute from one address; the rest are answered 429 and not stored.
+ */
+class CallbackRateLimit {
+  private readonly windows = new Map<string, { startedAt: number; count: number }>();
+  constructor(private readonly perMinute: number) {}
+  allow(source: string): boolean {
+    const now = Date.now();
+    const w = this.windows.get(source);
+    if (!w || now - w.startedAt >= 60_000) {
+      if (this.windows.size > 10_000) this.windows.clear();
+      this.windows.set(source, { startedAt: now, count: 1 });
+      return true;
+    }
+    w.count++;
+    return w.count <= this.perMinute;
+  }
+}
+
 /**
  * Operator callbacks (DESIGN.md rule 1): stored raw before anything else, then verified (source,
  * known payment, reference, amount, currency), then handed to the payment's workflow as a hint.
@@ -47,18 +94,32 @@ function normaliseIp(ip: string | undefined): string | undefined {
 export function callbackRoutes(deps: CallbackRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
   const router = Router();
+  const rateLimit = new CallbackRateLimit(config.CALLBACK_RATE_LIMIT_PER_MINUTE);
+  const allowLists = new Map(
+    OPERATORS.flatMap((op) => {
+      const entries = callbackAllowedIps(config, op);
+      return entries.length ? [[op, allowListOf(entries)] as const] : [];
+    }),
+  );
 
-  router.all('/:operator', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
+  // `/:operator` or `/:operator/:token` (TMoney's notification URL carries our secret token).
+  router.all('/:operator{/:token}', express.raw({ type: () => true, limit: '16kb' }), async (req, res) => {
     const operator = req.params.operator ?? '';
     if (!operators.isOperator(operator))
       throw new Problem('not-found', `No callback endpoint for ${operator}`);
+    // Behind a trusted proxy (TRUST_PROXY), the caller's address as the proxy saw it.
+    const sourceIp = normaliseIp(req.ip ?? req.socket.remoteAddress);
+    if (!rateLimit.allow(sourceIp ?? '?')) {
+      throw new Problem('rate-limited', 'Too many callbacks from this address; retry later');
+    }
     const rawBytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const rawBody = rawBytes.toString('utf8');
-    const sourceIp = normaliseIp(req.socket.remoteAddress);
+    const token = req.params.token;
     const id = await insertRawCallback(pool, {
       operator,
       httpMethod: req.method,
-      path: req.originalUrl,
+      // The token is a secret: the inbox keeps the path without it.
+      path: token ? req.originalUrl.replace(`/${token}`, '/[token]') : req.originalUrl,
       contentType: req.header('content-type'),
       headers: keptHeaders(req),
       rawBody: rawBytes,
@@ -72,20 +133,34 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
       answer('rejected');
     };
 
-    const allowed = callbackAllowedIps(config, operator);
-    if (allowed.length > 0 && !(sourceIp && allowed.includes(sourceIp))) {
+    const allowed = allowLists.get(operator);
+    if (allowed && !(sourceIp && isAllowed(allowed, sourceIp))) {
       return reject(`source address ${sourceIp ?? '?'} not allowed`);
     }
-    const parsed = operators.parseCallback(operator, {
+    // Something a forger cannot know (DESIGN.md rule 11): for TMoney, whose notification has no
+    // signature, the secret token in the URL registered in its back office.
+    const expectedToken = callbackToken(config, operator);
+    if (expectedToken !== undefined ? !sameSecret(token, expectedToken) : token !== undefined) {
+      return reject(token === undefined ? 'notification token missing' : 'notification token wrong');
+    }
+    const input = {
       method: req.method,
       query: queryOf(req),
       contentType: req.header('content-type'),
       rawBody,
-    });
-    if (!parsed.ok) return reject(parsed.reason);
+    };
+    const first = operators.parseCallback(operator, input);
+    if (!first.ok) return reject(first.reason);
+    const payment = first.callback.paymentId ? await getPayment(pool, first.callback.paymentId) : undefined;
+    if (!payment || payment.operator !== operator)
+      return reject('unknown payment reference', { parsed: first.callback });
+    // Read again with the payment's kind: a payout's callback words are not a payin's.
+    const parsed =
+      payment.kind === 'payin'
+        ? first
+        : operators.parseCallback(operator, input, { kind: payment.kind, mode: payment.mode });
+    if (!parsed.ok) return reject(parsed.reason, { paymentId: payment.id });
     const cb = parsed.callback;
-    const payment = cb.paymentId ? await getPayment(pool, cb.paymentId) : undefined;
-    if (!payment || payment.operator !== operator) return reject('unknown payment reference', { parsed: cb });
     const context = { paymentId: payment.id, parsed: cb };
     if (
       !operators.callbackReferenceMatches(
@@ -126,9 +201,14 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
         log.warn({ paymentId: payment.id }, 'late callback kept for reconciliation');
         return answer('late');
       }
-      // Let a repeat of this event be signalled later; the operator retries on a 5xx.
-      await setCallbackVerdict(pool, id, { verdict: 'received', reason: 'signal failed; awaiting a repeat' });
-      throw new Problem('service-unavailable', 'Callback stored; it could not be processed now');
+      // Stored and verified: it stays usable. The workflow reads verified callbacks when it next
+      // checks (and the sweep after it), so nothing waits for the operator to repeat it.
+      await setCallbackVerdict(pool, id, {
+        verdict: 'signalled',
+        reason: 'verified; the signal to the workflow failed, which finds it at its next check',
+      });
+      log.warn({ paymentId: payment.id, err: errorSummary(err) }, 'callback stored; signal failed');
+      return answer('stored');
     }
   });
   return router;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { completeIdempotencyKey, reserveIdempotencyKey } from '../db/idempotency.js';
+import { completeIdempotencyKey, findIdempotencyKey, reserveIdempotencyKey } from '../db/idempotency.js';
 import type { Pool } from '../db/pool.js';
 import { Problem } from './problems.js';
 
@@ -32,6 +32,48 @@ export function requestHash(method: string, path: string, body: unknown): string
   return createHash('sha256')
     .update(`${method} ${path}\n${canonicalJson(body)}`)
     .digest('hex');
+}
+
+/** Sends a stored answer again, as the first request got it. */
+function replay(res: Response, status: number, body: unknown): void {
+  res.setHeader('Idempotent-Replayed', 'true');
+  res.status(status).type(status >= 400 ? 'application/problem+json' : 'json');
+  res.send(JSON.stringify(body));
+}
+
+/**
+ * Looks the request's `Idempotency-Key` up before anything else is checked (routes, fees,
+ * balances may have changed since): a repeat of a finished request gets its stored answer, and
+ * the key with another body is 409, whatever would be decided today. Returns true when it
+ * answered. Money-moving creates (payouts, refunds, transfers) require a key, as Stripe
+ * recommends and Flutterwave enforces: a retry without one could pay twice.
+ */
+export async function replayIdempotent(
+  pool: Pool,
+  req: Request,
+  res: Response,
+  o: { merchantId: string; path: string; required?: boolean },
+): Promise<boolean> {
+  const key = idempotencyKeyOf(req);
+  if (!key) {
+    if (!o.required) return false;
+    throw new Problem('validation-error', 'Idempotency-Key is required for a request that moves money', {
+      errors: [
+        { field: 'Idempotency-Key', message: 'required: a unique key per payout, refund or transfer' },
+      ],
+    });
+  }
+  const existing = await findIdempotencyKey(pool, o.merchantId, key);
+  if (!existing) return false;
+  if (existing.requestHash !== requestHash('POST', o.path, req.body)) {
+    throw new Problem(
+      'idempotency-key-reused',
+      'This Idempotency-Key was used with another request; use a new key',
+    );
+  }
+  if (existing.responseStatus === null) return false;
+  replay(res, existing.responseStatus, existing.responseBody);
+  return true;
 }
 
 export interface CreateAnswer {
@@ -76,11 +118,7 @@ export async function idempotentCreate(
         );
       }
       if (existing.responseStatus !== null) {
-        res.setHeader('Idempotent-Replayed', 'true');
-        res
-          .status(existing.responseStatus)
-          .type(existing.responseStatus >= 400 ? 'application/problem+json' : 'json');
-        res.send(JSON.stringify(existing.responseBody));
+        replay(res, existing.responseStatus, existing.responseBody);
         return;
       }
       resourceId = existing.resourceId ?? resourceId;

@@ -1,43 +1,93 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../db/pool.js';
+import type { Config } from '../lib/config.js';
+import { Problem } from './problems.js';
+
+/** Payment statuses an on-call engineer watches: what is still open or needs a person. */
+const WATCHED_STATUSES = ['created', 'pending', 'action_required', 'unknown'] as const;
+
+/** How long one reading of the database serves scrapes (every replica, every Prometheus). */
+const SNAPSHOT_MS = 15_000;
 
 /**
- * `GET /metrics` (Prometheus): process metrics, and payments and transfers by status read from
- * PostgreSQL at each scrape, so that every API replica reports the same truth. Alert on
- * `passerelle_transfers{status="needs_review"} > 0` and on `passerelle_payments{status="unknown"}`.
+ * `GET /metrics` (Prometheus), behind `Authorization: Bearer <METRICS_TOKEN>` (or the operations
+ * key): process metrics, payments still open or unknown by kind, status and operator, and
+ * transfers by status. Counts come from PostgreSQL (every API replica reports the same truth),
+ * read at most every 15 s and only over the open statuses (a partial index), never whole tables.
+ * Alert on `passerelle_transfers{status="needs_review"} > 0` and on
+ * `passerelle_payments{status="unknown"}`.
  */
-export function metricsRoutes(pool: Pool): Router {
+export function metricsRoutes(pool: Pool, config: Config): Router {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'passerelle_api_' });
+  let snapshot:
+    | {
+        at: number;
+        payments: { kind: string; status: string; operator: string; n: number }[];
+        transfers: { status: string; n: number }[];
+      }
+    | undefined;
+  let reading: Promise<NonNullable<typeof snapshot>> | undefined;
+  const read = async () => {
+    if (snapshot && Date.now() - snapshot.at < SNAPSHOT_MS) return snapshot;
+    reading ??= (async () => {
+      const [payments, transfers] = await Promise.all([
+        pool.query<{ kind: string; status: string; operator: string; n: number }>(
+          `SELECT kind, status, operator, count(*)::int AS n FROM payments
+            WHERE status = ANY($1::text[]) GROUP BY kind, status, operator`,
+          [WATCHED_STATUSES],
+        ),
+        pool.query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM transfers
+            WHERE status NOT IN ('completed', 'refunded', 'failed') GROUP BY status`,
+        ),
+      ]);
+      snapshot = { at: Date.now(), payments: payments.rows, transfers: transfers.rows };
+      return snapshot;
+    })().finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
   new Gauge({
     name: 'passerelle_payments',
-    help: 'Payments by kind and status',
-    labelNames: ['kind', 'status'],
+    help: 'Payments still open or of unknown outcome, by kind, status and operator',
+    labelNames: ['kind', 'status', 'operator'],
     registers: [registry],
     async collect() {
-      const { rows } = await pool.query<{ kind: string; status: string; n: number }>(
-        'SELECT kind, status, count(*)::int AS n FROM payments GROUP BY kind, status',
-      );
+      const { payments } = await read();
       this.reset();
-      for (const r of rows) this.set({ kind: r.kind, status: r.status }, r.n);
+      for (const r of payments) this.set({ kind: r.kind, status: r.status, operator: r.operator }, r.n);
     },
   });
   new Gauge({
     name: 'passerelle_transfers',
-    help: 'Transfers by status (needs_review: money held in transit, to be reviewed)',
+    help: 'Transfers not yet ended, by status (needs_review: money held in transit, to be reviewed)',
     labelNames: ['status'],
     registers: [registry],
     async collect() {
-      const { rows } = await pool.query<{ status: string; n: number }>(
-        'SELECT status, count(*)::int AS n FROM transfers GROUP BY status',
-      );
+      const { transfers } = await read();
       this.reset();
-      for (const r of rows) this.set({ status: r.status }, r.n);
+      for (const r of transfers) this.set({ status: r.status }, r.n);
     },
   });
+
+  const tokens = [config.METRICS_TOKEN, config.ADMIN_API_KEY]
+    .filter((t): t is string => Boolean(t))
+    .map((t) => Buffer.from(t));
   const router = Router();
-  router.get('/', async (_req, res) => {
+  router.get('/', async (req, res) => {
+    const given = Buffer.from(/^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1] ?? '');
+    if (!tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) {
+      throw new Problem(
+        'unauthenticated',
+        tokens.length
+          ? 'Send the metrics token as "Authorization: Bearer <METRICS_TOKEN>"'
+          : 'Metrics are off: set METRICS_TOKEN (or ADMIN_API_KEY)',
+      );
+    }
     res.type(registry.contentType).send(await registry.metrics());
   });
   return router;

@@ -8,7 +8,7 @@ import { NETWORKS, type Network } from '../lib/networks.js';
 import { parseMsisdn } from '../lib/phone.js';
 import { payinWorkflowId, type PayinWorkflowInput } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
-import { idempotentCreate } from './idempotency.js';
+import { idempotentCreate, replayIdempotent } from './idempotency.js';
 import { payinRoutesFor } from './routing.js';
 import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { Problem, validationProblem } from './problems.js';
@@ -56,6 +56,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
   router.post('/', async (req, res) => {
     const merchant = currentMerchant(res.locals);
     requireJson(req.is('application/json'));
+    if (await replayIdempotent(pool, req, res, { merchantId: merchant.id, path: '/v1/payins' })) return;
     const parsed = CreatePayinRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;
@@ -70,6 +71,8 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
         customer: { phone },
         otp: body.otp,
         description: body.description ?? '',
+        returnUrl: body.return_url,
+        cancelUrl: body.cancel_url,
       },
     });
     const operator = routes[0]!;

@@ -6,7 +6,7 @@ import { NETWORKS } from '../lib/networks.js';
 import { parseMsisdn, type Msisdn } from '../lib/phone.js';
 import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
-import { idempotentCreate, type CreateAnswer } from './idempotency.js';
+import { idempotentCreate, replayIdempotent, type CreateAnswer } from './idempotency.js';
 import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { Problem, problemBody, validationProblem } from './problems.js';
 import { CreatePayoutRequest } from './schemas.js';
@@ -80,6 +80,8 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
   router.post('/', async (req, res) => {
     const merchant = currentMerchant(res.locals);
     requireJson(req.is('application/json'));
+    const path = '/v1/payouts';
+    if (await replayIdempotent(pool, req, res, { merchantId: merchant.id, path, required: true })) return;
     const parsed = CreatePayoutRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;

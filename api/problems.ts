@@ -1,3 +1,4 @@
+import { errorSummary } from '../lib/logger.js';
 import type { ErrorRequestHandler, Response } from 'express';
 import type { ZodError } from 'zod';
 
@@ -9,6 +10,7 @@ export const PROBLEM_TYPES = {
   'validation-error': { status: 400, title: 'The request is not valid' },
   'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
   unauthenticated: { status: 401, title: 'Missing or invalid API key' },
+  forbidden: { status: 403, title: 'This key may not do this' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'idempotency-key-reused': { status: 409, title: 'Idempotency-Key already used for another request' },
@@ -16,6 +18,7 @@ export const PROBLEM_TYPES = {
   'unsupported-media-type': { status: 415, title: 'Send the body as application/json' },
   'payment-not-possible': { status: 422, title: 'The payment cannot be made as requested' },
   'insufficient-balance': { status: 422, title: 'Available balance too low' },
+  'rate-limited': { status: 429, title: 'Too many requests; retry later' },
   'service-unavailable': { status: 503, title: 'A dependency is unavailable; retry later' },
   'internal-error': { status: 500, title: 'Internal error' },
 } as const;
@@ -104,7 +107,7 @@ export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, _nex
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     return sendProblem(res, new Problem('validation-error', e.message));
   }
-  req.log.error({ err }, 'unhandled error');
+  req.log.error({ err: errorSummary(err) }, 'unhandled error');
   sendProblem(
     res,
     new Problem('internal-error', 'Something went wrong on our side; the request id identifies it'),

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { OPERATORS } from '../activities/index.js';
@@ -7,6 +7,7 @@ import type { Pool } from '../db/pool.js';
 import {
   DISCREPANCY_CLASSES,
   getRun,
+  countDiscrepancies,
   listDiscrepancies,
   listRuns,
   type Discrepancy,
@@ -15,6 +16,15 @@ import {
 import type { Config } from '../lib/config.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
 import { Problem, validationProblem } from './problems.js';
+
+/** Whether a request carries the operations key. */
+export function requireAdminKey(config: Config): (req: Request) => boolean {
+  const expected = config.ADMIN_API_KEY ? Buffer.from(config.ADMIN_API_KEY) : undefined;
+  return (req) => {
+    const given = Buffer.from(/^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1] ?? '');
+    return expected !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
+  };
+}
 
 /** Operations routes: a separate key (ADMIN_API_KEY), never a merchant's. */
 export function requireAdmin(config: Config): RequestHandler {
@@ -182,8 +192,27 @@ const CSV_COLUMNS = [
 type Cell = string | number | null | undefined;
 
 function csvCell(v: Cell): string {
-  const s = v === null || v === undefined ? '' : String(v);
+  let s = v === null || v === undefined ? '' : String(v);
+  // A text cell a spreadsheet would run as a formula (an operator's word, a reference from a
+  // report) is neutralised with a leading apostrophe (OWASP, "CSV injection").
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** A run's discrepancies a page at a time: an export of a million never sits in memory. */
+async function* discrepancyPages(pool: Pool, runId: string) {
+  let afterId: number | undefined;
+  for (;;) {
+    const page = await listDiscrepancies(pool, { runId, limit: 1000, afterId });
+    if (page.length === 0) return;
+    yield page.map(discrepancyView);
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
+/** Writes a chunk, waiting for the socket to drain when its buffer is full. */
+async function write(res: Response, chunk: string): Promise<void> {
+  if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
 }
 
 const xml = (s: Cell) =>
@@ -259,43 +288,45 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
 
   router.get('/runs/:id/discrepancies.csv', async (req, res) => {
     const run = await findRun(req.params.id);
-    const rows = (await listDiscrepancies(pool, { runId: run.id })).map(discrepancyView);
-    res
-      .type('text/csv')
-      .attachment(`${run.id}.csv`)
-      .send(
-        [CSV_COLUMNS.join(','), ...rows.map((d) => CSV_COLUMNS.map((c) => csvCell(d[c])).join(','))].join(
-          '\r\n',
-        ) + '\r\n',
-      );
+    res.type('text/csv').attachment(`${run.id}.csv`);
+    await write(res, `${CSV_COLUMNS.join(',')}\r\n`);
+    for await (const rows of discrepancyPages(pool, run.id)) {
+      await write(res, rows.map((d) => `${CSV_COLUMNS.map((c) => csvCell(d[c])).join(',')}\r\n`).join(''));
+    }
+    res.end();
   });
 
   router.get('/runs/:id/discrepancies.xml', async (req, res) => {
     const run = await findRun(req.params.id);
-    const rows = (await listDiscrepancies(pool, { runId: run.id })).map(discrepancyView);
+    const count = await countDiscrepancies(pool, run.id);
     const summary = Object.entries(run.summary)
       .map(([k, v]) => `    <count name="${xml(k)}">${xml(v)}</count>`)
       .join('\n');
-    const items = rows
-      .map(
-        (d) =>
-          `    <discrepancy id="${d.id}" class="${xml(d.class)}" resolution="${xml(d.resolution)}">\n` +
-          CSV_COLUMNS.filter((c) => !['id', 'class', 'resolution'].includes(c))
-            .filter((c) => d[c] !== null && d[c] !== undefined)
-            .map((c) => `      <${c}>${xml(d[c])}</${c}>`)
-            .join('\n') +
-          '\n    </discrepancy>',
-      )
-      .join('\n');
-    res
-      .type('application/xml')
-      .attachment(`${run.id}.xml`)
-      .send(
-        `<?xml version="1.0" encoding="UTF-8"?>\n<reconciliationReport xmlns="urn:passerelle:reconciliation:1" runId="${xml(run.id)}" operator="${xml(run.operator)}" kind="${xml(run.kind)}"` +
-          ` periodStart="${xml(run.periodStart?.toISOString() ?? '')}" periodEnd="${xml(run.periodEnd?.toISOString() ?? '')}" status="${xml(run.status)}" generatedAt="${new Date().toISOString()}">\n` +
-          `  <summary linesIngested="${run.linesIngested}" paymentsChecked="${run.paymentsChecked}">\n${summary}\n  </summary>\n` +
-          `  <discrepancies count="${rows.length}">\n${items}\n  </discrepancies>\n</reconciliationReport>\n`,
+    res.type('application/xml').attachment(`${run.id}.xml`);
+    await write(
+      res,
+      `<?xml version="1.0" encoding="UTF-8"?>\n<reconciliationReport xmlns="urn:passerelle:reconciliation:1" runId="${xml(run.id)}" operator="${xml(run.operator)}" kind="${xml(run.kind)}"` +
+        ` periodStart="${xml(run.periodStart?.toISOString() ?? '')}" periodEnd="${xml(run.periodEnd?.toISOString() ?? '')}" status="${xml(run.status)}" generatedAt="${new Date().toISOString()}">\n` +
+        `  <summary linesIngested="${run.linesIngested}" paymentsChecked="${run.paymentsChecked}">\n${summary}\n  </summary>\n` +
+        `  <discrepancies count="${count}">\n`,
+    );
+    for await (const rows of discrepancyPages(pool, run.id)) {
+      await write(
+        res,
+        rows
+          .map(
+            (d) =>
+              `    <discrepancy id="${d.id}" class="${xml(d.class)}" resolution="${xml(d.resolution)}">\n` +
+              CSV_COLUMNS.filter((c) => !['id', 'class', 'resolution'].includes(c))
+                .filter((c) => d[c] !== null && d[c] !== undefined)
+                .map((c) => `      <${c}>${xml(d[c])}</${c}>`)
+                .join('\n') +
+              '\n    </discrepancy>\n',
+          )
+          .join(''),
       );
+    }
+    res.end('  </discrepancies>\n</reconciliationReport>\n');
   });
   return router;
 }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
+import { refundRecipients } from '../db/merchants.js';
 import {
   committedRefunds,
   getMerchantPayment,
@@ -13,7 +14,7 @@ import { newId } from '../lib/ids.js';
 import type { OperatorName } from '../activities/index.js';
 import { workflowIdFor } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
-import { idempotentCreate } from './idempotency.js';
+import { idempotentCreate, replayIdempotent } from './idempotency.js';
 import { findPayment, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { disbursementAnswer, disbursementInput, recipientNumber } from './payouts.js';
 import { Problem, validationProblem } from './problems.js';
@@ -36,6 +37,8 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
     const payinId = (req.params as { id: string }).id;
     await findPayment(pool, merchant.id, payinId, 'payin');
     requireJson(req.is('application/json'));
+    const path = `/v1/payins/${payinId}/refunds`;
+    if (await replayIdempotent(pool, req, res, { merchantId: merchant.id, path, required: true })) return;
     const parsed = CreateRefundRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;
@@ -52,6 +55,15 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
           const existing = await getMerchantPayment(client, merchant.id, refundId, 'refund');
           if (existing) return existing;
           const payin = (await lockPayment(client, payinId))!;
+          if (payin.transferId) {
+            // The transfer refunds its sender itself when its payout fails: a merchant refund of
+            // the collection leg would pay the sender twice.
+            throw new Problem(
+              'payment-not-possible',
+              `${payinId} is the collection of transfer ${payin.transferId}; it is refunded by the transfer`,
+              { code: 'transfer_leg_not_refundable' },
+            );
+          }
           if (!REFUNDABLE.has(payin.status)) {
             throw new Problem(
               'payment-not-possible',
@@ -79,11 +91,10 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
               { code: 'refund_exceeds_remaining' },
             );
           }
-          const recipient =
-            recipientOverride ??
-            (payin.customer.phone
-              ? recipientNumber(payin.customer.phone, undefined, 'recipient.phone')
-              : undefined);
+          const payer = payin.customer.phone
+            ? recipientNumber(payin.customer.phone, undefined, 'recipient.phone')
+            : undefined;
+          const recipient = recipientOverride ?? payer;
           if (!recipient) {
             throw new Problem(
               'validation-error',
@@ -91,6 +102,22 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
               {
                 errors: [{ field: 'recipient.phone', message: 'required: the payin has no payer number' }],
               },
+            );
+          }
+          // A refund goes back to the payer's own number; another needs the merchant's setting.
+          if (recipient.e164 !== payer?.e164) {
+            if ((await refundRecipients(client, merchant.id)) !== 'any') {
+              throw new Problem(
+                'payment-not-possible',
+                payer
+                  ? "A refund goes back to the payer's own number; refunds to another number need the merchant setting refund_recipients=any"
+                  : "The payer's number is unknown, and refunds to a number given by the merchant need the setting refund_recipients=any",
+                { code: 'refund_recipient_not_allowed' },
+              );
+            }
+            req.log.warn(
+              { payinId, refundId, recipient: recipient.e164, payerKnown: payer !== undefined },
+              "refund to a number other than the payer's (merchant setting refund_recipients=any)",
             );
           }
           const refusal = operators.validatePayout(payin.operator as OperatorName, {

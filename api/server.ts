@@ -1,13 +1,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { createOperatorRules } from '../activities/index.js';
 import { createPool } from '../db/pool.js';
-import { loadConfigOrExit } from '../lib/config.js';
+import { configWarnings, loadConfigOrExit } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
 
 /** API entry point: `tsx api/server.ts` (or `node dist/api/server.js`). */
 const config = loadConfigOrExit();
 const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
+for (const warning of configWarnings(config)) logger.warn({ config: true }, warning);
 const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
 // Lazy: the API starts even while Temporal is still starting; /healthz says when it answers.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });

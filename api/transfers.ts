@@ -10,10 +10,10 @@ import {
   type TransferRecord,
 } from '../db/transfers.js';
 import { operatorTiming } from '../lib/config.js';
-import { newId } from '../lib/ids.js';
+import { derivedId, newId } from '../lib/ids.js';
 import { workflowIdFor, transferWorkflowId, type TransferWorkflowInput } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
-import { idempotentCreate } from './idempotency.js';
+import { idempotentCreate, replayIdempotent } from './idempotency.js';
 import { requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { recipientNumber } from './payouts.js';
 import { Problem, validationProblem } from './problems.js';
@@ -86,6 +86,8 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
   router.post('/', async (req, res) => {
     const merchant = currentMerchant(res.locals);
     requireJson(req.is('application/json'));
+    const path = '/v1/transfers';
+    if (await replayIdempotent(pool, req, res, { merchantId: merchant.id, path, required: true })) return;
     const parsed = CreateTransferRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;
@@ -162,6 +164,9 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
         const collectionOperator = collectionRoutes[0]!;
         const collectionTiming = operatorTiming(config, collectionOperator, body.mode);
         const legIds = await inTransaction(pool, async (client) => {
+          // Two requests with one Idempotency-Key run this at once: one transaction per transfer
+          // id, and legs whose ids derive from it, so the second finds the first's legs.
+          await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [transferId]);
           const existing = await client.query<{ id: string; kind: string }>(
             'SELECT id, kind FROM payments WHERE transfer_id = $1',
             [transferId],
@@ -186,8 +191,8 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             metadata: body.metadata,
             workflowId: transferWorkflowId(transferId),
           });
-          const collection = newId('pay');
-          const disbursement = newId('pay');
+          const collection = derivedId('pay', `${transferId}:collection`);
+          const disbursement = derivedId('pay', `${transferId}:disbursement`);
           await insertPayment(client, {
             id: collection,
             merchantId: merchant.id,

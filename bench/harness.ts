@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../lib/config.js';
 import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -192,7 +193,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     WORKFLOW_BUNDLE_PATH: bundlePath,
     SCHEDULES_ENABLED: 'false',
     ADMIN_API_KEY: 'bench-operations-key-0123456789',
-    SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney`,
+    SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}`,
     SANDBOX_PAYGATE_CALLBACK_URL: `${apiUrl}/v1/callbacks/paygate`,
     ...opts.env,
   };

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { RunSummary } from '../activities/reconciliation-activities.js';
 import { OPERATORS } from '../activities/index.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
-import { createMerchant, setLateSuccessPolicy } from '../db/merchants.js';
+import { createMerchant, setLateSuccessPolicy, setRefundRecipients } from '../db/merchants.js';
 import { setFeeSchedule } from '../db/fees.js';
 import { checkLedger } from '../db/ledger.js';
 import { migrateUp } from '../db/migrate.js';
@@ -31,7 +31,7 @@ commands:
             [--sweep] [--no-wait] [--json]
                                     run a settlement reconciliation (default: yesterday, UTC)
                                     or, with --sweep, a sweep; waits and prints the summary
-  merchant policy --merchant mer_… --late-success credit|refund
+  merchant policy --merchant mer_… [--late-success credit|refund] [--refund-recipient payer|any]
                                     what reconciliation does with a success found after expiry
 
 environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle),
@@ -58,6 +58,7 @@ function parseCommandLine() {
         sweep: { type: 'boolean', default: false },
         'no-wait': { type: 'boolean', default: false },
         'late-success': { type: 'string' },
+        'refund-recipient': { type: 'string' },
       },
     });
   } catch (err) {
@@ -185,16 +186,28 @@ if (group === 'merchant' && command === 'create') {
   }
 } else if (group === 'merchant' && command === 'policy') {
   const policy = values['late-success'];
-  if (!values.merchant || (policy !== 'credit' && policy !== 'refund'))
-    fail('merchant policy needs --merchant and --late-success credit|refund');
+  const recipients = values['refund-recipient'];
+  const badPolicy = policy !== undefined && policy !== 'credit' && policy !== 'refund';
+  const badRecipients = recipients !== undefined && recipients !== 'payer' && recipients !== 'any';
+  if (!values.merchant || (policy === undefined && recipients === undefined) || badPolicy || badRecipients)
+    fail(
+      'merchant policy needs --merchant and --late-success credit|refund and/or --refund-recipient payer|any',
+    );
   const config = loadConfigOrExit();
   const pool = createPool(config.DATABASE_URL, 1);
   try {
-    if (!(await setLateSuccessPolicy(pool, values.merchant, policy))) {
+    const known =
+      (policy === undefined || (await setLateSuccessPolicy(pool, values.merchant, policy))) &&
+      (recipients === undefined || (await setRefundRecipients(pool, values.merchant, recipients)));
+    if (!known) {
       process.stderr.write(`no merchant ${values.merchant}\n`);
       process.exitCode = 1;
     } else {
-      process.stdout.write(`late successes for ${values.merchant}: ${policy}\n`);
+      if (policy) process.stdout.write(`late successes for ${values.merchant}: ${policy}\n`);
+      if (recipients)
+        process.stdout.write(
+          `refunds for ${values.merchant} go to: ${recipients === 'any' ? 'any number the merchant gives (logged)' : "the payer's own number"}\n`,
+        );
     }
   } finally {
     await pool.end();

@@ -52,6 +52,34 @@ export async function reserveIdempotencyKey(
   };
 }
 
+/** The stored request and answer of a key, if it was used. */
+export async function findIdempotencyKey(
+  db: Queryable,
+  merchantId: string,
+  key: string,
+): Promise<IdempotencyRecord | undefined> {
+  const { rows } = await db.query<{
+    request_hash: string;
+    request_path: string;
+    resource_id: string | null;
+    response_status: number | null;
+    response_body: unknown;
+  }>(
+    'SELECT request_hash, request_path, resource_id, response_status, response_body FROM idempotency_keys WHERE merchant_id = $1 AND key = $2',
+    [merchantId, key],
+  );
+  const row = rows[0];
+  return (
+    row && {
+      requestHash: row.request_hash,
+      requestPath: row.request_path,
+      resourceId: row.resource_id,
+      responseStatus: row.response_status,
+      responseBody: row.response_body,
+    }
+  );
+}
+
 export async function completeIdempotencyKey(
   db: Queryable,
   r: { merchantId: string; key: string; status: number; body: unknown },

@@ -18,7 +18,8 @@ export type AccountRef =
   /** A transfer's money between its legs: collected, not yet paid out or refunded. */
   | { kind: 'transfer_transit'; transferId: string; currency: CurrencyCode };
 
-export type PostingStep = 'payin_succeeded' | 'late_payin_succeeded' | 'hold' | 'capture' | 'release';
+export type PostingStep =
+  'payin_succeeded' | 'late_payin_succeeded' | 'fee_return' | 'hold' | 'capture' | 'release';
 
 /** Raised when a posting would take a merchant's available or held balance below zero. */
 export class InsufficientBalanceError extends Error {
@@ -69,6 +70,11 @@ export async function accountId(db: Queryable, ref: AccountRef): Promise<number>
 export interface Posting {
   paymentId: string;
   step: PostingStep;
+  /**
+   * The entry credits the payment (a payin collected): at most one such entry per payment,
+   * whatever its step, enforced by the database (DESIGN.md rule 8).
+   */
+  credit?: boolean;
   description: string;
   /** Positive = debit, negative = credit; zero lines are dropped. */
   lines: { account: AccountRef; amount: number }[];
@@ -76,7 +82,9 @@ export interface Posting {
 
 /**
  * Posts an entry inside the caller's transaction. Returns false when this (payment, step) was
- * already posted: postings are idempotent, so an activity may safely run again.
+ * already posted, or when the entry credits a payment already credited by another step:
+ * postings are idempotent, so an activity may safely run again, and a second path that reaches
+ * a success cannot credit twice.
  */
 export async function post(client: PoolClient, p: Posting | undefined): Promise<boolean> {
   if (!p) return false;
@@ -84,9 +92,9 @@ export async function post(client: PoolClient, p: Posting | undefined): Promise<
   const total = lines.reduce((sum, l) => sum + l.amount, 0);
   if (total !== 0) throw new Error(`posting ${p.step} for ${p.paymentId} does not balance (${total})`);
   const entry = await client.query<{ id: number }>(
-    `INSERT INTO journal_entries (payment_id, step, description) VALUES ($1, $2, $3)
-     ON CONFLICT (payment_id, step) DO NOTHING RETURNING id`,
-    [p.paymentId, p.step, p.description],
+    `INSERT INTO journal_entries (payment_id, step, description, credits_payment) VALUES ($1, $2, $3, $4)
+     ON CONFLICT DO NOTHING RETURNING id`,
+    [p.paymentId, p.step, p.description, p.credit === true],
   );
   const entryId = entry.rows[0]?.id;
   if (entryId === undefined) return false;
@@ -151,6 +159,7 @@ export function payinSucceededPosting(
     return {
       paymentId: p.id,
       step,
+      credit: true,
       description: `transfer ${p.transferId}: collected from the sender through ${p.operator}`,
       lines: [
         { account: clearing(p), amount: p.amount },
@@ -161,11 +170,29 @@ export function payinSucceededPosting(
   return {
     paymentId: p.id,
     step,
+    credit: true,
     description: `${step === 'late_payin_succeeded' ? 'late ' : ''}payin ${p.id} collected through ${p.operator}`,
     lines: [
       { account: clearing(p), amount: p.amount },
       { account: available(p), amount: -(p.amount - p.feeAmount) },
       { account: fees(p), amount: -p.feeAmount },
+    ],
+  };
+}
+
+/**
+ * Our fee on a payin goes back to the merchant (a late payin refunded in full by the merchant's
+ * policy: the merchant ends where it was, and we earn nothing on it).
+ */
+export function feeReturnPosting(p: PaymentRecord): Posting | undefined {
+  if (p.transferId || p.feeAmount === 0) return undefined;
+  return {
+    paymentId: p.id,
+    step: 'fee_return',
+    description: `fee on payin ${p.id} returned: the payin is refunded by policy`,
+    lines: [
+      { account: fees(p), amount: p.feeAmount },
+      { account: available(p), amount: -p.feeAmount },
     ],
   };
 }

@@ -76,3 +76,29 @@ export async function setLateSuccessPolicy(
   ]);
   return rowCount === 1;
 }
+
+/**
+ * Where a merchant's refunds may go: the payer's own number only (the default), or any number
+ * the merchant gives (each such refund is logged).
+ */
+export type RefundRecipients = 'payer' | 'any';
+
+export async function setRefundRecipients(
+  db: Queryable,
+  merchantId: string,
+  recipients: RefundRecipients,
+): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE merchants SET refund_recipients = $2 WHERE id = $1', [
+    merchantId,
+    recipients,
+  ]);
+  return rowCount === 1;
+}
+
+export async function refundRecipients(db: Queryable, merchantId: string): Promise<RefundRecipients> {
+  const { rows } = await db.query<{ refund_recipients: RefundRecipients }>(
+    'SELECT refund_recipients FROM merchants WHERE id = $1',
+    [merchantId],
+  );
+  return rows[0]?.refund_recipients ?? 'payer';
+}

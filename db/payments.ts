@@ -305,7 +305,8 @@ export type TransitionResult =
 /**
  * Moves a payment to a new status and appends the event, atomically with `post` (the ledger
  * entries of the transition). Idempotent per (payment, step); refuses transitions the life cycle
- * does not allow (a final payment stays final). An error from `post` undoes the whole transition.
+ * of its kind does not allow (a final payment stays final). `post` runs only when the status
+ * changes. An error from `post` undoes the whole transition.
  */
 export async function applyTransition(
   pool: Pool,
@@ -323,7 +324,8 @@ export async function applyTransition(
       t.step,
     ]);
     if (seen.rowCount) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
-    if (row.status !== t.to && !canTransition(row.status, t.to)) {
+    const sameStatus = row.status === t.to;
+    if (!sameStatus && !canTransition(row.status, t.to, row.kind)) {
       return { applied: false, reason: 'not_allowed', payment: toRecord(row) };
     }
     await client.query(
@@ -369,7 +371,9 @@ export async function applyTransition(
       ],
     );
     const payment = toRecord(updated.rows[0]!);
-    if (post) await post(client, payment);
+    // A transition that does not change the status records what it learnt (a reference, the
+    // operator's words) but never moves money: the move belongs to the change itself (rule 8).
+    if (post && !sameStatus) await post(client, payment);
     return { applied: true, payment };
   });
 }
@@ -424,7 +428,7 @@ export async function recordRefundOnPayin(client: PoolClient, refund: PaymentRec
   );
   const refunded = rows[0]!.refunded;
   const to: PaymentStatus = refunded >= row.amount ? 'refunded' : 'partially_refunded';
-  if (!canTransition(row.status, to))
+  if (!canTransition(row.status, to, row.kind))
     throw new Error(`payin ${row.id} cannot go from ${row.status} to ${to}`);
   await client.query(
     `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
@@ -492,4 +496,50 @@ export async function switchPaymentOperator(
     );
     return true;
   });
+}
+
+/**
+ * Takes the right to send this payment to its operator for `forMs`, as `owner`. False while
+ * another attempt holds it (a timed-out activity attempt whose call may still be in flight).
+ */
+export async function acquireSendLease(
+  db: Queryable,
+  paymentId: string,
+  owner: string,
+  forMs: number,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE payments SET send_lease_until = now() + make_interval(secs => $3::double precision / 1000),
+                         send_lease_owner = $2
+      WHERE id = $1 AND (send_lease_until IS NULL OR send_lease_until < now() OR send_lease_owner = $2)`,
+    [paymentId, owner, forMs],
+  );
+  return rowCount === 1;
+}
+
+/** Gives the right back, if this owner still holds it. */
+export async function releaseSendLease(db: Queryable, paymentId: string, owner: string): Promise<void> {
+  await db.query(
+    'UPDATE payments SET send_lease_until = NULL, send_lease_owner = NULL WHERE id = $1 AND send_lease_owner = $2',
+    [paymentId, owner],
+  );
+}
+
+/**
+ * Records the number a payer typed on our page for a payin not sent yet (the first one given
+ * wins). False when the payin is no longer waiting for it.
+ */
+export async function setPayerNumber(
+  db: Queryable,
+  paymentId: string,
+  e164: string,
+  network: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE payments SET customer = customer || jsonb_build_object('phone', $2::text), network = $3, updated_at = now()
+      WHERE id = $1 AND kind = 'payin' AND status = 'action_required' AND operator_reference IS NULL
+        AND NOT (customer ? 'phone')`,
+    [paymentId, e164, network],
+  );
+  return rowCount === 1;
 }

@@ -187,7 +187,7 @@ export async function listDiscrepancies(
     `SELECT * FROM reconciliation_discrepancies
       WHERE run_id = $1 AND ($2::text IS NULL OR class = $2) AND ($3::text IS NULL OR resolution = $3) AND ($5::bigint IS NULL OR id > $5)
       ORDER BY id LIMIT $4`,
-    [q.runId, q.class ?? null, q.resolution ?? null, q.limit ?? 1_000_000, q.afterId ?? null],
+    [q.runId, q.class ?? null, q.resolution ?? null, q.limit ?? 1000, q.afterId ?? null],
   );
   return rows.map((r) => ({
     id: r.id,
@@ -207,6 +207,14 @@ export async function listDiscrepancies(
     action: r.action,
     actionReason: r.action_reason,
   }));
+}
+
+export async function countDiscrepancies(db: Queryable, runId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM reconciliation_discrepancies WHERE run_id = $1',
+    [runId],
+  );
+  return rows[0]!.n;
 }
 
 export async function resolveDiscrepancy(
@@ -278,7 +286,7 @@ const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
  */
 export async function classifyStagedReport(
   client: PoolClient,
-  r: { runId: string; operator: string; periodStart: Date; periodEnd: Date },
+  r: { runId: string; operator: string; periodStart: Date; periodEnd: Date; wholeDay?: boolean },
 ): Promise<Record<string, number>> {
   const cols = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
   await client.query(`CREATE TEMP TABLE recon_first ON COMMIT DROP AS
@@ -287,10 +295,14 @@ export async function classifyStagedReport(
   await client.query('ANALYZE recon_first');
   const counts: Record<string, number> = {};
   // Statements that read the report only take ($1 run, $2 operator); those that read our period also ($3, $4).
-  const run = async (cls: DiscrepancyClass, sql: string, period = false) => {
+  const run = async (cls: DiscrepancyClass, sql: string, period: false | 'period' | 'day' = false) => {
     const res = await client.query(
       sql,
-      period ? [r.runId, r.operator, r.periodStart, r.periodEnd] : [r.runId, r.operator],
+      period === 'day'
+        ? [r.runId, r.operator, r.periodStart, r.periodEnd, r.wholeDay === true]
+        : period
+          ? [r.runId, r.operator, r.periodStart, r.periodEnd]
+          : [r.runId, r.operator],
     );
     counts[cls] = res.rowCount ?? 0;
   };
@@ -315,10 +327,14 @@ export async function classifyStagedReport(
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'missing_on_operator_side', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
        FROM payments p
-      WHERE p.operator = $2 AND p.created_at >= $3 AND p.created_at < $4
-        AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown')
+      WHERE p.operator = $2
+        AND ((p.created_at >= $3 AND p.created_at < $4 AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown'))
+          -- A day's run: a disbursement of unknown outcome from the day before may have been
+          -- executed (and reported) on this day.
+          OR ($5 AND p.kind IN ('payout', 'refund') AND p.status = 'unknown'
+              AND p.created_at >= $3::timestamptz - interval '1 day' AND p.created_at < $3))
         AND NOT EXISTS (SELECT 1 FROM recon_first f WHERE f.our_reference = p.id)`,
-    true,
+    'day',
   );
   await run(
     'amount_mismatch',
@@ -344,10 +360,10 @@ export async function classifyStagedReport(
        FROM payments p
       WHERE p.operator = $2 AND p.created_at >= $3 AND p.created_at < $4
         AND ((p.kind = 'payin' AND p.status IN ${MONEY_MOVED}
-              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step IN ('payin_succeeded', 'late_payin_succeeded')))
+              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.credits_payment))
           OR (p.kind IN ('payout', 'refund') AND p.status = 'succeeded'
               AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture')))`,
-    true,
+    'period',
   );
   const unreadable = await client.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM recon_lines WHERE error IS NOT NULL',

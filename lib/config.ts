@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Thrown when the environment does not describe a usable configuration; names every bad variable. */
@@ -17,6 +18,21 @@ const csv = z.string().transform((s) =>
     .map((x) => x.trim())
     .filter(Boolean),
 );
+/** Addresses and subnets, comma-separated: `10.1.2.3, 172.16.0.0/12, ::1`. */
+const addressList = csv.refine(
+  (entries) =>
+    entries.every((e) => {
+      const [address, prefix, extra] = e.split('/');
+      const family = isIP(address ?? '');
+      const bits = family === 6 ? 128 : 32;
+      return (
+        family !== 0 &&
+        extra === undefined &&
+        (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits))
+      );
+    }),
+  'must be IP addresses or subnets (a.b.c.d/nn), comma-separated',
+);
 
 /**
  * Every setting Passerelle reads from its environment, with the default that makes a fresh clone
@@ -25,6 +41,12 @@ const csv = z.string().transform((s) =>
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Proxies in front of the API whose `X-Forwarded-For` is believed (Express's "trust proxy":
+   * addresses or subnets, comma-separated, or `loopback`). Unset: the connection's own address is
+   * the caller's, and a callback allow-list never sees through a proxy.
+   */
+  TRUST_PROXY: csv.optional(),
   /** Interface the API and the sandbox listen on (0.0.0.0 in containers). */
   HOST: z.string().min(1).default('127.0.0.1'),
   /** API listen port. */
@@ -65,7 +87,7 @@ const envSchema = z.object({
   LIGDICASH_POLL_MAX_SECONDS: seconds.default(300),
   LIGDICASH_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   /** Source addresses allowed to post LigdiCash callbacks; empty accepts any (LigdiCash publishes none). */
-  LIGDICASH_CALLBACK_ALLOWED_IPS: csv.default([]),
+  LIGDICASH_CALLBACK_ALLOWED_IPS: addressList.default([]),
   /** How long we wait for a LigdiCash payout to end before leaving it `unknown` for reconciliation. */
   LIGDICASH_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
 
@@ -88,8 +110,21 @@ const envSchema = z.object({
   TMONEY_POLL_INITIAL_SECONDS: seconds.default(5),
   TMONEY_POLL_MAX_SECONDS: seconds.default(30),
   TMONEY_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  /** Source addresses allowed to send TMoney notifications (TMoney recommends allowing its address only). */
-  TMONEY_CALLBACK_ALLOWED_IPS: csv.default(['127.0.0.1', '::1']),
+  /**
+   * Source addresses allowed to send TMoney notifications (TMoney recommends allowing its address
+   * only). Required in production; the development default is this machine.
+   */
+  TMONEY_CALLBACK_ALLOWED_IPS: addressList.optional(),
+  /**
+   * The secret path segment of the notification URL registered in TMoney's back office
+   * (`<PUBLIC_BASE_URL>/v1/callbacks/tmoney/<token>`): a notification without it is refused, so
+   * that an address on the allow-list (a proxy on the same host) is not enough to forge one.
+   * Required in production.
+   */
+  TMONEY_NOTIFICATION_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{24,128}$/, 'must be 24 to 128 URL-safe characters')
+    .optional(),
 
   PAYGATE_BASE_URL: url.optional(),
   PAYGATE_AUTH_TOKEN: z.string().min(1).default('sandbox-paygate-auth-token'),
@@ -98,7 +133,16 @@ const envSchema = z.object({
   PAYGATE_POLL_INITIAL_SECONDS: seconds.default(5),
   PAYGATE_POLL_MAX_SECONDS: seconds.default(300),
   PAYGATE_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  PAYGATE_CALLBACK_ALLOWED_IPS: csv.default([]),
+  PAYGATE_CALLBACK_ALLOWED_IPS: addressList.default([]),
+  /**
+   * Opt-in to PayGateGlobal's hosted page (method 2) for redirect payins. Unsafe: its URL hands
+   * our API key (which also authorises payouts) to every payer, with an amount they can edit.
+   * Off (the default), redirect payers give their number on our page and pay by method 1.
+   */
+  PAYGATE_UNSAFE_HOSTED_PAGE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 
   /** Transfers: waits before each new refund of a sender whose refund failed (seconds, comma-separated). */
   TRANSFER_REFUND_RETRY_SECONDS: z
@@ -124,6 +168,11 @@ const envSchema = z.object({
     .transform((v) => v === 'true'),
   /** Key for operations routes (reconciliation); unset: those routes answer 401. */
   ADMIN_API_KEY: z.string().min(16).optional(),
+  /** Bearer token Prometheus sends to `GET /metrics` (the operations key works too); unset and no ADMIN_API_KEY: 401. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+
+  /** Callbacks stored per minute from one source address; more are answered 429, not stored. */
+  CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
 
   /** Route health: this many operator-side failures in a row open the circuit…*/
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
@@ -134,6 +183,8 @@ const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 type DerivedUrls =
+  | 'TMONEY_CALLBACK_ALLOWED_IPS'
+  | 'TMONEY_NOTIFICATION_TOKEN'
   | 'PUBLIC_BASE_URL'
   | 'LIGDICASH_BASE_URL'
   | 'TMONEY_ONLINE_BASE_URL'
@@ -142,6 +193,8 @@ type DerivedUrls =
   | 'TMONEY_BRAND';
 
 export interface Config extends Omit<Env, DerivedUrls> {
+  TMONEY_CALLBACK_ALLOWED_IPS: string[];
+  TMONEY_NOTIFICATION_TOKEN: string;
   PUBLIC_BASE_URL: string;
   LIGDICASH_BASE_URL: string;
   TMONEY_ONLINE_BASE_URL: string;
@@ -193,6 +246,11 @@ export function operatorTiming(config: Config, operator: string, mode?: string):
   }
 }
 
+/** The secret token an operator's callback URL must carry, for operators that have one. */
+export function callbackToken(config: Config, operator: string): string | undefined {
+  return operator === 'tmoney' ? config.TMONEY_NOTIFICATION_TOKEN : undefined;
+}
+
 export function callbackAllowedIps(config: Config, operator: string): string[] {
   switch (operator) {
     case 'tmoney':
@@ -202,6 +260,21 @@ export function callbackAllowedIps(config: Config, operator: string): string[] {
     default:
       return config.LIGDICASH_CALLBACK_ALLOWED_IPS;
   }
+}
+
+/**
+ * The notification token of development and tests, known to the sandbox's default notification
+ * URL. Never accepted in production (the token is required there).
+ */
+export const DEV_TMONEY_NOTIFICATION_TOKEN = 'dev-tmoney-notification-0000000000';
+
+/** What an operations person must hear about a configuration that runs but takes a risk. */
+export function configWarnings(config: Config): string[] {
+  return config.PAYGATE_UNSAFE_HOSTED_PAGE
+    ? [
+        "PAYGATE_UNSAFE_HOSTED_PAGE=true: redirect payers go to PayGateGlobal's page, whose URL carries our API key (which also authorises payouts) and an amount they can edit; such payins are credited only when the settlement report states their amount",
+      ]
+    : [];
 }
 
 /** Reads and validates the configuration; throws ConfigError naming each bad variable. */
@@ -219,9 +292,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  // Production fails closed: no default for what authenticates a callback.
+  if (e.NODE_ENV === 'production') {
+    const missing = [
+      ...(e.TMONEY_CALLBACK_ALLOWED_IPS?.length ? [] : ['TMONEY_CALLBACK_ALLOWED_IPS']),
+      ...(e.TMONEY_NOTIFICATION_TOKEN ? [] : ['TMONEY_NOTIFICATION_TOKEN']),
+    ];
+    if (missing.length) {
+      throw new ConfigError(missing.map((name) => `${name}: required when NODE_ENV=production`));
+    }
+  }
   const sandbox = `http://127.0.0.1:${e.SANDBOX_PORT}`;
   return {
     ...e,
+    TMONEY_CALLBACK_ALLOWED_IPS: e.TMONEY_CALLBACK_ALLOWED_IPS ?? ['127.0.0.1', '::1'],
+    TMONEY_NOTIFICATION_TOKEN: e.TMONEY_NOTIFICATION_TOKEN ?? DEV_TMONEY_NOTIFICATION_TOKEN,
     PUBLIC_BASE_URL: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`,
     LIGDICASH_BASE_URL: withTrailingSlash(e.LIGDICASH_BASE_URL ?? `${sandbox}/ligdicash/pay/v01/`),
     TMONEY_ONLINE_BASE_URL: withTrailingSlash(e.TMONEY_ONLINE_BASE_URL ?? `${sandbox}/tmoney/`),

@@ -70,3 +70,59 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
+
+/** Query parameters whose values may be logged: nothing personal, nothing secret. */
+const LOGGABLE_QUERY_KEYS = new Set([
+  'purchaseref',
+  'status',
+  'error',
+  'limit',
+  'cursor',
+  'type',
+  'kind',
+  'class',
+]);
+
+/**
+ * A request URL fit for a log line: the path (with any callback token segment hidden) and the
+ * query's keys, with the values of all but a few harmless keys replaced. TMoney notifies by GET,
+ * so its query string carries the payer's number and name.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = (q === -1 ? url : url.slice(0, q)).replace(
+    /^(\/v1\/callbacks\/[a-z0-9_-]+\/)[^/?]+/i,
+    '$1[REDACTED]',
+  );
+  if (q === -1) return path;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const shown = [...params.keys()].map((k) =>
+    LOGGABLE_QUERY_KEYS.has(k) ? `${k}=${params.get(k) ?? ''}` : `${k}=[REDACTED]`,
+  );
+  return `${path}?${shown.join('&')}`;
+}
+
+/**
+ * An error fit for a log line: its type, code and a bounded message with long digit runs (phone
+ * numbers, card numbers) masked, without the database driver's `detail`, `where` or parameters,
+ * which quote the values of the row.
+ */
+export function errorSummary(err: unknown): { type: string; code?: string; message: string; stack?: string } {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (err as { code?: unknown }).code;
+  const mask = (text: string) => text.replace(/\d{6,}/g, (d) => maskPhone(d)).slice(0, 300);
+  return {
+    type: e.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: mask(e.message),
+    ...(e.stack
+      ? {
+          stack: e.stack
+            .split('\n')
+            .slice(1, 6)
+            .map((line) => line.trim())
+            .join(' | '),
+        }
+      : {}),
+  };
+}

@@ -41,8 +41,8 @@ export function isFinal(status: PaymentStatus): boolean {
   return FINAL_STATUSES.has(status);
 }
 
-/** Allowed transitions; anything else is a bug or a forged message and is refused. */
-const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
+/** Allowed transitions of a payin; anything else is a bug or a forged message and is refused. */
+const PAYIN_TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   created: ['pending', 'action_required', 'succeeded', 'failed', 'expired', 'cancelled', 'unknown'],
   pending: ['action_required', 'succeeded', 'failed', 'expired', 'cancelled', 'unknown'],
   action_required: ['pending', 'succeeded', 'failed', 'expired', 'cancelled', 'unknown'],
@@ -58,8 +58,26 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   refunded: [],
 };
 
-export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
-  return TRANSITIONS[from].includes(to);
+/**
+ * Payouts and refunds: a failed one has had its hold released, so it never turns into a success
+ * by itself (a late execution is a discrepancy for a person, not a capture); a success is final.
+ */
+const DISBURSEMENT_TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
+  // `cancelled`: a transfer's payout leg whose collection failed is never started.
+  created: ['pending', 'failed', 'unknown', 'cancelled'],
+  pending: ['succeeded', 'failed', 'unknown'],
+  action_required: [],
+  unknown: ['succeeded', 'failed'],
+  succeeded: [],
+  partially_refunded: [],
+  failed: [],
+  expired: [],
+  cancelled: [],
+  refunded: [],
+};
+
+export function canTransition(from: PaymentStatus, to: PaymentStatus, kind: PaymentKind = 'payin'): boolean {
+  return (kind === 'payin' ? PAYIN_TRANSITIONS : DISBURSEMENT_TRANSITIONS)[from].includes(to);
 }
 
 /** What the customer must do next, handed to the merchant when the payin is created. */

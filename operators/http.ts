@@ -1,3 +1,5 @@
+import { timeoutSignal } from '../lib/cancellation.js';
+
 /**
  * Small HTTP helper for adapters: it tells apart "nothing was sent" from "sent, outcome unknown",
  * which decides whether a request may be sent again (DESIGN.md, rule 2).
@@ -20,6 +22,12 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** A URL without its query string, for details that end up in histories and logs (tokens ride in queries). */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : `${url.slice(0, q)}?…`;
+}
+
 export async function httpRequest(
   url: string,
   init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
@@ -30,13 +38,15 @@ export async function httpRequest(
       method: init.method,
       headers: init.headers,
       body: init.body,
-      signal: AbortSignal.timeout(init.timeoutMs),
+      // Aborted at the timeout, or when the activity making the call is cancelled (lib/cancellation.ts).
+      signal: timeoutSignal(init.timeoutMs),
     });
   } catch (err) {
     const code = errorCode(err);
-    if (code && NOT_SENT_CODES.has(code)) return { kind: 'unreachable', detail: `${code} ${url}` };
+    if (code && NOT_SENT_CODES.has(code)) return { kind: 'unreachable', detail: `${code} ${pathOf(url)}` };
     const name = err instanceof Error ? err.name : 'Error';
-    return { kind: 'ambiguous', detail: `${name === 'TimeoutError' ? 'timeout' : (code ?? name)} ${url}` };
+    const why = name === 'TimeoutError' ? 'timeout' : name === 'AbortError' ? 'cancelled' : (code ?? name);
+    return { kind: 'ambiguous', detail: `${why} ${pathOf(url)}` };
   }
   let text: string;
   try {

@@ -28,6 +28,7 @@ export function createOperators(config: Config): Record<OperatorName, OperatorAd
       baseUrl: config.PAYGATE_BASE_URL,
       authToken: config.PAYGATE_AUTH_TOKEN,
       timeoutMs: config.PAYGATE_HTTP_TIMEOUT_MS,
+      unsafeHostedPage: config.PAYGATE_UNSAFE_HOSTED_PAGE,
     }),
   };
 }

@@ -16,6 +16,8 @@ export type OperatorName = (typeof OPERATORS)[number];
 export interface PayinRequest {
   /** Our payment id: the operator echoes it back as its transaction reference. */
   paymentId: string;
+  /** This send's id, the same for every retry of one attempt (lib/ids.ts `operatorRequestId`). */
+  requestId: string;
   amount: Money;
   mode: PayinMode;
   network?: Network;
@@ -36,7 +38,7 @@ export interface PayinRequest {
 }
 
 /** A payin as validated before it exists (no id or URLs yet). */
-export type PayinDraft = Omit<PayinRequest, 'paymentId' | 'callbackUrl' | 'checkoutUrl'>;
+export type PayinDraft = Omit<PayinRequest, 'paymentId' | 'requestId' | 'callbackUrl' | 'checkoutUrl'>;
 
 /** Operator-level answer to an initiation; infrastructure errors are thrown instead. */
 export type InitiationOutcome =
@@ -58,6 +60,11 @@ export type InitiationOutcome =
       /** The refusal is about the operator (credentials, configuration, outage), not the payment: another route may work. */
       operatorSide?: boolean;
     }
+  /**
+   * Nothing was sent: the payer must first give what the operator needs (their number) on our
+   * own page, `nextAction`; the payin is sent once they have.
+   */
+  | { kind: 'awaiting_payer'; nextAction: NextAction }
   /** Nothing reached the operator (connection refused): sending again is safe. */
   | { kind: 'unreachable'; detail: string }
   /** The request may have been processed (timeout, 5xx, unreadable answer): never simply re-send. */
@@ -72,6 +79,13 @@ export type StatusReport =
       operatorMessage?: string;
       /** Amount the operator holds for the transaction, in minor units, when it says. */
       amount?: number;
+      /** The operator stated an amount we cannot read: kept as text, never read as "no amount". */
+      amountUnreadable?: string;
+      /**
+       * The transaction was registered by our own server-to-server request (at our amount) and
+       * this answer is about that registration, by the reference the operator gave us for it.
+       */
+      amountFixedByRequest?: boolean;
       failure?: PaymentFailure;
       /** The payer's number as the operator knows it (international digits), when it says. */
       payerPhone?: string;
@@ -105,10 +119,17 @@ export interface CallbackInput {
   rawBody: string;
 }
 
+/** The payment a callback names, as the adapter needs it to read the callback. */
+export interface CallbackPayment {
+  kind: PaymentKind;
+  /** PayinMode or PayoutMethod. */
+  mode: string;
+}
+
 export type CallbackParseResult = { ok: true; callback: ParsedCallback } | { ok: false; reason: string };
 
 /** A payout as validated before it exists. */
-export type PayoutDraft = Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>;
+export type PayoutDraft = Omit<PayoutRequest, 'paymentId' | 'requestId' | 'callbackUrl' | 'description'>;
 
 /** Balances the operator holds for us, per network, when it reports them. */
 export interface OperatorBalance {
@@ -120,6 +141,8 @@ export interface OperatorBalance {
 export interface PayoutRequest {
   /** Our payout or refund id, echoed back by the operator. */
   paymentId: string;
+  /** This send's id, the same for every retry of one attempt: the operator can tell a repeat. */
+  requestId: string;
   amount: Money;
   method: PayoutMethod;
   /** International digits without "+". */
@@ -178,13 +201,16 @@ export interface SettlementReportSource {
 /** What every operator adapter offers; an operator's quirks stay behind it. */
 export interface OperatorAdapter {
   readonly name: OperatorName;
+  /**
+   * The longest one logical operator call can take (every HTTP request it may need: a token, a
+   * renewal, a repeat on 401), from the adapter's own timeouts: send activities are sized on it.
+   */
+  readonly worstCaseCallMs: number;
   /** Refuses early (before anything is sent) what the operator cannot do. */
   validatePayin(req: PayinDraft): PaymentFailure | undefined;
   initiatePayin(req: PayinRequest): Promise<InitiationOutcome>;
   checkPayinStatus(refs: PaymentRefs): Promise<StatusReport>;
-  validatePayout(
-    req: Omit<PayoutRequest, 'paymentId' | 'callbackUrl' | 'description'>,
-  ): PaymentFailure | undefined;
+  validatePayout(req: PayoutDraft): PaymentFailure | undefined;
   initiatePayout(req: PayoutRequest): Promise<InitiationOutcome>;
   checkPayoutStatus(refs: PaymentRefs, method: PayoutMethod): Promise<StatusReport>;
   findPayoutByReference(paymentId: string, method: PayoutMethod): Promise<DisbursementLookup>;
@@ -192,7 +218,11 @@ export interface OperatorAdapter {
   balances?(): Promise<OperatorBalance[]>;
   /** The operator's settlement report, for reconciliation. */
   readonly settlementReport: SettlementReportSource;
-  parseCallback(input: CallbackInput): CallbackParseResult;
+  /**
+   * Reads a callback. `payment` is the payment it names, once known: the same operator may word
+   * a payout's callback differently from a payin's (LigdiCash).
+   */
+  parseCallback(input: CallbackInput, payment?: CallbackPayment): CallbackParseResult;
   /**
    * Where a payin's outcome is confirmed: the operator's status API, or (TMoney online, which has
    * none) the verified callback itself.

@@ -28,8 +28,13 @@ const sandboxEnv = z.object({
     .default('2280000000000001'),
   /** The online payment session's lifetime (180 s at TMoney). */
   SANDBOX_TMONEY_SESSION_SECONDS: z.coerce.number().positive().default(180),
-  /** TMoney's notification URL is set by its administrator, not per payment. */
-  SANDBOX_TMONEY_NOTIFICATION_URL: z.url().default('http://127.0.0.1:3000/v1/callbacks/tmoney'),
+  /**
+   * TMoney's notification URL is set by its administrator, not per payment; Passerelle's carries
+   * a secret token (its development default here).
+   */
+  SANDBOX_TMONEY_NOTIFICATION_URL: z
+    .url()
+    .default('http://127.0.0.1:3000/v1/callbacks/tmoney/dev-tmoney-notification-0000000000'),
   SANDBOX_TMONEY_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
   SANDBOX_TMONEY_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
   SANDBOX_TMONEY_TOKEN_TTL_SECONDS: z.coerce.number().positive().default(3600),

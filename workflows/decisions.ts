@@ -1,3 +1,4 @@
+import { unconfirmedAmount, type AmountStatement } from '../lib/amount-check.js';
 import type { OperatorStatus, PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import type { CallbackHint } from './shared.js';
 
@@ -6,10 +7,9 @@ import type { CallbackHint } from './shared.js';
  * is tested case by case.
  */
 
-export interface StatusObservation {
+export interface StatusObservation extends AmountStatement {
   reachable: boolean;
   status?: OperatorStatus;
-  amount?: number;
   operatorStatus?: string;
   operatorMessage?: string;
   failure?: PaymentFailure;
@@ -22,20 +22,12 @@ export type PayinDecision =
 export function decideFromStatus(obs: StatusObservation, expectedAmount: number): PayinDecision {
   if (!obs.reachable || !obs.status) return { final: false };
   switch (obs.status) {
-    case 'succeeded':
-      // The status API must agree with our amount before we call it a success (rule 1).
-      if (obs.amount !== undefined && obs.amount !== expectedAmount) {
-        return {
-          final: true,
-          status: 'unknown',
-          reason: `operator reports success for ${obs.amount}, expected ${expectedAmount}`,
-          failure: {
-            code: 'amount_mismatch',
-            message: `The operator reports ${obs.amount} paid instead of ${expectedAmount}; left for review`,
-          },
-        };
-      }
+    case 'succeeded': {
+      // The operator must state our amount before we call it a success (rules 1 and 9).
+      const unconfirmed = unconfirmedAmount(obs, expectedAmount);
+      if (unconfirmed) return { final: true, ...unconfirmed };
       return { final: true, status: 'succeeded', reason: 'confirmed by the operator status API' };
+    }
     case 'failed':
     case 'cancelled':
     case 'expired':
@@ -50,19 +42,32 @@ export function decideFromStatus(obs: StatusObservation, expectedAmount: number)
   }
 }
 
-/** The decision when the deadline has passed and the last check was not definite. */
+/**
+ * The decision when the deadline has passed and the last check was not definite. A payin whose
+ * operator did not answer at all may have been paid: `unknown`, for reconciliation, never
+ * `expired`.
+ */
 export function decideAtDeadline(
   obs: StatusObservation,
   expectedAmount: number,
 ): Extract<PayinDecision, { final: true }> {
   const decision = decideFromStatus(obs, expectedAmount);
   if (decision.final) return decision;
+  if (!obs.reachable) {
+    return {
+      final: true,
+      status: 'unknown',
+      reason: 'deadline passed and the operator status API did not answer: the payer may have paid',
+      failure: {
+        code: 'operator_outcome_unknown',
+        message: 'The operator could not be asked at the deadline; reconciliation settles the payment',
+      },
+    };
+  }
   return {
     final: true,
     status: 'expired',
-    reason: obs.reachable
-      ? `deadline passed while the operator said ${obs.operatorStatus ?? 'pending'}`
-      : 'deadline passed and the operator status API did not answer',
+    reason: `deadline passed while the operator said ${obs.operatorStatus ?? 'pending'}`,
     failure: { code: 'expired', message: 'The payer did not complete the payment in time' },
   };
 }
@@ -101,19 +106,20 @@ export function nextPollDelay(currentSeconds: number, maxSeconds: number): numbe
 export function decideDisbursement(obs: StatusObservation, expectedAmount: number): PayinDecision {
   if (!obs.reachable || !obs.status) return { final: false };
   switch (obs.status) {
-    case 'succeeded':
-      if (obs.amount !== undefined && obs.amount !== expectedAmount) {
+    case 'succeeded': {
+      // We sent the amount ourselves (server to server): it stands unless the operator states
+      // another, or one we cannot read; then a person looks (hold kept).
+      const unconfirmed = unconfirmedAmount({ ...obs, amountFixedByRequest: true }, expectedAmount);
+      if (unconfirmed) {
         return {
           final: true,
           status: 'unknown',
-          reason: `operator reports ${obs.amount} paid out, expected ${expectedAmount}`,
-          failure: {
-            code: 'amount_mismatch',
-            message: `The operator reports ${obs.amount} paid out instead of ${expectedAmount}`,
-          },
+          reason: unconfirmed.reason,
+          failure: unconfirmed.failure,
         };
       }
       return { final: true, status: 'succeeded', reason: 'confirmed by the operator status API' };
+    }
     case 'failed':
     case 'cancelled':
     case 'expired':

@@ -16,17 +16,20 @@ import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
   SA,
+  SEND_ACTIVITY_OPTIONS,
   initiationUpdate,
   legInitiatedSignal,
   operatorCallbackSignal,
+  payerDetailsUpdate,
   payinStateQuery,
   type CallbackHint,
   type InitiationView,
   type PayinWorkflowInput,
 } from './shared.js';
 
-const { initiatePayin, checkPayinStatus, recordPayinTransition, settleCallbacks, switchPayinRoute } =
+const { checkPayinStatus, recordPayinTransition, settleCallbacks, switchPayinRoute } =
   proxyActivities<PayinActivities>(ACTIVITY_OPTIONS);
+const { initiatePayin } = proxyActivities<PayinActivities>(SEND_ACTIVITY_OPTIONS);
 
 /**
  * Polling a waiting payin as retries of one activity: the server runs the next check at the
@@ -71,10 +74,50 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
     mirror([{ key: SA.status, value: next }]);
   };
 
+  let payerGiven = false;
+  let afterPayer: InitiationView | undefined = undefined;
+  setHandler(
+    payerDetailsUpdate,
+    async () => {
+      payerGiven = true;
+      await condition(() => afterPayer !== undefined);
+      return afterPayer!;
+    },
+    {
+      validator: () => {
+        if (!initiation?.awaitingPayer || payerGiven || status !== 'action_required') {
+          throw new Error("this payin is not waiting for the payer's number");
+        }
+      },
+    },
+  );
+
   // 1. Initiate.
-  const started = await initiateWithRetries(input);
+  let started = await initiateWithRetries(input);
   setStatus(started.status);
   initiation = started;
+  if (started.awaitingPayer) {
+    // 1b. Our page asks the payer for their number; nothing is sent before they give it.
+    const given = await condition(() => payerGiven, Math.max(1, Date.parse(input.deadlineAt) - Date.now()));
+    if (!given) {
+      const status = await recordPayinTransition({
+        paymentId: input.paymentId,
+        step: 'final',
+        to: 'expired',
+        actor: 'workflow',
+        reason: 'the payer never gave their number; nothing was sent to the operator',
+        failure: { code: 'expired', message: 'The payer did not complete the payment in time' },
+      });
+      setStatus(status);
+      return {
+        status,
+        failure: { code: 'expired', message: 'The payer did not complete the payment in time' },
+      };
+    }
+    started = await sendAfterPayer(input);
+    afterPayer = started;
+    setStatus(started.status);
+  }
   // As a transfer's collection leg: the transfer hands the sender's next action to its caller.
   const parent = workflowInfo().parent;
   if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(legInitiatedSignal, started);
@@ -111,6 +154,40 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   setStatus(recorded);
   log.info('payin ended', { paymentId: input.paymentId, status: recorded, checks, callbacksReceived });
   return { status: recorded, failure: final.failure };
+}
+
+/** Attempt numbers of the send made after the payer gave their number (after the first ones). */
+const PAYER_ATTEMPT_BASE = 100;
+
+/** Sends the payin once the payer gave their number on our page (same rules as the first send). */
+async function sendAfterPayer(input: PayinWorkflowInput): Promise<InitiationView> {
+  let detail = '';
+  for (let tries = 1; tries <= MAX_INITIATION_ATTEMPTS; tries++) {
+    const result = await initiatePayin(input.paymentId, PAYER_ATTEMPT_BASE + tries, { payerGiven: true });
+    if (result.kind === 'initiated') return result;
+    detail = result.detail;
+    if (result.kind === 'ambiguous') {
+      return endInitiation(
+        input,
+        'unknown',
+        `initiation outcome unknown: ${detail}`,
+        {
+          code: 'operator_outcome_unknown',
+          message: 'The operator did not answer clearly; the payment is left for reconciliation',
+        },
+        'initiate:payer',
+      );
+    }
+    if (result.kind !== 'unreachable') break;
+    if (tries < MAX_INITIATION_ATTEMPTS) await sleep(`${2 * tries} seconds`);
+  }
+  return endInitiation(
+    input,
+    'failed',
+    `operator unavailable: ${detail}`,
+    { code: 'operator_unavailable', message: `${input.operator} did not answer; nothing was charged` },
+    'initiate:payer',
+  );
 }
 
 async function initiateWithRetries(input: PayinWorkflowInput): Promise<InitiationView> {
@@ -155,10 +232,11 @@ async function endInitiation(
   to: PaymentStatus,
   reason: string,
   failure: PaymentFailure,
+  step = 'initiate',
 ): Promise<InitiationView> {
   const status = await recordPayinTransition({
     paymentId: input.paymentId,
-    step: 'initiate',
+    step,
     to,
     actor: 'workflow',
     reason,

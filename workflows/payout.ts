@@ -9,6 +9,7 @@ import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
   SA,
+  SEND_ACTIVITY_OPTIONS,
   initiationUpdate,
   operatorCallbackSignal,
   payinStateQuery,
@@ -17,8 +18,9 @@ import {
   type InitiationView,
 } from './shared.js';
 
-const { holdFunds, initiateDisbursement, checkDisbursementStatus, settleDisbursement } =
+const { holdFunds, checkDisbursementStatus, settleDisbursement } =
   proxyActivities<DisbursementActivities>(ACTIVITY_OPTIONS);
+const { initiateDisbursement } = proxyActivities<DisbursementActivities>(SEND_ACTIVITY_OPTIONS);
 const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbacks'>>(ACTIVITY_OPTIONS);
 
 /** Polling a disbursement in flight as retries of one activity (see the payin workflow). */

@@ -1,5 +1,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { SEND_ACTIVITY_TIMEOUT_MS, SEND_HEARTBEAT_TIMEOUT_MS } from '../lib/timeouts.js';
 import type {
   NextAction,
   OperatorStatus,
@@ -26,6 +27,17 @@ export const ACTIVITY_TIMEOUTS = {
 export const ACTIVITY_OPTIONS = {
   ...ACTIVITY_TIMEOUTS,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+} as const;
+
+/**
+ * Options of the activities that send a payment to its operator: a start-to-close timeout sized
+ * from the operators' worst case (lib/timeouts.ts) and a heartbeat timeout that a short stall does
+ * not reach; their sends are also under a database lease (activities/send-lease.ts).
+ */
+export const SEND_ACTIVITY_OPTIONS = {
+  ...ACTIVITY_OPTIONS,
+  startToCloseTimeout: SEND_ACTIVITY_TIMEOUT_MS,
+  heartbeatTimeout: SEND_HEARTBEAT_TIMEOUT_MS,
 } as const;
 
 export const PAYIN_WORKFLOW_TYPE = 'payin';
@@ -98,6 +110,8 @@ export interface InitiationView {
   status: PaymentStatus;
   nextAction: NextAction;
   failure?: PaymentFailure;
+  /** Nothing sent yet: the payer gives their number on our page (`payerDetailsUpdate`) first. */
+  awaitingPayer?: boolean;
 }
 
 /** A verified callback, handed to the workflow as a hint to check the status API now. */
@@ -114,6 +128,11 @@ export interface PayinState {
 }
 
 export const initiationUpdate = defineUpdate<InitiationView>('initiation');
+/**
+ * The payer gave their number on our page (it is on the payment row, never in the history):
+ * the payin is sent now; answers with the payer's next action (approve on the phone) or the end.
+ */
+export const payerDetailsUpdate = defineUpdate<InitiationView>('payerDetails');
 /** A payin run as a transfer's collection leg tells its parent the payer's next action. */
 export const legInitiatedSignal = defineSignal<[InitiationView]>('legInitiated');
 export const transferStateQuery = defineQuery<TransferState>('transferState');

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { parseMajorUnits } from '../../lib/money.js';
 import type { NextAction, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
+import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
   CallbackParseResult,
@@ -9,6 +10,7 @@ import type {
   OperatorAdapter,
   ParsedCallback,
   CallbackInput,
+  CallbackPayment,
   PayinDraft,
   PayinRequest,
   PaymentRefs,
@@ -51,6 +53,11 @@ const URL_PATTERN = /^https?:\/\/\S+$/i;
 
 export class LigdicashOperator implements OperatorAdapter {
   readonly name = 'ligdicash' as const;
+
+  /** One HTTP request per call. */
+  get worstCaseCallMs(): number {
+    return this.options.timeoutMs;
+  }
 
   constructor(private readonly options: LigdicashOptions) {}
 
@@ -282,7 +289,10 @@ export class LigdicashOperator implements OperatorAdapter {
       status: mapped.status,
       operatorStatus: body.status ?? `response_code_${body.response_code}`,
       operatorMessage: body.response_text ?? body.description,
-      amount: amountText === undefined ? undefined : parseMajorUnits(amountText, 'XOF'),
+      ...statedAmount(amountText, 'XOF'),
+      // Invoices and payouts are created by our server with our amount, and looked up by the
+      // token LigdiCash gave us for them.
+      amountFixedByRequest: true,
       failure: mapped.failure,
       payerPhone: body.customer?.replace(/\D/g, '') || undefined,
       raw: answer.body,
@@ -327,7 +337,7 @@ export class LigdicashOperator implements OperatorAdapter {
     return 'status_api';
   }
 
-  parseCallback(input: CallbackInput): CallbackParseResult {
+  parseCallback(input: CallbackInput, payment?: CallbackPayment): CallbackParseResult {
     // LigdiCash posts its callbacks; a GET is not one of them.
     if (input.method !== 'POST')
       return { ok: false, reason: `method ${input.method} is not used by LigdiCash` };
@@ -341,7 +351,11 @@ export class LigdicashOperator implements OperatorAdapter {
     const paymentId = body.transaction_id || customDataValue(body.custom_data ?? [], 'transaction_id');
     if (!paymentId) return { ok: false, reason: 'no transaction_id in the callback' };
     if (!body.status) return { ok: false, reason: 'no status in the callback' };
-    const mapped = mapPayinStatus(body.status, body.response_text);
+    // A payout's callback uses the payout words (a failed payout is not a cancelled payin).
+    const mapped =
+      payment && payment.kind !== 'payin'
+        ? mapPayoutStatus(body.status, payment.mode !== 'mobile_money', body.response_text)
+        : mapPayinStatus(body.status, body.response_text);
     const amountText = body.montant ?? body.amount;
     const amount = amountText === undefined ? undefined : parseMajorUnits(amountText, 'XOF');
     return {

@@ -1,6 +1,7 @@
 import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
 import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
+import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
@@ -37,6 +38,12 @@ export interface PaygateOptions {
   /** The e-commerce API key ("auth_token"). */
   authToken: string;
   timeoutMs: number;
+  /**
+   * Send redirect payers to PayGateGlobal's own page (method 2). Off unless an operator opts in:
+   * that page's URL carries our API key (which also authorises payouts) and an amount the payer
+   * can edit. Off, a redirect payer gives their number on our page and pays by method 1.
+   */
+  unsafeHostedPage?: boolean;
 }
 
 /** Payment code -> ours (the *payment* enum; registration codes are read elsewhere). */
@@ -103,6 +110,11 @@ function nationalNumber(international: string): string {
  */
 export class PaygateOperator implements OperatorAdapter {
   readonly name = 'paygate' as const;
+
+  /** /pay, then a v2 status when the identifier is already registered. */
+  get worstCaseCallMs(): number {
+    return 2 * this.options.timeoutMs;
+  }
 
   constructor(private readonly options: PaygateOptions) {}
 
@@ -185,9 +197,10 @@ export class PaygateOperator implements OperatorAdapter {
   }
 
   async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
-    if (req.mode === 'redirect') {
-      // Method 2: the payer goes to PayGateGlobal's page; nothing is sent from here. The page
-      // carries our API key in its query string: that is PayGateGlobal's design (docs/paygate.md).
+    if (req.mode === 'redirect' && this.options.unsafeHostedPage) {
+      // Method 2, opted into: the payer goes to PayGateGlobal's page; nothing is sent from here.
+      // Its URL carries our API key and an amount the payer can change (docs/paygate.md): the
+      // status answers by identifier then fix no amount, and only the settlement report can.
       const page = new URL(PAYGATE_PATHS.page, this.options.baseUrl);
       page.searchParams.set('token', this.options.authToken);
       page.searchParams.set('amount', String(req.amount.amount));
@@ -204,6 +217,10 @@ export class PaygateOperator implements OperatorAdapter {
         operatorStatus: 'page',
         raw: { page: page.pathname },
       };
+    }
+    if (req.mode === 'redirect' && !(req.customer.phone && isPaygateNetwork(req.network))) {
+      // Our page asks the payer for their number; then method 1 (`/api/v1/pay`), server to server.
+      return { kind: 'awaiting_payer', nextAction: { type: 'redirect', url: req.checkoutUrl } };
     }
     if (!isPaygateNetwork(req.network))
       return {
@@ -260,8 +277,15 @@ export class PaygateOperator implements OperatorAdapter {
    */
   async checkPayinStatus(refs: PaymentRefs): Promise<StatusReport> {
     const byTx = refs.operatorReference && refs.operatorReference !== refs.paymentId;
+    // v1 answers about the transaction our own `/api/v1/pay` registered (at our amount); v2 by
+    // identifier may answer about one a payer registered on the hosted page at an amount of
+    // their choosing, so only v1 fixes the amount.
     const found = byTx
-      ? await this.status(PAYGATE_PATHS.statusByTxReference, { tx_reference: refs.operatorReference })
+      ? await this.status(
+          PAYGATE_PATHS.statusByTxReference,
+          { tx_reference: refs.operatorReference },
+          { amountFixedByRequest: true },
+        )
       : await this.statusByIdentifier(refs.paymentId);
     if (found.kind === 'error') return { reachable: false, detail: found.detail };
     if (found.kind === 'absent')
@@ -330,11 +354,20 @@ export class PaygateOperator implements OperatorAdapter {
     return this.checkPayinStatus(refs);
   }
 
-  /** v2 status by our reference: PayGateGlobal can say whether it has our disbursement. */
+  /**
+   * v2 status by our reference. The document defines it for payments only: for a disbursement a
+   * 404 is not a documented "we have no such request" (an index that lags would say the same), so
+   * it never counts as absent, and a payout is never sent again on it (DESIGN.md rule 2).
+   */
   async findPayoutByReference(paymentId: string): Promise<DisbursementLookup> {
     const found = await this.statusByIdentifier(paymentId);
     if (found.kind === 'error') return { kind: 'cannot_tell', detail: found.detail };
-    if (found.kind === 'absent') return { kind: 'absent' };
+    if (found.kind === 'absent') {
+      return {
+        kind: 'cannot_tell',
+        detail: 'PayGateGlobal v2 status does not know the reference (undefined for disbursements)',
+      };
+    }
     return { kind: 'found', operatorReference: found.txReference ?? paymentId, report: found.report };
   }
 
@@ -400,6 +433,7 @@ export class PaygateOperator implements OperatorAdapter {
   private async status(
     path: string,
     query: Record<string, unknown>,
+    opts: { amountFixedByRequest?: boolean } = {},
   ): Promise<
     | { kind: 'found'; txReference?: string; report: Extract<StatusReport, { reachable: true }> }
     | { kind: 'absent' }
@@ -421,7 +455,8 @@ export class PaygateOperator implements OperatorAdapter {
         status: mapped.status,
         operatorStatus: `payment_${parsed.data.status}`,
         operatorMessage: parsed.data.payment_reference,
-        amount: parsed.data.amount === undefined ? undefined : parseMajorUnits(parsed.data.amount, 'XOF'),
+        ...statedAmount(parsed.data.amount, 'XOF'),
+        ...(opts.amountFixedByRequest ? { amountFixedByRequest: true } : {}),
         failure: mapped.failure,
         raw: answer.body,
       },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CURRENCIES, parseMajorUnits } from '../../lib/money.js';
 import type { PayinMode, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
+import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
@@ -42,6 +43,9 @@ export interface TmoneyOptions {
   tokenRenewMarginMs?: number;
 }
 
+/** The order form's accepturl, declineurl and cancelurl are at most 150 characters. */
+const TMONEY_RETURN_URL_MAX = 150;
+
 /** TMoney collects and pays out on Togocel numbers only. */
 const NETWORK = 'togocel_tg';
 
@@ -53,6 +57,11 @@ export class TmoneyOperator implements OperatorAdapter {
   readonly name = 'tmoney' as const;
   private token: { value: string; expiresAt: number } | undefined;
   private tokenRequest: Promise<string> | undefined;
+
+  /** Token, call, renewed token on 401, call again. */
+  get worstCaseCallMs(): number {
+    return 4 * this.options.timeoutMs;
+  }
 
   constructor(private readonly options: TmoneyOptions) {}
 
@@ -71,6 +80,19 @@ export class TmoneyOperator implements OperatorAdapter {
     }
     if (req.mode === 'direct' && !req.customer.phone)
       return { code: 'phone_required', message: 'A TMoney debit needs the payer number' };
+    // "accepturl / declineurl / cancelurl ... jusqu'a 150 charactere": refused now, not when the
+    // payer's browser posts the order form.
+    for (const [field, value] of [
+      ['return_url', req.returnUrl],
+      ['cancel_url', req.cancelUrl],
+    ] as const) {
+      if (req.mode === 'redirect' && value && value.length > TMONEY_RETURN_URL_MAX) {
+        return {
+          code: 'url_too_long',
+          message: `TMoney takes return URLs of at most ${TMONEY_RETURN_URL_MAX} characters; ${field} has ${value.length}`,
+        };
+      }
+    }
     return undefined;
   }
 
@@ -140,8 +162,10 @@ export class TmoneyOperator implements OperatorAdapter {
       ...(req.customer.phone ? { phonennumber: req.customer.phone } : {}),
       brand: this.options.brand.slice(0, 150),
       description: req.description.slice(0, 255),
-      ...(req.returnUrl ? { accepturl: req.returnUrl } : {}),
-      ...(req.cancelUrl ? { declineurl: req.cancelUrl, cancelurl: req.cancelUrl } : {}),
+      // Accepted and declined payers go back to the merchant's return page, which reads the
+      // outcome from us; only a payer who cancels goes to the cancel page.
+      ...(req.returnUrl ? { accepturl: req.returnUrl, declineurl: req.returnUrl } : {}),
+      ...(req.cancelUrl ? { cancelurl: req.cancelUrl } : {}),
       language: 'fr',
     };
     return {
@@ -164,7 +188,7 @@ export class TmoneyOperator implements OperatorAdapter {
   private async pushDebit(req: PayinRequest): Promise<InitiationOutcome> {
     const answer = await this.mbanking(
       MBANKING_PATHS.debit,
-      this.order(req.paymentId, req.customer.phone!, req.amount.amount, req.description),
+      this.order(req.requestId, req.paymentId, req.customer.phone!, req.amount.amount, req.description),
     );
     return this.readOrderAnswer(answer, {
       status: 'action_required',
@@ -203,7 +227,7 @@ export class TmoneyOperator implements OperatorAdapter {
   async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
     const answer = await this.mbanking(
       MBANKING_PATHS.credit,
-      this.order(req.paymentId, req.recipientPhone, req.amount.amount, req.description),
+      this.order(req.requestId, req.paymentId, req.recipientPhone, req.amount.amount, req.description),
     );
     return this.readOrderAnswer(answer, { status: 'pending', nextAction: { type: 'none' } });
   }
@@ -271,9 +295,16 @@ export class TmoneyOperator implements OperatorAdapter {
 
   // ------------------------------------------------------------------ MBANKING plumbing
 
-  private order(paymentId: string, phone: string, amount: number, description: string): MbankingOrder {
+  /** An MBANKING order; `idrequete` is the attempt's id, the same on every retry of it. */
+  private order(
+    requestId: string,
+    paymentId: string,
+    phone: string,
+    amount: number,
+    description: string,
+  ): MbankingOrder {
     return {
-      idrequete: randomUUID(),
+      idrequete: requestId,
       numeroClient: phone,
       montant: amount,
       refCommande: paymentId,
@@ -337,7 +368,9 @@ export class TmoneyOperator implements OperatorAdapter {
       status: mapped.status,
       operatorStatus: body.statut ?? `code_${body.code}`,
       operatorMessage: body.message,
-      amount: body.montant === undefined ? undefined : parseMajorUnits(body.montant, 'XOF'),
+      ...statedAmount(body.montant, 'XOF'),
+      // MBANKING orders are registered by our server alone (bearer token), at our amount.
+      amountFixedByRequest: true,
       failure: mapped.failure,
       raw,
     };

@@ -217,7 +217,10 @@ export class InvoiceBook {
 
   /** The invoice as the confirm call and the callbacks describe it (complement, "Vérification de statut"). */
   statusBody(invoice: Invoice) {
-    const amount = String(invoice.paidAmount);
+    const amount =
+      invoice.scenario === 'grouped_amount'
+        ? invoice.paidAmount.toLocaleString('fr-FR').replace(/\s/g, ' ')
+        : String(invoice.paidAmount);
     return {
       date: (invoice.completedAt ?? invoice.createdAt).replace('T', ' ').replace(/\.\d+Z$/, '+00'),
       response_code: invoice.status === 'completed' ? '00' : '01',

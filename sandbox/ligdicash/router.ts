@@ -175,7 +175,10 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       const invoice = book.get(token);
       if (!invoice) return refuse(res, '09', 'Facture introuvable');
       invoice.statusCalls++;
-      if (invoice.scenario === 'status_errors' && invoice.statusCalls <= 2) {
+      if (
+        (invoice.scenario === 'status_errors' && invoice.statusCalls <= 2) ||
+        invoice.scenario === 'status_down'
+      ) {
         res.status(503).type('text/plain').send('Service Unavailable');
         return;
       }

@@ -1,5 +1,5 @@
 /**
- * Scenario control for the LigdiCash sandbox: a magic amount (1001 to 1010 XOF) or a magic payer
+ * Scenario control for the LigdiCash sandbox: a magic amount (1001 to 1012 XOF) or a magic payer
  * number (national number ending in 0000NN, e.g. +226 70 0000 02) picks what happens. Any other
  * amount or number behaves like a payer who pays. The table is documented in docs/sandbox.md.
  */
@@ -24,6 +24,11 @@ export const SCENARIOS = {
     code: 10,
     summary: 'The payer pays; the status call answers HTTP 503 twice before answering.',
   },
+  grouped_amount: {
+    code: 11,
+    summary: 'The payer pays; the status call and the callbacks write the amount with a space ("1 011").',
+  },
+  status_down: { code: 12, summary: 'The payer pays; the status call answers HTTP 503 every time.' },
 } as const;
 
 export type Scenario = keyof typeof SCENARIOS;
@@ -33,7 +38,7 @@ const BY_CODE = new Map<number, Scenario>(
 );
 
 export function scenarioFor(amount: number, customer: string): Scenario {
-  if (amount >= 1001 && amount <= 1010) return BY_CODE.get(amount - 1000) ?? 'pays';
+  if (amount >= 1001 && amount <= 1012) return BY_CODE.get(amount - 1000) ?? 'pays';
   const magic = /0000(\d{2})$/.exec(customer.replace(/\D/g, ''));
   if (magic) return BY_CODE.get(Number(magic[1])) ?? 'pays';
   return 'pays';
@@ -73,6 +78,10 @@ export const PAYOUT_SCENARIOS = {
     trigger: 'amount 2009',
     summary: 'Lost on the way: NOT executed, and the answer never comes in time (504).',
   },
+  wrong_amount: {
+    trigger: 'amount 2010',
+    summary: 'Executed, but the status call and the callbacks report one franc less than requested.',
+  },
   recipient_unknown: {
     trigger: 'number …000021',
     summary:
@@ -97,6 +106,7 @@ const PAYOUT_BY_AMOUNT: Record<number, PayoutScenario> = {
   2007: 'slow',
   2008: 'never',
   2009: 'lost',
+  2010: 'wrong_amount',
 };
 
 export function payoutScenarioFor(amount: number, customer: string): PayoutScenario {

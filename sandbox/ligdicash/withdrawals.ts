@@ -186,7 +186,7 @@ export class WithdrawalBook {
 
   /** As `withdrawal/confirm` answers (guide §1.1.8). */
   statusBody(w: Withdrawal) {
-    const amount = String(w.amount);
+    const amount = String(w.scenario === 'wrong_amount' ? w.amount - 1 : w.amount);
     return {
       date: (w.executedAt ?? w.createdAt).replace('T', ' ').replace(/\.\d+Z$/, '+00'),
       response_code: w.status === 'completed' ? '00' : '01',

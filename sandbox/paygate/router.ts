@@ -39,6 +39,7 @@ export const PAYGATE_SCENARIOS = {
   4105: 'disbursement pending forever',
   4106: 'disbursement NOT executed, answer too late, and v2 status answers 503 three times',
   4107: 'disbursement executed, answer HTTP 502, and v2 status answers 503 three times',
+  4108: 'disbursement executed, answer HTTP 502, and v2 status answers 404 (its index lags) for a minute',
 } as const;
 
 type Network = 'FLOOZ' | 'TMONEY';
@@ -70,6 +71,10 @@ export class PaygateSandbox {
   readonly statusCalls = { v1: 0, v2: 0 };
   /** Identifiers whose next v2 status calls answer 503 (scenarios 4106 and 4107). */
   readonly unavailableLookups = new Map<string, number>();
+  /** How many times the balance call was made (tests check it is cached by its callers). */
+  balanceCalls = 0;
+  /** Identifiers the v2 status call does not find yet (an index that lags), until the time given. */
+  readonly laggingLookups = new Map<string, number>();
   down = false;
 
   constructor(
@@ -294,7 +299,8 @@ export function paygateSandbox(
         paygate.unavailableLookups.set(str(b.identifier), left - 1);
         return void res.status(503).json({ error: 'Service indisponible' });
       }
-      const tx = paygate.byIdentifier(str(b.identifier));
+      const lagging = (paygate.laggingLookups.get(str(b.identifier)) ?? 0) > Date.now();
+      const tx = lagging ? undefined : paygate.byIdentifier(str(b.identifier));
       if (!tx) return void res.status(404).json({ error: 'Transaction introuvable' });
       res.json(statusBody(tx));
     }),
@@ -330,7 +336,9 @@ export function paygateSandbox(
         description: str(b.reason),
       });
       paygate.disburse(tx);
-      if (amount === 4103 || amount === 4107) return void res.status(502).send('Bad Gateway');
+      if (amount === 4108) paygate.laggingLookups.set(reference, Date.now() + 60_000);
+      if (amount === 4103 || amount === 4107 || amount === 4108)
+        return void res.status(502).send('Bad Gateway');
       if (amount === 4102) await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
       res.json({ tx_reference: tx.txReference, status: 200 });
     }),
@@ -339,6 +347,7 @@ export function paygateSandbox(
   router.post(
     '/api/v1/check-balance',
     ...api((_req, res) => {
+      paygate.balanceCalls++;
       res.json({ flooz: paygate.balances.FLOOZ, tmoney: paygate.balances.TMONEY });
     }),
   );

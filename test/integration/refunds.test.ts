@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMerchant } from '../../db/merchants.js';
+import { createMerchant, setRefundRecipients } from '../../db/merchants.js';
 import {
   api,
   eventually,
@@ -104,6 +104,7 @@ describe('refunds', () => {
 
   it('concurrent refunds never exceed the payin', async () => {
     const m = await createMerchant(stack.pool, 'Concurrent');
+    await setRefundRecipients(stack.pool, m.merchant.id, 'any');
     const [payin] = await fundMerchant(stack, m.apiKey, [9_000]);
     const answers = await Promise.all(
       [1, 2, 3].map(() =>
@@ -123,6 +124,7 @@ describe('refunds', () => {
 
   it('needs a recipient when the payer number is unknown, and is refused when the balance is too low', async () => {
     const m = await createMerchant(stack.pool, 'Anonymous payer');
+    await setRefundRecipients(stack.pool, m.merchant.id, 'any');
     const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
       key: m.apiKey,
       body: { amount: 8_000, currency: 'XOF' },
@@ -159,8 +161,42 @@ describe('refunds', () => {
     await expectBalancedLedger(stack.pool);
   });
 
+  it("goes back to the payer's own number: another is refused unless the merchant allows it (then logged)", async () => {
+    const m = await createMerchant(stack.pool, 'Payer only');
+    const [payin] = await fundMerchant(stack, m.apiKey, [5_000]);
+    const elsewhere = await refund(m.apiKey, payin!, {
+      amount: 1_000,
+      recipient: { phone: recipientNumber() },
+    });
+    expect(elsewhere.status).toBe(422);
+    expect(elsewhere.body.code).toBe('refund_recipient_not_allowed');
+    // The payer's own number, given explicitly, is fine.
+    const own = await refund(m.apiKey, payin!, { amount: 1_000, recipient: { phone: '+22676000001' } });
+    expect(own.status).toBe(201);
+    await refundReaches(m.apiKey, own.body.id, ['succeeded']);
+    await setRefundRecipients(stack.pool, m.merchant.id, 'any');
+    const allowed = await refund(m.apiKey, payin!, {
+      amount: 1_000,
+      recipient: { phone: recipientNumber() },
+    });
+    expect(allowed.status).toBe(201);
+  });
+
+  it('needs an Idempotency-Key: a retry without one could refund twice', async () => {
+    const m = await createMerchant(stack.pool, 'No key');
+    const [payin] = await fundMerchant(stack, m.apiKey, [3_000]);
+    const res = await api<Problem>(stack, 'POST', `/v1/payins/${payin}/refunds`, {
+      key: m.apiKey,
+      body: { amount: 1_000 },
+      noIdempotencyKey: true,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.[0]?.field).toBe('Idempotency-Key');
+  });
+
   it('that the operator declines releases its hold and leaves the payin succeeded', async () => {
     const m = await createMerchant(stack.pool, 'Declined refund');
+    await setRefundRecipients(stack.pool, m.merchant.id, 'any');
     const [payin] = await fundMerchant(stack, m.apiKey, [5_000]);
     const declined = await refund(m.apiKey, payin!, {
       amount: 2_001,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/config.js';
 import { listCallbacks } from '../../db/callbacks.js';
 import { createMerchant } from '../../db/merchants.js';
 import { listPaymentEvents } from '../../db/payments.js';
@@ -178,7 +179,9 @@ describe('TMoney online payment (redirect)', () => {
 
 describe('TMoney notification checks', () => {
   function notify(query: Record<string, string>) {
-    return fetch(`${stack.apiUrl}/v1/callbacks/tmoney?${new URLSearchParams(query).toString()}`);
+    return fetch(
+      `${stack.apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?${new URLSearchParams(query).toString()}`,
+    );
   }
 
   it('another amount, an unknown reference or another currency changes nothing', async () => {
@@ -222,7 +225,7 @@ describe('TMoney notification checks', () => {
     const guarded = await startStack({ env: { TMONEY_CALLBACK_ALLOWED_IPS: '10.1.2.3' }, worker: false });
     try {
       const res = await fetch(
-        `${guarded.apiUrl}/v1/callbacks/tmoney?purchaseref=pay_aaaaaaaaaaaaaaaaaaaaaaaa&amount=100&currency=952&status=OK`,
+        `${guarded.apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?purchaseref=pay_aaaaaaaaaaaaaaaaaaaaaaaa&amount=100&currency=952&status=OK`,
       );
       const { id } = (await res.json()) as { id: number };
       const row = (await listCallbacks(guarded.pool, { operator: 'tmoney' })).find((r) => r.id === id)!;
@@ -317,30 +320,42 @@ describe('PayGateGlobal', () => {
     await recordHistory(stack, created.body.id, 'payin-paygate-succeeded');
   });
 
-  it('the hosted page collects a TMoney payment when the merchant names PayGateGlobal', async () => {
+  it('a redirect payin goes to our own page, which carries no key: the payer gives a number and approves on the phone', async () => {
     const created = await createPayin({
       amount: 1_500,
       operator: 'paygate',
-      customer: { phone: TOGOCEL },
       return_url: 'https://shop.example/ok',
     });
+    expect(created.status).toBe(201);
     expect(created.body.operator).toBe('paygate');
+    expect(created.body.status).toBe('action_required');
     const url = new URL(created.body.next_action!.url!);
-    expect(url.pathname).toBe('/paygate/v1/page');
-    expect(url.searchParams.get('identifier')).toBe(created.body.id);
-    expect(url.searchParams.get('network')).toBe('TOGOCEL');
-    const v2Before = stack.sandbox.paygate.statusCalls.v2;
-    const page = await (await fetch(url)).text();
-    const back = await postForm(actionOf(page), {
-      ...hiddenFields(page),
-      network: 'TMONEY',
-      phone: '90112233',
-      action: 'pay',
-    });
-    expect(back.headers.get('location')).toBe('https://shop.example/ok');
-    expect((await payinEnds(created.body.id)).status).toBe('succeeded');
-    // The page never tells us its tx_reference: the v2 status call, by our identifier.
-    expect(stack.sandbox.paygate.statusCalls.v2).toBeGreaterThan(v2Before);
+    expect(url.origin).toBe(stack.apiUrl);
+    expect(url.pathname).toBe(`/checkout/${created.body.id}`);
+    expect(url.search).toBe('');
+    const form = await (await fetch(url)).text();
+    expect(form).not.toContain(stack.config.PAYGATE_AUTH_TOKEN);
+    expect(form).toContain('1\u00a0500\u00a0FCFA');
+    // Nothing reached PayGateGlobal yet.
+    expect(stack.sandbox.paygate.byIdentifier(created.body.id)).toBeUndefined();
+
+    const bad = await postForm(url.toString(), { network: 'togocel_tg', phone: '12' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('pas valide');
+    const sent = await postForm(url.toString(), { network: 'togocel_tg', phone: '90 11 22 33' });
+    expect(sent.status).toBe(303); // to the page that follows the payment
+    expect(sent.headers.get('location')).toBe(`/checkout/${created.body.id}`);
+    const tx = stack.sandbox.paygate.byIdentifier(created.body.id)!;
+    expect(tx).toMatchObject({ via: 'api', amount: 1_500, network: 'TMONEY', phone: '90112233' });
+    const done = await payinEnds(created.body.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.operator_reference).toBe(tx.txReference);
+    expect(await (await fetch(url)).text()).toContain('Paiement effectué');
+    // A second number for the same payin is refused: the first one given was sent.
+    const again = await postForm(url.toString(), { network: 'moov_tg', phone: '97112233' });
+    expect(again.status).toBe(303);
+    expect(await (await fetch(url)).text()).toContain('Paiement effectué');
+    expect(stack.sandbox.paygate.byIdentifier(created.body.id)?.phone).toBe('90112233');
   });
 
   it('cancelled (6) and expired (4) payment codes end the payin so', async () => {
@@ -381,7 +396,7 @@ describe('PayGateGlobal', () => {
     expect(stack.sandbox.paygate.balances.FLOOZ).toBe(floozBefore - 5_000 - 4_102);
     const operators = await api<{
       data: { operator: string; status: string; balances: { network: string; amount: number }[] | null }[];
-    }>(stack, 'GET', '/v1/operators', { key: m.apiKey });
+    }>(stack, 'GET', '/v1/operators', { key: 'test-admin-key-0123456789' }); // the platform's float: operations only
     const paygate = operators.body.data.find((o) => o.operator === 'paygate')!;
     expect(paygate.status).toBe('up');
     expect(paygate.balances).toEqual([
@@ -445,19 +460,12 @@ describe('failover', () => {
       });
       expect(first.status).toBe(201);
       expect(first.body.operator).toBe('paygate');
-      expect(first.body.next_action?.type).toBe('redirect');
+      // The payer's number is known: PayGateGlobal's method 1 pushes the payment to the phone.
+      expect(first.body.next_action?.type).toBe('approve_on_phone');
       const events = await listPaymentEvents(failing.pool, first.body.id);
       expect(
         events.some((e) => e.step === 'route:paygate' && e.reason?.includes('SERVICE_UNAVAILABLE')),
       ).toBe(true);
-      // The payer pays on PayGateGlobal's page: the payin ends there.
-      const page = await (await fetch(first.body.next_action!.url!)).text();
-      await postForm(actionOf(page), {
-        ...hiddenFields(page),
-        network: 'TMONEY',
-        phone: '90112233',
-        action: 'pay',
-      });
       const paid = await eventually('failed-over payin paid', async () => {
         const r = await api<PayinBody>(failing, 'GET', `/v1/payins/${first.body.id}`, {
           key: failing.merchant.apiKey,

@@ -15,7 +15,7 @@ beforeAll(async () => {
     env: {
       TRANSFER_REFUND_RETRY_SECONDS: '1,1',
       TRANSFER_RESOLUTION_CHECK_SECONDS: '1',
-      TRANSFER_RESOLUTION_MAX_SECONDS: '30',
+      TRANSFER_RESOLUTION_MAX_SECONDS: '10',
       PAYGATE_HTTP_TIMEOUT_MS: '1500',
     },
     sandboxEnv: { SANDBOX_AMBIGUOUS_DELAY_MS: '3000' },
@@ -191,12 +191,16 @@ describe('transfers', () => {
     await expectBalancedLedger(stack.pool);
   });
 
-  it('an ambiguous payout later found absent is refunded (and never re-sent)', async () => {
-    const created = await createTransfer({ amount: 4_106 }); // lost, answered too late, lookups 503 at first
+  it('an ambiguous payout that its look-up cannot find is never refunded blindly (nor re-sent): in transit, for review', async () => {
+    // Lost, answered too late, and PayGateGlobal's v2 status (undefined for disbursements) then
+    // answers 404: not a documented "no such request", so the sender is not refunded on it.
+    const created = await createTransfer({ amount: 4_106 });
     const done = await transferEnds(created.body.id);
-    expect(done.status).toBe('refunded');
+    expect(done.status).toBe('needs_review');
+    expect(done.failure?.code).toBe('payout_outcome_unknown');
     expect(done.events?.map((e) => e.to_status)).toContain('awaiting_resolution');
-    expect(movements(done)).toEqual({ debited: [4_106], refundAttempts: 1, refunded: [4_106], paidOut: [] });
+    expect(movements(done)).toEqual({ debited: [4_106], refundAttempts: 0, refunded: [], paidOut: [] });
+    expect(await transitBalance(done.id)).toBe(4_106);
     await expectBalancedLedger(stack.pool);
   });
 
@@ -218,7 +222,12 @@ describe('transfers', () => {
     expect(done.legs.refunds.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
     expect(movements(done)).toEqual({ debited: [4_104], refundAttempts: 3, refunded: [], paidOut: [] });
     expect(await transitBalance(done.id)).toBe(4_104);
-    const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    expect((await fetch(`${stack.apiUrl}/metrics`)).status).toBe(401);
+    const metrics = await (
+      await fetch(`${stack.apiUrl}/metrics`, {
+        headers: { Authorization: 'Bearer test-admin-key-0123456789' },
+      })
+    ).text();
     expect(metrics).toMatch(/passerelle_transfers\{status="needs_review"\} [1-9]/);
     await expectBalancedLedger(stack.pool);
   });

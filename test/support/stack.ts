@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { createOperatorRules } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { createMerchant } from '../../db/merchants.js';
 import { createPool, type Pool } from '../../db/pool.js';
-import { loadConfig, type Config } from '../../lib/config.js';
+import { DEV_TMONEY_NOTIFICATION_TOKEN, loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { createSandbox, type Sandbox } from '../../sandbox/app.js';
 import { loadSandboxConfig } from '../../sandbox/config.js';
@@ -65,7 +66,7 @@ export async function startStack(
       SANDBOX_SLOW_MS: '1500',
       SANDBOX_LATE_CALLBACK_MS: '6000',
       // Operators whose notification URL is set in their back office, not per payment.
-      SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney`,
+      SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}`,
       SANDBOX_PAYGATE_CALLBACK_URL: `${apiUrl}/v1/callbacks/paygate`,
       ...opts.sandboxEnv,
     }),
@@ -162,9 +163,20 @@ export async function api<T = Record<string, unknown>>(
   stack: Pick<TestStack, 'apiUrl'>,
   method: string,
   pathname: string,
-  opts: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  opts: {
+    key?: string | null;
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+    /** Send no Idempotency-Key (a POST gets a fresh one otherwise, as a careful client sends). */
+    noIdempotencyKey?: boolean;
+  } = {},
 ): Promise<ApiAnswer<T>> {
   const headers: Record<string, string> = { ...opts.headers };
+  const hasKey = Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
+  if (method === 'POST' && !hasKey && !opts.noIdempotencyKey && pathname.startsWith('/v1/')) {
+    headers['Idempotency-Key'] = `test-${randomUUID()}`;
+  }
   if (opts.key) headers.Authorization = `Bearer ${opts.key}`;
   if (opts.body !== undefined || opts.rawBody !== undefined) headers['Content-Type'] ??= 'application/json';
   const res = await fetch(`${stack.apiUrl}${pathname}`, {
