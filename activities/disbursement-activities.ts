@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { InsufficientBalanceError, capturePosting, holdPosting, post, releasePosting } from '../db/ledger.js';
 import {
   applyTransition,
@@ -15,7 +16,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
 import type { DisbursementLookup, OperatorAdapter, OperatorName } from '../operators/types.js';
-import { callbackUrlFor, definiteOrRetry, type PayinStatusCheck } from './payin-activities.js';
+import { callbackUrlFor, definiteOrRetry, scrubUrls, type PayinStatusCheck } from './payin-activities.js';
 import { withSendLease } from './send-lease.js';
 
 export interface DisbursementActivityDeps {
@@ -170,7 +171,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       return report;
     }
     const { raw: _raw, payerPhone: _payer, ...rest } = report;
-    return rest;
+    return rest.operatorMessage ? { ...rest, operatorMessage: scrubUrls(rest.operatorMessage) } : rest;
   }
 
   async function sendDisbursement(paymentId: string, attempt: number): Promise<DisbursementAttempt> {
@@ -254,6 +255,28 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     }
   }
 
+  async function resolveUnknownDisbursement(paymentId: string): Promise<PaymentStatus> {
+    const payment = await load(paymentId);
+    if (payment.status !== 'unknown' && payment.status !== 'pending') return payment.status;
+    const verdict = await readDisbursementOutcome(adapterFor(payment), payment);
+    if (!verdict) return payment.status;
+    log(payment).info({ to: verdict.to, reason: verdict.reason }, 'unknown disbursement resolved');
+    const result = await applyTransition(
+      pool,
+      {
+        paymentId,
+        step: 'resolved',
+        to: verdict.to,
+        actor: 'status_check',
+        reason: verdict.reason,
+        failure: verdict.failure,
+        operatorStatus: verdict.operatorStatus,
+      },
+      disbursementPostings(verdict.to),
+    );
+    return result.payment.status;
+  }
+
   return {
     /** Moves the amount and fee from available to held; refuses when the balance is too low. */
     async holdFunds(paymentId: string): Promise<DisbursementView> {
@@ -315,25 +338,58 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
      * operator now says executed at our amount (capture) or not executed (release). Otherwise
      * still unknown; one left unknown for its amount waits for a person.
      */
-    async resolveUnknownDisbursement(paymentId: string): Promise<PaymentStatus> {
+    resolveUnknownDisbursement,
+
+    /**
+     * A transfer's look-up of a leg of unknown outcome, as the retries of this one activity
+     * (benign failures until settled), so that its wait costs no history event per look.
+     */
+    async resolveUnknownDisbursementUntilSettled(paymentId: string): Promise<PaymentStatus> {
+      const status = await resolveUnknownDisbursement(paymentId);
+      if (status === 'succeeded' || status === 'failed') return status;
+      throw ApplicationFailure.create({
+        type: 'StillUnknown',
+        message: `the outcome of ${paymentId} is not known yet`,
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    },
+
+    /**
+     * The workflow was cancelled (from the UI or the API): nothing held, it is cancelled; held but
+     * never sent, the hold is released; possibly sent, it stays `unknown` with its hold, for the
+     * sweep and reconciliation. Never leaves a hold without a payment that accounts for it.
+     */
+    async abandonDisbursement(paymentId: string, reason: string): Promise<PaymentStatus> {
       const payment = await load(paymentId);
-      if (payment.status !== 'unknown' && payment.status !== 'pending') return payment.status;
-      const verdict = await readDisbursementOutcome(adapterFor(payment), payment);
-      if (!verdict) return payment.status;
-      log(payment).info({ to: verdict.to, reason: verdict.reason }, 'unknown disbursement resolved');
+      const neverSent = payment.initiationAttempts === 0 && !payment.operatorReference;
+      const to: PaymentStatus | undefined =
+        payment.status === 'created'
+          ? 'cancelled'
+          : payment.status === 'pending'
+            ? neverSent
+              ? 'failed'
+              : 'unknown'
+            : undefined;
+      if (!to) return payment.status;
       const result = await applyTransition(
         pool,
         {
           paymentId,
-          step: 'resolved',
-          to: verdict.to,
-          actor: 'status_check',
-          reason: verdict.reason,
-          failure: verdict.failure,
-          operatorStatus: verdict.operatorStatus,
+          step: 'abandoned',
+          to,
+          actor: 'workflow',
+          reason: `workflow cancelled: ${reason}`,
+          failure:
+            to === 'unknown'
+              ? {
+                  code: 'operator_outcome_unknown',
+                  message: 'Cancelled after it may have been sent; the hold is kept',
+                }
+              : { code: 'cancelled', message: 'Cancelled before anything was sent' },
         },
-        disbursementPostings(verdict.to),
+        disbursementPostings(to),
       );
+      log(result.payment).warn({ to: result.payment.status }, 'disbursement workflow cancelled');
       return result.payment.status;
     },
 

@@ -26,8 +26,15 @@ import { createReconciliationActivities } from './reconciliation-activities.js';
 import { createTransferActivities } from './transfer-activities.js';
 
 /** Every activity the payments worker registers. */
-export function createActivities(deps: { config: Config; pool: Pool; logger: Logger; temporal: Client }) {
-  const operators = createOperators(deps.config);
+export function createActivities(deps: {
+  config: Config;
+  pool: Pool;
+  logger: Logger;
+  temporal: Client;
+  /** One set of adapters per process (token caches), shared by the workers of its task queues. */
+  operators?: Record<OperatorName, OperatorAdapter>;
+}) {
+  const operators = deps.operators ?? createOperators(deps.config);
   checkSendTimeouts(operators);
   const shared = {
     pool: deps.pool,
@@ -133,5 +140,6 @@ export function createOperatorRules(config: Config): OperatorRules {
 }
 
 export { callbackUrlFor, checkoutUrlFor } from './payin-activities.js';
+export { createOperators } from '../operators/registry.js';
 export { OPERATORS } from '../operators/types.js';
 export type { CallbackInput, CallbackParseResult, OperatorName } from '../operators/types.js';

@@ -79,12 +79,38 @@ export function checkoutUrlFor(publicBaseUrl: string, paymentId: string): string
   return new URL(`/checkout/${paymentId}`, publicBaseUrl).toString();
 }
 
+/**
+ * What goes into a workflow history is scrubbed of URLs: an operator's page URL carries its
+ * invoice token, and a message may quote one. The payment record keeps them; the API reads them
+ * from there (the history only needs to know what kind of action the payer has).
+ */
+export function scrubUrls(text: string): string {
+  return text.replace(/https?:\/\/\S+/g, '[url]');
+}
+
+function nextActionForHistory(a: NextAction | null): NextAction {
+  if (!a) return { type: 'none' };
+  switch (a.type) {
+    case 'redirect':
+      return { type: 'redirect', url: '[in the payment record]' };
+    case 'form_post':
+      return {
+        type: 'form_post',
+        url: '[in the payment record]',
+        fields: {},
+        redirect_url: '[in the payment record]',
+      };
+    default:
+      return a;
+  }
+}
+
 function viewOf(p: PaymentRecord): Extract<InitiationAttempt, { kind: 'initiated' }> {
   return {
     kind: 'initiated',
     status: p.status,
-    nextAction: p.nextAction ?? { type: 'none' },
-    ...(p.failure ? { failure: p.failure } : {}),
+    nextAction: nextActionForHistory(p.nextAction),
+    ...(p.failure ? { failure: { code: p.failure.code, message: scrubUrls(p.failure.message) } } : {}),
   };
 }
 
@@ -134,7 +160,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     // The payer's number stays out of workflow histories: it goes straight to the payment.
     const { raw: _raw, payerPhone, ...rest } = report;
     if (payerPhone) await rememberPayerPhone(pool, paymentId, payerPhone);
-    return rest;
+    return rest.operatorMessage ? { ...rest, operatorMessage: scrubUrls(rest.operatorMessage) } : rest;
   }
 
   async function sendPayin(

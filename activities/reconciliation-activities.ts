@@ -582,7 +582,9 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
           WHERE id IN (SELECT id FROM payments
                         WHERE operator = $1 AND kind IN ('payout', 'refund') AND transfer_id IS NULL
                           AND (status = 'unknown'
-                               OR (status = 'pending' AND deadline_at < now() - interval '5 minutes')
+                               -- pending past its deadline, or untouched for a while: is its workflow still there?
+                               OR (status = 'pending' AND (deadline_at < now() - interval '5 minutes'
+                                                           OR updated_at < now() - interval '10 minutes'))
                                OR (status = 'created' AND created_at < now() - interval '10 minutes'))
                           AND created_at > now() - make_interval(days => $2)
                           AND (last_swept_at IS NULL OR last_swept_at < now() - make_interval(mins => $3))

@@ -5,7 +5,7 @@ import type { Pool } from '../db/pool.js';
 import { getTransfer, setTransferStatus, type TransferStatus } from '../db/transfers.js';
 import type { OperatorTiming } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import type { PaymentFailure } from '../lib/payments.js';
+import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
 
 export interface TransferActivityDeps {
@@ -73,6 +73,14 @@ export function createTransferActivities(deps: TransferActivityDeps) {
         );
       }
       return disbursementInput((await getPayment(pool, paymentId))!, timing);
+    },
+
+    /** Where a leg stands in our books (its workflow failed or was terminated: the row tells). */
+    async legStatus(paymentId: string): Promise<PaymentStatus> {
+      const payment = await getPayment(pool, paymentId);
+      if (!payment)
+        throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+      return payment.status;
     },
 
     /** A leg that will never be sent (the collection did not succeed). */

@@ -112,7 +112,13 @@ export function buildOpenApiDocument() {
     description,
     content: { 'application/json': { schema } },
   });
-  const idempotencyHeader = z.object({ 'Idempotency-Key': z.string().max(255).optional() });
+  // Required on money-moving creates: a retry without one could pay twice (api/idempotency.ts).
+  const idempotencyHeader = z.object({
+    'Idempotency-Key': z.string().min(1).max(255).openapi({
+      description:
+        'A unique key per payout, refund or transfer: a repeat with the same key and body replays the answer',
+    }),
+  });
   registry.registerPath({
     method: 'post',
     path: '/v1/payouts',

@@ -46,16 +46,25 @@ export async function startPaymentWorkflow(
       ...(p.transferId ? [{ key: SA.transferId, value: p.transferId }] : []),
     ],
   });
-  const update = temporal.workflow.executeUpdateWithStart(initiationUpdate, {
-    startWorkflowOperation,
-    updateId: 'initiation',
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'waiting'>((resolve) => {
-    timer = setTimeout(() => resolve('waiting'), config.INITIATION_WAIT_SECONDS * 1000);
-  });
+  // The call is bounded: after INITIATION_WAIT_SECONDS the API answers 202 and the client stops
+  // re-sending the update and polling for its outcome (a worker outage must not leave one poll
+  // loop per create in this process). The workflow goes on; the payment row tells where it is.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), config.INITIATION_WAIT_SECONDS * 1000);
+  pendingInitiationWaits++;
+  const update = temporal.connection
+    .withAbortSignal(controller.signal, () =>
+      temporal.workflow.executeUpdateWithStart(initiationUpdate, {
+        startWorkflowOperation,
+        updateId: 'initiation',
+      }),
+    )
+    .finally(() => {
+      pendingInitiationWaits--;
+    });
   try {
-    return await Promise.race([update.then(() => 'initiated' as const), timeout]);
+    await update;
+    return 'initiated';
   } catch (err) {
     // The workflow already ran to its end: the payment row tells how it ended.
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'initiated';
@@ -63,13 +72,20 @@ export async function startPaymentWorkflow(
     return 'unavailable';
   } finally {
     clearTimeout(timer);
-    update.catch(() => undefined);
   }
+}
+
+/** Create calls still waiting on Temporal in this process (a test shows none outlive their answer). */
+let pendingInitiationWaits = 0;
+export function initiationWaitsInFlight(): number {
+  return pendingInitiationWaits;
 }
 
 async function workflowExists(temporal: Client, workflowId: string): Promise<boolean> {
   try {
-    await temporal.workflow.getHandle(workflowId).describe();
+    await temporal.connection.withDeadline(Date.now() + 5_000, () =>
+      temporal.workflow.getHandle(workflowId).describe(),
+    );
     return true;
   } catch {
     return false;

@@ -59,7 +59,26 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/passerelle'),
+  /** Connections for the API, and for the worker's main queue (initiations, sends, database steps). */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** The worker's connections for status polls (their own, so polls never starve initiations). */
+  POLLING_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(5),
+  /** The worker's connections for sweeps and settlement reports (a report holds one while it streams). */
+  RECONCILIATION_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(3),
+  /** Activity slots of the worker's main queue. */
+  WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Activity slots of the polling queue: polls mostly wait on operators. */
+  WORKER_POLLING_SLOTS: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** Activity slots of the reconciliation queue. */
+  WORKER_RECONCILIATION_SLOTS: z.coerce.number().int().min(1).max(100).default(2),
+  /**
+   * Whether the worker registers our search attributes at start (through the operator service,
+   * which Temporal Cloud does not offer: there, register them once in the namespace and set false).
+   */
+  TEMPORAL_REGISTER_SEARCH_ATTRIBUTES: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('passerelle-payments'),

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { createActivities, createOperators } from '../activities/index.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import { pollingQueue, reconciliationQueue } from '../lib/task-queues.js';
 import { WORKFLOWS_PATH } from './bundle.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { ensureSchedules } from './schedules.js';
@@ -20,7 +21,11 @@ export interface PaymentsWorker {
 
 let runtimeInstalled = false;
 
-/** Builds the worker that runs payment workflows and their activities on one task queue. */
+/**
+ * Builds the workers of one process: the main queue (workflows, initiations, sends, database
+ * steps), the polling queue and the reconciliation queue (lib/task-queues.ts), each with its own
+ * activity slots and database pool.
+ */
 export async function createPaymentsWorker(config: Config, logger: Logger): Promise<PaymentsWorker> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
@@ -42,9 +47,16 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     });
   }
   const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  // Polls and reports draw on pools of their own: neither can exhaust the connections that
+  // initiations and the workflows' database steps need.
+  const pollingPool = createPool(config.DATABASE_URL, config.POLLING_POOL_SIZE);
+  const reconciliationPool = createPool(config.DATABASE_URL, config.RECONCILIATION_POOL_SIZE);
+  const pools = [pool, pollingPool, reconciliationPool];
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
-  if (added.length) logger.info({ added }, 'registered search attributes');
+  if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
+    const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
+    if (added.length) logger.info({ added }, 'registered search attributes');
+  }
   // A client for what activities start or look at (late refunds, stuck workflows) and for the schedules.
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
@@ -54,20 +66,54 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
   }
 
   const bundlePath = config.WORKFLOW_BUNDLE_PATH;
-  const worker = await Worker.create({
+  const operators = createOperators(config);
+  const common = {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...(bundlePath && existsSync(bundlePath)
-      ? { workflowBundle: { codePath: bundlePath } }
-      : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ config, pool, logger, temporal }),
-    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    // In-flight activities get this long to finish on shutdown, then are cancelled; the worker
+    // is forced down after shutdownForceTime so a stuck call cannot hold a deploy.
     shutdownGraceTime: '10 seconds',
-  });
+    shutdownForceTime: '30 seconds',
+  };
+  const workers = await Promise.all([
+    // Workflows, initiations and sends, and the short database steps.
+    Worker.create({
+      ...common,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      ...(bundlePath && existsSync(bundlePath)
+        ? { workflowBundle: { codePath: bundlePath } }
+        : { workflowsPath: WORKFLOWS_PATH }),
+      activities: createActivities({ config, pool, logger, temporal, operators }),
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_SLOTS,
+    }),
+    // Status polls and look-ups: many at once, mostly waiting on operators.
+    Worker.create({
+      ...common,
+      taskQueue: pollingQueue(config.TEMPORAL_TASK_QUEUE),
+      activities: createActivities({ config, pool: pollingPool, logger, temporal, operators }),
+      maxConcurrentActivityTaskExecutions: config.WORKER_POLLING_SLOTS,
+    }),
+    // Sweeps and settlement reports: few, long.
+    Worker.create({
+      ...common,
+      taskQueue: reconciliationQueue(config.TEMPORAL_TASK_QUEUE),
+      activities: createActivities({ config, pool: reconciliationPool, logger, temporal, operators }),
+      maxConcurrentActivityTaskExecutions: config.WORKER_RECONCILIATION_SLOTS,
+    }),
+  ]);
+  const worker = workers[0];
 
   let stopped: Promise<void> | undefined;
-  const running = worker.run();
+  // If one of the workers fails, the others are stopped: the process ends and is restarted whole.
+  const running = Promise.all(
+    workers.map((w) =>
+      w.run().catch((err: unknown) => {
+        for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+        throw err;
+      }),
+    ),
+  ).then(() => undefined);
   return {
     worker,
     connection,
@@ -75,11 +121,11 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     run: () => running,
     shutdown: async () => {
       stopped ??= (async () => {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await running.catch(() => undefined);
         await connection.close();
         await clientConnection.close();
-        await pool.end();
+        await Promise.all(pools.map((p) => p.end()));
       })();
       await stopped;
     },

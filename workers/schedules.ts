@@ -24,6 +24,8 @@ export async function ensureSchedules(
         spec: { intervals: [{ every: `${config.SWEEP_INTERVAL_SECONDS} seconds` }] },
         workflowType: 'sweep',
         args: [{ operator, triggeredBy: 'schedule' }],
+        // Under SKIP, a stuck run would block every later sweep of this operator: it is ended.
+        workflowRunTimeout: `${Math.max(600, 3 * config.SWEEP_INTERVAL_SECONDS)} seconds`,
       },
       {
         scheduleId: `settlement-${operator}`,
@@ -34,6 +36,8 @@ export async function ensureSchedules(
         },
         workflowType: 'settlementReconciliation',
         args: [{ operator, triggeredBy: 'schedule' }],
+        // Five 30-minute attempts and their backoff fit; a run stuck beyond that is ended.
+        workflowRunTimeout: '6 hours',
       },
     ];
     for (const plan of plans) {
@@ -43,6 +47,7 @@ export async function ensureSchedules(
         args: plan.args,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         workflowId: plan.scheduleId,
+        workflowRunTimeout: plan.workflowRunTimeout,
       };
       const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' };
       try {

@@ -42,9 +42,14 @@ export interface PollSchedule {
  * Options for a polling activity: retried by the server on the backoff until it answers, or
  * until the deadline (its schedule-to-close timeout).
  */
-export function pollingActivityOptions(base: ActivityOptions, schedule: PollSchedule): ActivityOptions {
+export function pollingActivityOptions(
+  base: ActivityOptions,
+  schedule: PollSchedule,
+  taskQueue?: string,
+): ActivityOptions {
   return {
     ...base,
+    ...(taskQueue ? { taskQueue } : {}),
     scheduleToCloseTimeout: schedule.timeoutMs,
     retry: {
       initialInterval: `${schedule.initialSeconds} seconds`,
@@ -121,7 +126,13 @@ export async function awaitOutcome(
       const outcome = await pollOrHint(o, poll, pollDelay, deadline - Date.now());
       if (outcome.kind === 'gave_up') {
         if (isCancellation(outcome.error)) throw outcome.error;
-        break; // the deadline passed while the operator still said nothing definite
+        // The server stops retrying as soon as its next backoff would cross the deadline, so the
+        // poll gives up at its last attempt, not at the deadline: the time left is still the
+        // payer's. Wait for a hint until the deadline, then take the last look.
+        const left = deadline - Date.now();
+        if (left <= 0 || !patched('wait-for-hints-until-deadline')) break;
+        if (!(await condition(() => o.hints.length > 0, left))) break;
+        // A callback hint arrived before the deadline: checked at once below.
       }
       if (outcome.kind === 'answer') {
         observation = outcome.observation;

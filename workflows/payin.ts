@@ -2,16 +2,18 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PayinActivities } from '../activities/payin-activities.js';
+import { pollingQueue } from '../lib/task-queues.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
-import { decideAtDeadline, decideFromStatus } from './decisions.js';
+import { decideAtDeadline, decideFromStatus, weighCallbacks } from './decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
@@ -37,7 +39,7 @@ const { initiatePayin } = proxyActivities<PayinActivities>(SEND_ACTIVITY_OPTIONS
  */
 const pollPayinUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
   proxyActivities<PayinActivities>(
-    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule),
+    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, pollingQueue(workflowInfo().taskQueue)),
   ).pollPayinUntilDefinite(paymentId);
 
 /** How many times an initiation that reached nobody (or a redirect payin's unclear one) is sent. */
@@ -120,7 +122,14 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   }
   // As a transfer's collection leg: the transfer hands the sender's next action to its caller.
   const parent = workflowInfo().parent;
-  if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(legInitiatedSignal, started);
+  if (parent) {
+    // Best effort: a parent terminated or reset must not fail the payin after its push went out.
+    try {
+      await getExternalWorkflowHandle(parent.workflowId).signal(legInitiatedSignal, started);
+    } catch (err) {
+      log.warn("could not tell the transfer the payer's next action", { error: String(err) });
+    }
+  }
   if (started.status !== 'pending' && started.status !== 'action_required') {
     return { status: started.status, failure: started.failure };
   }
@@ -152,6 +161,13 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
     operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
   });
   setStatus(recorded);
+  // Callbacks that came while the end was being recorded are weighed too, not left `signalled`.
+  if (pendingHints.length && patched('settle-hints-after-the-end')) {
+    const { confirmed, rejected } = weighCallbacks(pendingHints.splice(0), lastObservation, input.amount);
+    if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
+    if (rejected.length)
+      await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
+  }
   log.info('payin ended', { paymentId: input.paymentId, status: recorded, checks, callbacksReceived });
   return { status: recorded, failure: final.failure };
 }

@@ -1,5 +1,15 @@
-import { condition, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { DisbursementActivities } from '../activities/disbursement-activities.js';
+import { pollingQueue } from '../lib/task-queues.js';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
@@ -18,7 +28,7 @@ import {
   type InitiationView,
 } from './shared.js';
 
-const { holdFunds, checkDisbursementStatus, settleDisbursement } =
+const { holdFunds, checkDisbursementStatus, settleDisbursement, abandonDisbursement } =
   proxyActivities<DisbursementActivities>(ACTIVITY_OPTIONS);
 const { initiateDisbursement } = proxyActivities<DisbursementActivities>(SEND_ACTIVITY_OPTIONS);
 const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbacks'>>(ACTIVITY_OPTIONS);
@@ -26,7 +36,7 @@ const { settleCallbacks } = proxyActivities<Pick<PayinActivities, 'settleCallbac
 /** Polling a disbursement in flight as retries of one activity (see the payin workflow). */
 const pollDisbursementUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
   proxyActivities<DisbursementActivities>(
-    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule),
+    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, pollingQueue(workflowInfo().taskQueue)),
   ).pollDisbursementUntilDefinite(paymentId);
 
 /** Sends that reached nobody (connection refused, or the operator confirmed it has no such request). */
@@ -79,44 +89,53 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
     return view;
   };
 
-  // 1. Hold the amount and fee on the merchant's balance.
-  const held = await holdFunds(input.paymentId);
-  if (held.status !== 'pending') return end(held);
-  setStatus('pending');
+  try {
+    // 1. Hold the amount and fee on the merchant's balance.
+    const held = await holdFunds(input.paymentId);
+    if (held.status !== 'pending') return end(held);
+    setStatus('pending');
 
-  // 2. Send it, once.
-  const sent = await sendOnce(input);
-  accepted = { status: sent.status, nextAction: { type: 'none' }, failure: sent.failure };
-  if (sent.status !== 'pending') return end(sent);
+    // 2. Send it, once.
+    const sent = await sendOnce(input);
+    accepted = { status: sent.status, nextAction: { type: 'none' }, failure: sent.failure };
+    if (sent.status !== 'pending') return end(sent);
 
-  // 3. Wait for the operator's answer, confirmed by its status API.
-  const { decision, observation } = await awaitOutcome({
-    deadlineAt: input.deadlineAt,
-    poll: input.poll,
-    amount: input.amount,
-    hints,
-    check: () => checkDisbursementStatus(input.paymentId),
-    decide: decideDisbursement,
-    decideAtDeadline: decideDisbursementAtDeadline,
-    settleCallbacks,
-    onCheck: () => checks++,
-    pollUntilDefinite: (schedule) => pollDisbursementUntilDefinite(input.paymentId, schedule),
-  });
+    // 3. Wait for the operator's answer, confirmed by its status API.
+    const { decision, observation } = await awaitOutcome({
+      deadlineAt: input.deadlineAt,
+      poll: input.poll,
+      amount: input.amount,
+      hints,
+      check: () => checkDisbursementStatus(input.paymentId),
+      decide: decideDisbursement,
+      decideAtDeadline: decideDisbursementAtDeadline,
+      settleCallbacks,
+      onCheck: () => checks++,
+      pollUntilDefinite: (schedule) => pollDisbursementUntilDefinite(input.paymentId, schedule),
+    });
 
-  // 4. Capture, release, or keep the hold for reconciliation.
-  const observed = observation.reachable ? observation : undefined;
-  const recorded = await settleDisbursement({
-    paymentId: input.paymentId,
-    step: decision.status === 'unknown' ? 'outcome_unknown' : 'final',
-    to: decision.status,
-    actor: 'status_check',
-    reason: decision.reason,
-    failure: decision.failure,
-    operatorStatus: observed?.operatorStatus,
-    operatorMessage: observed?.operatorMessage,
-    operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
-  });
-  return end({ status: recorded, failure: decision.failure });
+    // 4. Capture, release, or keep the hold for reconciliation.
+    const observed = observation.reachable ? observation : undefined;
+    const recorded = await settleDisbursement({
+      paymentId: input.paymentId,
+      step: decision.status === 'unknown' ? 'outcome_unknown' : 'final',
+      to: decision.status,
+      actor: 'status_check',
+      reason: decision.reason,
+      failure: decision.failure,
+      operatorStatus: observed?.operatorStatus,
+      operatorMessage: observed?.operatorMessage,
+      operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
+    });
+    return end({ status: recorded, failure: decision.failure });
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled: settle what this payment holds before the cancellation ends the workflow.
+    await CancellationScope.nonCancellable(async () => {
+      setStatus(await abandonDisbursement(input.paymentId, 'cancelled by an operator or a client'));
+    });
+    throw err;
+  }
 }
 
 async function sendOnce(

@@ -1,18 +1,23 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ReconciliationActivities, RunSummary } from '../activities/reconciliation-activities.js';
 import { reconciliationRunId } from '../lib/reconciliation.js';
+import { reconciliationQueue } from '../lib/task-queues.js';
 
-const { reconcileSettlement, sweepOperator } = proxyActivities<ReconciliationActivities>({
-  // A million-line report takes seconds; the activity heartbeats every second while it streams.
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: {
-    initialInterval: '10 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 minutes',
-    maximumAttempts: 5,
-  },
-});
+/** Reconciliation activities run on their own queue (lib/task-queues.ts). */
+const reconciliationActivities = () =>
+  proxyActivities<ReconciliationActivities>({
+    taskQueue: reconciliationQueue(workflowInfo().taskQueue),
+    // A million-line report takes seconds; the activity heartbeats every second while it streams.
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 5,
+    },
+  });
 
 export interface SettlementInput {
   operator: string;
@@ -38,15 +43,21 @@ function runIdOf(): string {
   return reconciliationRunId(workflowInfo().workflowId);
 }
 
-/** Daily: match an operator's settlement report for a day against our payments and ledger. */
+/** Set by Temporal on every workflow a Schedule starts: the time the run was due. */
+const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
+
+/**
+ * Daily: match an operator's settlement report for a day against our payments and ledger. A
+ * scheduled run reconciles the day before the one it was *due* on: a catch-up run that starts
+ * after midnight (the worker was down) still takes the right day.
+ */
 export async function settlementReconciliation(input: SettlementInput): Promise<RunSummary> {
   const info = workflowInfo();
-  return reconcileSettlement({
+  const due = info.typedSearchAttributes.get(SCHEDULED_START) ?? info.startTime;
+  return reconciliationActivities().reconcileSettlement({
     runId: runIdOf(),
     operator: input.operator,
-    ...(input.from && input.to
-      ? { from: input.from, to: input.to }
-      : { day: input.day ?? previousDay(info.startTime) }),
+    ...(input.from && input.to ? { from: input.from, to: input.to } : { day: input.day ?? previousDay(due) }),
     triggeredBy: input.triggeredBy ?? 'schedule',
     workflowId: info.workflowId,
   });
@@ -54,7 +65,7 @@ export async function settlementReconciliation(input: SettlementInput): Promise<
 
 /** Every few minutes: settle what is left open or unknown past its deadline. */
 export async function sweep(input: SweepInput): Promise<RunSummary> {
-  return sweepOperator({
+  return reconciliationActivities().sweepOperator({
     runId: runIdOf(),
     operator: input.operator,
     triggeredBy: input.triggeredBy ?? 'schedule',

@@ -1,20 +1,29 @@
 import {
+  CancellationScope,
+  ChildWorkflowCancellationType,
   ParentClosePolicy,
   condition,
   executeChild,
+  isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { DisbursementActivities } from '../activities/disbursement-activities.js';
 import type { TransferActivities } from '../activities/transfer-activities.js';
 import type { TransferStatus } from '../db/transfers.js';
+import { pollingQueue } from '../lib/task-queues.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import type { PayinOutcome } from './payin.js';
-import type { DisbursementOutcome } from './payout.js';
+import { payin } from './payin.js';
+import { payout } from './payout.js';
+import { refund } from './refund.js';
+import { mirror } from './search.js';
 import {
   ACTIVITY_OPTIONS,
+  ACTIVITY_TIMEOUTS,
   SA,
   initiationUpdate,
   legInitiatedSignal,
@@ -25,7 +34,7 @@ import {
   type TransferWorkflowInput,
 } from './shared.js';
 
-const { markTransfer, prepareDisbursement, cancelLeg, createTransferRefund, alertNeedsReview } =
+const { markTransfer, prepareDisbursement, cancelLeg, createTransferRefund, alertNeedsReview, legStatus } =
   proxyActivities<TransferActivities>(ACTIVITY_OPTIONS);
 const { resolveUnknownDisbursement } =
   proxyActivities<Pick<DisbursementActivities, 'resolveUnknownDisbursement'>>(ACTIVITY_OPTIONS);
@@ -68,11 +77,15 @@ export async function transfer(input: TransferWorkflowInput): Promise<TransferOu
     failure?: PaymentFailure,
   ): Promise<TransferOutcome> => {
     state.status = await markTransfer({ transferId, step: `${++step}:${to}`, to, reason, failure });
+    // The Temporal UI shows the transfer's own status, as it does a payment's.
+    if (patched('mirror-transfer-status')) mirror([{ key: SA.status, value: state.status }]);
     return { status: to, failure };
   };
   const leg = (kind: 'payin' | 'payout' | 'refund', paymentId: string, amount: number, operator: string) => ({
     workflowId: workflowIdFor(kind, paymentId),
+    // A leg outlives its transfer: closing or cancelling the transfer never stops money in flight.
     parentClosePolicy: ParentClosePolicy.ABANDON,
+    cancellationType: ChildWorkflowCancellationType.ABANDON,
     typedSearchAttributes: [
       { key: SA.paymentId, value: paymentId },
       { key: SA.merchantId, value: input.merchantId },
@@ -84,83 +97,146 @@ export async function transfer(input: TransferWorkflowInput): Promise<TransferOu
     ],
   });
 
-  // 1. Collect from the sender.
-  await mark('collecting', 'collection started');
-  const c = input.collection;
-  const collected = await executeChild<(i: typeof c) => Promise<PayinOutcome>>('payin', {
-    args: [c],
-    ...leg('payin', c.paymentId, c.amount, c.operator),
-  });
-  collectionView ??= { status: collected.status, nextAction: { type: 'none' }, failure: collected.failure };
-  if (collected.status !== 'succeeded') {
-    await cancelLeg(input.disbursementPaymentId, `collection ended ${collected.status}`);
-    if (collected.status === 'unknown') {
-      await alertNeedsReview(transferId, 'collection outcome unknown');
-      return mark('needs_review', 'the collection outcome is unknown', collected.failure);
-    }
-    return mark(
-      'failed',
-      `collection ${collected.status}: nothing was paid out`,
-      collected.failure ?? { code: 'collection_failed', message: `Collection ${collected.status}` },
-    );
-  }
-
-  // 2. Pay the recipient.
-  await mark('disbursing', 'collected; paying the recipient');
-  const payoutInput = await prepareDisbursement(input.disbursementPaymentId);
-  let paid = await runLeg('payout', payoutInput);
-  if (paid === 'unknown') {
-    await mark('awaiting_resolution', 'payout outcome unknown: looking it up before deciding');
-    paid = await resolveLeg(input.disbursementPaymentId, input);
-    if (paid === 'unknown') {
-      await alertNeedsReview(transferId, 'payout outcome still unknown');
-      return mark('needs_review', 'the payout outcome could not be established', {
-        code: 'payout_outcome_unknown',
-        message: 'The payout may or may not have been executed; the money stays in transit until reviewed',
+  try {
+    return await saga();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled from the UI or the API: the legs go on (ABANDON); the money's state is for a
+    // person, recorded before the cancellation ends this workflow.
+    await CancellationScope.nonCancellable(async () => {
+      await alertNeedsReview(transferId, 'transfer workflow cancelled; its legs went on');
+      await mark('needs_review', 'the transfer workflow was cancelled; its legs were left running', {
+        code: 'transfer_cancelled',
+        message: 'The transfer was cancelled while its legs ran; the money is reviewed by a person',
       });
+    });
+    throw err;
+  }
+
+  async function saga(): Promise<TransferOutcome> {
+    // 1. Collect from the sender.
+    await mark('collecting', 'collection started');
+    const c = input.collection;
+    let collected: PaymentStatus;
+    let collectionFailure: PaymentFailure | undefined;
+    try {
+      const outcome = await executeChild(payin, {
+        args: [c],
+        ...leg('payin', c.paymentId, c.amount, c.operator),
+      });
+      collected = outcome.status;
+      collectionFailure = outcome.failure;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The leg failed or was terminated: its row says how far the money went.
+      log.warn('collection leg failed', { transferId, error: String(err) });
+      collected = await legStatus(c.paymentId);
     }
-  }
-  if (paid === 'succeeded') return mark('completed', 'the recipient was paid');
+    collectionView ??= { status: collected, nextAction: { type: 'none' }, failure: collectionFailure };
+    if (collected !== 'succeeded') {
+      await cancelLeg(input.disbursementPaymentId, `collection ended ${collected}`);
+      if (!['failed', 'cancelled', 'expired'].includes(collected)) {
+        await alertNeedsReview(transferId, `collection outcome ${collected}`);
+        return mark('needs_review', `the collection outcome is ${collected}`, collectionFailure);
+      }
+      return mark(
+        'failed',
+        `collection ${collected}: nothing was paid out`,
+        collectionFailure ?? { code: 'collection_failed', message: `Collection ${collected}` },
+      );
+    }
 
-  // 3. Compensate: refund the sender, retrying on a durable schedule.
-  await mark('refunding', 'payout failed definitively; refunding the sender');
-  const attempts = input.refundRetrySeconds.length + 1;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const refundInput = await createTransferRefund(transferId, attempt);
-    state.refunds.push(refundInput.paymentId);
-    let refunded = await runLeg('refund', refundInput);
-    if (refunded === 'unknown') refunded = await resolveLeg(refundInput.paymentId, input);
-    if (refunded === 'succeeded') return mark('refunded', `the sender was refunded (attempt ${attempt})`);
-    if (refunded === 'unknown') break;
-    if (attempt < attempts) await sleep(`${input.refundRetrySeconds[attempt - 1]} seconds`);
-  }
-  await alertNeedsReview(transferId, 'refund of the sender failed on every attempt');
-  return mark('needs_review', 'the sender could not be refunded', {
-    code: 'refund_failed',
-    message:
-      'The payout failed and every refund of the sender failed; the money stays in transit until reviewed',
-  });
+    // 2. Pay the recipient.
+    await mark('disbursing', 'collected; paying the recipient');
+    const payoutInput = await prepareDisbursement(input.disbursementPaymentId);
+    let paid = await runLeg('payout', payoutInput);
+    if (paid === 'unknown') {
+      await mark('awaiting_resolution', 'payout outcome unknown: looking it up before deciding');
+      paid = await resolveLeg(input.disbursementPaymentId, input);
+      if (paid === 'unknown') {
+        await alertNeedsReview(transferId, 'payout outcome still unknown');
+        return mark('needs_review', 'the payout outcome could not be established', {
+          code: 'payout_outcome_unknown',
+          message: 'The payout may or may not have been executed; the money stays in transit until reviewed',
+        });
+      }
+    }
+    if (paid === 'succeeded') return mark('completed', 'the recipient was paid');
 
+    // 3. Compensate: refund the sender, retrying on a durable schedule.
+    await mark('refunding', 'payout failed definitively; refunding the sender');
+    const attempts = input.refundRetrySeconds.length + 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const refundInput = await createTransferRefund(transferId, attempt);
+      state.refunds.push(refundInput.paymentId);
+      let refunded = await runLeg('refund', refundInput);
+      if (refunded === 'unknown') refunded = await resolveLeg(refundInput.paymentId, input);
+      if (refunded === 'succeeded') return mark('refunded', `the sender was refunded (attempt ${attempt})`);
+      if (refunded === 'unknown') break;
+      if (attempt < attempts) await sleep(`${input.refundRetrySeconds[attempt - 1]} seconds`);
+    }
+    await alertNeedsReview(transferId, 'refund of the sender failed on every attempt');
+    return mark('needs_review', 'the sender could not be refunded', {
+      code: 'refund_failed',
+      message:
+        'The payout failed and every refund of the sender failed; the money stays in transit until reviewed',
+    });
+  }
+
+  /**
+   * Runs a payout or refund leg. A leg whose workflow fails or is terminated has an outcome
+   * nobody decided: `unknown`, looked up before anything is decided on it (never compensated blindly).
+   */
   async function runLeg(
     kind: 'payout' | 'refund',
     legInput: DisbursementWorkflowInput,
   ): Promise<PaymentStatus> {
-    const outcome = await executeChild<(i: DisbursementWorkflowInput) => Promise<DisbursementOutcome>>(kind, {
-      args: [legInput],
-      ...leg(kind, legInput.paymentId, legInput.amount, legInput.operator),
-    });
-    log.info('transfer leg ended', {
-      transferId,
-      kind,
-      paymentId: legInput.paymentId,
-      status: outcome.status,
-    });
-    return outcome.status;
+    let status: PaymentStatus;
+    try {
+      const outcome = await executeChild(kind === 'payout' ? payout : refund, {
+        args: [legInput],
+        ...leg(kind, legInput.paymentId, legInput.amount, legInput.operator),
+      });
+      status = outcome.status;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('transfer leg failed', {
+        transferId,
+        kind,
+        paymentId: legInput.paymentId,
+        error: String(err),
+      });
+      status = 'unknown';
+    }
+    log.info('transfer leg ended', { transferId, kind, paymentId: legInput.paymentId, status });
+    return status;
   }
 }
 
-/** Looks a leg of unknown outcome up until it is settled, or for at most `maxWaitSeconds`. */
+/**
+ * Looks a leg of unknown outcome up until it is settled, or for at most `maxWaitSeconds`: as the
+ * retries of one activity (no history event per look), so that a week of looks every five
+ * minutes stays a few events instead of thousands (docs/transfers.md).
+ */
 async function resolveLeg(paymentId: string, input: TransferWorkflowInput): Promise<PaymentStatus> {
+  if (patched('resolve-leg-by-activity-retries')) {
+    try {
+      return await proxyActivities<Pick<DisbursementActivities, 'resolveUnknownDisbursementUntilSettled'>>({
+        ...ACTIVITY_TIMEOUTS,
+        taskQueue: pollingQueue(workflowInfo().taskQueue),
+        scheduleToCloseTimeout: `${input.resolution.maxWaitSeconds} seconds`,
+        retry: {
+          initialInterval: `${input.resolution.everySeconds} seconds`,
+          backoffCoefficient: 1,
+          maximumInterval: `${input.resolution.everySeconds} seconds`,
+        },
+      }).resolveUnknownDisbursementUntilSettled(paymentId);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return 'unknown';
+    }
+  }
+  // Histories recorded before the change replay with a timer per look.
   const until = Date.now() + input.resolution.maxWaitSeconds * 1000;
   for (;;) {
     const status = await resolveUnknownDisbursement(paymentId);

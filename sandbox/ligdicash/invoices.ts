@@ -37,6 +37,8 @@ export interface Invoice {
   createdAt: string;
   completedAt: string | null;
   statusCalls: number;
+  /** When the status call was last made for this invoice (ISO 8601). */
+  lastStatusCallAt: string | null;
   callbacks: CallbackDelivery[];
 }
 
@@ -121,6 +123,7 @@ export class InvoiceBook {
       | 'createdAt'
       | 'completedAt'
       | 'statusCalls'
+      | 'lastStatusCallAt'
       | 'callbacks'
     >,
   ): Invoice {
@@ -136,6 +139,7 @@ export class InvoiceBook {
       createdAt: new Date().toISOString(),
       completedAt: null,
       statusCalls: 0,
+      lastStatusCallAt: null,
       callbacks: [],
     };
     this.invoices.set(invoice.token, invoice);

@@ -175,6 +175,7 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       const invoice = book.get(token);
       if (!invoice) return refuse(res, '09', 'Facture introuvable');
       invoice.statusCalls++;
+      invoice.lastStatusCallAt = new Date().toISOString();
       if (
         (invoice.scenario === 'status_errors' && invoice.statusCalls <= 2) ||
         invoice.scenario === 'status_down'

@@ -238,7 +238,13 @@ function requestFor(op: Operation, ids: string[], merchantKey: string): fc.Arbit
       params: fc.array(pathParam, { minLength: 2, maxLength: 2 }),
       query,
       auth: authFor(op.path, merchantKey),
-      idempotencyKey: fc.option(headerText, { nil: undefined }),
+      // Mostly what a client sends (a fresh key), sometimes anything, sometimes none.
+      idempotencyKey: fc.option(
+        fc.oneof({ weight: 3, arbitrary: fc.uuid() }, { weight: 1, arbitrary: headerText }),
+        {
+          nil: undefined,
+        },
+      ),
       body: op.hasBody ? bodyFor(op.path) : fc.constant<{ body?: string; contentType?: string }>({}),
     })
     .map(({ params, query: q, auth, idempotencyKey, body }) => {

@@ -9,6 +9,7 @@ import { getPayment, insertPayment, listPaymentEvents } from '../../db/payments.
 import { createPool, type Pool } from '../../db/pool.js';
 import { loadConfig, operatorTiming } from '../../lib/config.js';
 import { newId } from '../../lib/ids.js';
+import { pollingQueue } from '../../lib/task-queues.js';
 import { createLogger } from '../../lib/logger.js';
 import { createSandbox, type Sandbox } from '../../sandbox/app.js';
 import { loadSandboxConfig } from '../../sandbox/config.js';
@@ -79,17 +80,25 @@ describe('TMoney online session', () => {
     });
 
     const taskQueue = `time-skipping-${Date.now()}`;
+    const activities = createActivities({
+      config,
+      pool,
+      logger: createLogger({ level: 'silent' }),
+      temporal: env.client,
+    });
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! },
-      activities: createActivities({
-        config,
-        pool,
-        logger: createLogger({ level: 'silent' }),
-        temporal: env.client,
-      }),
+      activities,
     });
+    // Polls run on their own queue (lib/task-queues.ts).
+    const pollingWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: pollingQueue(taskQueue),
+      activities,
+    });
+    const polling = pollingWorker.run();
     const input: PayinWorkflowInput = {
       paymentId,
       merchantId: merchant,
@@ -109,6 +118,8 @@ describe('TMoney online session', () => {
       }) as Promise<PayinOutcome>,
     );
     const wallSeconds = (Date.now() - started) / 1000;
+    pollingWorker.shutdown();
+    await polling;
 
     expect(outcome.status).toBe('expired');
     expect(wallSeconds).toBeLessThan(60);

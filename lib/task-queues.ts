@@ -1,0 +1,20 @@
+/**
+ * The task queues of one deployment, derived from its main queue (TEMPORAL_TASK_QUEUE), so that
+ * workflow code finds them from its own queue. Pure: workflow code imports it.
+ *
+ * - the main queue: every workflow, the initiations and sends, and the short database steps;
+ * - `-polling`: status polls of payments waiting for their payer or operator (thousands at
+ *   once, each mostly waiting on HTTP), and transfers' look-ups of legs of unknown outcome;
+ * - `-reconciliation`: sweeps and settlement reports (a report streams for minutes and holds a
+ *   database connection all along).
+ *
+ * Each has its own activity slots and database pool on the worker, so that thousands of waiting
+ * payins cannot starve the initiation a merchant waits for, nor a report the sweeps.
+ */
+export function pollingQueue(mainQueue: string): string {
+  return `${mainQueue}-polling`;
+}
+
+export function reconciliationQueue(mainQueue: string): string {
+  return `${mainQueue}-reconciliation`;
+}
