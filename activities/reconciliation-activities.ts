@@ -25,6 +25,7 @@ import type { OperatorTiming } from '../lib/config.js';
 import { errorSummary, type Logger } from '../lib/logger.js';
 import type { PayinMode, PaymentStatus } from '../lib/payments.js';
 import { parseMsisdn } from '../lib/phone.js';
+import { setTransferStatus } from '../db/transfers.js';
 import type { OperatorAdapter, OperatorName, ParsedCallback, ReportLine } from '../operators/types.js';
 import { SA, workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
 import {
@@ -650,6 +651,33 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
           await record(payment, 'keep_unknown', 'workflow gone, outcome not known', 'none');
         }
       }
+      // Transfers collected through this operator whose workflow no longer runs (terminated,
+      // reset away, never started): their money is somewhere between the legs; a person decides.
+      const { rows: transfers } = await pool.query<{ id: string; workflow_id: string }>(
+        `SELECT id, workflow_id FROM transfers
+          WHERE sender->>'operator' = $1 AND status NOT IN ('completed', 'refunded', 'failed', 'needs_review')
+            AND updated_at < now() - interval '10 minutes' AND created_at > now() - make_interval(days => $2)
+          ORDER BY updated_at LIMIT $3`,
+        [r.operator, deps.sweep.lookbackDays, deps.sweep.batch],
+      );
+      for (const t of transfers) {
+        count('transfers_checked');
+        const state = await workflowState(t.workflow_id);
+        if (state === 'running' || state === 'cannot_tell') continue;
+        await setTransferStatus(pool, {
+          transferId: t.id,
+          step: 'reconciliation:orphaned',
+          to: 'needs_review',
+          reason: `sweep ${r.runId}: the transfer workflow is ${state === 'closed' ? 'closed' : 'gone'} but the transfer is not finished`,
+          failure: {
+            code: 'transfer_workflow_gone',
+            message: 'The transfer stopped between its legs; the money is reviewed by a person',
+          },
+        });
+        log.error({ transferId: t.id, runId: r.runId }, 'TRANSFER NEEDS REVIEW: its workflow no longer runs');
+        count('transfers_to_review');
+      }
+
       await finishRun(pool, {
         id: r.runId,
         status: 'completed',

@@ -3,12 +3,20 @@
  * API, the Temporal dev server (restarted on the same SQLite file) and PostgreSQL (a cluster of its
  * own, restarted) are killed with SIGKILL at random moments. Loopback only, bounded in time.
  *
+ * Beside ordinary traffic it plays the attacks and outages of docs/RELIABILITY.md ("Attacks
+ * closed"), each a traffic kind counted in the summary: payers who change the amount on
+ * PayGateGlobal's page (opted into for this run), notifications forged from an allowed address,
+ * PayGateGlobal payouts whose look-up answers "absent" while they executed, sweeps that run while
+ * Temporal cannot be reached, and (at the end) a settlement report that lags by a day.
+ *
  * At the end, with everything up again and after one reconciliation (sweep, then the day's
  * settlement), it checks and prints:
  *   - every payment in a final state;
  *   - the ledger balanced, every hold captured or released, every succeeded payin credited once;
  *   - the sandbox's executed payouts equal to ours: none twice, none missing, none extra;
- *   - every callback the sandbox delivered (answered 2xx) present in our inbox.
+ *   - every callback the sandbox delivered (answered 2xx) present in our inbox;
+ *   - no payin credited for more than its operator collected, none on a forged notification;
+ *   - no disbursement executed twice anywhere, none released while executed.
  * Exit code 1 if any check fails.
  *
  *   npm run chaos                              # 120 s of traffic and kills
@@ -16,7 +24,12 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { createReconciliationActivities } from '../activities/reconciliation-activities.js';
+import { createOperators } from '../activities/index.js';
 import { checkLedger } from '../db/ledger.js';
+import { loadConfig, operatorTiming } from '../lib/config.js';
+import { createLogger } from '../lib/logger.js';
 import { FINAL_STATUSES, type PaymentStatus } from '../lib/payments.js';
 import { DATA_DIR, stopLocalPostgres } from '../scripts/infra.js';
 import { markdownTable, runConcurrently, startBenchSystem, type BenchSystem } from './harness.js';
@@ -51,7 +64,16 @@ const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Kind = 'payin' | 'payout' | 'refund';
+type Kind =
+  | 'payin'
+  | 'payout'
+  | 'refund'
+  /** A PayGateGlobal page payin whose payer pays a tenth of the amount (URL edited). */
+  | 'tampered_page_payin'
+  /** A TMoney online payin the payer never pays, with "OK" notifications forged from loopback. */
+  | 'forged_notification'
+  /** A PayGateGlobal payout that executes while its look-up answers "absent" (4108). */
+  | 'lagging_lookup_payout';
 interface Operation {
   kind: Kind;
   key: string;
@@ -116,6 +138,12 @@ async function main() {
       LIGDICASH_PAYOUT_DEADLINE_SECONDS: '60',
       LIGDICASH_HTTP_TIMEOUT_MS: '3000',
       LIGDICASH_POLL_MAX_SECONDS: '15',
+      // Opted into for this run only: payers attack PayGateGlobal's page (tampered_page_payin).
+      PAYGATE_UNSAFE_HOSTED_PAGE: 'true',
+      PAYGATE_PAYIN_DEADLINE_SECONDS: '60',
+      PAYGATE_PAYOUT_DEADLINE_SECONDS: '60',
+      TMONEY_SESSION_SECONDS: '20',
+      TMONEY_NOTIFICATION_GRACE_SECONDS: '5',
       SWEEP_RECHECK_MINUTES: '0',
       INITIATION_WAIT_SECONDS: '10',
     },
@@ -127,6 +155,8 @@ async function main() {
     },
   });
   const ops: Operation[] = [];
+  const blind = { runs: 0, failed: 0 };
+  const lagging = { omitted: 0, releasedWhileOmitted: 0 };
   const kills: { at: string; victim: string; downMs: number; upMs: number }[] = [];
   let counter = 0;
   try {
@@ -153,7 +183,18 @@ async function main() {
         while (Date.now() < until) {
           const n = counter++;
           const roll = random();
-          const kind: Kind = roll < 0.55 ? 'payin' : roll < 0.85 ? 'payout' : 'refund';
+          const kind: Kind =
+            roll < 0.45
+              ? 'payin'
+              : roll < 0.7
+                ? 'payout'
+                : roll < 0.82
+                  ? 'refund'
+                  : roll < 0.89
+                    ? 'tampered_page_payin'
+                    : roll < 0.95
+                      ? 'forged_notification'
+                      : 'lagging_lookup_payout';
           const op: Operation = { kind, key: `chaos-${seed}-${n}`, retries: 0 };
           let answer;
           if (kind !== 'refund') ops.push(op);
@@ -173,6 +214,29 @@ async function main() {
               amount,
               currency: 'XOF',
               recipient: { phone: recipientNumber(n) },
+            });
+          } else if (kind === 'tampered_page_payin') {
+            answer = await callApi(sys, op, '/v1/payins', {
+              amount: between(50, 200) * 100,
+              currency: 'XOF',
+              operator: 'paygate',
+              mode: 'redirect',
+            });
+            const url = (answer?.body.next_action as { url?: string } | undefined)?.url;
+            if (url) await payLessOnThePage(url).catch((err: Error) => (op.error = err.message));
+          } else if (kind === 'forged_notification') {
+            answer = await callApi(sys, op, '/v1/payins', {
+              amount: 3_009, // the payer never pays
+              currency: 'XOF',
+              customer: { phone: `+22890${String(100_000 + n).padStart(6, '0')}` },
+            });
+            const id = answer?.body.id as string | undefined;
+            if (id) await forgeNotifications(sys, id, 3_009);
+          } else if (kind === 'lagging_lookup_payout') {
+            answer = await callApi(sys, op, '/v1/payouts', {
+              amount: 4_108,
+              currency: 'XOF',
+              recipient: { phone: `+22896${String(100_000 + n).padStart(6, '0')}` },
             });
           } else {
             const paid = ops.filter((o) => o.kind === 'payin' && o.id && o.status === 'succeeded');
@@ -217,31 +281,80 @@ async function main() {
         kills.push({ at, victim, downMs, upMs: Date.now() - restarting });
       }
     })();
-    await Promise.all([traffic, monkey]);
+    // Sweeps that cannot see Temporal (its connection closed): they must leave open payments alone.
+    const blindSweeps = (async () => {
+      while (Date.now() < until - 5_000) {
+        await sleep(between(5_000, 10_000));
+        for (const operator of ['ligdicash', 'tmoney'] as const) {
+          await blindSweep(sys, operator, `chaos-blind-${seed}-${blind.runs}`)
+            .then(() => blind.runs++)
+            .catch(() => blind.failed++);
+        }
+      }
+    })();
+    await Promise.all([traffic, monkey, blindSweeps]);
 
     say('• storm over; waiting for open payments to end');
     await waitUntil(sys, 'payments final or unknown', 300_000, async () =>
       (await nonFinal(sys)).every((p) => p.status === 'unknown'),
     ).catch((err: Error) => say(`  ${err.message}`));
+    // Sessions and pages still open end by their deadlines (TMoney 25 s, PayGateGlobal 60 s).
     const beforeReconciliation = await nonFinal(sys);
 
-    say('• reconciliation: sweep, then the day’s settlement report');
+    say(
+      '• reconciliation: sweeps, a day’s report that lags (payouts of unknown outcome missing), then the full report',
+    );
     const today = new Date().toISOString().slice(0, 10);
-    for (const [type, arg] of [
-      ['sweep', { operator: 'ligdicash', triggeredBy: 'chaos' }],
-      ['settlementReconciliation', { operator: 'ligdicash', day: today, triggeredBy: 'chaos' }],
-    ] as const) {
+    const reconcile = async (
+      type: 'sweep' | 'settlementReconciliation',
+      operator: string,
+      tag: string,
+    ): Promise<void> => {
       await sys.temporal.workflow.execute(type, {
         taskQueue: 'passerelle-payments',
-        workflowId: `chaos-${type}-${seed}`,
-        args: [arg],
+        workflowId: `chaos-${type}-${operator}-${tag}-${seed}`,
+        args: [
+          type === 'sweep'
+            ? { operator, triggeredBy: 'chaos' }
+            : { operator, day: today, triggeredBy: 'chaos' },
+        ],
       });
-    }
-    await waitUntil(sys, 'payments final', 120_000, async () => (await nonFinal(sys)).length === 0).catch(
+    };
+    for (const operator of ['ligdicash', 'tmoney', 'paygate']) await reconcile('sweep', operator, 'end');
+    // The operator's first report lags: the payouts we do not know the outcome of are not on it.
+    const { rows: unknownPayouts } = await sys.pool.query<{ id: string }>(
+      "SELECT id FROM payments WHERE kind IN ('payout', 'refund') AND status = 'unknown' AND operator = 'ligdicash'",
+    );
+    lagging.omitted = unknownPayouts.length;
+    await fetch(`${sys.sandboxUrl}/ligdicash/_sandbox/report-adjustments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(unknownPayouts.map((p) => ({ type: 'omit', reference: p.id }))),
+    });
+    await reconcile('settlementReconciliation', 'ligdicash', 'lagging');
+    const { rows: released } = await sys.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM payments WHERE id = ANY($1::text[]) AND status = 'failed'",
+      [unknownPayouts.map((p) => p.id)],
+    );
+    lagging.releasedWhileOmitted = released[0]!.n;
+    await fetch(`${sys.sandboxUrl}/ligdicash/_sandbox/report-adjustments`, { method: 'DELETE' });
+    for (const operator of ['ligdicash', 'tmoney', 'paygate'])
+      await reconcile('settlementReconciliation', operator, 'full');
+    await waitUntil(sys, 'payments final', 120_000, async () => (await nonFinal(sys)).every(forReview)).catch(
       (err: Error) => say(`  ${err.message}`),
     );
 
     const checks = await verify(sys);
+    checks.results.push({
+      name: 'a report that lags by a day releases no hold',
+      ok: lagging.releasedWhileOmitted === 0,
+      detail: `${lagging.omitted} payouts of unknown outcome missing from the first report; released on it: ${lagging.releasedWhileOmitted}`,
+    });
+    checks.results.push({
+      name: 'sweeps ran while Temporal could not be reached',
+      ok: blind.runs > 0,
+      detail: `${blind.runs} blind sweeps (${blind.failed} failed to run)`,
+    });
     const summary = {
       seed,
       seconds: SECONDS,
@@ -256,6 +369,8 @@ async function main() {
       unanswered: ops.filter((o) => !o.httpStatus).map((o) => ({ kind: o.kind, key: o.key, error: o.error })),
       client_retries: ops.reduce((n, o) => n + o.retries, 0),
       kills: countBy(kills, (k) => k.victim),
+      blind_sweeps: blind.runs,
+      lagging_report: lagging,
       crashes_restarted_by_supervisor: sys.unexpectedExits,
       kill_log: kills,
       not_final_before_reconciliation: countBy(beforeReconciliation, (p) => `${p.kind}:${p.status}`),
@@ -278,6 +393,88 @@ async function main() {
   }
 }
 
+/** The payer opens PayGateGlobal's page with a tenth of the amount in its URL, and pays that. */
+async function payLessOnThePage(url: string): Promise<void> {
+  const page = new URL(url);
+  page.searchParams.set(
+    'amount',
+    String(Math.max(1, Math.floor(Number(page.searchParams.get('amount')) / 10))),
+  );
+  const html = await (await fetch(page, { signal: AbortSignal.timeout(10_000) })).text();
+  const fields = Object.fromEntries(
+    [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((f) => [f[1]!, f[2]!]),
+  );
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  if (!action) throw new Error('no form on the page');
+  await fetch(action.replace(/&amp;/g, '&'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...fields, network: 'TMONEY', phone: '90112233', action: 'pay' }).toString(),
+    redirect: 'manual',
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+/** "OK" notifications for a payin nobody paid, from this machine (on the allow-list), without our token. */
+async function forgeNotifications(sys: BenchSystem, paymentId: string, amount: number): Promise<void> {
+  const query = new URLSearchParams({
+    purchaseref: paymentId,
+    amount: String(amount),
+    currency: '952',
+    status: 'OK',
+    error: '',
+    payid: '1',
+    paymentref: 'forged',
+    mobile: '22890000000',
+    clientid: '',
+    cname: '',
+    timestamp: String(Math.floor(Date.now() / 1000)),
+  }).toString();
+  for (const path of ['/v1/callbacks/tmoney', '/v1/callbacks/tmoney/guessed-token-0000000000000']) {
+    await fetch(`${sys.apiUrl}${path}?${query}`, { signal: AbortSignal.timeout(5_000) }).catch(
+      () => undefined,
+    );
+  }
+}
+
+/** A sweep whose Temporal client cannot reach the server (its connection closed). */
+async function blindSweep(sys: BenchSystem, operator: 'ligdicash' | 'tmoney', runId: string): Promise<void> {
+  const connection = await Connection.connect({ address: sys.temporalAddress });
+  const unreachable = new Client({ connection });
+  await connection.close();
+  const config = loadConfig({
+    DATABASE_URL: sys.databaseUrl,
+    LIGDICASH_BASE_URL: `${sys.sandboxUrl}/ligdicash/pay/v01/`,
+    LIGDICASH_HTTP_TIMEOUT_MS: '3000',
+    TMONEY_ONLINE_BASE_URL: `${sys.sandboxUrl}/tmoney/`,
+    TMONEY_MBANKING_BASE_URL: `${sys.sandboxUrl}/tmoney/mbanking/v2/`,
+    PAYGATE_BASE_URL: `${sys.sandboxUrl}/paygate/`,
+    LOG_LEVEL: 'silent',
+  });
+  const activities = createReconciliationActivities({
+    pool: sys.pool,
+    operators: createOperators(config),
+    logger: createLogger({ level: 'silent' }),
+    temporal: unreachable,
+    taskQueue: 'passerelle-payments',
+    timingFor: (op) => operatorTiming(config, op),
+    sweep: { lookbackDays: 1, batch: 200, recheckMinutes: 0 },
+  });
+  await activities.sweepOperator({ runId, operator, triggeredBy: 'chaos' });
+}
+
+/**
+ * Left for a person, on purpose: a disbursement the operator cannot confirm (kept on hold), or a
+ * payin whose amount the operator never stated as ours (never credited).
+ */
+function forReview(p: { kind: string; status: string; failure_code: string | null }): boolean {
+  return (
+    p.status === 'unknown' &&
+    (p.kind !== 'payin' ||
+      ['amount_unconfirmed', 'amount_mismatch', 'amount_unreadable'].includes(p.failure_code ?? ''))
+  );
+}
+
 async function refreshLater(sys: BenchSystem, op: Operation): Promise<void> {
   await sleep(5_000);
   const res = await fetch(`${sys.apiUrl}/v1/payins/${op.id}`, {
@@ -292,13 +489,15 @@ function countBy<T>(xs: T[], key: (x: T) => string): Record<string, number> {
   return out;
 }
 
-async function nonFinal(sys: BenchSystem): Promise<{ id: string; kind: string; status: string }[]> {
+async function nonFinal(
+  sys: BenchSystem,
+): Promise<{ id: string; kind: string; status: string; failure_code: string | null }[]> {
   const { rows } = await sys.pool
-    .query<{ id: string; kind: string; status: string }>(
-      'SELECT id, kind, status FROM payments WHERE NOT (status = ANY($1))',
+    .query<{ id: string; kind: string; status: string; failure_code: string | null }>(
+      'SELECT id, kind, status, failure_code FROM payments WHERE NOT (status = ANY($1))',
       [[...FINAL_STATUSES]],
     )
-    .catch(() => ({ rows: [{ id: '?', kind: '?', status: 'database unavailable' }] }));
+    .catch(() => ({ rows: [{ id: '?', kind: '?', status: 'database unavailable', failure_code: null }] }));
   return rows;
 }
 
@@ -333,16 +532,24 @@ async function verify(sys: BenchSystem) {
   const check = (name: string, ok: boolean, detail: string) => results.push({ name, ok, detail });
   const { pool } = sys;
 
-  const { rows: payments } = await pool.query<{ id: string; kind: string; status: string }>(
-    'SELECT id, kind, status FROM payments',
-  );
-  const open = payments.filter((p) => !FINAL_STATUSES.has(p.status as PaymentStatus));
+  const { rows: payments } = await pool.query<{
+    id: string;
+    kind: string;
+    status: string;
+    operator: string;
+    mode: string;
+    amount: number;
+    failure_code: string | null;
+  }>('SELECT id, kind, status, operator, mode, amount, failure_code FROM payments');
+  const open = payments.filter((p) => !FINAL_STATUSES.has(p.status as PaymentStatus) && !forReview(p));
+  const reviewed = payments.filter(forReview);
   check(
-    'every payment final',
+    'every payment final, or left for a person on purpose',
     open.length === 0,
-    open.length
+    (open.length
       ? `${open.length} not final: ${JSON.stringify(countBy(open, (p) => `${p.kind}:${p.status}`))}`
-      : `${payments.length} payments`,
+      : `${payments.length} payments`) +
+      `; for review: ${JSON.stringify(countBy(reviewed, (p) => `${p.kind}:${p.failure_code ?? ''}`))}`,
   );
 
   const ledger = await checkLedger(pool);
@@ -357,15 +564,15 @@ async function verify(sys: BenchSystem) {
     payins_wrong: number;
   }>(
     `SELECT
-       (SELECT count(*) FROM payments p WHERE p.kind IN ('payout', 'refund')
+       (SELECT count(*) FROM payments p WHERE p.kind IN ('payout', 'refund') AND p.status <> 'unknown'
           AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'hold')
           AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step IN ('capture', 'release')))::int AS open_holds,
        (SELECT count(*) FROM payments p WHERE p.kind IN ('payout', 'refund') AND (
           (p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture'))
           OR (p.status = 'failed' AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture'))))::int AS wrong_settlement,
        (SELECT count(*) FROM payments p WHERE p.kind = 'payin' AND
-          (p.status IN ('succeeded', 'partially_refunded', 'refunded')) <>
-          EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step IN ('payin_succeeded', 'late_payin_succeeded')))::int AS payins_wrong`,
+          (CASE WHEN p.status IN ('succeeded', 'partially_refunded', 'refunded') THEN 1 ELSE 0 END) <>
+          (SELECT count(*) FROM journal_entries e WHERE e.payment_id = p.id AND e.credits_payment))::int AS payins_wrong`,
   );
   const h = holds[0]!;
   check(
@@ -374,9 +581,68 @@ async function verify(sys: BenchSystem) {
     `${h.open_holds} holds open, ${h.wrong_settlement} payouts settled against their status`,
   );
   check(
-    'every paid payin credited, no other',
+    'every paid payin credited exactly once, no other',
     h.payins_wrong === 0,
-    `${h.payins_wrong} payins credited against their status`,
+    `${h.payins_wrong} payins credited against their status (or more than once)`,
+  );
+
+  // PayGateGlobal: what its payers really paid, and what it really paid out.
+  const paygate = (await (await fetch(`${sys.sandboxUrl}/paygate/_sandbox/transactions`)).json()) as {
+    identifier: string;
+    kind: 'payment' | 'disbursement';
+    amount: number;
+    status: number;
+    executed: boolean;
+  }[];
+  const paidAtPaygate = new Map(
+    paygate.filter((t) => t.kind === 'payment' && t.status === 0).map((t) => [t.identifier, t.amount]),
+  );
+  const overCredited = payments.filter(
+    (p) =>
+      p.kind === 'payin' &&
+      p.operator === 'paygate' &&
+      ['succeeded', 'partially_refunded', 'refunded'].includes(p.status) &&
+      paidAtPaygate.get(p.id) !== p.amount,
+  );
+  const tampered = payments.filter(
+    (p) => p.operator === 'paygate' && p.kind === 'payin' && (paidAtPaygate.get(p.id) ?? p.amount) < p.amount,
+  );
+  check(
+    'no payin credited for more than its operator collected',
+    overCredited.length === 0,
+    `${tampered.length} PayGateGlobal payers paid less than asked; credited anyway: ${overCredited.length}`,
+  );
+  const disbursedAtPaygate = countBy(
+    paygate.filter((t) => t.kind === 'disbursement' && t.executed),
+    (t) => t.identifier,
+  );
+  const paygateTwice = Object.values(disbursedAtPaygate).filter((n) => n > 1).length;
+  const releasedButExecuted = payments.filter(
+    (p) => p.kind !== 'payin' && p.status === 'failed' && disbursedAtPaygate[p.id],
+  );
+  check(
+    'no PayGateGlobal payout executed twice, none released while executed',
+    paygateTwice === 0 && releasedButExecuted.length === 0,
+    `${Object.keys(disbursedAtPaygate).length} executed; twice: ${paygateTwice}; released here while executed: ${releasedButExecuted.length}`,
+  );
+
+  // TMoney online: a payin credited here was paid on TMoney's page, never on a forged notification.
+  const sessions = (await (await fetch(`${sys.sandboxUrl}/tmoney/_sandbox/sessions`)).json()) as {
+    status: string;
+    order?: { purchaseref: string };
+  }[];
+  const paidOnline = new Set(sessions.filter((x) => x.status === 'paid').map((x) => x.order?.purchaseref));
+  const creditedOnline = payments.filter(
+    (p) => p.operator === 'tmoney' && p.kind === 'payin' && p.mode === 'redirect' && p.status === 'succeeded',
+  );
+  const forgedCredits = creditedOnline.filter((p) => !paidOnline.has(p.id));
+  const { rows: forged } = await pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM operator_callbacks WHERE operator = 'tmoney' AND reject_reason LIKE 'notification token%'",
+  );
+  check(
+    'no payin credited on a forged notification',
+    forgedCredits.length === 0,
+    `${forged[0]!.n} forged notifications refused; TMoney online payins credited without a payment: ${forgedCredits.length}`,
   );
 
   const withdrawals = (await (

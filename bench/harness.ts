@@ -193,6 +193,11 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     WORKFLOW_BUNDLE_PATH: bundlePath,
     SCHEDULES_ENABLED: 'false',
     ADMIN_API_KEY: 'bench-operations-key-0123456789',
+    // Production fails closed without them: the sandbox notifies from this machine, with this token.
+    TMONEY_CALLBACK_ALLOWED_IPS: '127.0.0.1,::1',
+    TMONEY_NOTIFICATION_TOKEN: DEV_TMONEY_NOTIFICATION_TOKEN,
+    // Every simulated operator calls back from this one address: no per-address limit here.
+    CALLBACK_RATE_LIMIT_PER_MINUTE: '100000000',
     SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}`,
     SANDBOX_PAYGATE_CALLBACK_URL: `${apiUrl}/v1/callbacks/paygate`,
     ...opts.env,

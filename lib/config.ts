@@ -191,7 +191,7 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
 
   /** Callbacks stored per minute from one source address; more are answered 429, not stored. */
-  CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
 
   /** Route health: this many operator-side failures in a row open the circuit…*/
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),

@@ -1,4 +1,4 @@
-import { timeoutSignal } from '../lib/cancellation.js';
+import { callDeadline } from '../lib/cancellation.js';
 
 /**
  * Small HTTP helper for adapters: it tells apart "nothing was sent" from "sent, outcome unknown",
@@ -32,35 +32,40 @@ export async function httpRequest(
   url: string,
   init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
 ): Promise<HttpOutcome> {
-  let response: Response;
+  // Aborted at the timeout, or when the activity making the call is cancelled (lib/cancellation.ts).
+  const deadline = callDeadline(init.timeoutMs);
   try {
-    response = await fetch(url, {
-      method: init.method,
-      headers: init.headers,
-      body: init.body,
-      // Aborted at the timeout, or when the activity making the call is cancelled (lib/cancellation.ts).
-      signal: timeoutSignal(init.timeoutMs),
-    });
-  } catch (err) {
-    const code = errorCode(err);
-    if (code && NOT_SENT_CODES.has(code)) return { kind: 'unreachable', detail: `${code} ${pathOf(url)}` };
-    const name = err instanceof Error ? err.name : 'Error';
-    const why = name === 'TimeoutError' ? 'timeout' : name === 'AbortError' ? 'cancelled' : (code ?? name);
-    return { kind: 'ambiguous', detail: `${why} ${pathOf(url)}` };
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
+        signal: deadline.signal,
+      });
+    } catch (err) {
+      const code = errorCode(err);
+      if (code && NOT_SENT_CODES.has(code)) return { kind: 'unreachable', detail: `${code} ${pathOf(url)}` };
+      const name = err instanceof Error ? err.name : 'Error';
+      const why = name === 'TimeoutError' ? 'timeout' : name === 'AbortError' ? 'cancelled' : (code ?? name);
+      return { kind: 'ambiguous', detail: `${why} ${pathOf(url)}` };
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      return { kind: 'ambiguous', detail: `answer cut off: ${errorCode(err) ?? String(err)}` };
+    }
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { kind: 'answered', status: response.status, body, text };
+  } finally {
+    deadline.release();
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (err) {
-    return { kind: 'ambiguous', detail: `answer cut off: ${errorCode(err) ?? String(err)}` };
-  }
-  let body: unknown = undefined;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { kind: 'answered', status: response.status, body, text };
 }
 
 /** A GET or POST whose answer body is streamed (settlement reports): the caller reads it line by line. */

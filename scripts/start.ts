@@ -86,7 +86,16 @@ try {
     writeFileSync(adminKeyFile, `adm_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   const adminKey = config.ADMIN_API_KEY ?? readFileSync(adminKeyFile, 'utf8').trim();
 
-  const env = { WORKFLOW_BUNDLE_PATH: bundlePath, ADMIN_API_KEY: adminKey };
+  const env = {
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+    ADMIN_API_KEY: adminKey,
+    // The URLs set in the operators' back offices, as the sandbox plays them: ours, with our token.
+    SANDBOX_TMONEY_NOTIFICATION_URL: new URL(
+      `/v1/callbacks/tmoney/${config.TMONEY_NOTIFICATION_TOKEN}`,
+      config.PUBLIC_BASE_URL,
+    ).toString(),
+    SANDBOX_PAYGATE_CALLBACK_URL: new URL('/v1/callbacks/paygate', config.PUBLIC_BASE_URL).toString(),
+  };
   services.push(startService('sandbox', 'sandbox/server.ts', env));
   services.push(startService('worker', 'workers/main.ts', env));
   services.push(startService('api', 'api/server.ts', env));

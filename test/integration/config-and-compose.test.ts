@@ -29,6 +29,36 @@ describe('configuration', () => {
     }
   });
 
+  it('fails closed in production without what authenticates TMoney notifications', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /TMONEY_CALLBACK_ALLOWED_IPS.*\n.*TMONEY_NOTIFICATION_TOKEN/s,
+    );
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        TMONEY_CALLBACK_ALLOWED_IPS: '10.0.0.0/8',
+        TMONEY_NOTIFICATION_TOKEN: 'short',
+      }),
+    ).toThrow(/TMONEY_NOTIFICATION_TOKEN/);
+    expect(() => loadConfig({ TMONEY_CALLBACK_ALLOWED_IPS: '10.0.0.0/33' })).toThrow(
+      /TMONEY_CALLBACK_ALLOWED_IPS/,
+    );
+    const ok = loadConfig({
+      NODE_ENV: 'production',
+      TMONEY_CALLBACK_ALLOWED_IPS: '196.168.1.2, 10.0.0.0/8',
+      TMONEY_NOTIFICATION_TOKEN: 'a-secret-of-twenty-four-chars',
+    });
+    expect(ok.TMONEY_CALLBACK_ALLOWED_IPS).toEqual(['196.168.1.2', '10.0.0.0/8']);
+  });
+
+  it('refuses HTTP timeouts that a send activity could not outlive', async () => {
+    const { checkSendTimeouts, createOperators } = await import('../../activities/index.js');
+    expect(() => checkSendTimeouts(createOperators(loadConfig({ TMONEY_HTTP_TIMEOUT_MS: '40000' })))).toThrow(
+      /tmoney: HTTP timeouts allow a send to take 480 s/,
+    );
+    expect(() => checkSendTimeouts(createOperators(loadConfig({})))).not.toThrow();
+  });
+
   it('makes an entry point exit non-zero with the message', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api', 'server.ts')], {
       cwd: ROOT,

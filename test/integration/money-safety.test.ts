@@ -367,23 +367,23 @@ describe('payouts', () => {
   });
 });
 
-describe('callbacks', () => {
-  function notification(purchaseref: string, amount: number) {
-    return new URLSearchParams({
-      purchaseref,
-      amount: String(amount),
-      currency: '952',
-      status: 'OK',
-      error: '',
-      payid: '99',
-      paymentref: 'forged',
-      mobile: '22890112233',
-      clientid: '',
-      cname: '',
-      timestamp: '1',
-    }).toString();
-  }
+function notification(purchaseref: string, amount: number) {
+  return new URLSearchParams({
+    purchaseref,
+    amount: String(amount),
+    currency: '952',
+    status: 'OK',
+    error: '',
+    payid: '99',
+    paymentref: 'forged',
+    mobile: '22890112233',
+    clientid: '',
+    cname: '',
+    timestamp: '1',
+  }).toString();
+}
 
+describe('callbacks', () => {
   it('a TMoney notification forged from an allowed address, without our token, credits nothing', async () => {
     const m = await newMerchant('Forged TMoney');
     const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
@@ -455,6 +455,23 @@ describe('callbacks', () => {
     });
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('url_too_long');
+    // A declined payer goes back to the return page (which reads the outcome), not the cancel page.
+    const ok = await api<{ next_action: { fields: Record<string, string> } }>(stack, 'POST', '/v1/payins', {
+      key: stack.merchant.apiKey,
+      body: {
+        amount: 5_000,
+        currency: 'XOF',
+        operator: 'tmoney',
+        customer: { phone: '+22890112233' },
+        return_url: 'https://shop.example/back',
+        cancel_url: 'https://shop.example/cancelled',
+      },
+    });
+    expect(ok.body.next_action.fields).toMatchObject({
+      accepturl: 'https://shop.example/back',
+      declineurl: 'https://shop.example/back',
+      cancelurl: 'https://shop.example/cancelled',
+    });
   });
 
   it("operators' balances are the platform's: operations see them (cached), merchants see route health only", async () => {
@@ -484,5 +501,166 @@ describe('callbacks', () => {
     const res = await fetch(`${stack.apiUrl}/metrics`, { headers: { Authorization: `Bearer ${ADMIN}` } });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('passerelle_payments');
+  });
+
+  it('stores a bounded number of callbacks a minute from one address; the rest get 429 and are not stored', async () => {
+    const limited = await startStack({ worker: false, env: { CALLBACK_RATE_LIMIT_PER_MINUTE: '3' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push(
+          (await fetch(`${limited.apiUrl}/v1/callbacks/paygate`, { method: 'POST', body: 'x' })).status,
+        );
+      }
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      const { rows } = await limited.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM operator_callbacks WHERE operator = 'paygate' AND raw_body = 'x'::bytea",
+      );
+      expect(rows[0]!.n).toBeGreaterThanOrEqual(3);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it('believes X-Forwarded-For only from a trusted proxy, for the allow-list', async () => {
+    const proxied = await startStack({
+      worker: false,
+      env: { TRUST_PROXY: 'loopback', TMONEY_CALLBACK_ALLOWED_IPS: '10.9.9.9' },
+    });
+    const direct = await startStack({ worker: false, env: { TMONEY_CALLBACK_ALLOWED_IPS: '10.9.9.9' } });
+    try {
+      const path = `/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?${notification('pay_aaaaaaaaaaaaaaaaaaaaaaaa', 100)}`;
+      const reason = async (st: TestStack) => {
+        const res = await fetch(`${st.apiUrl}${path}`, { headers: { 'X-Forwarded-For': '10.9.9.9' } });
+        const { id } = (await res.json()) as { id: number };
+        return (await listCallbacks(st.pool, { operator: 'tmoney' })).find((r) => r.id === id)?.rejectReason;
+      };
+      expect(await reason(proxied)).toBe('unknown payment reference'); // past the allow-list
+      expect(await reason(direct)).toContain('not allowed'); // the header alone proves nothing
+    } finally {
+      await Promise.all([proxied.stop(), direct.stop()]);
+    }
+  });
+});
+
+describe('the API', () => {
+  it('replays a finished request by its Idempotency-Key before checking anything again', async () => {
+    const m = await newMerchant('Replay first');
+    await fundMerchant(stack, m.apiKey, [5_000]);
+    const body = { amount: 3_000, currency: 'XOF', recipient: { phone: recipientNumber() } };
+    const key = `replay-${m.id}`;
+    const first = await api<PayinBody>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body,
+      headers: { 'Idempotency-Key': key },
+    });
+    expect(first.status).toBe(201);
+    await payoutEnds(m, first.body.id);
+    // The balance no longer fits the same payout: a new one would be 422, the replay is still its 201.
+    const again = await api<PayinBody>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      body,
+      headers: { 'Idempotency-Key': key },
+    });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+  });
+
+  it('creates one transfer for two simultaneous requests with one key, and refuses a refund of its collection', async () => {
+    const m = await newMerchant('Transfer twice');
+    const body = {
+      amount: 2_500,
+      currency: 'XOF',
+      mode: 'direct',
+      sender: { phone: '+22890112233' },
+      recipient: { phone: '+22897112233' },
+    };
+    const headers = { 'Idempotency-Key': `same-${m.id}` };
+    const answers = await Promise.all(
+      [1, 2, 3].map(() =>
+        api<{ id: string; status: string }>(stack, 'POST', '/v1/transfers', { key: m.apiKey, body, headers }),
+      ),
+    );
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+    const transferId = answers[0]!.body.id;
+    const { rows } = await stack.pool.query<{ kind: string }>(
+      'SELECT kind FROM payments WHERE transfer_id = $1',
+      [transferId],
+    );
+    expect(rows.map((r) => r.kind).sort()).toEqual(['payin', 'payout']);
+    const done = await eventually('transfer completed', async () => {
+      const r = await api<{ status: string; legs: { collection: { id: string } } }>(
+        stack,
+        'GET',
+        `/v1/transfers/${transferId}`,
+        {
+          key: m.apiKey,
+        },
+      );
+      return r.body.status === 'completed' ? r.body : undefined;
+    });
+    const refund = await api<{ code: string }>(
+      stack,
+      'POST',
+      `/v1/payins/${done.legs.collection.id}/refunds`,
+      {
+        key: m.apiKey,
+        body: { amount: 1_000 },
+      },
+    );
+    expect(refund.status).toBe(422);
+    expect(refund.body.code).toBe('transfer_leg_not_refundable');
+  });
+
+  it('the sweep ends a payout recorded but never started (nothing held), which then blocks nothing', async () => {
+    const m = await newMerchant('Never started');
+    const id = newId('pay');
+    await insertPayment(stack.pool, {
+      id,
+      merchantId: m.id,
+      kind: 'payout',
+      amount: 1_500,
+      currency: 'XOF',
+      operator: 'ligdicash',
+      network: 'orange_bf',
+      mode: 'mobile_money',
+      customer: { phone: recipientNumber() },
+      metadata: {},
+      deadlineAt: new Date(Date.now() + 86_400_000),
+      workflowId: `payout-${id}`,
+    });
+    await stack.pool.query("UPDATE payments SET created_at = now() - interval '1 hour' WHERE id = $1", [id]);
+    await runReconciliation({ operator: 'ligdicash', kind: 'sweep' });
+    const after = (await getPayment(stack.pool, id))!;
+    expect(after.status).toBe('failed');
+    expect(after.failure?.code).toBe('not_started');
+  });
+
+  it('neutralises spreadsheet formulas in the CSV export of a report', async () => {
+    const started = new Date(Date.now() - 60_000).toISOString();
+    await fetch(`${stack.sandboxUrl}/ligdicash/_sandbox/report-adjustments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify([
+        { type: 'extra', reference: '=HYPERLINK("http://evil.example","x")', amount: 1_234 },
+      ]),
+    });
+    try {
+      const run = await runReconciliation({
+        operator: 'ligdicash',
+        from: started,
+        to: new Date(Date.now() + 60_000).toISOString(),
+      });
+      const csv = await (
+        await fetch(`${stack.apiUrl}/v1/reconciliation/runs/${run.id}/discrepancies.csv`, {
+          headers: { Authorization: `Bearer ${ADMIN}` },
+        })
+      ).text();
+      expect(csv).toContain(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
+      expect(csv).not.toMatch(/(^|,)=HYPERLINK/m);
+    } finally {
+      await fetch(`${stack.sandboxUrl}/ligdicash/_sandbox/report-adjustments`, { method: 'DELETE' });
+    }
   });
 });

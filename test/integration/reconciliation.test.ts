@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant, setLateSuccessPolicy } from '../../db/merchants.js';
+import { setFeeSchedule } from '../../db/fees.js';
 import { insertPayment } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';
 import { scheduleIds } from '../../workers/schedules.js';
@@ -284,9 +285,17 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     }
   });
 
-  it('refunds a late payment at once when the merchant chose that policy', async () => {
+  it('refunds a late payment at once, in full, when the merchant chose that policy: the merchant ends where it was', async () => {
     const m = await createMerchant(stack.pool, 'Refund late');
     expect(await setLateSuccessPolicy(stack.pool, m.merchant.id, 'refund')).toBe(true);
+    // A 2 % payin fee: the merchant is credited 983 of the 1,003 the payer paid.
+    await setFeeSchedule(stack.pool, {
+      merchantId: m.merchant.id,
+      kind: 'payin',
+      currency: 'XOF',
+      percentBps: 200,
+      fixedAmount: 0,
+    });
     const late = await api<PayinBody>(stack, 'POST', '/v1/payins', {
       key: m.apiKey,
       body: { amount: 1_003, currency: 'XOF' },
@@ -314,6 +323,15 @@ describe('settlement reconciliation (LigdiCash report)', () => {
       return r.body.status === 'refunded' ? r.body : undefined;
     });
     expect(refunded.status).toBe('refunded');
+    // The payer got all 1,003 back; our fee went back to the merchant, who ends at zero.
+    const refunds = await api<{ data: { amount: number; status: string }[] }>(
+      stack,
+      'GET',
+      `/v1/payins/${late.body.id}/refunds`,
+      { key: m.apiKey },
+    );
+    expect(refunds.body.data.map((r) => [r.amount, r.status])).toEqual([[1_003, 'succeeded']]);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 0, on_hold: 0 });
     await expectBalancedLedger(stack.pool);
   });
 });
@@ -453,6 +471,11 @@ describe('schedules', () => {
       expect(sweep.spec.intervals?.[0]?.every).toBe(600_000);
       const settlement = await stack.temporal.schedule.getHandle('settlement-tmoney').describe();
       expect(settlement.action.type).toBe('startWorkflow');
+      // Under SKIP, a stuck run would block every later one: scheduled runs are bounded.
+      if (sweep.action.type !== 'startWorkflow' || settlement.action.type !== 'startWorkflow')
+        throw new Error('schedules start workflows');
+      expect(sweep.action.workflowRunTimeout).toBe(1_800_000);
+      expect(settlement.action.workflowRunTimeout).toBe(6 * 3_600_000);
     } finally {
       for (const id of scheduleIds())
         await stack.temporal.schedule

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, requestHash } from '../../api/idempotency.js';
-import { maskPhone, redaction } from '../../lib/logger.js';
+import { errorSummary, maskPhone, redactUrl, redaction } from '../../lib/logger.js';
 
 function capture(obj: Record<string, unknown>): string {
   let out = '';
@@ -47,6 +47,30 @@ describe('log redaction', () => {
     expect(maskPhone('+22670123456')).toBe('+226******56');
     expect(maskPhone('22670123456')).toBe('226******56');
     expect(maskPhone('12')).toBe('***');
+  });
+});
+
+describe('URLs and errors in logs', () => {
+  it('keep no payer number, name or callback token from a request URL', () => {
+    const url =
+      '/v1/callbacks/tmoney/dev-tmoney-notification-0000000000?purchaseref=pay_x&amount=3009&status=OK&mobile=22890112233&cname=Awa+K&clientid=77';
+    const logged = redactUrl(url);
+    expect(logged).not.toContain('22890112233');
+    expect(logged).not.toContain('Awa');
+    expect(logged).not.toContain('dev-tmoney-notification');
+    expect(logged).toContain('purchaseref=pay_x');
+    expect(logged).toContain('status=OK');
+  });
+
+  it('keep no row values from a database error', () => {
+    const err = Object.assign(new Error('duplicate key value violates unique constraint for 22670123456'), {
+      code: '23505',
+      detail: 'Key (phone)=(+22670123456) already exists.',
+    });
+    const summary = errorSummary(err);
+    expect(JSON.stringify(summary)).not.toContain('22670123456');
+    expect(summary).toMatchObject({ type: 'Error', code: '23505' });
+    expect(summary).not.toHaveProperty('detail');
   });
 });
 
