@@ -13,6 +13,7 @@ import {
   api,
   eventually,
   payinReaches,
+  recordHistory,
   startStack,
   type PayinBody,
   type TestStack,
@@ -63,6 +64,30 @@ describe('deadlines', () => {
     const lastCheck = Date.parse(invoice.lastStatusCallAt!);
     expect(lastCheck).toBeGreaterThanOrEqual(payment.deadlineAt!.getTime());
     expect(lastCheck - payment.deadlineAt!.getTime()).toBeLessThan(1_000);
+    await recordHistory(stack, created.body.id, 'payin-expired-waits-until-deadline');
+  });
+
+  it('a callback that comes while the poll is in flight cancels it and is checked at once', async () => {
+    const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+      key: stack.merchant.apiKey,
+      body: { amount: 6_100, currency: 'XOF' },
+    });
+    const workflowId = `payin-${created.body.id}`;
+    await eventually('polling started', async () =>
+      (await historyOf(workflowId)).some(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollPayinUntilDefinite',
+      )
+        ? true
+        : undefined,
+    );
+    const { ligdicashControl } = await import('../support/stack.js');
+    await ligdicashControl(stack, created.body.operator_reference!, 'pay');
+    const done = await payinReaches(stack, created.body.id, ['succeeded', 'expired', 'failed']);
+    expect(done.status).toBe('succeeded');
+    const events = await historyOf(workflowId);
+    expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
+    expect(events.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(true);
+    await recordHistory(stack, created.body.id, 'payin-callback-cancels-polling');
   });
 });
 
@@ -162,6 +187,11 @@ describe('disbursements', () => {
     expect(after.status).toBe('unknown');
     expect(await balanceOf(stack, key)).toMatchObject({ on_hold: 2_008 });
     await expectBalancedLedger(stack.pool);
+    await eventually('payout workflow closed', async () => {
+      const d = await stack.temporal.workflow.getHandle(`payout-${created.body.id}`).describe();
+      return d.status.name !== 'RUNNING' ? true : undefined;
+    });
+    await recordHistory(stack, created.body.id, 'payout-cancelled', 'payout');
   });
 
   it('a terminated payout is found by the sweep and left unknown with its hold, for reconciliation', async () => {
@@ -343,5 +373,6 @@ describe('the transfer saga', () => {
     console.log(
       `transfer awaiting resolution for 8 s of look-ups every 1 s: ${events.length} history events`,
     );
+    await recordHistory(stack, created.body.id, 'transfer-awaiting-resolution-needs-review', 'transfer');
   });
 });

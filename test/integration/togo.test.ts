@@ -356,6 +356,7 @@ describe('PayGateGlobal', () => {
     expect(again.status).toBe(303);
     expect(await (await fetch(url)).text()).toContain('Paiement effectué');
     expect(stack.sandbox.paygate.byIdentifier(created.body.id)?.phone).toBe('90112233');
+    await recordHistory(stack, created.body.id, 'payin-paygate-our-page');
   });
 
   it('cancelled (6) and expired (4) payment codes end the payin so', async () => {

@@ -156,6 +156,8 @@ describe('transfers', () => {
       ].sort(),
     );
     await recordHistory(stack, done.id, 'transfer-completed', 'transfer');
+    // The collection leg of a transfer, with its signal to the parent.
+    await recordHistory(stack, done.legs.collection!.id, 'payin-transfer-leg');
   });
 
   it('a refused collection stops everything: nothing is paid out', async () => {
@@ -179,6 +181,7 @@ describe('transfers', () => {
     expect(done.legs.collection?.status).toBe('refunded');
     expect(await transitBalance(done.id)).toBe(0);
     await expectBalancedLedger(stack.pool);
+    await recordHistory(stack, done.id, 'transfer-refunding-refunded', 'transfer');
   });
 
   it('an ambiguous payout later found executed is not refunded', async () => {

@@ -265,7 +265,8 @@ export async function ligdicashControl(
 
 /**
  * With RECORD_HISTORIES=1, saves a finished payin's workflow history as a replay fixture
- * (test/fixtures/histories/<name>.json), which test/replay.test.ts runs through the current code.
+ * (test/fixtures/histories/<name>.json), which test/replay.test.ts runs through the current code;
+ * an existing fixture is kept unless RECORD_HISTORIES=overwrite.
  */
 export async function recordHistory(
   stack: TestStack,
@@ -276,7 +277,11 @@ export async function recordHistory(
   if (!process.env.RECORD_HISTORIES) return;
   // The CLI writes the proto3 JSON that the replayer reads (as the Temporal UI's export does).
   const { execFileSync } = await import('node:child_process');
-  const { writeFileSync } = await import('node:fs');
+  const { existsSync, writeFileSync } = await import('node:fs');
+  const file = path.join(ROOT, 'test', 'fixtures', 'histories', `${name}.json`);
+  // A recorded history is the proof that payments of that shape keep running: never replaced by
+  // accident (RECORD_HISTORIES=overwrite does it on purpose).
+  if (existsSync(file) && process.env.RECORD_HISTORIES !== 'overwrite') return;
   const json = execFileSync(process.env.TEMPORAL_CLI_PATH ?? 'temporal', [
     'workflow',
     'show',
@@ -287,5 +292,5 @@ export async function recordHistory(
     '--output',
     'json',
   ]);
-  writeFileSync(path.join(ROOT, 'test', 'fixtures', 'histories', `${name}.json`), json);
+  writeFileSync(file, json);
 }
