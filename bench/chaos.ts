@@ -648,9 +648,20 @@ async function verify(sys: BenchSystem) {
   const withdrawals = (await (
     await fetch(`${sys.sandboxUrl}/ligdicash/_sandbox/withdrawals`)
   ).json()) as SandboxWithdrawal[];
+  const paygateDisbursements = (
+    (await (await fetch(`${sys.sandboxUrl}/paygate/_sandbox/transactions`)).json()) as {
+      identifier: string;
+      kind: string;
+      executed: boolean;
+    }[]
+  ).filter((t) => t.kind === 'disbursement' && t.executed);
+  // Payouts and refunds go through LigdiCash, and (lagging_lookup_payout) PayGateGlobal.
   const executedTimes = countBy(
-    withdrawals.filter((w) => w.executed),
-    (w) => w.transactionId,
+    [
+      ...withdrawals.filter((w) => w.executed).map((w) => w.transactionId),
+      ...paygateDisbursements.map((t) => t.identifier),
+    ],
+    (id) => id,
   );
   const twice = Object.entries(executedTimes).filter(([, n]) => n > 1);
   const ours = new Set(

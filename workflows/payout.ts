@@ -3,6 +3,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -14,7 +15,7 @@ import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
-import { decideDisbursement, decideDisbursementAtDeadline } from './decisions.js';
+import { decideDisbursement, decideDisbursementAtDeadline, weighCallbacks } from './decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
@@ -127,6 +128,13 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
       operatorMessage: observed?.operatorMessage,
       operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
     });
+    // Callbacks that came while the end was being recorded are weighed too, not left `signalled`.
+    if (hints.length && patched('settle-hints-after-the-end')) {
+      const { confirmed, rejected } = weighCallbacks(hints.splice(0), observation, input.amount);
+      if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
+      if (rejected.length)
+        await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
+    }
     return end({ status: recorded, failure: decision.failure });
   } catch (err) {
     if (!isCancellation(err)) throw err;

@@ -158,9 +158,23 @@ function mutated(valid: fc.Arbitrary<Record<string, unknown>>) {
   });
 }
 
+/** Bodies a merchant would send (the README's), so that every run also reaches an accepted create. */
+const knownGood: Record<string, Record<string, unknown>> = {
+  '/v1/payins': { amount: 5_000, currency: 'XOF', description: 'Order 1001' },
+};
+
 function bodyFor(path: string): fc.Arbitrary<{ body?: string; contentType?: string }> {
   const valid = validBodies[path] ?? fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 4 });
+  const good = knownGood[path];
   return fc.oneof(
+    ...(good
+      ? [
+          {
+            weight: 6,
+            arbitrary: fc.constant({ body: JSON.stringify(good), contentType: 'application/json' }),
+          },
+        ]
+      : []),
     {
       weight: 4,
       arbitrary: valid.map((b) => ({ body: JSON.stringify(b), contentType: 'application/json' })),

@@ -637,6 +637,52 @@ describe('the API', () => {
     expect(after.failure?.code).toBe('not_started');
   });
 
+  it('the sweep works through a backlog of unknown payouts in turn, not the same oldest batch each time', async () => {
+    const m = await newMerchant('Backlog');
+    const ids = [newId('pay'), newId('pay')];
+    for (const [i, id] of ids.entries()) {
+      await insertPayment(stack.pool, {
+        id,
+        merchantId: m.id,
+        kind: 'payout',
+        amount: 1_000 + i,
+        currency: 'XOF',
+        operator: 'paygate',
+        network: 'moov_tg',
+        mode: 'mobile_money',
+        customer: { phone: '+22896000300' },
+        metadata: {},
+        deadlineAt: new Date(),
+        workflowId: `payout-${id}`,
+      });
+      // Older than anything else in the database, and of unknown outcome (PayGateGlobal cannot tell).
+      await stack.pool.query(
+        "UPDATE payments SET status = 'unknown', created_at = now() - make_interval(days => 6, secs => $2) WHERE id = $1",
+        [id, 10 - i],
+      );
+    }
+    const activities = createReconciliationActivities({
+      pool: stack.pool,
+      operators: createOperators(stack.config),
+      logger: createLogger({ level: 'silent' }),
+      temporal: stack.temporal,
+      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+      timingFor: (operator) => operatorTiming(stack.config, operator),
+      sweep: { lookbackDays: 7, batch: 1, recheckMinutes: 0 },
+    });
+    const swept = async () =>
+      (
+        await stack.pool.query<{ id: string }>(
+          'SELECT id FROM payments WHERE id = ANY($1::text[]) AND last_swept_at IS NOT NULL ORDER BY id',
+          [ids],
+        )
+      ).rows.map((r) => r.id);
+    await activities.sweepOperator({ runId: `rotate-1-${m.id}`, operator: 'paygate', triggeredBy: 'test' });
+    expect(await swept()).toEqual([ids[0]]);
+    await activities.sweepOperator({ runId: `rotate-2-${m.id}`, operator: 'paygate', triggeredBy: 'test' });
+    expect(await swept()).toEqual([...ids].sort());
+  });
+
   it('neutralises spreadsheet formulas in the CSV export of a report', async () => {
     const started = new Date(Date.now() - 60_000).toISOString();
     await fetch(`${stack.sandboxUrl}/ligdicash/_sandbox/report-adjustments`, {
