@@ -2,16 +2,19 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { InsufficientBalanceError, capturePosting, holdPosting, post, releasePosting } from '../db/ledger.js';
 import {
+  acquireSendLease,
   applyTransition,
   getPayment,
   recordInitiationAttempt,
   recordRefundOnPayin,
+  releaseSendLease,
   type PaymentRecord,
   type Transition,
 } from '../db/payments.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { unconfirmedAmount } from '../lib/amount-check.js';
 import { operatorRequestId } from '../lib/ids.js';
+import { sendLeaseMs } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
@@ -360,37 +363,58 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
      * sweep and reconciliation. Never leaves a hold without a payment that accounts for it.
      */
     async abandonDisbursement(paymentId: string, reason: string): Promise<PaymentStatus> {
-      const payment = await load(paymentId);
-      const neverSent = payment.initiationAttempts === 0 && !payment.operatorReference;
-      const to: PaymentStatus | undefined =
-        payment.status === 'created'
-          ? 'cancelled'
-          : payment.status === 'pending'
-            ? neverSent
-              ? 'failed'
-              : 'unknown'
-            : undefined;
-      if (!to) return payment.status;
-      const result = await applyTransition(
+      // The send activity learns of the cancellation only at its next heartbeat: it may still be
+      // about to send. Deciding under the send lease closes that gap: while a send holds it the
+      // payout may go out (`unknown`, hold kept); once we hold it, a send that starts later finds
+      // the payment no longer pending and sends nothing.
+      const owner = `abandon:${paymentId}`;
+      const first = await load(paymentId);
+      const leased = await acquireSendLease(
         pool,
-        {
-          paymentId,
-          step: 'abandoned',
-          to,
-          actor: 'workflow',
-          reason: `workflow cancelled: ${reason}`,
-          failure:
-            to === 'unknown'
-              ? {
-                  code: 'operator_outcome_unknown',
-                  message: 'Cancelled after it may have been sent; the hold is kept',
-                }
-              : { code: 'cancelled', message: 'Cancelled before anything was sent' },
-        },
-        disbursementPostings(to),
+        paymentId,
+        owner,
+        sendLeaseMs(adapterFor(first).worstCaseCallMs),
       );
-      log(result.payment).warn({ to: result.payment.status }, 'disbursement workflow cancelled');
-      return result.payment.status;
+      try {
+        for (let tries = 0; tries < 2; tries++) {
+          const payment = await load(paymentId);
+          const neverSent = leased && payment.initiationAttempts === 0 && !payment.operatorReference;
+          const to: PaymentStatus | undefined =
+            payment.status === 'created'
+              ? 'cancelled'
+              : payment.status === 'pending'
+                ? neverSent
+                  ? 'failed'
+                  : 'unknown'
+                : undefined;
+          if (!to) return payment.status;
+          const result = await applyTransition(
+            pool,
+            {
+              paymentId,
+              step: 'abandoned',
+              to,
+              actor: 'workflow',
+              reason: `workflow cancelled: ${reason}`,
+              failure:
+                to === 'unknown'
+                  ? {
+                      code: 'operator_outcome_unknown',
+                      message: 'Cancelled after it may have been sent; the hold is kept',
+                    }
+                  : { code: 'cancelled', message: 'Cancelled before anything was sent' },
+            },
+            disbursementPostings(to),
+          );
+          // Refused: the payment moved meanwhile (its hold was just placed); decide again.
+          if (!result.applied && result.reason === 'not_allowed') continue;
+          log(result.payment).warn({ to: result.payment.status }, 'disbursement workflow cancelled');
+          return result.payment.status;
+        }
+        return (await load(paymentId)).status;
+      } finally {
+        if (leased) await releaseSendLease(pool, paymentId, owner).catch(() => undefined);
+      }
     },
 
     /** Ends a disbursement: success captures the hold, failure releases it, unknown keeps it. */

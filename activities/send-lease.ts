@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { acquireSendLease, releaseSendLease } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import { SEND_CALLS_PER_ACTIVITY, SEND_LEASE_MARGIN_MS } from '../lib/timeouts.js';
+import { sendLeaseMs } from '../lib/timeouts.js';
 
 /**
  * Runs one send of a payment to its operator under a database lease, so that two attempts of
@@ -19,7 +19,7 @@ export async function withSendLease<T>(
 ): Promise<T> {
   const info = Context.current().info;
   const owner = `${info.workflowExecution?.runId ?? '-'}:${info.activityId}:${info.attempt}`;
-  const forMs = worstCaseCallMs * SEND_CALLS_PER_ACTIVITY + SEND_LEASE_MARGIN_MS;
+  const forMs = sendLeaseMs(worstCaseCallMs);
   if (!(await acquireSendLease(pool, paymentId, owner, forMs))) {
     throw ApplicationFailure.create({
       type: 'SendInFlight',

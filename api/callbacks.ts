@@ -77,7 +77,12 @@ class CallbackRateLimit {
     const now = Date.now();
     const w = this.windows.get(source);
     if (!w || now - w.startedAt >= 60_000) {
-      if (this.windows.size > 10_000) this.windows.clear();
+      // Bounded memory: ended windows go first, so that many addresses cannot reset everyone's.
+      if (this.windows.size > 10_000) {
+        for (const [source, old] of this.windows)
+          if (now - old.startedAt >= 60_000) this.windows.delete(source);
+        if (this.windows.size > 10_000) this.windows.clear();
+      }
       this.windows.set(source, { startedAt: now, count: 1 });
       return true;
     }

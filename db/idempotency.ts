@@ -29,27 +29,7 @@ export async function reserveIdempotencyKey(
     [r.merchantId, r.key, r.method, r.path, r.requestHash, r.resourceId],
   );
   if (inserted.rowCount) return { reserved: true };
-  const { rows } = await db.query<{
-    request_hash: string;
-    request_path: string;
-    resource_id: string | null;
-    response_status: number | null;
-    response_body: unknown;
-  }>(
-    'SELECT request_hash, request_path, resource_id, response_status, response_body FROM idempotency_keys WHERE merchant_id = $1 AND key = $2',
-    [r.merchantId, r.key],
-  );
-  const row = rows[0]!;
-  return {
-    reserved: false,
-    existing: {
-      requestHash: row.request_hash,
-      requestPath: row.request_path,
-      resourceId: row.resource_id,
-      responseStatus: row.response_status,
-      responseBody: row.response_body,
-    },
-  };
+  return { reserved: false, existing: (await findIdempotencyKey(db, r.merchantId, r.key))! };
 }
 
 /** The stored request and answer of a key, if it was used. */

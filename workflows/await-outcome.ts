@@ -86,6 +86,24 @@ async function pollOrHint(
   return first;
 }
 
+/**
+ * Weighs callback hints against a status answer and records the verdicts (confirmed, then
+ * rejected); returns those it cannot decide (the status API did not answer).
+ */
+export async function settleHints(
+  hints: CallbackHint[],
+  observation: PayinStatusCheck,
+  amount: number,
+  settleCallbacks: AwaitOutcomeOptions['settleCallbacks'],
+): Promise<CallbackHint[]> {
+  if (hints.length === 0) return [];
+  const { confirmed, rejected, undecided } = weighCallbacks(hints, observation, amount);
+  if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
+  if (rejected.length)
+    await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
+  return undecided;
+}
+
 export async function awaitOutcome(
   o: AwaitOutcomeOptions,
 ): Promise<{ decision: Extract<PayinDecision, { final: true }>; observation: PayinStatusCheck }> {
@@ -97,12 +115,7 @@ export async function awaitOutcome(
   let decision: PayinDecision = { final: false };
 
   const settle = async (hints: CallbackHint[]) => {
-    if (hints.length === 0) return;
-    const { confirmed, rejected, undecided } = weighCallbacks(hints, observation, o.amount);
-    if (confirmed.length) await o.settleCallbacks(confirmed, 'confirmed');
-    if (rejected.length)
-      await o.settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
-    unweighed.push(...undecided);
+    unweighed.push(...(await settleHints(hints, observation, o.amount, o.settleCallbacks)));
   };
 
   // Histories recorded before polling moved into activity retries replay with timers.

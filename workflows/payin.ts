@@ -11,9 +11,9 @@ import {
 import type { PayinActivities } from '../activities/payin-activities.js';
 import { pollingQueue } from '../lib/task-queues.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
+import { awaitOutcome, pollingActivityOptions, settleHints, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
-import { decideAtDeadline, decideFromStatus, weighCallbacks } from './decisions.js';
+import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
@@ -162,12 +162,8 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   });
   setStatus(recorded);
   // Callbacks that came while the end was being recorded are weighed too, not left `signalled`.
-  if (pendingHints.length && patched('settle-hints-after-the-end')) {
-    const { confirmed, rejected } = weighCallbacks(pendingHints.splice(0), lastObservation, input.amount);
-    if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
-    if (rejected.length)
-      await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
-  }
+  if (pendingHints.length && patched('settle-hints-after-the-end'))
+    await settleHints(pendingHints.splice(0), lastObservation, input.amount, settleCallbacks);
   log.info('payin ended', { paymentId: input.paymentId, status: recorded, checks, callbacksReceived });
   return { status: recorded, failure: final.failure };
 }

@@ -13,9 +13,9 @@ import type { DisbursementActivities } from '../activities/disbursement-activiti
 import { pollingQueue } from '../lib/task-queues.js';
 import type { PayinActivities } from '../activities/payin-activities.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import { awaitOutcome, pollingActivityOptions, type PollSchedule } from './await-outcome.js';
+import { awaitOutcome, pollingActivityOptions, settleHints, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
-import { decideDisbursement, decideDisbursementAtDeadline, weighCallbacks } from './decisions.js';
+import { decideDisbursement, decideDisbursementAtDeadline } from './decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
@@ -129,12 +129,8 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
       operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
     });
     // Callbacks that came while the end was being recorded are weighed too, not left `signalled`.
-    if (hints.length && patched('settle-hints-after-the-end')) {
-      const { confirmed, rejected } = weighCallbacks(hints.splice(0), observation, input.amount);
-      if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
-      if (rejected.length)
-        await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
-    }
+    if (hints.length && patched('settle-hints-after-the-end'))
+      await settleHints(hints.splice(0), observation, input.amount, settleCallbacks);
     return end({ status: recorded, failure: decision.failure });
   } catch (err) {
     if (!isCancellation(err)) throw err;

@@ -15,7 +15,9 @@ import {
   eventually,
   ligdicashControl,
   payinReaches,
+  reconciliationRun,
   startStack,
+  TEST_ADMIN_KEY,
   type PayinBody,
   type TestStack,
 } from '../support/stack.js';
@@ -27,7 +29,7 @@ import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '
  * each one beside the attack it closes.
  */
 let stack: TestStack;
-const ADMIN = 'test-admin-key-0123456789';
+const ADMIN = TEST_ADMIN_KEY;
 
 beforeAll(async () => {
   stack = await startStack({
@@ -76,12 +78,18 @@ type Run = {
     }[];
   };
 };
-async function runReconciliation(body: Record<string, unknown>): Promise<Run> {
-  const started = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', { key: ADMIN, body });
-  expect(started.status).toBe(202);
-  return eventually(`run ${started.body.id}`, async () => {
-    const r = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${started.body.id}`, { key: ADMIN });
-    return r.status === 200 && r.body.status !== 'running' ? r.body : undefined;
+const runReconciliation = (body: Record<string, unknown>) => reconciliationRun<Run>(stack, body);
+
+/** The sweep's activity run in this process, with the Temporal client and batch given. */
+function sweepActivities(temporal: Client, batch: number) {
+  return createReconciliationActivities({
+    pool: stack.pool,
+    operators: createOperators(stack.config),
+    logger: createLogger({ level: 'silent' }),
+    temporal,
+    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+    timingFor: (operator) => operatorTiming(stack.config, operator),
+    sweep: { lookbackDays: 7, batch, recheckMinutes: 0 },
   });
 }
 
@@ -170,15 +178,7 @@ describe('credit exactly once', () => {
     const connection = await Connection.connect({ address: stack.config.TEMPORAL_ADDRESS });
     const unreachable = new Client({ connection });
     await connection.close();
-    const activities = createReconciliationActivities({
-      pool: stack.pool,
-      operators: createOperators(stack.config),
-      logger: createLogger({ level: 'silent' }),
-      temporal: unreachable,
-      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-      timingFor: (operator) => operatorTiming(stack.config, operator),
-      sweep: { lookbackDays: 7, batch: 10_000, recheckMinutes: 0 },
-    });
+    const activities = sweepActivities(unreachable, 10_000);
     const summary = await activities.sweepOperator({
       runId: `test-sweep-${id}`,
       operator: 'tmoney',
@@ -226,20 +226,12 @@ describe('amounts the operator does not state never credit', () => {
       expect(done.failure?.code).toBe('amount_unconfirmed');
       expect(await balanceOf(optedIn, optedIn.merchant.apiKey)).toMatchObject({ available: 0 });
       // The day's report states 100: an amount mismatch for a person, never a credit.
-      const started = await api<{ id: string }>(optedIn, 'POST', '/v1/reconciliation/runs', {
-        key: ADMIN,
-        body: {
-          operator: 'paygate',
-          from: new Date(Date.now() - 600_000).toISOString(),
-          to: new Date(Date.now() + 60_000).toISOString(),
-        },
+      const run = await reconciliationRun<Run>(optedIn, {
+        operator: 'paygate',
+        from: new Date(Date.now() - 600_000).toISOString(),
+        to: new Date(Date.now() + 60_000).toISOString(),
       });
-      const run = await eventually('report run', async () => {
-        const r = await api<Run>(optedIn, 'GET', `/v1/reconciliation/runs/${started.body.id}`, {
-          key: ADMIN,
-        });
-        return r.body.status === 'completed' ? r.body : undefined;
-      });
+      expect(run.status).toBe('completed');
       const mine = run.discrepancies.data.filter((d) => d.payment_id === created.body.id);
       expect(mine.map((d) => d.class)).toContain('amount_mismatch');
       expect(mine.every((d) => d.resolution === 'open')).toBe(true);
@@ -661,15 +653,7 @@ describe('the API', () => {
         [id, 10 - i],
       );
     }
-    const activities = createReconciliationActivities({
-      pool: stack.pool,
-      operators: createOperators(stack.config),
-      logger: createLogger({ level: 'silent' }),
-      temporal: stack.temporal,
-      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-      timingFor: (operator) => operatorTiming(stack.config, operator),
-      sweep: { lookbackDays: 7, batch: 1, recheckMinutes: 0 },
-    });
+    const activities = sweepActivities(stack.temporal, 1);
     const swept = async () =>
       (
         await stack.pool.query<{ id: string }>(

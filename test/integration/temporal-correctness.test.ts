@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { initiationWaitsInFlight } from '../../api/workflow-start.js';
 import { createMerchant } from '../../db/merchants.js';
-import { getPayment, insertPayment } from '../../db/payments.js';
+import { acquireSendLease, getPayment, insertPayment } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';
 import { parseMsisdn } from '../../lib/phone.js';
 import { createLogger } from '../../lib/logger.js';
@@ -13,6 +13,7 @@ import {
   api,
   eventually,
   payinReaches,
+  reconciliationRun,
   recordHistory,
   startStack,
   type PayinBody,
@@ -26,7 +27,6 @@ import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '
  * bounded client calls. Each test fails on the code before its fix.
  */
 let stack: TestStack;
-const ADMIN = 'test-admin-key-0123456789';
 
 beforeAll(async () => {
   stack = await startStack({
@@ -169,7 +169,74 @@ describe('creates', () => {
   });
 });
 
+/** The worker's activities, run in this process (MockActivityEnvironment gives their context). */
+function activitiesInProcess() {
+  return createActivities({
+    config: stack.config,
+    pool: stack.pool,
+    logger: createLogger({ level: 'silent' }),
+    temporal: stack.temporal,
+  });
+}
+
+/** A LigdiCash payout recorded and held, as its workflow's first step leaves it. */
+async function heldPayout(
+  merchantId: string,
+  amount: number,
+  activities: ReturnType<typeof activitiesInProcess>,
+): Promise<string> {
+  const id = newId('pay');
+  const recipient = parseMsisdn(recipientNumber());
+  if (!recipient.ok) throw new Error(recipient.reason);
+  await insertPayment(stack.pool, {
+    id,
+    merchantId,
+    kind: 'payout',
+    amount,
+    currency: 'XOF',
+    operator: 'ligdicash',
+    network: recipient.value.network,
+    mode: 'mobile_money',
+    customer: { phone: recipient.value.e164 },
+    metadata: {},
+    deadlineAt: new Date(Date.now() + 86_400_000),
+    workflowId: `payout-${id}`,
+  });
+  expect(
+    await new MockActivityEnvironment().run((pid: string) => activities.holdFunds(pid), id),
+  ).toMatchObject({
+    status: 'pending',
+  });
+  return id;
+}
+
 describe('disbursements', () => {
+  it('a cancellation keeps the hold while a send may be in flight, and a send that starts after it sends nothing', async () => {
+    const m = await createMerchant(stack.pool, 'Cancel race');
+    await fundMerchant(stack, m.apiKey, [6_000]);
+    const activities = activitiesInProcess();
+    const run = new MockActivityEnvironment();
+    // A send has the lease (it learns of the cancellation only at its next heartbeat).
+    const inFlight = await heldPayout(m.merchant.id, 1_500, activities);
+    expect(await acquireSendLease(stack.pool, inFlight, 'a-send-attempt', 60_000)).toBe(true);
+    expect(await run.run((pid: string) => activities.abandonDisbursement(pid, 'test'), inFlight)).toBe(
+      'unknown',
+    );
+    // The cancellation comes first: the hold is released, and the late send ends without sending.
+    const first = await heldPayout(m.merchant.id, 1_600, activities);
+    expect(await run.run((pid: string) => activities.abandonDisbursement(pid, 'test'), first)).toBe('failed');
+    expect(
+      await new MockActivityEnvironment().run(
+        (pid: string, n: number) => activities.initiateDisbursement(pid, n),
+        first,
+        1,
+      ),
+    ).toMatchObject({ kind: 'ended', status: 'failed' });
+    expect(stack.sandbox.ligdicashPayouts.findByTransactionId(first)).toHaveLength(0);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 1_500, on_hold: 1_500 });
+    await expectBalancedLedger(stack.pool);
+  });
+
   it('a cancelled payout settles what it holds: unknown once it may have been sent, never pending for ever', async () => {
     const m = await createMerchant(stack.pool, 'Cancelled payout');
     const key = m.apiKey;
@@ -206,16 +273,7 @@ describe('disbursements', () => {
     await stack.pool.query("UPDATE payments SET updated_at = now() - interval '1 hour' WHERE id = $1", [
       created.body.id,
     ]);
-    const run = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', {
-      key: ADMIN,
-      body: { operator: 'ligdicash', kind: 'sweep' },
-    });
-    await eventually('sweep done', async () => {
-      const r = await api<{ status: string }>(stack, 'GET', `/v1/reconciliation/runs/${run.body.id}`, {
-        key: ADMIN,
-      });
-      return r.body.status === 'completed' ? true : undefined;
-    });
+    await reconciliationRun(stack, { operator: 'ligdicash', kind: 'sweep' });
     expect((await getPayment(stack.pool, created.body.id))!.status).toBe('unknown');
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 2_008 });
   });
@@ -223,35 +281,9 @@ describe('disbursements', () => {
   it("an attempt's operator call stops when the activity is cancelled, and a concurrent attempt never sends beside it", async () => {
     const m = await createMerchant(stack.pool, 'Lease');
     await fundMerchant(stack, m.apiKey, [6_000]);
-    const activities = createActivities({
-      config: stack.config,
-      pool: stack.pool,
-      logger: createLogger({ level: 'silent' }),
-      temporal: stack.temporal,
-    });
+    const activities = activitiesInProcess();
     // A payout recorded and held, as the workflow's first step leaves it; its operator answers in 8 s.
-    const id = newId('pay');
-    const recipient = parseMsisdn(recipientNumber());
-    if (!recipient.ok) throw new Error(recipient.reason);
-    await insertPayment(stack.pool, {
-      id,
-      merchantId: m.merchant.id,
-      kind: 'payout',
-      amount: 2_007,
-      currency: 'XOF',
-      operator: 'ligdicash',
-      network: recipient.value.network,
-      mode: 'mobile_money',
-      customer: { phone: recipient.value.e164 },
-      metadata: {},
-      deadlineAt: new Date(Date.now() + 86_400_000),
-      workflowId: `payout-${id}`,
-    });
-    expect(
-      await new MockActivityEnvironment().run((pid: string) => activities.holdFunds(pid), id),
-    ).toMatchObject({
-      status: 'pending',
-    });
+    const id = await heldPayout(m.merchant.id, 2_007, activities);
     const first = new MockActivityEnvironment({ attempt: 1, startToCloseTimeoutMs: 300_000 });
     const second = new MockActivityEnvironment({ attempt: 2, startToCloseTimeoutMs: 300_000 });
     const started = Date.now();
@@ -337,16 +369,7 @@ describe('the transfer saga', () => {
     await stack.pool.query("UPDATE transfers SET updated_at = now() - interval '1 hour' WHERE id = $1", [
       created.body.id,
     ]);
-    const run = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', {
-      key: ADMIN,
-      body: { operator: 'tmoney', kind: 'sweep' },
-    });
-    await eventually('sweep done', async () => {
-      const r = await api<{ status: string }>(stack, 'GET', `/v1/reconciliation/runs/${run.body.id}`, {
-        key: ADMIN,
-      });
-      return r.body.status === 'completed' ? true : undefined;
-    });
+    await reconciliationRun(stack, { operator: 'tmoney', kind: 'sweep' });
     const after = await api<Transfer>(stack, 'GET', `/v1/transfers/${created.body.id}`, {
       key: stack.merchant.apiKey,
     });

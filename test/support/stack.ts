@@ -91,7 +91,7 @@ export async function startStack(
     CIRCUIT_FAILURE_THRESHOLD: '1000',
     // Each test file's worker would otherwise schedule sweeps on the shared server.
     SCHEDULES_ENABLED: 'false',
-    ADMIN_API_KEY: 'test-admin-key-0123456789',
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
     CIRCUIT_COOLDOWN_SECONDS: '2',
     TMONEY_POLL_INITIAL_SECONDS: '1',
     TMONEY_POLL_MAX_SECONDS: '2',
@@ -238,6 +238,30 @@ export async function payinReaches(
     },
     timeoutMs,
   );
+}
+
+/** The operations key the test stacks accept (ADMIN_API_KEY). */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+
+/**
+ * Starts a reconciliation run through the API (as operations staff would) and waits until it is
+ * no longer running; answers the run with its discrepancies.
+ */
+export async function reconciliationRun<T extends { status: string } = { id: string; status: string }>(
+  stack: Pick<TestStack, 'apiUrl'>,
+  body: Record<string, unknown>,
+): Promise<T> {
+  const started = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', {
+    key: TEST_ADMIN_KEY,
+    body,
+  });
+  if (started.status !== 202) throw new Error(`reconciliation run refused: ${started.status}`);
+  return eventually(`run ${started.body.id}`, async () => {
+    const r = await api<T>(stack, 'GET', `/v1/reconciliation/runs/${started.body.id}`, {
+      key: TEST_ADMIN_KEY,
+    });
+    return r.status === 200 && r.body.status !== 'running' ? r.body : undefined;
+  });
 }
 
 export async function workflowResult(stack: TestStack, paymentId: string): Promise<unknown> {
