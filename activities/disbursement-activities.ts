@@ -18,8 +18,10 @@ import { sendLeaseMs } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
-import type { DisbursementLookup, OperatorAdapter, OperatorName } from '../operators/types.js';
-import { callbackUrlFor, definiteOrRetry, scrubUrls, type PayinStatusCheck } from './payin-activities.js';
+import type { OperatorName } from '../lib/operators.js';
+import type { DisbursementLookup, OperatorAdapter } from '../operators/types.js';
+import { callbackUrlFor } from '../lib/urls.js';
+import { definiteOrRetry, scrubUrls, type PayinStatusCheck } from './payin-activities.js';
 import { withSendLease } from './send-lease.js';
 
 export interface DisbursementActivityDeps {

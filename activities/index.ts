@@ -2,24 +2,12 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Pool } from '../db/pool.js';
 import { runWithCancellation } from '../lib/cancellation.js';
-import { ConfigError, operatorTiming, type Config } from '../lib/config.js';
+import { ConfigError, type Config } from '../lib/config.js';
+import { operatorTiming } from '../lib/operators.js';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
-import {
-  OPERATORS,
-  type CallbackInput,
-  type CallbackPayment,
-  type CallbackParseResult,
-  type OperatorAdapter,
-  type OperatorBalance,
-  type OperatorName,
-  type ParsedCallback,
-  type PayinDraft,
-  type PaymentRefs,
-  type PayoutDraft,
-} from '../operators/types.js';
-import type { PaymentFailure, PaymentKind } from '../lib/payments.js';
+import type { OperatorAdapters } from '../operators/registry.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
 import { createReconciliationActivities } from './reconciliation-activities.js';
@@ -32,7 +20,7 @@ export function createActivities(deps: {
   logger: Logger;
   temporal: Client;
   /** One set of adapters per process (token caches), shared by the workers of its task queues. */
-  operators?: Record<OperatorName, OperatorAdapter>;
+  operators?: OperatorAdapters;
 }) {
   const operators = deps.operators ?? createOperators(deps.config);
   checkSendTimeouts(operators);
@@ -71,7 +59,7 @@ export function createActivities(deps: {
  * Refuses operator timeouts that a send activity could not outlive: its attempt would time out
  * while its calls are still in flight, and the retry would wait on the lease for nothing.
  */
-export function checkSendTimeouts(operators: Record<OperatorName, OperatorAdapter>): void {
+export function checkSendTimeouts(operators: OperatorAdapters): void {
   for (const op of Object.values(operators)) {
     const worst = op.worstCaseCallMs * SEND_CALLS_PER_ACTIVITY;
     if (worst + 15_000 > SEND_ACTIVITY_TIMEOUT_MS) {
@@ -107,39 +95,3 @@ function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<u
     ]),
   ) as T;
 }
-
-/**
- * What the API may ask of the operator adapters without moving money: early validation of a
- * payin or payout and reading a callback. Everything that talks to an operator runs as an activity.
- */
-export interface OperatorRules {
-  isOperator(name: string): name is OperatorName;
-  validatePayin(operator: OperatorName, req: PayinDraft): PaymentFailure | undefined;
-  validatePayout(operator: OperatorName, req: PayoutDraft): PaymentFailure | undefined;
-  parseCallback(operator: OperatorName, input: CallbackInput, payment?: CallbackPayment): CallbackParseResult;
-  callbackReferenceMatches(
-    operator: OperatorName,
-    payment: PaymentRefs & { kind: PaymentKind },
-    cb: ParsedCallback,
-  ): boolean;
-  /** The operator's own balances, for operators that report them (PayGateGlobal). */
-  balances(operator: OperatorName): Promise<OperatorBalance[] | undefined>;
-}
-
-export function createOperatorRules(config: Config): OperatorRules {
-  const operators = createOperators(config);
-  return {
-    isOperator: (name): name is OperatorName => (OPERATORS as readonly string[]).includes(name),
-    validatePayin: (operator, req) => operators[operator].validatePayin(req),
-    validatePayout: (operator, req) => operators[operator].validatePayout(req),
-    parseCallback: (operator, input, payment) => operators[operator].parseCallback(input, payment),
-    callbackReferenceMatches: (operator, payment, cb) =>
-      operators[operator].callbackReferenceMatches(payment, cb),
-    balances: async (operator) => operators[operator].balances?.(),
-  };
-}
-
-export { callbackUrlFor, checkoutUrlFor } from './payin-activities.js';
-export { createOperators } from '../operators/registry.js';
-export { OPERATORS } from '../operators/types.js';
-export type { CallbackInput, CallbackParseResult, OperatorName } from '../operators/types.js';

@@ -25,7 +25,9 @@ import {
   type PayinMode,
 } from '../lib/payments.js';
 import { payinSucceededPosting, post } from '../db/ledger.js';
-import type { OperatorAdapter, OperatorName, ParsedCallback, StatusReport } from '../operators/types.js';
+import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
+import type { OperatorName } from '../lib/operators.js';
+import type { OperatorAdapter, ParsedCallback, StatusReport } from '../operators/types.js';
 import { withSendLease } from './send-lease.js';
 
 export interface PayinActivityDeps {
@@ -68,15 +70,6 @@ export function definiteOrRetry(observation: PayinStatusCheck): PayinStatusCheck
       : observation.detail,
     category: ApplicationFailureCategory.BENIGN,
   });
-}
-
-export function callbackUrlFor(publicBaseUrl: string, operator: string): string {
-  return new URL(`/v1/callbacks/${operator}`, publicBaseUrl).toString();
-}
-
-/** Our page that posts an operator's order form for the payer (TMoney online). */
-export function checkoutUrlFor(publicBaseUrl: string, paymentId: string): string {
-  return new URL(`/checkout/${paymentId}`, publicBaseUrl).toString();
 }
 
 /**

@@ -21,12 +21,13 @@ import {
 } from '../db/reconciliation.js';
 import { unconfirmedAmount, type AmountStatement } from '../lib/amount-check.js';
 import { derivedId } from '../lib/ids.js';
-import type { OperatorTiming } from '../lib/config.js';
+import type { OperatorTiming } from '../lib/operators.js';
 import { errorSummary, type Logger } from '../lib/logger.js';
 import type { PayinMode, PaymentStatus } from '../lib/payments.js';
 import { parseMsisdn } from '../lib/phone.js';
 import { setTransferStatus } from '../db/transfers.js';
-import type { OperatorAdapter, OperatorName, ParsedCallback, ReportLine } from '../operators/types.js';
+import type { OperatorName } from '../lib/operators.js';
+import type { OperatorAdapter, ParsedCallback, ReportLine } from '../operators/types.js';
 import { SA, workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
 import {
   FOR_REVIEW_FAILURES,

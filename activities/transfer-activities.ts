@@ -3,7 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { applyTransition, getPayment, insertPayment, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import { getTransfer, setTransferStatus, type TransferStatus } from '../db/transfers.js';
-import type { OperatorTiming } from '../lib/config.js';
+import type { OperatorTiming } from '../lib/operators.js';
 import type { Logger } from '../lib/logger.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
-import type { OperatorRules } from '../activities/index.js';
+import type { OperatorRules } from '../operators/registry.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { redactUrl, type Logger } from '../lib/logger.js';

@@ -2,11 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import express, { Router, type Request } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { OPERATORS, type OperatorRules } from '../activities/index.js';
+import type { OperatorRules } from '../operators/registry.js';
 import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db/callbacks.js';
 import { getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import { callbackAllowedIps, callbackToken, type Config } from '../lib/config.js';
+import type { Config } from '../lib/config.js';
+import { OPERATORS } from '../lib/operators.js';
 import { errorSummary } from '../lib/logger.js';
 import { operatorCallbackSignal, workflowIdFor } from '../workflows/shared.js';
 import { Problem } from './problems.js';
@@ -102,7 +103,7 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
   const rateLimit = new CallbackRateLimit(config.CALLBACK_RATE_LIMIT_PER_MINUTE);
   const allowLists = new Map(
     OPERATORS.flatMap((op) => {
-      const entries = callbackAllowedIps(config, op);
+      const entries = config.operators[op].callback.allowedIps;
       return entries.length ? [[op, allowListOf(entries)] as const] : [];
     }),
   );
@@ -144,7 +145,7 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     }
     // Something a forger cannot know (DESIGN.md rule 11): for TMoney, whose notification has no
     // signature, the secret token in the URL registered in its back office.
-    const expectedToken = callbackToken(config, operator);
+    const expectedToken = config.operators[operator].callback.token;
     if (expectedToken !== undefined ? !sameSecret(token, expectedToken) : token !== undefined) {
       return reject(token === undefined ? 'notification token missing' : 'notification token wrong');
     }

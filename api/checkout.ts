@@ -8,7 +8,9 @@ import { errorSummary } from '../lib/logger.js';
 import { NETWORKS, NUMBERING_PLANS, type Network } from '../lib/networks.js';
 import { PAYMENT_ID_PATTERN } from '../lib/payments.js';
 import { parseMsisdn } from '../lib/phone.js';
-import { OPERATORS, checkoutUrlFor, type OperatorName, type OperatorRules } from '../activities/index.js';
+import { OPERATORS, OPERATOR_TABLE, isOperatorName, type OperatorName } from '../lib/operators.js';
+import { checkoutUrlFor } from '../lib/urls.js';
+import type { OperatorRules } from '../operators/registry.js';
 import { payerDetailsUpdate, payinWorkflowId } from '../workflows/shared.js';
 import type { Config } from '../lib/config.js';
 import { requireMerchant } from './auth.js';
@@ -35,13 +37,14 @@ ${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : '
 <body><div class="card">${body}</div></body></html>`;
 }
 
-/** Networks our page offers for an operator, from the routing table's words. */
-const PAYER_NETWORKS: Partial<Record<OperatorName, { network: Network; label: string }[]>> = {
-  paygate: [
-    { network: 'moov_tg', label: 'Flooz (Moov Africa Togo)' },
-    { network: 'togocel_tg', label: 'TMoney (Togocel)' },
-  ],
-};
+/** Networks our page offers the payer of an operator: those its entry in the operator table carries. */
+function payerNetworks(operator: string): { network: Network; label: string }[] {
+  if (!isOperatorName(operator)) return [];
+  return OPERATOR_TABLE[operator].networks.payin.map((network) => ({
+    network,
+    label: NETWORKS[network].name,
+  }));
+}
 
 export interface CheckoutDeps {
   pool: Pool;
@@ -72,7 +75,7 @@ export function checkoutRoutes(deps: CheckoutDeps): Router {
     p.nextAction.url === checkoutUrlFor(deps.publicBaseUrl, p.id);
 
   const numberForm = (p: PaymentRecord, merchantName: string, error?: string) => {
-    const networks = PAYER_NETWORKS[p.operator as OperatorName] ?? [];
+    const networks = payerNetworks(p.operator);
     return page(
       'Paiement',
       `<p class="muted">${escape(merchantName)}</p>
@@ -129,7 +132,7 @@ ${inputs}
     const typed = typeof body.phone === 'string' ? body.phone.replace(/[\s.-]/g, '') : '';
     const merchant = await getMerchant(pool, payment.merchantId);
     const again = (error: string) => res.status(400).send(numberForm(payment, merchant?.name ?? '', error));
-    const offered = PAYER_NETWORKS[payment.operator as OperatorName] ?? [];
+    const offered = payerNetworks(payment.operator);
     const network = offered.find((n) => n.network === body.network)?.network;
     // A national number is read in the country of the networks offered.
     const country = network ? NETWORKS[network].country : undefined;

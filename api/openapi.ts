@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { OPERATORS } from '../lib/operators.js';
 import {
   BalanceSchema,
   CreatePayoutRequest,
@@ -268,7 +269,7 @@ export function buildOpenApiDocument() {
     method: 'post',
     path: '/v1/callbacks/{operator}',
     summary: 'Operator callback intake (called by operators, not merchants)',
-    request: { params: z.object({ operator: z.enum(['ligdicash']) }) },
+    request: { params: z.object({ operator: z.enum(OPERATORS) }) },
     responses: {
       200: { description: 'Stored; `verdict` says what was done with it' },
       503: problem('Stored, but could not be processed now; the operator should retry'),

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
 import { getMerchantPayment, insertPayment, listPaymentEvents, storePayinOtp } from '../db/payments.js';
 import { inTransaction } from '../db/pool.js';
-import { operatorTiming } from '../lib/config.js';
+import { operatorTiming } from '../lib/operators.js';
 import { newId } from '../lib/ids.js';
 import { NETWORKS, type Network } from '../lib/networks.js';
 import { parseMsisdn } from '../lib/phone.js';

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Client } from '@temporalio/client';
-import type { OperatorRules } from '../activities/index.js';
+import type { OperatorRules } from '../operators/registry.js';
 import { getMerchantPayment, listMerchantPayments, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';

@@ -13,7 +13,7 @@ import { CreatePayoutRequest } from './schemas.js';
 import { paymentView } from './views.js';
 import { startPaymentWorkflow } from './workflow-start.js';
 import { payoutRouteFor } from './routing.js';
-import { operatorTiming } from '../lib/config.js';
+import { operatorTiming } from '../lib/operators.js';
 import type { Request } from 'express';
 
 /** Parses a recipient number and checks it against the network the merchant named, if any. */

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { OPERATORS } from '../activities/index.js';
+import { OPERATORS } from '../lib/operators.js';
 import type { Pool } from '../db/pool.js';
 import {
   DISCREPANCY_CLASSES,

@@ -9,9 +9,9 @@ import {
   lockPayment,
 } from '../db/payments.js';
 import { inTransaction } from '../db/pool.js';
-import { operatorTiming } from '../lib/config.js';
+import { operatorTiming } from '../lib/operators.js';
 import { newId } from '../lib/ids.js';
-import type { OperatorName } from '../activities/index.js';
+import type { OperatorName } from '../lib/operators.js';
 import { workflowIdFor } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate, replayIdempotent } from './idempotency.js';

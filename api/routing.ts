@@ -1,4 +1,5 @@
-import type { OperatorName, OperatorRules } from '../activities/index.js';
+import type { OperatorName } from '../lib/operators.js';
+import type { OperatorRules } from '../operators/registry.js';
 import { operatorsDown } from '../db/operator-health.js';
 import type { Pool } from '../db/pool.js';
 import { merchantRoutes } from '../db/routes.js';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CURRENCY_CODES } from '../lib/money.js';
 import { NETWORK_CODES } from '../lib/networks.js';
 import { PAYMENT_STATUSES, PAYOUT_METHODS } from '../lib/payments.js';
+import { OPERATORS } from '../lib/operators.js';
 
 extendZodWithOpenApi(z);
 
@@ -22,7 +23,7 @@ const text = (max: number) =>
       'must not contain control characters',
     );
 
-export const OperatorSchema = z.enum(['ligdicash', 'tmoney', 'paygate']).meta({
+export const OperatorSchema = z.enum(OPERATORS).meta({
   id: 'Operator',
   description: 'Leave it out to let Passerelle route by the number (docs/routing.md).',
 });

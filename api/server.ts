@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { createOperatorRules } from '../activities/index.js';
+import { createOperatorRules } from '../operators/registry.js';
 import { createPool } from '../db/pool.js';
 import { configWarnings, loadConfigOrExit } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';

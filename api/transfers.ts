@@ -9,7 +9,7 @@ import {
   listTransfers,
   type TransferRecord,
 } from '../db/transfers.js';
-import { operatorTiming } from '../lib/config.js';
+import { operatorTiming } from '../lib/operators.js';
 import { derivedId, newId } from '../lib/ids.js';
 import { workflowIdFor, transferWorkflowId, type TransferWorkflowInput } from '../workflows/shared.js';
 import { currentMerchant } from './auth.js';

@@ -8,7 +8,7 @@ import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../lib/config.js';
+import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../lib/operator-settings/tmoney.js';
 import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -198,8 +198,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     TMONEY_NOTIFICATION_TOKEN: DEV_TMONEY_NOTIFICATION_TOKEN,
     // Every simulated operator calls back from this one address: no per-address limit here.
     CALLBACK_RATE_LIMIT_PER_MINUTE: '100000000',
-    SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}`,
-    SANDBOX_PAYGATE_CALLBACK_URL: `${apiUrl}/v1/callbacks/paygate`,
+    SANDBOX_CALLBACK_BASE_URL: apiUrl,
     ...opts.env,
   };
   const entries: Record<ServiceName, string> = {

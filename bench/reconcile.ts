@@ -21,7 +21,8 @@ import { createReconciliationActivities } from '../activities/reconciliation-act
 import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { loadConfig, operatorTiming } from '../lib/config.js';
+import { loadConfig } from '../lib/config.js';
+import { operatorTiming } from '../lib/operators.js';
 import { createLogger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
 import { ensurePostgres, recreateDatabase } from '../scripts/infra.js';

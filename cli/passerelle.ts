@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { RunSummary } from '../activities/reconciliation-activities.js';
-import { OPERATORS } from '../activities/index.js';
+import { OPERATORS, isOperatorName } from '../lib/operators.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
 import { createMerchant, setLateSuccessPolicy, setRefundRecipients } from '../db/merchants.js';
 import { setFeeSchedule } from '../db/fees.js';
@@ -19,7 +19,7 @@ const USAGE = `usage: passerelle <command>
 commands:
   merchant create <name> [--json]   create a merchant and print its id and a new API key (shown once)
   db migrate                        apply pending database migrations
-  fees set --kind payin|payout|refund|transfer [--merchant mer_…] [--operator ligdicash]
+  fees set --kind payin|payout|refund|transfer [--merchant mer_…] [--operator ${OPERATORS.join('|')}]
            [--currency XOF] [--percent 1.5] [--fixed 100]
                                     set a fee schedule (no --merchant/--operator: for all)
   ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
@@ -27,7 +27,7 @@ commands:
                                     the merchant's allowed routes for a network, in order
   routes clear --merchant mer_… --network togocel_tg --kind payin|payout
                                     back to the default routing table
-  reconcile --operator ligdicash|tmoney|paygate [--date 2026-11-22 | --from ISO --to ISO]
+  reconcile --operator ${OPERATORS.join('|')} [--date 2026-11-22 | --from ISO --to ISO]
             [--sweep] [--no-wait] [--json]
                                     run a settlement reconciliation (default: yesterday, UTC)
                                     or, with --sweep, a sweep; waits and prints the summary
@@ -116,6 +116,8 @@ if (group === 'merchant' && command === 'create') {
     fail('fees set needs --kind payin, payout, refund or transfer');
   const currency = values.currency ?? 'XOF';
   if (!isCurrencyCode(currency)) fail(`unknown currency ${currency}`);
+  if (values.operator !== undefined && !isOperatorName(values.operator))
+    fail(`unknown operator ${values.operator}; known: ${OPERATORS.join(', ')}`);
   // Percent with at most two decimals, kept exact as basis points.
   const percent = /^(\d{1,3})(?:\.(\d{1,2}))?$/.exec(values.percent ?? '0');
   const bps = percent ? Number(percent[1]) * 100 + Number((percent[2] ?? '').padEnd(2, '0')) : NaN;
@@ -214,8 +216,7 @@ if (group === 'merchant' && command === 'create') {
   }
 } else if (group === 'reconcile') {
   const { operator, date, from, to, sweep } = values;
-  if (!operator || !(OPERATORS as readonly string[]).includes(operator))
-    fail(`reconcile needs --operator ${OPERATORS.join('|')}`);
+  if (!operator || !isOperatorName(operator)) fail(`reconcile needs --operator ${OPERATORS.join('|')}`);
   if (date !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(date))))
     fail('--date is a day, YYYY-MM-DD');
   if ((from === undefined) !== (to === undefined)) fail('give both --from and --to');

@@ -1,5 +1,6 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { OPERATORS, OPERATOR_TABLE, type OperatorName, type OperatorSettingsTable } from './operators.js';
+import type { OperatorDefinition, OperatorSettings } from './operator-settings/settings.js';
 
 /** Thrown when the environment does not describe a usable configuration; names every bad variable. */
 export class ConfigError extends Error {
@@ -10,28 +11,12 @@ export class ConfigError extends Error {
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
-const seconds = z.coerce.number().positive();
 const url = z.url();
 const csv = z.string().transform((s) =>
   s
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean),
-);
-/** Addresses and subnets, comma-separated: `10.1.2.3, 172.16.0.0/12, ::1`. */
-const addressList = csv.refine(
-  (entries) =>
-    entries.every((e) => {
-      const [address, prefix, extra] = e.split('/');
-      const family = isIP(address ?? '');
-      const bits = family === 6 ? 128 : 32;
-      return (
-        family !== 0 &&
-        extra === undefined &&
-        (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits))
-      );
-    }),
-  'must be IP addresses or subnets (a.b.c.d/nn), comma-separated',
 );
 
 /**
@@ -53,6 +38,8 @@ const envSchema = z.object({
   PORT: port.default(3000),
   /** Sandbox listen port (the operators' simulators). */
   SANDBOX_PORT: port.default(4000),
+  /** Base URL of the operators' sandbox: every operator endpoint not set defaults to it. */
+  SANDBOX_URL: url.optional(),
   /** Base URL at which operators reach our callback endpoints. Defaults to the local API. */
   PUBLIC_BASE_URL: url.optional(),
   DATABASE_URL: z
@@ -91,77 +78,10 @@ const envSchema = z.object({
   /** Workflow bundle built ahead of time by `workers/bundle.ts`; absent means bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** How long a create call (payin, payout, refund) waits for the first step before answering 202. */
-  INITIATION_WAIT_SECONDS: seconds.default(30),
+  INITIATION_WAIT_SECONDS: z.coerce.number().positive().default(30),
 
   STORE_NAME: z.string().min(1).default('Passerelle'),
   STORE_WEBSITE_URL: url.default('http://127.0.0.1:3000'),
-
-  LIGDICASH_BASE_URL: url.optional(),
-  LIGDICASH_API_KEY: z.string().min(1).default('sandbox-ligdicash-apikey'),
-  LIGDICASH_API_TOKEN: z.string().min(1).default('sandbox-ligdicash-token'),
-  /** How long a LigdiCash payin may stay open before we end it `expired`. */
-  LIGDICASH_PAYIN_DEADLINE_SECONDS: seconds.default(900),
-  LIGDICASH_POLL_INITIAL_SECONDS: seconds.default(5),
-  /** The callback is the main channel; polling only catches a lost one, and an unpaid invoice is polled until its deadline. */
-  LIGDICASH_POLL_MAX_SECONDS: seconds.default(300),
-  LIGDICASH_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  /** Source addresses allowed to post LigdiCash callbacks; empty accepts any (LigdiCash publishes none). */
-  LIGDICASH_CALLBACK_ALLOWED_IPS: addressList.default([]),
-  /** How long we wait for a LigdiCash payout to end before leaving it `unknown` for reconciliation. */
-  LIGDICASH_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
-
-  TMONEY_ONLINE_BASE_URL: url.optional(),
-  TMONEY_MERCHANT_ID: z
-    .string()
-    .regex(/^\d{16}$/, 'must be the 16-digit TMoney merchant id')
-    .default('2280000000000001'),
-  TMONEY_BRAND: z.string().min(1).max(150).optional(),
-  /** The online payment's session lifetime ("Le délai d'attente par défaut de l'identifiant de session est de 180 secondes"). */
-  TMONEY_SESSION_SECONDS: seconds.default(180),
-  /** Time after the session for its notification to arrive. */
-  TMONEY_NOTIFICATION_GRACE_SECONDS: seconds.default(30),
-  TMONEY_MBANKING_BASE_URL: url.optional(),
-  TMONEY_MBANKING_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
-  TMONEY_MBANKING_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
-  /** How long a push-USSD debit waits for the payer. */
-  TMONEY_PAYIN_DEADLINE_SECONDS: seconds.default(300),
-  TMONEY_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
-  TMONEY_POLL_INITIAL_SECONDS: seconds.default(5),
-  TMONEY_POLL_MAX_SECONDS: seconds.default(30),
-  TMONEY_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  /**
-   * Source addresses allowed to send TMoney notifications (TMoney recommends allowing its address
-   * only). Required in production; the development default is this machine.
-   */
-  TMONEY_CALLBACK_ALLOWED_IPS: addressList.optional(),
-  /**
-   * The secret path segment of the notification URL registered in TMoney's back office
-   * (`<PUBLIC_BASE_URL>/v1/callbacks/tmoney/<token>`): a notification without it is refused, so
-   * that an address on the allow-list (a proxy on the same host) is not enough to forge one.
-   * Required in production.
-   */
-  TMONEY_NOTIFICATION_TOKEN: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{24,128}$/, 'must be 24 to 128 URL-safe characters')
-    .optional(),
-
-  PAYGATE_BASE_URL: url.optional(),
-  PAYGATE_AUTH_TOKEN: z.string().min(1).default('sandbox-paygate-auth-token'),
-  PAYGATE_PAYIN_DEADLINE_SECONDS: seconds.default(600),
-  PAYGATE_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
-  PAYGATE_POLL_INITIAL_SECONDS: seconds.default(5),
-  PAYGATE_POLL_MAX_SECONDS: seconds.default(300),
-  PAYGATE_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  PAYGATE_CALLBACK_ALLOWED_IPS: addressList.default([]),
-  /**
-   * Opt-in to PayGateGlobal's hosted page (method 2) for redirect payins. Unsafe: its URL hands
-   * our API key (which also authorises payouts) to every payer, with an amount they can edit.
-   * Off (the default), redirect payers give their number on our page and pay by method 1.
-   */
-  PAYGATE_UNSAFE_HOSTED_PAGE: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true'),
 
   /** Transfers: waits before each new refund of a sender whose refund failed (seconds, comma-separated). */
   TRANSFER_REFUND_RETRY_SECONDS: z
@@ -170,11 +90,14 @@ const envSchema = z.object({
     .default('60,300,1800,7200,21600')
     .transform((s) => s.split(',').map(Number)),
   /** Transfers: how often a leg of unknown outcome is looked up again, and for how long before review. */
-  TRANSFER_RESOLUTION_CHECK_SECONDS: seconds.default(300),
-  TRANSFER_RESOLUTION_MAX_SECONDS: seconds.default(7 * 86_400),
+  TRANSFER_RESOLUTION_CHECK_SECONDS: z.coerce.number().positive().default(300),
+  TRANSFER_RESOLUTION_MAX_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(7 * 86_400),
 
   /** Reconciliation: the sweep's period, and the hour (UTC) of the daily settlement run (for the day before). */
-  SWEEP_INTERVAL_SECONDS: seconds.default(300),
+  SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(300),
   SWEEP_LOOKBACK_DAYS: z.coerce.number().int().min(1).default(7),
   SWEEP_BATCH: z.coerce.number().int().min(1).default(500),
   /** A payment the sweep looked at is looked at again after this many minutes. */
@@ -196,104 +119,27 @@ const envSchema = z.object({
   /** Route health: this many operator-side failures in a row open the circuit…*/
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** …for this long, during which payins go to the next route. */
-  CIRCUIT_COOLDOWN_SECONDS: seconds.default(60),
+  CIRCUIT_COOLDOWN_SECONDS: z.coerce.number().positive().default(60),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
-type DerivedUrls =
-  | 'TMONEY_CALLBACK_ALLOWED_IPS'
-  | 'TMONEY_NOTIFICATION_TOKEN'
-  | 'PUBLIC_BASE_URL'
-  | 'LIGDICASH_BASE_URL'
-  | 'TMONEY_ONLINE_BASE_URL'
-  | 'TMONEY_MBANKING_BASE_URL'
-  | 'PAYGATE_BASE_URL'
-  | 'TMONEY_BRAND';
-
-export interface Config extends Omit<Env, DerivedUrls> {
-  TMONEY_CALLBACK_ALLOWED_IPS: string[];
-  TMONEY_NOTIFICATION_TOKEN: string;
-  PUBLIC_BASE_URL: string;
-  LIGDICASH_BASE_URL: string;
-  TMONEY_ONLINE_BASE_URL: string;
-  TMONEY_MBANKING_BASE_URL: string;
-  PAYGATE_BASE_URL: string;
-  TMONEY_BRAND: string;
-}
-
-/** What a payment workflow needs to know of its operator's timing. */
-export interface OperatorTiming {
-  payinDeadlineSeconds: number;
-  payoutDeadlineSeconds: number;
-  poll: { initialSeconds: number; maxSeconds: number };
-}
-
-export function operatorTiming(config: Config, operator: string, mode?: string): OperatorTiming {
-  switch (operator) {
-    case 'tmoney':
-      return {
-        // The online payment lives as long as its session; the push-USSD debit as long as we wait for the payer.
-        payinDeadlineSeconds:
-          mode === 'redirect'
-            ? config.TMONEY_SESSION_SECONDS + config.TMONEY_NOTIFICATION_GRACE_SECONDS
-            : config.TMONEY_PAYIN_DEADLINE_SECONDS,
-        payoutDeadlineSeconds: config.TMONEY_PAYOUT_DEADLINE_SECONDS,
-        poll: {
-          initialSeconds: config.TMONEY_POLL_INITIAL_SECONDS,
-          maxSeconds: config.TMONEY_POLL_MAX_SECONDS,
-        },
-      };
-    case 'paygate':
-      return {
-        payinDeadlineSeconds: config.PAYGATE_PAYIN_DEADLINE_SECONDS,
-        payoutDeadlineSeconds: config.PAYGATE_PAYOUT_DEADLINE_SECONDS,
-        poll: {
-          initialSeconds: config.PAYGATE_POLL_INITIAL_SECONDS,
-          maxSeconds: config.PAYGATE_POLL_MAX_SECONDS,
-        },
-      };
-    default:
-      return {
-        payinDeadlineSeconds: config.LIGDICASH_PAYIN_DEADLINE_SECONDS,
-        payoutDeadlineSeconds: config.LIGDICASH_PAYOUT_DEADLINE_SECONDS,
-        poll: {
-          initialSeconds: config.LIGDICASH_POLL_INITIAL_SECONDS,
-          maxSeconds: config.LIGDICASH_POLL_MAX_SECONDS,
-        },
-      };
-  }
-}
-
-/** The secret token an operator's callback URL must carry, for operators that have one. */
-export function callbackToken(config: Config, operator: string): string | undefined {
-  return operator === 'tmoney' ? config.TMONEY_NOTIFICATION_TOKEN : undefined;
-}
-
-export function callbackAllowedIps(config: Config, operator: string): string[] {
-  switch (operator) {
-    case 'tmoney':
-      return config.TMONEY_CALLBACK_ALLOWED_IPS;
-    case 'paygate':
-      return config.PAYGATE_CALLBACK_ALLOWED_IPS;
-    default:
-      return config.LIGDICASH_CALLBACK_ALLOWED_IPS;
-  }
-}
-
 /**
- * The notification token of development and tests, known to the sandbox's default notification
- * URL. Never accepted in production (the token is required there).
+ * The validated configuration: the process's own settings, and every operator's settings from the
+ * operator table (lib/operators.ts), each read from that operator's own environment variables.
  */
-export const DEV_TMONEY_NOTIFICATION_TOKEN = 'dev-tmoney-notification-0000000000';
+export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'SANDBOX_URL'> {
+  PUBLIC_BASE_URL: string;
+  SANDBOX_URL: string;
+  operators: OperatorSettingsTable;
+}
 
 /** What an operations person must hear about a configuration that runs but takes a risk. */
 export function configWarnings(config: Config): string[] {
-  return config.PAYGATE_UNSAFE_HOSTED_PAGE
-    ? [
-        "PAYGATE_UNSAFE_HOSTED_PAGE=true: redirect payers go to PayGateGlobal's page, whose URL carries our API key (which also authorises payouts) and an amount they can edit; such payins are credited only when the settlement report states their amount",
-      ]
-    : [];
+  return OPERATORS.flatMap((name) => {
+    const definition: OperatorDefinition<z.ZodObject, OperatorSettings> = OPERATOR_TABLE[name];
+    return definition.warnings?.(config.operators[name]) ?? [];
+  });
 }
 
 /** Reads and validates the configuration; throws ConfigError naming each bad variable. */
@@ -301,40 +147,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "not set", as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const value = cleaned[name];
-        return `${name}: ${issue.message}${value === undefined ? '' : ` (got "${value}")`}`;
-      }),
-    );
-  }
-  const e = parsed.data;
-  // Production fails closed: no default for what authenticates a callback.
-  if (e.NODE_ENV === 'production') {
-    const missing = [
-      ...(e.TMONEY_CALLBACK_ALLOWED_IPS?.length ? [] : ['TMONEY_CALLBACK_ALLOWED_IPS']),
-      ...(e.TMONEY_NOTIFICATION_TOKEN ? [] : ['TMONEY_NOTIFICATION_TOKEN']),
-    ];
-    if (missing.length) {
-      throw new ConfigError(missing.map((name) => `${name}: required when NODE_ENV=production`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => describeIssue(issue, cleaned));
+  // Every operator's variables are checked too, so that one run names every bad variable.
+  const base = parsed.success ? parsed.data : envSchema.parse({});
+  const sandboxUrl = (base.SANDBOX_URL ?? `http://127.0.0.1:${base.SANDBOX_PORT}`).replace(/\/$/, '');
+  const context = { sandboxUrl, storeName: base.STORE_NAME, storeWebsiteUrl: base.STORE_WEBSITE_URL };
+  const operators: Partial<Record<OperatorName, OperatorSettings>> = {};
+  for (const name of OPERATORS) {
+    const definition: OperatorDefinition<z.ZodObject, OperatorSettings> = OPERATOR_TABLE[name];
+    const own = definition.env.safeParse(cleaned);
+    if (!own.success) {
+      problems.push(...own.error.issues.map((issue) => describeIssue(issue, cleaned)));
+      continue;
     }
+    // Production fails closed: no development default for what authenticates a callback.
+    if (base.NODE_ENV === 'production') {
+      const missing = definition.requiredInProduction?.(own.data) ?? [];
+      problems.push(...missing.map((variable) => `${variable}: required when NODE_ENV=production`));
+    }
+    operators[name] = definition.settings(own.data, context);
   }
-  const sandbox = `http://127.0.0.1:${e.SANDBOX_PORT}`;
+  if (problems.length) throw new ConfigError(problems);
   return {
-    ...e,
-    TMONEY_CALLBACK_ALLOWED_IPS: e.TMONEY_CALLBACK_ALLOWED_IPS ?? ['127.0.0.1', '::1'],
-    TMONEY_NOTIFICATION_TOKEN: e.TMONEY_NOTIFICATION_TOKEN ?? DEV_TMONEY_NOTIFICATION_TOKEN,
-    PUBLIC_BASE_URL: e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`,
-    LIGDICASH_BASE_URL: withTrailingSlash(e.LIGDICASH_BASE_URL ?? `${sandbox}/ligdicash/pay/v01/`),
-    TMONEY_ONLINE_BASE_URL: withTrailingSlash(e.TMONEY_ONLINE_BASE_URL ?? `${sandbox}/tmoney/`),
-    TMONEY_MBANKING_BASE_URL: withTrailingSlash(
-      e.TMONEY_MBANKING_BASE_URL ?? `${sandbox}/tmoney/mbanking/v2/`,
-    ),
-    PAYGATE_BASE_URL: withTrailingSlash(e.PAYGATE_BASE_URL ?? `${sandbox}/paygate/`),
-    TMONEY_BRAND: e.TMONEY_BRAND ?? e.STORE_NAME,
+    ...base,
+    PUBLIC_BASE_URL: base.PUBLIC_BASE_URL ?? `http://127.0.0.1:${base.PORT}`,
+    SANDBOX_URL: sandboxUrl,
+    operators: operators as OperatorSettingsTable,
   };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const name = issue.path.join('.');
+  const value = env[name];
+  return `${name}: ${issue.message}${value === undefined ? '' : ` (got "${value}")`}`;
 }
 
 /** For entry points: load the configuration or print what is wrong and exit non-zero. */
@@ -348,8 +193,4 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
     }
     throw err;
   }
-}
-
-export function withTrailingSlash(u: string): string {
-  return u.endsWith('/') ? u : `${u}/`;
 }

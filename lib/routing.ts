@@ -1,28 +1,32 @@
 import type { Network } from './networks.js';
+import { OPERATORS, OPERATOR_TABLE, type OperatorName } from './operators.js';
 
 /**
- * Which operators can carry a payment to a network: the default routing table. A merchant may
- * narrow and reorder it (merchant_routes); an explicit operator must be in it. Sources: the
- * networks each operator serves in ../shared/reference/ (LigdiCash guide §1.5, TMoney for
- * Togocel, PayGateGlobal for Flooz and TMoney). Documented in docs/routing.md.
+ * Which operators can carry a payment to a network: the default routing table, derived from the
+ * networks each operator's entry in the operator table carries, operators in the table's order. A
+ * merchant may narrow and reorder it (merchant_routes); an explicit operator must be in it.
+ * Sources: the networks each operator serves in ../shared/reference/ (LigdiCash guide §1.5,
+ * TMoney for Togocel, PayGateGlobal for Flooz and TMoney). Documented in docs/routing.md.
  */
-export type RoutedOperator = 'ligdicash' | 'tmoney' | 'paygate';
+export type RoutedOperator = OperatorName;
 export type RoutedKind = 'payin' | 'payout';
 
-const LIGDICASH_ONLY = { payin: ['ligdicash'], payout: ['ligdicash'] } as const;
+export const DEFAULT_ROUTES: Partial<Record<Network, Record<RoutedKind, readonly RoutedOperator[]>>> =
+  defaultRoutes();
 
-export const DEFAULT_ROUTES: Partial<Record<Network, Record<RoutedKind, readonly RoutedOperator[]>>> = {
-  togocel_tg: { payin: ['tmoney', 'paygate'], payout: ['tmoney', 'paygate'] },
-  moov_tg: { payin: ['paygate'], payout: ['paygate'] },
-  orange_bf: LIGDICASH_ONLY,
-  moov_bf: LIGDICASH_ONLY,
-  orange_ci: LIGDICASH_ONLY,
-  moov_ci: LIGDICASH_ONLY,
-  mtn_ci: LIGDICASH_ONLY,
-  mtn_bj: LIGDICASH_ONLY,
-  moov_bj: LIGDICASH_ONLY,
-  orange_ml: LIGDICASH_ONLY,
-};
+function defaultRoutes(): Partial<Record<Network, Record<RoutedKind, RoutedOperator[]>>> {
+  const routes: Partial<Record<Network, Record<RoutedKind, RoutedOperator[]>>> = {};
+  for (const operator of OPERATORS) {
+    const { networks } = OPERATOR_TABLE[operator];
+    for (const kind of ['payin', 'payout'] as const) {
+      for (const network of networks[kind]) {
+        const entry = (routes[network] ??= { payin: [], payout: [] });
+        entry[kind].push(operator);
+      }
+    }
+  }
+  return routes;
+}
 
 /** With no number and no network (a redirect payin where the payer picks on the page): LigdiCash's page offers every method. */
 export const DEFAULT_OPERATOR_WITHOUT_NETWORK: RoutedOperator = 'ligdicash';

@@ -1,4 +1,5 @@
 import type { Money } from '../lib/money.js';
+import type { OperatorName } from '../lib/operators.js';
 import type { Network } from '../lib/networks.js';
 import type {
   NextAction,
@@ -8,10 +9,6 @@ import type {
   PaymentKind,
   PayoutMethod,
 } from '../lib/payments.js';
-
-/** The operators Passerelle speaks to. */
-export const OPERATORS = ['ligdicash', 'tmoney', 'paygate'] as const;
-export type OperatorName = (typeof OPERATORS)[number];
 
 export interface PayinRequest {
   /** Our payment id: the operator echoes it back as its transaction reference. */

@@ -4,6 +4,11 @@ import { z } from 'zod';
 const sandboxEnv = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  /**
+   * Passerelle's public URL: where operators whose callback URL is set in their back office (not
+   * per payment: TMoney, PayGateGlobal) call back, unless their own variable says otherwise.
+   */
+  SANDBOX_CALLBACK_BASE_URL: z.url().default('http://127.0.0.1:3000'),
   /** Base URL the sandbox puts in the links it hands out (payment pages). */
   SANDBOX_PUBLIC_URL: z.url().optional(),
   SANDBOX_LIGDICASH_API_KEY: z.string().min(1).default('sandbox-ligdicash-apikey'),
@@ -32,9 +37,7 @@ const sandboxEnv = z.object({
    * TMoney's notification URL is set by its administrator, not per payment; Passerelle's carries
    * a secret token (its development default here).
    */
-  SANDBOX_TMONEY_NOTIFICATION_URL: z
-    .url()
-    .default('http://127.0.0.1:3000/v1/callbacks/tmoney/dev-tmoney-notification-0000000000'),
+  SANDBOX_TMONEY_NOTIFICATION_URL: z.url().optional(),
   SANDBOX_TMONEY_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
   SANDBOX_TMONEY_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
   SANDBOX_TMONEY_TOKEN_TTL_SECONDS: z.coerce.number().positive().default(3600),
@@ -45,13 +48,17 @@ const sandboxEnv = z.object({
     .default('1234'),
   SANDBOX_PAYGATE_AUTH_TOKEN: z.string().min(1).default('sandbox-paygate-auth-token'),
   /** PayGateGlobal's confirmation URL is set in its dashboard, not per payment. */
-  SANDBOX_PAYGATE_CALLBACK_URL: z.url().default('http://127.0.0.1:3000/v1/callbacks/paygate'),
+  SANDBOX_PAYGATE_CALLBACK_URL: z.url().optional(),
   SANDBOX_PAYGATE_FLOOZ_BALANCE: z.coerce.number().int().min(0).default(50_000_000),
   SANDBOX_PAYGATE_TMONEY_BALANCE: z.coerce.number().int().min(0).default(50_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type SandboxConfig = z.infer<typeof sandboxEnv> & { SANDBOX_PUBLIC_URL: string };
+export type SandboxConfig = z.infer<typeof sandboxEnv> & {
+  SANDBOX_PUBLIC_URL: string;
+  SANDBOX_TMONEY_NOTIFICATION_URL: string;
+  SANDBOX_PAYGATE_CALLBACK_URL: string;
+};
 
 export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): SandboxConfig {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -60,8 +67,14 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid sandbox configuration:\n${lines.join('\n')}`);
   }
+  const callbackBase = parsed.data.SANDBOX_CALLBACK_BASE_URL.replace(/\/$/, '');
   return {
     ...parsed.data,
+    SANDBOX_TMONEY_NOTIFICATION_URL:
+      parsed.data.SANDBOX_TMONEY_NOTIFICATION_URL ??
+      `${callbackBase}/v1/callbacks/tmoney/dev-tmoney-notification-0000000000`,
+    SANDBOX_PAYGATE_CALLBACK_URL:
+      parsed.data.SANDBOX_PAYGATE_CALLBACK_URL ?? `${callbackBase}/v1/callbacks/paygate`,
     SANDBOX_PUBLIC_URL: (
       parsed.data.SANDBOX_PUBLIC_URL ?? `http://127.0.0.1:${parsed.data.SANDBOX_PORT}`
     ).replace(/\/$/, ''),

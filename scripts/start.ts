@@ -90,11 +90,11 @@ try {
     WORKFLOW_BUNDLE_PATH: bundlePath,
     ADMIN_API_KEY: adminKey,
     // The URLs set in the operators' back offices, as the sandbox plays them: ours, with our token.
+    SANDBOX_CALLBACK_BASE_URL: config.PUBLIC_BASE_URL,
     SANDBOX_TMONEY_NOTIFICATION_URL: new URL(
-      `/v1/callbacks/tmoney/${config.TMONEY_NOTIFICATION_TOKEN}`,
+      `/v1/callbacks/tmoney/${config.operators.tmoney.callback.token}`,
       config.PUBLIC_BASE_URL,
     ).toString(),
-    SANDBOX_PAYGATE_CALLBACK_URL: new URL('/v1/callbacks/paygate', config.PUBLIC_BASE_URL).toString(),
   };
   services.push(startService('sandbox', 'sandbox/server.ts', env));
   services.push(startService('worker', 'workers/main.ts', env));

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { createActivities, createOperators } from '../activities/index.js';
+import { createActivities } from '../activities/index.js';
+import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';

@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../lib/config.js';
-import { OPERATORS } from '../activities/index.js';
+import { OPERATORS } from '../lib/operators.js';
 
 /**
  * The reconciliation schedules (Temporal Schedules, not cron in a process), created or updated

@@ -44,7 +44,7 @@ import {
 export interface LigdicashOptions extends LigdicashCredentials {
   /** Ends with "/pay/v01/" (test.ligdicash.com, app.ligdicash.com, or the sandbox). */
   baseUrl: string;
-  timeoutMs: number;
+  httpTimeoutMs: number;
   storeName: string;
   storeUrl: string;
 }
@@ -56,7 +56,7 @@ export class LigdicashOperator implements OperatorAdapter {
 
   /** One HTTP request per call. */
   get worstCaseCallMs(): number {
-    return this.options.timeoutMs;
+    return this.options.httpTimeoutMs;
   }
 
   constructor(private readonly options: LigdicashOptions) {}
@@ -147,7 +147,7 @@ export class LigdicashOperator implements OperatorAdapter {
       method: 'POST',
       headers: ligdicashHeaders(this.options),
       body: JSON.stringify(body),
-      timeoutMs: this.options.timeoutMs,
+      timeoutMs: this.options.httpTimeoutMs,
     });
   }
 
@@ -274,7 +274,7 @@ export class LigdicashOperator implements OperatorAdapter {
     const answer = await httpRequest(this.url(pathAndQuery), {
       method: 'GET',
       headers: ligdicashHeaders(this.options),
-      timeoutMs: this.options.timeoutMs,
+      timeoutMs: this.options.httpTimeoutMs,
     });
     if (answer.kind !== 'answered') return { reachable: false, detail: answer.detail };
     if (answer.status >= 500) return { reachable: false, detail: `HTTP ${answer.status}` };
@@ -309,7 +309,7 @@ export class LigdicashOperator implements OperatorAdapter {
       httpStream(`${this.url('reports/transactions')}?${reportQuery(period)}`, {
         method: 'GET',
         headers: ligdicashHeaders(this.options),
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs: this.options.httpTimeoutMs,
       }),
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim() || line.startsWith('date;')) return null;

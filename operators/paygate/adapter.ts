@@ -37,7 +37,7 @@ export interface PaygateOptions {
   baseUrl: string;
   /** The e-commerce API key ("auth_token"). */
   authToken: string;
-  timeoutMs: number;
+  httpTimeoutMs: number;
   /**
    * Send redirect payers to PayGateGlobal's own page (method 2). Off unless an operator opts in:
    * that page's URL carries our API key (which also authorises payouts) and an amount the payer
@@ -113,7 +113,7 @@ export class PaygateOperator implements OperatorAdapter {
 
   /** /pay, then a v2 status when the identifier is already registered. */
   get worstCaseCallMs(): number {
-    return 2 * this.options.timeoutMs;
+    return 2 * this.options.httpTimeoutMs;
   }
 
   constructor(private readonly options: PaygateOptions) {}
@@ -127,7 +127,7 @@ export class PaygateOperator implements OperatorAdapter {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ auth_token: this.options.authToken, ...body }),
-      timeoutMs: this.options.timeoutMs,
+      timeoutMs: this.options.httpTimeoutMs,
     });
   }
 
@@ -146,7 +146,7 @@ export class PaygateOperator implements OperatorAdapter {
           from: period.from.toISOString(),
           to: period.to.toISOString(),
         }),
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs: this.options.httpTimeoutMs,
       }),
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim()) return null;

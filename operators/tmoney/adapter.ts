@@ -38,7 +38,7 @@ export interface TmoneyOptions {
   mbankingBaseUrl: string;
   username: string;
   password: string;
-  timeoutMs: number;
+  httpTimeoutMs: number;
   /** Renew the MBANKING token this long before it expires. */
   tokenRenewMarginMs?: number;
 }
@@ -60,7 +60,7 @@ export class TmoneyOperator implements OperatorAdapter {
 
   /** Token, call, renewed token on 401, call again. */
   get worstCaseCallMs(): number {
-    return 4 * this.options.timeoutMs;
+    return 4 * this.options.httpTimeoutMs;
   }
 
   constructor(private readonly options: TmoneyOptions) {}
@@ -105,7 +105,7 @@ export class TmoneyOperator implements OperatorAdapter {
     open: (period: ReportPeriod) =>
       httpStream(
         `${new URL('online/reports.php', this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}&${reportQuery(period)}`,
-        { method: 'GET', timeoutMs: this.options.timeoutMs },
+        { method: 'GET', timeoutMs: this.options.httpTimeoutMs },
       ),
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim() || line.startsWith('timestamp,')) return null;
@@ -142,7 +142,7 @@ export class TmoneyOperator implements OperatorAdapter {
   /** Online payment: ask a session id, then hand the payer's browser the order form. */
   private async openOnlineSession(req: PayinRequest): Promise<InitiationOutcome> {
     const url = `${new URL(TMONEY_ONLINE_PATH, this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}`;
-    const answer = await httpRequest(url, { method: 'GET', timeoutMs: this.options.timeoutMs });
+    const answer = await httpRequest(url, { method: 'GET', timeoutMs: this.options.httpTimeoutMs });
     if (answer.kind !== 'answered') return answer;
     if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
     const text = answer.text.trim();
@@ -388,7 +388,7 @@ export class TmoneyOperator implements OperatorAdapter {
           Accept: 'application/json',
         },
         body: JSON.stringify(body),
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs: this.options.httpTimeoutMs,
       });
     let token: string;
     try {
@@ -423,7 +423,7 @@ export class TmoneyOperator implements OperatorAdapter {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ username: this.options.username, password: this.options.password }),
-      timeoutMs: this.options.timeoutMs,
+      timeoutMs: this.options.httpTimeoutMs,
     });
     if (answer.kind !== 'answered') throw new Error(answer.detail);
     const parsed = mbankingTokenAnswer.safeParse(answer.body);

@@ -11,7 +11,7 @@ describe('configuration', () => {
     const config = loadConfig({});
     expect(config.PORT).toBe(3000);
     expect(config.SANDBOX_PORT).toBe(4000);
-    expect(config.LIGDICASH_BASE_URL).toBe('http://127.0.0.1:4000/ligdicash/pay/v01/');
+    expect(config.operators.ligdicash.baseUrl).toBe('http://127.0.0.1:4000/ligdicash/pay/v01/');
     expect(config.PUBLIC_BASE_URL).toBe('http://127.0.0.1:3000');
   });
 
@@ -48,11 +48,12 @@ describe('configuration', () => {
       TMONEY_CALLBACK_ALLOWED_IPS: '196.168.1.2, 10.0.0.0/8',
       TMONEY_NOTIFICATION_TOKEN: 'a-secret-of-twenty-four-chars',
     });
-    expect(ok.TMONEY_CALLBACK_ALLOWED_IPS).toEqual(['196.168.1.2', '10.0.0.0/8']);
+    expect(ok.operators.tmoney.callback.allowedIps).toEqual(['196.168.1.2', '10.0.0.0/8']);
   });
 
   it('refuses HTTP timeouts that a send activity could not outlive', async () => {
-    const { checkSendTimeouts, createOperators } = await import('../../activities/index.js');
+    const { checkSendTimeouts } = await import('../../activities/index.js');
+    const { createOperators } = await import('../../operators/registry.js');
     expect(() => checkSendTimeouts(createOperators(loadConfig({ TMONEY_HTTP_TIMEOUT_MS: '40000' })))).toThrow(
       /tmoney: HTTP timeouts allow a send to take 480 s/,
     );
@@ -97,7 +98,7 @@ describe('docker-compose.yml', () => {
       const config = loadConfig(env);
       expect(new URL(config.DATABASE_URL).hostname).toBe('postgres');
       expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');
-      expect(new URL(config.LIGDICASH_BASE_URL).hostname).toBe('sandbox');
+      expect(new URL(config.operators.ligdicash.baseUrl).hostname).toBe('sandbox');
     }
     expect(compose.services.temporal!.environment!.DB).toBe('postgres12');
   });

@@ -6,7 +6,8 @@ import { payinSucceededPosting, post } from '../../db/ledger.js';
 import { createMerchant } from '../../db/merchants.js';
 import { applyTransition, getPayment, insertPayment } from '../../db/payments.js';
 import { inTransaction } from '../../db/pool.js';
-import { DEV_TMONEY_NOTIFICATION_TOKEN, operatorTiming } from '../../lib/config.js';
+import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/operator-settings/tmoney.js';
+import { operatorTiming } from '../../lib/operators.js';
 import { newId } from '../../lib/ids.js';
 import { createLogger } from '../../lib/logger.js';
 import { createOperators } from '../../operators/registry.js';
@@ -404,7 +405,7 @@ describe('callbacks', () => {
     });
     // An API whose Temporal connection is closed: it stores and verifies, but cannot signal.
     const { createApp } = await import('../../api/app.js');
-    const { createOperatorRules } = await import('../../activities/index.js');
+    const { createOperatorRules } = await import('../../operators/registry.js');
     const connection = await Connection.connect({ address: stack.config.TEMPORAL_ADDRESS });
     const broken = new Client({ connection });
     await connection.close();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/config.js';
+import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/operator-settings/tmoney.js';
 import { listCallbacks } from '../../db/callbacks.js';
 import { createMerchant } from '../../db/merchants.js';
 import { listPaymentEvents } from '../../db/payments.js';
@@ -334,7 +334,7 @@ describe('PayGateGlobal', () => {
     expect(url.pathname).toBe(`/checkout/${created.body.id}`);
     expect(url.search).toBe('');
     const form = await (await fetch(url)).text();
-    expect(form).not.toContain(stack.config.PAYGATE_AUTH_TOKEN);
+    expect(form).not.toContain(stack.config.operators.paygate.authToken);
     expect(form).toContain('1\u00a0500\u00a0FCFA');
     // Nothing reached PayGateGlobal yet.
     expect(stack.sandbox.paygate.byIdentifier(created.body.id)).toBeUndefined();

@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { createOperatorRules } from '../../activities/index.js';
+import { createOperatorRules } from '../../operators/registry.js';
 import { createApp } from '../../api/app.js';
 import { createMerchant } from '../../db/merchants.js';
 import { createPool, type Pool } from '../../db/pool.js';
-import { DEV_TMONEY_NOTIFICATION_TOKEN, loadConfig, type Config } from '../../lib/config.js';
+import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { createSandbox, type Sandbox } from '../../sandbox/app.js';
 import { loadSandboxConfig } from '../../sandbox/config.js';
@@ -65,9 +65,8 @@ export async function startStack(
       SANDBOX_PROCESSING_DELAY_MS: '100',
       SANDBOX_SLOW_MS: '1500',
       SANDBOX_LATE_CALLBACK_MS: '6000',
-      // Operators whose notification URL is set in their back office, not per payment.
-      SANDBOX_TMONEY_NOTIFICATION_URL: `${apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}`,
-      SANDBOX_PAYGATE_CALLBACK_URL: `${apiUrl}/v1/callbacks/paygate`,
+      // Operators whose notification URL is set in their back office call back this API.
+      SANDBOX_CALLBACK_BASE_URL: apiUrl,
       ...opts.sandboxEnv,
     }),
     logger,
@@ -82,10 +81,8 @@ export async function startStack(
     PORT: String(apiPort),
     SANDBOX_PORT: String(sandboxPort),
     PUBLIC_BASE_URL: apiUrl,
-    LIGDICASH_BASE_URL: `${sandboxUrl}/ligdicash/pay/v01/`,
-    TMONEY_ONLINE_BASE_URL: `${sandboxUrl}/tmoney/`,
-    TMONEY_MBANKING_BASE_URL: `${sandboxUrl}/tmoney/mbanking/v2/`,
-    PAYGATE_BASE_URL: `${sandboxUrl}/paygate/`,
+    // Every operator's endpoints default to the sandbox (lib/operators.ts).
+    SANDBOX_URL: sandboxUrl,
     // Scenarios that make an operator fail on purpose must not open its circuit for the other
     // tests: the tests about route health set these themselves.
     CIRCUIT_FAILURE_THRESHOLD: '1000',

@@ -51,7 +51,7 @@ describe('LigdiCash callbacks', () => {
     baseUrl: 'http://127.0.0.1:1/ligdicash/pay/v01/',
     apiKey: 'k',
     apiToken: 't',
-    timeoutMs: 1000,
+    httpTimeoutMs: 1000,
     storeName: 'S',
     storeUrl: 'http://s',
   });
@@ -152,7 +152,7 @@ describe('LigdiCash payin validation', () => {
     baseUrl: 'http://x/',
     apiKey: 'k',
     apiToken: 't',
-    timeoutMs: 1,
+    httpTimeoutMs: 1,
     storeName: 'S',
     storeUrl: 'http://s',
   });
@@ -223,7 +223,7 @@ describe('LigdiCash payouts', () => {
     baseUrl: 'http://x/',
     apiKey: 'k',
     apiToken: 't',
-    timeoutMs: 1,
+    httpTimeoutMs: 1,
     storeName: 'S',
     storeUrl: 'http://s',
   });

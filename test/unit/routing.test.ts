@@ -1,9 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { NUMBERING_PLANS } from '../../lib/networks.js';
 import { parseMsisdn } from '../../lib/phone.js';
-import { chooseRoutes } from '../../lib/routing.js';
+import { DEFAULT_ROUTES, chooseRoutes } from '../../lib/routing.js';
 import { mapPaymentCode, registrationRefusal } from '../../operators/paygate/adapter.js';
 import { mapMbankingStatut, mapNotification } from '../../operators/tmoney/mapping.js';
+
+describe('default routing table, derived from the operator table', () => {
+  it('routes each network to the operators that carry it, in the table order', () => {
+    const ligdicashOnly = { payin: ['ligdicash'], payout: ['ligdicash'] };
+    expect(DEFAULT_ROUTES).toEqual({
+      togocel_tg: { payin: ['tmoney', 'paygate'], payout: ['tmoney', 'paygate'] },
+      moov_tg: { payin: ['paygate'], payout: ['paygate'] },
+      orange_bf: ligdicashOnly,
+      moov_bf: ligdicashOnly,
+      orange_ci: ligdicashOnly,
+      moov_ci: ligdicashOnly,
+      mtn_ci: ligdicashOnly,
+      mtn_bj: ligdicashOnly,
+      moov_bj: ligdicashOnly,
+      orange_ml: ligdicashOnly,
+    });
+  });
+});
 
 describe('Togo routing table', () => {
   const togocel = ['70', '71', '72', '90', '91', '92', '93'];

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import {
+  addressList,
+  milliseconds,
+  seconds,
+  url,
+  withTrailingSlash,
+  type OperatorDefinition,
+  type OperatorSettings,
+} from './settings.js';
+
+/**
+ * The notification token of development and tests, known to the sandbox's default notification
+ * URL. Never accepted in production (the token is required there).
+ */
+export const DEV_TMONEY_NOTIFICATION_TOKEN = 'dev-tmoney-notification-0000000000';
+
+const env = z.object({
+  TMONEY_ONLINE_BASE_URL: url.optional(),
+  TMONEY_MERCHANT_ID: z
+    .string()
+    .regex(/^\d{16}$/, 'must be the 16-digit TMoney merchant id')
+    .default('2280000000000001'),
+  TMONEY_BRAND: z.string().min(1).max(150).optional(),
+  /** The online payment's session lifetime ("Le délai d'attente par défaut de l'identifiant de session est de 180 secondes"). */
+  TMONEY_SESSION_SECONDS: seconds.default(180),
+  /** Time after the session for its notification to arrive. */
+  TMONEY_NOTIFICATION_GRACE_SECONDS: seconds.default(30),
+  TMONEY_MBANKING_BASE_URL: url.optional(),
+  TMONEY_MBANKING_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
+  TMONEY_MBANKING_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
+  /** How long a push-USSD debit waits for the payer. */
+  TMONEY_PAYIN_DEADLINE_SECONDS: seconds.default(300),
+  TMONEY_PAYOUT_DEADLINE_SECONDS: seconds.default(86_400),
+  TMONEY_POLL_INITIAL_SECONDS: seconds.default(5),
+  TMONEY_POLL_MAX_SECONDS: seconds.default(30),
+  TMONEY_HTTP_TIMEOUT_MS: milliseconds.default(15_000),
+  /**
+   * Source addresses allowed to send TMoney notifications (TMoney recommends allowing its address
+   * only). Required in production; the development default is this machine.
+   */
+  TMONEY_CALLBACK_ALLOWED_IPS: addressList.optional(),
+  /**
+   * The secret path segment of the notification URL registered in TMoney's back office
+   * (`<PUBLIC_BASE_URL>/v1/callbacks/tmoney/<token>`): a notification without it is refused, so
+   * that an address on the allow-list (a proxy on the same host) is not enough to forge one.
+   * Required in production.
+   */
+  TMONEY_NOTIFICATION_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{24,128}$/, 'must be 24 to 128 URL-safe characters')
+    .optional(),
+});
+
+export interface TmoneySettings extends OperatorSettings {
+  /** Base of the online payment (…/online/online.php lives under it); ends with `/`. */
+  onlineBaseUrl: string;
+  /** "Identifiant du commerçant ... 16 chiffres". */
+  merchantId: string;
+  /** The name the online payment page shows. */
+  brand: string;
+  /** Base of the MBANKING v2 API (push-USSD debits, credits); ends with `/`. */
+  mbankingBaseUrl: string;
+  username: string;
+  password: string;
+  callback: OperatorSettings['callback'] & { token: string };
+}
+
+/** TMoney (Togocel, Togo): online payment and MBANKING v2. */
+export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
+  label: 'TMoney',
+  networks: { payin: ['togocel_tg'], payout: ['togocel_tg'] },
+  env,
+  settings: (e, context) => ({
+    onlineBaseUrl: withTrailingSlash(e.TMONEY_ONLINE_BASE_URL ?? `${context.sandboxUrl}/tmoney/`),
+    merchantId: e.TMONEY_MERCHANT_ID,
+    brand: e.TMONEY_BRAND ?? context.storeName,
+    mbankingBaseUrl: withTrailingSlash(
+      e.TMONEY_MBANKING_BASE_URL ?? `${context.sandboxUrl}/tmoney/mbanking/v2/`,
+    ),
+    username: e.TMONEY_MBANKING_USERNAME,
+    password: e.TMONEY_MBANKING_PASSWORD,
+    httpTimeoutMs: e.TMONEY_HTTP_TIMEOUT_MS,
+    timing: {
+      // The push-USSD debit lives as long as we wait for the payer; the online payment as long as its session.
+      payinDeadlineSeconds: e.TMONEY_PAYIN_DEADLINE_SECONDS,
+      payinDeadlineSecondsByMode: {
+        redirect: e.TMONEY_SESSION_SECONDS + e.TMONEY_NOTIFICATION_GRACE_SECONDS,
+      },
+      payoutDeadlineSeconds: e.TMONEY_PAYOUT_DEADLINE_SECONDS,
+      poll: { initialSeconds: e.TMONEY_POLL_INITIAL_SECONDS, maxSeconds: e.TMONEY_POLL_MAX_SECONDS },
+    },
+    callback: {
+      allowedIps: e.TMONEY_CALLBACK_ALLOWED_IPS ?? ['127.0.0.1', '::1'],
+      token: e.TMONEY_NOTIFICATION_TOKEN ?? DEV_TMONEY_NOTIFICATION_TOKEN,
+    },
+  }),
+  // Production fails closed: no default for what authenticates a notification.
+  requiredInProduction: (e) => [
+    ...(e.TMONEY_CALLBACK_ALLOWED_IPS?.length ? [] : ['TMONEY_CALLBACK_ALLOWED_IPS']),
+    ...(e.TMONEY_NOTIFICATION_TOKEN ? [] : ['TMONEY_NOTIFICATION_TOKEN']),
+  ],
+};
