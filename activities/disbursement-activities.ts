@@ -1,10 +1,9 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { InsufficientBalanceError, capturePosting, holdPosting, post, releasePosting } from '../db/ledger.js';
 import {
   acquireSendLease,
   applyTransition,
-  getPayment,
   recordInitiationAttempt,
   recordRefundOnPayin,
   releaseSendLease,
@@ -21,7 +20,8 @@ import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payment
 import type { OperatorName } from '../lib/operators.js';
 import type { DisbursementLookup, OperatorAdapter } from '../operators/types.js';
 import { callbackUrlFor } from '../lib/urls.js';
-import { definiteOrRetry, scrubUrls, type PayinStatusCheck } from './payin-activities.js';
+import { paymentAccess } from './payment-access.js';
+import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 import { withSendLease } from './send-lease.js';
 
 export interface DisbursementActivityDeps {
@@ -132,24 +132,14 @@ export async function readDisbursementOutcome(
 }
 
 export function createDisbursementActivities(deps: DisbursementActivityDeps) {
-  const { pool, operators } = deps;
+  const { pool } = deps;
 
   async function load(paymentId: string): Promise<PaymentRecord> {
-    const payment = await getPayment(pool, paymentId);
-    if (!payment) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+    const payment = await loadPayment(paymentId);
     return payment;
   }
 
-  function adapterFor(payment: PaymentRecord): OperatorAdapter {
-    const op = operators[payment.operator as OperatorName];
-    if (!op) throw ApplicationFailure.nonRetryable(`no adapter for ${payment.operator}`, 'UnknownOperator');
-    return op;
-  }
-
-  function log(payment: PaymentRecord) {
-    const info = Context.current().info;
-    return deps.logger.child({ paymentId: payment.id, workflowId: info.workflowExecution?.workflowId });
-  }
+  const { loadPayment, adapterFor, paymentLog: log } = paymentAccess(deps);
 
   async function recordFound(payment: PaymentRecord, lookup: Extract<DisbursementLookup, { kind: 'found' }>) {
     await applyTransition(pool, {
@@ -164,7 +154,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     });
   }
 
-  async function checkDisbursementStatus(paymentId: string): Promise<PayinStatusCheck> {
+  async function checkDisbursementStatus(paymentId: string): Promise<StatusCheck> {
     const payment = await load(paymentId);
     if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
     const report = await adapterFor(payment).checkPayoutStatus(
@@ -334,7 +324,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     checkDisbursementStatus,
 
     /** One poll of a disbursement in flight, retried by the server until definite (see pollPayinUntilDefinite). */
-    async pollDisbursementUntilDefinite(paymentId: string): Promise<PayinStatusCheck> {
+    async pollDisbursementUntilDefinite(paymentId: string): Promise<StatusCheck> {
       return definiteOrRetry(await checkDisbursementStatus(paymentId));
     },
 

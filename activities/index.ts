@@ -8,9 +8,10 @@ import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeou
 import type { Logger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
 import type { OperatorAdapters } from '../operators/registry.js';
+import { createCallbackActivities } from './callback-activities.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
-import { createReconciliationActivities } from './reconciliation-activities.js';
+import { createReconciliationActivities } from './reconciliation/index.js';
 import { createTransferActivities } from './transfer-activities.js';
 
 /** Every activity the payments worker registers. */
@@ -36,6 +37,7 @@ export function createActivities(deps: {
   };
   return withHeartbeats({
     ...createPayinActivities(shared),
+    ...createCallbackActivities(shared),
     ...createDisbursementActivities(shared),
     ...createTransferActivities({
       ...shared,
@@ -43,8 +45,6 @@ export function createActivities(deps: {
     }),
     ...createReconciliationActivities({
       ...shared,
-      temporal: deps.temporal,
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       timingFor: (operator) => operatorTiming(deps.config, operator),
       sweep: {
         lookbackDays: deps.config.SWEEP_LOOKBACK_DAYS,

@@ -1,13 +1,11 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ApplicationFailureCategory } from '@temporalio/common';
-import { latestVerifiedCallback, settleSignalledCallbacks } from '../db/callbacks.js';
+import { ApplicationFailure } from '@temporalio/activity';
+import { latestTrustedCallback } from '../db/callbacks.js';
 import { isOperatorDown, recordOperatorOutcome } from '../db/operator-health.js';
 import {
   applyTransition,
   forgetPayinOtp,
   rememberPayerPhone,
   switchPaymentOperator,
-  getPayment,
   readPayinOtp,
   recordInitiationAttempt,
   type PaymentRecord,
@@ -17,18 +15,14 @@ import type { Pool } from '../db/pool.js';
 import { operatorRequestId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
-import {
-  isDefiniteOperatorStatus,
-  type NextAction,
-  type PaymentFailure,
-  type PaymentStatus,
-  type PayinMode,
-} from '../lib/payments.js';
+import { type NextAction, type PaymentFailure, type PaymentStatus, type PayinMode } from '../lib/payments.js';
 import { payinSucceededPosting, post } from '../db/ledger.js';
 import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { OperatorName } from '../lib/operators.js';
-import type { OperatorAdapter, ParsedCallback, StatusReport } from '../operators/types.js';
+import type { OperatorAdapter, ParsedCallback } from '../operators/types.js';
+import { paymentAccess } from './payment-access.js';
 import { withSendLease } from './send-lease.js';
+import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 
 export interface PayinActivityDeps {
   pool: Pool;
@@ -53,33 +47,6 @@ export type InitiationAttempt =
   | { kind: 'unreachable' | 'ambiguous'; detail: string }
   /** Nothing was sent: the operator's circuit is open, or it refused for reasons of its own. Another route may take it. */
   | { kind: 'route_down' | 'route_failed'; detail: string };
-
-export type PayinStatusCheck =
-  Extract<StatusReport, { reachable: false }> | Omit<Extract<StatusReport, { reachable: true }>, 'raw'>;
-
-/**
- * The answer of a polling activity: the observation when the operator's answer is definite;
- * otherwise a benign failure, so that the server retries the activity on its backoff.
- */
-export function definiteOrRetry(observation: PayinStatusCheck): PayinStatusCheck {
-  if (observation.reachable && isDefiniteOperatorStatus(observation.status)) return observation;
-  throw ApplicationFailure.create({
-    type: 'StillOpen',
-    message: observation.reachable
-      ? `operator still says ${observation.operatorStatus ?? observation.status ?? 'nothing definite'}`
-      : observation.detail,
-    category: ApplicationFailureCategory.BENIGN,
-  });
-}
-
-/**
- * What goes into a workflow history is scrubbed of URLs: an operator's page URL carries its
- * invoice token, and a message may quote one. The payment record keeps them; the API reads them
- * from there (the history only needs to know what kind of action the payer has).
- */
-export function scrubUrls(text: string): string {
-  return text.replace(/https?:\/\/\S+/g, '[url]');
-}
 
 function nextActionForHistory(a: NextAction | null): NextAction {
   if (!a) return { type: 'none' };
@@ -108,34 +75,19 @@ function viewOf(p: PaymentRecord): Extract<InitiationAttempt, { kind: 'initiated
 }
 
 export function createPayinActivities(deps: PayinActivityDeps) {
-  const { pool, operators } = deps;
+  const { pool } = deps;
 
-  async function loadPayment(paymentId: string): Promise<PaymentRecord> {
-    const payment = await getPayment(pool, paymentId);
-    if (!payment) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
-    return payment;
-  }
-
-  function operatorFor(payment: PaymentRecord): OperatorAdapter {
-    const op = operators[payment.operator as OperatorName];
-    if (!op) throw ApplicationFailure.nonRetryable(`no adapter for ${payment.operator}`, 'UnknownOperator');
-    return op;
-  }
-
-  function log(payment: PaymentRecord) {
-    const info = Context.current().info;
-    return deps.logger.child({ paymentId: payment.id, workflowId: info.workflowExecution?.workflowId });
-  }
+  const { loadPayment, adapterFor: operatorFor, paymentLog: log } = paymentAccess(deps);
 
   /**
    * Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1).
    * For an operator without one (TMoney online), the verified notification is the answer.
    */
-  async function checkPayinStatus(paymentId: string): Promise<PayinStatusCheck> {
+  async function checkPayinStatus(paymentId: string): Promise<StatusCheck> {
     const payment = await loadPayment(paymentId);
     const adapter = operatorFor(payment);
     if (adapter.payinConfirmation(payment.mode as PayinMode) === 'callback') {
-      return outcomeFromCallback(await latestVerifiedCallback(pool, paymentId));
+      return outcomeFromCallback(await latestTrustedCallback(pool, paymentId));
     }
     // Nothing reached the operator yet (the payer has not given their number on our page):
     // nothing can have been paid.
@@ -290,7 +242,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
      * workflow task and no history event per poll (Temporal's "infrequent polling" pattern), so
      * thousands of payins can wait at once on a small worker.
      */
-    async pollPayinUntilDefinite(paymentId: string): Promise<PayinStatusCheck> {
+    async pollPayinUntilDefinite(paymentId: string): Promise<StatusCheck> {
       return definiteOrRetry(await checkPayinStatus(paymentId));
     },
 
@@ -320,18 +272,13 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       if (t.step === 'initiate') await forgetPayinOtp(pool, t.paymentId);
       return result.payment.status;
     },
-
-    /** Marks callbacks as confirmed or contradicted by the status API. */
-    async settleCallbacks(ids: number[], verdict: 'confirmed' | 'rejected', reason?: string): Promise<void> {
-      await settleSignalledCallbacks(pool, ids, verdict, reason);
-    },
   };
 }
 
 export type PayinActivities = ReturnType<typeof createPayinActivities>;
 
 /** A verified callback read as a status answer (operators without a status API). */
-function outcomeFromCallback(row: { id: number; parsed: unknown } | undefined): PayinStatusCheck {
+function outcomeFromCallback(row: { id: number; parsed: unknown } | undefined): StatusCheck {
   if (!row) return { reachable: true, status: 'pending', operatorStatus: 'no notification yet' };
   const cb = row.parsed as ParsedCallback;
   return {

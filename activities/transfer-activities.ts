@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { applyTransition, getPayment, insertPayment, type PaymentRecord } from '../db/payments.js';
+import { applyTransition, getPayment, insertPayment, restartDeadline } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import { getTransfer, setTransferStatus, type TransferStatus } from '../db/transfers.js';
+import { getTransfer, listTransferLegs, setTransferStatus, type TransferStatus } from '../db/transfers.js';
 import type { OperatorTiming } from '../lib/operators.js';
 import type { Logger } from '../lib/logger.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
+import {
+  disbursementWorkflowInput,
+  paymentDeadline,
+  workflowIdFor,
+  type DisbursementWorkflowInput,
+} from '../lib/payment-workflows.js';
 
 export interface TransferActivityDeps {
   pool: Pool;
@@ -22,19 +27,6 @@ export function transferRefundId(transferId: string, attempt: number): string {
   let id = 'pay_';
   for (let i = 0; i < 24; i++) id += BASE32[digest[i]! & 31];
   return id;
-}
-
-function disbursementInput(p: PaymentRecord, timing: OperatorTiming): DisbursementWorkflowInput {
-  return {
-    paymentId: p.id,
-    merchantId: p.merchantId,
-    kind: p.kind === 'refund' ? 'refund' : 'payout',
-    operator: p.operator,
-    amount: p.amount,
-    currency: p.currency,
-    deadlineAt: p.deadlineAt!.toISOString(),
-    poll: timing.poll,
-  };
 }
 
 export function createTransferActivities(deps: TransferActivityDeps) {
@@ -67,12 +59,9 @@ export function createTransferActivities(deps: TransferActivityDeps) {
         throw ApplicationFailure.nonRetryable(`${paymentId} is not a transfer leg`, 'NotATransferLeg');
       const timing = deps.timingFor(payment.operator);
       if (payment.status === 'created') {
-        await pool.query(
-          `UPDATE payments SET deadline_at = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1 AND status = 'created'`,
-          [paymentId, timing.payoutDeadlineSeconds],
-        );
+        await restartDeadline(pool, paymentId, timing.payoutDeadlineSeconds);
       }
-      return disbursementInput((await getPayment(pool, paymentId))!, timing);
+      return disbursementWorkflowInput((await getPayment(pool, paymentId))!, timing);
     },
 
     /** Where a leg stands in our books (its workflow failed or was terminated: the row tells). */
@@ -96,11 +85,8 @@ export function createTransferActivities(deps: TransferActivityDeps) {
       const transfer = await getTransfer(pool, transferId);
       if (!transfer)
         throw ApplicationFailure.nonRetryable(`transfer ${transferId} not found`, 'TransferNotFound');
-      const { rows } = await pool.query<{ id: string }>(
-        `SELECT id FROM payments WHERE transfer_id = $1 AND kind = 'payin'`,
-        [transferId],
-      );
-      const collection = (await getPayment(pool, rows[0]!.id))!;
+      const legs = await listTransferLegs(pool, transferId);
+      const collection = (await getPayment(pool, legs.find((l) => l.kind === 'payin')!.id))!;
       const refundId = transferRefundId(transferId, attempt);
       const timing = deps.timingFor(collection.operator);
       await insertPayment(pool, {
@@ -118,10 +104,10 @@ export function createTransferActivities(deps: TransferActivityDeps) {
         customer: { phone: transfer.sender.phone },
         description: `Refund of transfer ${transferId} (attempt ${attempt})`,
         metadata: { transfer_id: transferId, attempt: String(attempt) },
-        deadlineAt: new Date(Date.now() + timing.payoutDeadlineSeconds * 1000),
+        deadlineAt: paymentDeadline(timing, 'refund'),
         workflowId: workflowIdFor('refund', refundId),
       });
-      return disbursementInput((await getPayment(pool, refundId))!, timing);
+      return disbursementWorkflowInput((await getPayment(pool, refundId))!, timing);
     },
 
     /** Nobody could bring the money back: an alert (logs, and the needs_review gauge on /metrics). */

@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { OperatorRules } from '../operators/registry.js';
-import type { Pool } from '../db/pool.js';
+import { pingDatabase, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { redactUrl, type Logger } from '../lib/logger.js';
 import { requireMerchant } from './auth.js';
@@ -61,7 +61,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.get('/healthz', async (_req, res) => {
     const [postgres, temporalCheck] = await Promise.all([
-      pool.query('SELECT 1').then(
+      pingDatabase(pool).then(
         () => 'ok',
         (err: Error) => err.message,
       ),

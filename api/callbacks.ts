@@ -9,7 +9,8 @@ import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { OPERATORS } from '../lib/operators.js';
 import { errorSummary } from '../lib/logger.js';
-import { operatorCallbackSignal, workflowIdFor } from '../workflows/shared.js';
+import { operatorCallbackSignal } from '../workflows/shared.js';
+import { workflowIdFor } from '../lib/payment-workflows.js';
 import { Problem } from './problems.js';
 
 export interface CallbackRouteDeps {

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { merchantBalances, merchantLedgerEntries } from '../db/ledger.js';
+import { merchantBalances, merchantLedgerEntries, pendingPayinTotals } from '../db/ledger.js';
 import type { Pool } from '../db/pool.js';
 import { currentMerchant } from './auth.js';
 import { Problem, validationProblem } from './problems.js';
@@ -14,12 +14,7 @@ export function ledgerRoutes(pool: Pool): Router {
     const [balances, pending] = await Promise.all([
       merchantBalances(pool, merchant.id),
       // Payins still open: what may be credited (net of fees) once they succeed.
-      pool.query<{ currency: string; pending: number }>(
-        `SELECT currency, sum(amount - fee_amount)::bigint AS pending FROM payments
-          WHERE merchant_id = $1 AND kind = 'payin' AND status IN ('created', 'pending', 'action_required')
-          GROUP BY currency`,
-        [merchant.id],
-      ),
+      pendingPayinTotals(pool, merchant.id),
     ]);
     const byCurrency = new Map<
       string,
@@ -32,7 +27,7 @@ export function ledgerRoutes(pool: Pool): Router {
         on_hold: b.onHold,
         pending: 0,
       });
-    for (const p of pending.rows) {
+    for (const p of pending) {
       const row = byCurrency.get(p.currency) ?? {
         currency: p.currency,
         available: 0,

@@ -1,12 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { countOpenTransfers, countWatchedPayments } from '../db/metrics.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { Problem } from './problems.js';
-
-/** Payment statuses an on-call engineer watches: what is still open or needs a person. */
-const WATCHED_STATUSES = ['created', 'pending', 'action_required', 'unknown'] as const;
 
 /** How long one reading of the database serves scrapes (every replica, every Prometheus). */
 const SNAPSHOT_MS = 15_000;
@@ -33,18 +31,8 @@ export function metricsRoutes(pool: Pool, config: Config): Router {
   const read = async () => {
     if (snapshot && Date.now() - snapshot.at < SNAPSHOT_MS) return snapshot;
     reading ??= (async () => {
-      const [payments, transfers] = await Promise.all([
-        pool.query<{ kind: string; status: string; operator: string; n: number }>(
-          `SELECT kind, status, operator, count(*)::int AS n FROM payments
-            WHERE status = ANY($1::text[]) GROUP BY kind, status, operator`,
-          [WATCHED_STATUSES],
-        ),
-        pool.query<{ status: string; n: number }>(
-          `SELECT status, count(*)::int AS n FROM transfers
-            WHERE status NOT IN ('completed', 'refunded', 'failed') GROUP BY status`,
-        ),
-      ]);
-      snapshot = { at: Date.now(), payments: payments.rows, transfers: transfers.rows };
+      const [payments, transfers] = await Promise.all([countWatchedPayments(pool), countOpenTransfers(pool)]);
+      snapshot = { at: Date.now(), payments, transfers };
       return snapshot;
     })().finally(() => {
       reading = undefined;

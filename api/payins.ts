@@ -6,7 +6,7 @@ import { operatorTiming } from '../lib/operators.js';
 import { newId } from '../lib/ids.js';
 import { NETWORKS, type Network } from '../lib/networks.js';
 import { parseMsisdn } from '../lib/phone.js';
-import { payinWorkflowId, type PayinWorkflowInput } from '../workflows/shared.js';
+import { paymentDeadline, payinWorkflowId } from '../lib/payment-workflows.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate, replayIdempotent } from './idempotency.js';
 import { payinRoutesFor } from './routing.js';
@@ -14,7 +14,7 @@ import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './pa
 import { Problem, validationProblem } from './problems.js';
 import { CreatePayinRequest } from './schemas.js';
 import { paymentView } from './views.js';
-import { startPaymentWorkflow } from './workflow-start.js';
+import { startPayin } from './payment-start.js';
 
 /** Checks what needs no operator: the number, the network, the mode; returns the payer's details. */
 function payerDetails(body: CreatePayinRequest) {
@@ -111,33 +111,14 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             returnUrl: body.return_url,
             cancelUrl: body.cancel_url,
             metadata: body.metadata,
-            deadlineAt: new Date(Date.now() + timing.payinDeadlineSeconds * 1000),
+            deadlineAt: paymentDeadline(timing, 'payin'),
             workflowId: payinWorkflowId(paymentId),
           });
           if (inserted && body.otp) await storePayinOtp(client, paymentId, body.otp);
         });
         req.log = req.log.child({ paymentId, workflowId: payinWorkflowId(paymentId) });
         const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payin'))!;
-        const input: PayinWorkflowInput = {
-          paymentId,
-          merchantId: merchant.id,
-          operator: stored.operator,
-          mode: body.mode,
-          amount: stored.amount,
-          currency: stored.currency,
-          deadlineAt: stored.deadlineAt!.toISOString(),
-          poll: timing.poll,
-          // Only a payin never sent anywhere fails over (the workflow checks each step).
-          ...(routes.length > 1 ? { routes } : {}),
-        };
-        const started = await startPaymentWorkflow(temporal, config, {
-          kind: 'payin',
-          paymentId,
-          merchantId: merchant.id,
-          operator: stored.operator,
-          amount: stored.amount,
-          input,
-        });
+        const started = await startPayin(temporal, config, stored, routes);
         if (started === 'unavailable') {
           throw new Problem(
             'service-unavailable',

@@ -4,14 +4,14 @@ import { getMerchantPayment, insertPayment, type PaymentRecord } from '../db/pay
 import { newId } from '../lib/ids.js';
 import { NETWORKS } from '../lib/networks.js';
 import { parseMsisdn, type Msisdn } from '../lib/phone.js';
-import { workflowIdFor, type DisbursementWorkflowInput } from '../workflows/shared.js';
+import { paymentDeadline, workflowIdFor } from '../lib/payment-workflows.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate, replayIdempotent, type CreateAnswer } from './idempotency.js';
 import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './payment-routes.js';
 import { Problem, problemBody, validationProblem } from './problems.js';
 import { CreatePayoutRequest } from './schemas.js';
 import { paymentView } from './views.js';
-import { startPaymentWorkflow } from './workflow-start.js';
+import { startDisbursement } from './payment-start.js';
 import { payoutRouteFor } from './routing.js';
 import { operatorTiming } from '../lib/operators.js';
 import type { Request } from 'express';
@@ -126,19 +126,12 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
           },
           description: body.description,
           metadata: body.metadata,
-          deadlineAt: new Date(Date.now() + operatorTiming(config, operator).payoutDeadlineSeconds * 1000),
+          deadlineAt: paymentDeadline(operatorTiming(config, operator), 'payout'),
           workflowId: workflowIdFor('payout', paymentId),
         });
         req.log = req.log.child({ paymentId, workflowId: workflowIdFor('payout', paymentId) });
         const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payout'))!;
-        const started = await startPaymentWorkflow(temporal, config, {
-          kind: 'payout',
-          paymentId,
-          merchantId: merchant.id,
-          operator: stored.operator,
-          amount: stored.amount,
-          input: disbursementInput(config, stored),
-        });
+        const started = await startDisbursement(temporal, config, stored);
         if (started === 'unavailable') {
           throw new Problem(
             'service-unavailable',
@@ -158,20 +151,4 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
     res.json(paymentView(await findPayment(pool, currentMerchant(res.locals).id, req.params.id, 'payout')));
   });
   return router;
-}
-
-export function disbursementInput(
-  config: PaymentRouteDeps['config'],
-  p: PaymentRecord,
-): DisbursementWorkflowInput {
-  return {
-    paymentId: p.id,
-    merchantId: p.merchantId,
-    kind: p.kind === 'refund' ? 'refund' : 'payout',
-    operator: p.operator,
-    amount: p.amount,
-    currency: p.currency,
-    deadlineAt: p.deadlineAt!.toISOString(),
-    poll: operatorTiming(config, p.operator).poll,
-  };
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
 import { OPERATORS } from '../lib/operators.js';
 import type { Pool } from '../db/pool.js';
@@ -15,6 +15,7 @@ import {
 } from '../db/reconciliation.js';
 import type { Config } from '../lib/config.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
+import { settlementReconciliation, sweep } from '../workflows/reconciliation.js';
 import { Problem, validationProblem } from './problems.js';
 
 /** Whether a request carries the operations key. */
@@ -221,6 +222,32 @@ const xml = (s: Cell) =>
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
   );
 
+/** Starts a reconciliation run asked for by a person (the API, the CLI); schedules start the others. */
+export async function startReconciliationRun(
+  temporal: Client,
+  config: Config,
+  run: {
+    kind: 'sweep' | 'settlement';
+    operator: string;
+    date?: string;
+    from?: string;
+    to?: string;
+    triggeredBy: string;
+  },
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof sweep | typeof settlementReconciliation>> {
+  const { kind, operator, date, from, to, triggeredBy } = run;
+  const options = {
+    workflowId: manualRunWorkflowId({ kind, operator, date, from, requestedAt: Date.now() }),
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+  };
+  return kind === 'sweep'
+    ? temporal.workflow.start(sweep, { ...options, args: [{ operator, triggeredBy }] })
+    : temporal.workflow.start(settlementReconciliation, {
+        ...options,
+        args: [{ operator, day: date, from, to, triggeredBy }],
+      });
+}
+
 /**
  * `/v1/reconciliation/runs`: trigger a run, read runs and their discrepancies (filtered), and
  * export them as CSV or as the XML reconciliation report the integration specification asks for.
@@ -234,15 +261,13 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
     const parsed = TriggerRun.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const { operator, kind, date, from, to } = parsed.data;
-    const workflowId = manualRunWorkflowId({ kind, operator, date, from, requestedAt: Date.now() });
-    await temporal.workflow.start(kind === 'sweep' ? 'sweep' : 'settlementReconciliation', {
-      workflowId,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [
-        kind === 'sweep'
-          ? { operator, triggeredBy: 'api' }
-          : { operator, day: date, from, to, triggeredBy: 'api' },
-      ],
+    const { workflowId } = await startReconciliationRun(temporal, config, {
+      kind,
+      operator,
+      date,
+      from,
+      to,
+      triggeredBy: 'api',
     });
     const id = reconciliationRunId(workflowId);
     res

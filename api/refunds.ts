@@ -12,15 +12,15 @@ import { inTransaction } from '../db/pool.js';
 import { operatorTiming } from '../lib/operators.js';
 import { newId } from '../lib/ids.js';
 import type { OperatorName } from '../lib/operators.js';
-import { workflowIdFor } from '../workflows/shared.js';
+import { paymentDeadline, workflowIdFor } from '../lib/payment-workflows.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate, replayIdempotent } from './idempotency.js';
 import { findPayment, requireJson, type PaymentRouteDeps } from './payment-routes.js';
-import { disbursementAnswer, disbursementInput, recipientNumber } from './payouts.js';
+import { disbursementAnswer, recipientNumber } from './payouts.js';
 import { Problem, validationProblem } from './problems.js';
 import { CreateRefundRequest } from './schemas.js';
 import { paymentView } from './views.js';
-import { startPaymentWorkflow } from './workflow-start.js';
+import { startDisbursement } from './payment-start.js';
 
 const REFUNDABLE = new Set(['succeeded', 'partially_refunded']);
 
@@ -148,22 +148,13 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             customer: { phone: recipient.e164 },
             description: body.reason ?? `Refund of ${payinId}`,
             metadata: body.metadata,
-            deadlineAt: new Date(
-              Date.now() + operatorTiming(config, payin.operator).payoutDeadlineSeconds * 1000,
-            ),
+            deadlineAt: paymentDeadline(operatorTiming(config, payin.operator), 'refund'),
             workflowId: workflowIdFor('refund', refundId),
           });
           return (await getMerchantPayment(client, merchant.id, refundId, 'refund'))!;
         });
         req.log = req.log.child({ paymentId: refundId, workflowId: refund.workflowId });
-        const started = await startPaymentWorkflow(temporal, config, {
-          kind: 'refund',
-          paymentId: refundId,
-          merchantId: merchant.id,
-          operator: refund.operator,
-          amount: refund.amount,
-          input: disbursementInput(config, refund),
-        });
+        const started = await startDisbursement(temporal, config, refund);
         if (started === 'unavailable') {
           throw new Problem(
             'service-unavailable',

@@ -6,12 +6,14 @@ import {
   getTransfer,
   insertTransfer,
   listTransferEvents,
+  listTransferLegs,
   listTransfers,
+  lockTransferCreation,
   type TransferRecord,
 } from '../db/transfers.js';
 import { operatorTiming } from '../lib/operators.js';
 import { derivedId, newId } from '../lib/ids.js';
-import { workflowIdFor, transferWorkflowId, type TransferWorkflowInput } from '../workflows/shared.js';
+import { paymentDeadline, transferWorkflowId, workflowIdFor } from '../lib/payment-workflows.js';
 import { currentMerchant } from './auth.js';
 import { idempotentCreate, replayIdempotent } from './idempotency.js';
 import { requireJson, type PaymentRouteDeps } from './payment-routes.js';
@@ -20,7 +22,7 @@ import { Problem, validationProblem } from './problems.js';
 import { payinRoutesFor, payoutRouteFor } from './routing.js';
 import { CreateTransferRequest, PayinListQuery } from './schemas.js';
 import { decodeCursor, encodeCursor } from './views.js';
-import { startPaymentWorkflow } from './workflow-start.js';
+import { startTransfer } from './payment-start.js';
 
 function legView(p: PaymentRecord | undefined) {
   if (!p) return null;
@@ -36,11 +38,9 @@ function legView(p: PaymentRecord | undefined) {
 }
 
 async function transferView(pool: Pool, t: TransferRecord) {
-  const { rows } = await pool.query<{ id: string; kind: string }>(
-    'SELECT id, kind FROM payments WHERE transfer_id = $1 ORDER BY created_at, id',
-    [t.id],
+  const legs = await Promise.all(
+    (await listTransferLegs(pool, t.id)).map(async (r) => (await getPayment(pool, r.id))!),
   );
-  const legs = await Promise.all(rows.map(async (r) => (await getPayment(pool, r.id))!));
   const collection = legs.find((l) => l.kind === 'payin');
   return {
     id: t.id,
@@ -166,15 +166,12 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
         const legIds = await inTransaction(pool, async (client) => {
           // Two requests with one Idempotency-Key run this at once: one transaction per transfer
           // id, and legs whose ids derive from it, so the second finds the first's legs.
-          await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [transferId]);
-          const existing = await client.query<{ id: string; kind: string }>(
-            'SELECT id, kind FROM payments WHERE transfer_id = $1',
-            [transferId],
-          );
-          if (existing.rowCount) {
+          await lockTransferCreation(client, transferId);
+          const existing = await listTransferLegs(client, transferId);
+          if (existing.length) {
             return {
-              collection: existing.rows.find((r) => r.kind === 'payin')!.id,
-              disbursement: existing.rows.find((r) => r.kind === 'payout')!.id,
+              collection: existing.find((r) => r.kind === 'payin')!.id,
+              disbursement: existing.find((r) => r.kind === 'payout')!.id,
             };
           }
           await insertTransfer(client, {
@@ -206,7 +203,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             customer: { phone: sender.e164 },
             description: body.description ?? `Transfer ${transferId}`,
             metadata: { transfer_id: transferId },
-            deadlineAt: new Date(Date.now() + collectionTiming.payinDeadlineSeconds * 1000),
+            deadlineAt: paymentDeadline(collectionTiming, 'payin'),
             workflowId: workflowIdFor('payin', collection),
           });
           if (body.sender.otp) await storePayinOtp(client, collection, body.sender.otp);
@@ -225,45 +222,21 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             description: body.description ?? `Transfer ${transferId}`,
             metadata: { transfer_id: transferId },
             // Counted again from the moment the payout starts (after the collection).
-            deadlineAt: new Date(
-              Date.now() + operatorTiming(config, payoutOperator).payoutDeadlineSeconds * 1000,
-            ),
+            deadlineAt: paymentDeadline(operatorTiming(config, payoutOperator), 'payout'),
             workflowId: workflowIdFor('payout', disbursement),
           });
           return { collection, disbursement };
         });
         req.log = req.log.child({ transferId, workflowId: transferWorkflowId(transferId) });
 
-        const input: TransferWorkflowInput = {
-          transferId,
-          merchantId: merchant.id,
-          collection: {
-            paymentId: legIds.collection,
-            merchantId: merchant.id,
-            operator: collectionOperator,
-            mode: body.mode,
-            amount: collectAmount,
-            currency: body.currency,
-            deadlineAt: (await getPayment(pool, legIds.collection))!.deadlineAt!.toISOString(),
-            poll: collectionTiming.poll,
-            ...(collectionRoutes.length > 1 ? { routes: collectionRoutes } : {}),
-          },
-          disbursementPaymentId: legIds.disbursement,
-          refundRetrySeconds: config.TRANSFER_REFUND_RETRY_SECONDS,
-          resolution: {
-            everySeconds: config.TRANSFER_RESOLUTION_CHECK_SECONDS,
-            maxWaitSeconds: config.TRANSFER_RESOLUTION_MAX_SECONDS,
-          },
-        };
-        const started = await startPaymentWorkflow(temporal, config, {
-          kind: 'transfer',
-          paymentId: transferId,
-          merchantId: merchant.id,
-          operator: collectionOperator,
-          amount: collectAmount,
-          input,
-          transferId,
-        });
+        const collection = (await getPayment(pool, legIds.collection))!;
+        const started = await startTransfer(
+          temporal,
+          config,
+          { id: transferId, merchantId: merchant.id },
+          { collection, disbursementPaymentId: legIds.disbursement },
+          collectionRoutes,
+        );
         if (started === 'unavailable') {
           throw new Problem(
             'service-unavailable',

@@ -25,7 +25,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { createReconciliationActivities } from '../activities/reconciliation-activities.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createReconciliationActivities } from '../activities/reconciliation/index.js';
 import { createOperators } from '../operators/registry.js';
 import { checkLedger } from '../db/ledger.js';
 import { loadConfig } from '../lib/config.js';
@@ -445,23 +446,23 @@ async function blindSweep(sys: BenchSystem, operator: 'ligdicash' | 'tmoney', ru
   await connection.close();
   const config = loadConfig({
     DATABASE_URL: sys.databaseUrl,
-    LIGDICASH_BASE_URL: `${sys.sandboxUrl}/ligdicash/pay/v01/`,
+    SANDBOX_URL: sys.sandboxUrl,
     LIGDICASH_HTTP_TIMEOUT_MS: '3000',
-    TMONEY_ONLINE_BASE_URL: `${sys.sandboxUrl}/tmoney/`,
-    TMONEY_MBANKING_BASE_URL: `${sys.sandboxUrl}/tmoney/mbanking/v2/`,
-    PAYGATE_BASE_URL: `${sys.sandboxUrl}/paygate/`,
     LOG_LEVEL: 'silent',
   });
   const activities = createReconciliationActivities({
     pool: sys.pool,
     operators: createOperators(config),
     logger: createLogger({ level: 'silent' }),
-    temporal: unreachable,
-    taskQueue: 'passerelle-payments',
     timingFor: (op) => operatorTiming(config, op),
     sweep: { lookbackDays: 1, batch: 200, recheckMinutes: 0 },
   });
-  await activities.sweepOperator({ runId, operator, triggeredBy: 'chaos' });
+  // The activity's context gives it the unreachable client, as a worker gives its own.
+  await new MockActivityEnvironment({}, { client: unreachable }).run(activities.sweepOperator, {
+    runId,
+    operator,
+    triggeredBy: 'chaos',
+  });
 }
 
 /**

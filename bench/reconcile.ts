@@ -15,9 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createReconciliationActivities } from '../activities/reconciliation-activities.js';
+import { createReconciliationActivities } from '../activities/reconciliation/index.js';
 import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -214,9 +213,6 @@ for (const n of sizes) {
     pool,
     operators: createOperators(config),
     logger,
-    // Never used by this bench (no late refunds): a connection that is never opened.
-    temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
-    taskQueue: 'bench',
     timingFor: (op) => operatorTiming(config, op),
     sweep: { lookbackDays: 1, batch: 1, recheckMinutes: 0 },
   });

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import type { RunSummary } from '../activities/reconciliation-activities.js';
+import { startReconciliationRun } from '../api/reconciliation.js';
 import { OPERATORS, isOperatorName } from '../lib/operators.js';
-import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
+import { reconciliationRunId } from '../lib/reconciliation.js';
 import { createMerchant, setLateSuccessPolicy, setRefundRecipients } from '../db/merchants.js';
 import { setFeeSchedule } from '../db/fees.js';
 import { checkLedger } from '../db/ledger.js';
@@ -234,15 +234,15 @@ if (group === 'merchant' && command === 'create') {
   });
   try {
     const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-    const kind = sweep ? 'sweep' : 'settlement';
-    const workflowId = manualRunWorkflowId({ kind, operator, date, from, requestedAt: Date.now() });
-    const handle = await temporal.workflow.start(sweep ? 'sweep' : 'settlementReconciliation', {
-      workflowId,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [
-        sweep ? { operator, triggeredBy: 'cli' } : { operator, day: date, from, to, triggeredBy: 'cli' },
-      ],
+    const handle = await startReconciliationRun(temporal, config, {
+      kind: sweep ? 'sweep' : 'settlement',
+      operator,
+      date,
+      from,
+      to,
+      triggeredBy: 'cli',
     });
+    const { workflowId } = handle;
     const runId = reconciliationRunId(workflowId);
     if (values['no-wait']) {
       process.stdout.write(
@@ -251,7 +251,7 @@ if (group === 'merchant' && command === 'create') {
           : `started ${runId} (workflow ${workflowId})\n`,
       );
     } else {
-      const result = (await handle.result()) as RunSummary;
+      const result = await handle.result();
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else {
         const found = Object.entries(result.summary)

@@ -154,16 +154,24 @@ export async function listCallbacks(
   }));
 }
 
-/** The newest verified callback of a payment, as parsed (for operators whose callback is the outcome). */
-export async function latestVerifiedCallback(
+/**
+ * A trusted callback: one that passed every check at intake (source address, token, parse, known
+ * payment, reference, amount and currency; api/callbacks.ts) and that no status answer
+ * contradicted since. `late` ones (the payment had ended) are as trusted, and wait for
+ * reconciliation. The one definition, for the workflows and for reconciliation.
+ */
+export const TRUSTED_CALLBACK_VERDICTS: readonly CallbackVerdict[] = ['signalled', 'confirmed', 'late'];
+
+/** The newest trusted callback of a payment, as parsed (for operators whose callback is the outcome). */
+export async function latestTrustedCallback(
   db: Queryable,
   paymentId: string,
 ): Promise<{ id: number; parsed: unknown } | undefined> {
   const { rows } = await db.query<{ id: number; parsed: unknown }>(
     `SELECT id, parsed FROM operator_callbacks
-      WHERE payment_id = $1 AND verdict IN ('signalled', 'confirmed')
+      WHERE payment_id = $1 AND verdict = ANY($2::text[]) AND parsed IS NOT NULL
       ORDER BY id DESC LIMIT 1`,
-    [paymentId],
+    [paymentId, TRUSTED_CALLBACK_VERDICTS],
   );
   return rows[0];
 }

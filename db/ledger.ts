@@ -349,3 +349,17 @@ export async function checkLedger(db: Queryable): Promise<LedgerCheck> {
     negativeMerchantBalances: r.negative,
   };
 }
+
+/** What a merchant's open payins may add to its balance once they succeed (net of fees), per currency. */
+export async function pendingPayinTotals(
+  db: Queryable,
+  merchantId: string,
+): Promise<{ currency: string; pending: number }[]> {
+  const { rows } = await db.query<{ currency: string; pending: number }>(
+    `SELECT currency, sum(amount - fee_amount)::bigint AS pending FROM payments
+      WHERE merchant_id = $1 AND kind = 'payin' AND status IN ('created', 'pending', 'action_required')
+      GROUP BY currency`,
+    [merchantId],
+  );
+  return rows;
+}

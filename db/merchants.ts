@@ -83,6 +83,14 @@ export async function setLateSuccessPolicy(
  */
 export type RefundRecipients = 'payer' | 'any';
 
+export async function lateSuccessPolicy(db: Queryable, merchantId: string): Promise<LateSuccessPolicy> {
+  const { rows } = await db.query<{ late_success_policy: LateSuccessPolicy }>(
+    'SELECT late_success_policy FROM merchants WHERE id = $1',
+    [merchantId],
+  );
+  return rows[0]?.late_success_policy ?? 'credit';
+}
+
 export async function setRefundRecipients(
   db: Queryable,
   merchantId: string,

@@ -543,3 +543,11 @@ export async function setPayerNumber(
   );
   return rowCount === 1;
 }
+
+/** A payment not started yet gets its deadline counted from now (a transfer's payout, after its collection). */
+export async function restartDeadline(db: Queryable, paymentId: string, seconds: number): Promise<void> {
+  await db.query(
+    `UPDATE payments SET deadline_at = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1 AND status = 'created'`,
+    [paymentId, seconds],
+  );
+}

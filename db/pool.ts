@@ -45,3 +45,8 @@ export async function inTransaction<T>(
     client.release(broken);
   }
 }
+
+/** Whether PostgreSQL answers (the health check). */
+export async function pingDatabase(db: Pick<pg.Pool, 'query'>): Promise<void> {
+  await db.query('SELECT 1');
+}

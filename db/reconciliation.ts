@@ -1,4 +1,8 @@
-import type { PoolClient, Queryable } from './pool.js';
+import readline from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Pool, PoolClient, Queryable } from './pool.js';
 
 /**
  * Reconciliation runs and their discrepancies, and the set-based matching of an operator's report
@@ -267,16 +271,100 @@ export async function insertDiscrepancy(
 
 // ------------------------------------------------------------------ the matching
 
-/** The staging table an operator's report is COPYed into, for one transaction. */
-export async function createStagingTable(client: PoolClient): Promise<void> {
-  await client.query(`CREATE TEMP TABLE recon_lines (
-      line_no bigint NOT NULL, our_reference text, operator_reference text, kind text, amount bigint,
-      currency text, status text, operator_status text, occurred_at text, error text
-    ) ON COMMIT DROP`);
+/** One line of an operator's report, in our words, as it is staged (operators/types.ts ReportLine). */
+export interface StagedLine {
+  ourReference: string;
+  operatorReference: string;
+  kind: string;
+  amount: number;
+  currency: string;
+  status: string;
+  operatorStatus: string;
+  occurredAt: string;
 }
 
-export const STAGING_COPY =
-  'COPY recon_lines (line_no, our_reference, operator_reference, kind, amount, currency, status, operator_status, occurred_at, error) FROM STDIN';
+/**
+ * Streams an operator's report into a staging table with COPY and classifies it against our
+ * payments, in one transaction: memory stays flat whatever the report's size. Returns the number
+ * of data lines and the discrepancies found per class.
+ */
+export async function ingestSettlementReport(
+  pool: Pool,
+  report: { body: Readable; parseLine: (line: string) => StagedLine | null | { error: string } },
+  run: { runId: string; operator: string; periodStart: Date; periodEnd: Date; wholeDay?: boolean },
+): Promise<{ lines: number; counts: Record<string, number> }> {
+  const counter = { lines: 0 };
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`CREATE TEMP TABLE recon_lines (
+        line_no bigint NOT NULL, our_reference text, operator_reference text, kind text, amount bigint,
+        currency text, status text, operator_status text, occurred_at text, error text
+      ) ON COMMIT DROP`);
+    await pipeline(
+      Readable.from(copyChunks(report.body, report.parseLine, counter)),
+      client.query(
+        copyFrom(
+          'COPY recon_lines (line_no, our_reference, operator_reference, kind, amount, currency, status, operator_status, occurred_at, error) FROM STDIN',
+        ),
+      ),
+    );
+    const counts = await classifyStagedReport(client, run);
+    await client.query('COMMIT');
+    return { lines: counter.lines, counts };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    report.body.destroy();
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** One COPY text-format field: NULL as \N, and the characters COPY reserves escaped. */
+function copyField(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '\\N';
+  return String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+/**
+ * Reads the report line by line and yields COPY rows in chunks of about 64 KB: no line is kept
+ * after it is written.
+ */
+async function* copyChunks(
+  body: Readable,
+  parseLine: (line: string) => StagedLine | null | { error: string },
+  counter: { lines: number },
+) {
+  const lines = readline.createInterface({ input: body, crlfDelay: Infinity });
+  let chunk = '';
+  for await (const line of lines) {
+    const parsed = parseLine(line);
+    if (parsed === null) continue;
+    const n = ++counter.lines;
+    const fields =
+      'error' in parsed
+        ? [n, null, null, null, null, null, null, null, null, parsed.error]
+        : [
+            n,
+            parsed.ourReference,
+            parsed.operatorReference,
+            parsed.kind,
+            parsed.amount,
+            parsed.currency,
+            parsed.status,
+            parsed.operatorStatus,
+            parsed.occurredAt,
+            null,
+          ];
+    chunk += `${fields.map(copyField).join('\t')}\n`;
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
 
 const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
 
@@ -284,7 +372,7 @@ const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
  * Classifies the staged report against our payments of the operator and the period, in set
  * operations, and inserts one discrepancy per finding. Returns the counts per class.
  */
-export async function classifyStagedReport(
+async function classifyStagedReport(
   client: PoolClient,
   r: { runId: string; operator: string; periodStart: Date; periodEnd: Date; wholeDay?: boolean },
 ): Promise<Record<string, number>> {
@@ -370,4 +458,73 @@ export async function classifyStagedReport(
   );
   counts.unreadable_lines = unreadable.rows[0]!.n;
   return counts;
+}
+
+/**
+ * Whether a disbursement was found missing on the operator's side by a completed run over an
+ * earlier period than `before` (the report of its own day), other than `runId`.
+ */
+export async function missingFromEarlierReport(
+  db: Queryable,
+  q: { paymentId: string; runId: string; before: Date },
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM reconciliation_discrepancies d JOIN reconciliation_runs r ON r.id = d.run_id
+      WHERE d.payment_id = $1 AND d.class = 'missing_on_operator_side' AND d.run_id <> $2
+        AND r.status = 'completed' AND r.period_start < $3 LIMIT 1`,
+    [q.paymentId, q.runId, q.before],
+  );
+  return rows.length > 0;
+}
+
+/** What a sweep takes in one go: how far back, how many, and how soon a payment is looked at again. */
+export interface SweepWindow {
+  operator: string;
+  lookbackDays: number;
+  batch: number;
+  recheckMinutes: number;
+}
+
+/**
+ * Claims the payins a sweep looks at again (marks them swept): ended or left unknown while the
+ * operator may have been paid after all, or open past their deadline. Those looked at longest
+ * ago first.
+ */
+export async function claimPayinsToSweep(db: Queryable, w: SweepWindow): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE payments SET last_swept_at = now()
+      WHERE id IN (SELECT id FROM payments
+                    WHERE operator = $1 AND kind = 'payin' AND transfer_id IS NULL
+                      AND (status IN ('unknown', 'expired')
+                           OR (status IN ('created', 'pending', 'action_required') AND deadline_at < now() - interval '5 minutes'))
+                      AND created_at > now() - make_interval(days => $2)
+                      AND (last_swept_at IS NULL OR last_swept_at < now() - make_interval(mins => $3))
+                    ORDER BY last_swept_at NULLS FIRST LIMIT $4)
+      RETURNING id`,
+    [w.operator, w.lookbackDays, w.recheckMinutes, w.batch],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Claims the payouts and refunds a sweep looks at again: of unknown outcome, or left open by a
+ * workflow that may no longer run (terminated, cancelled, never started).
+ */
+export async function claimDisbursementsToSweep(db: Queryable, w: SweepWindow): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE payments SET last_swept_at = now()
+      WHERE id IN (SELECT id FROM payments
+                    WHERE operator = $1 AND kind IN ('payout', 'refund') AND transfer_id IS NULL
+                      AND (status = 'unknown'
+                           -- pending past its deadline, or untouched for a while: is its workflow still there?
+                           OR (status = 'pending' AND (deadline_at < now() - interval '5 minutes'
+                                                       OR updated_at < now() - interval '10 minutes'))
+                           OR (status = 'created' AND created_at < now() - interval '10 minutes'))
+                      AND created_at > now() - make_interval(days => $2)
+                      AND (last_swept_at IS NULL OR last_swept_at < now() - make_interval(mins => $3))
+                    ORDER BY last_swept_at NULLS FIRST, created_at LIMIT $4)
+      RETURNING id`,
+    [w.operator, w.lookbackDays, w.recheckMinutes, w.batch],
+  );
+  return rows.map((r) => r.id);
 }

@@ -1,6 +1,6 @@
 import type { CurrencyCode } from '../lib/money.js';
 import type { PaymentFailure } from '../lib/payments.js';
-import { inTransaction, type Pool, type Queryable } from './pool.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
 export const TRANSFER_STATUSES = [
   'created',
@@ -225,4 +225,39 @@ export async function listTransferEvents(db: Queryable, transferId: string): Pro
     reason: r.reason,
     createdAt: r.created_at,
   }));
+}
+
+/** Transfers collected through an operator, not finished, untouched for ten minutes: is their workflow still there? */
+export async function listStalledTransfers(
+  db: Queryable,
+  q: { operator: string; lookbackDays: number; limit: number },
+): Promise<{ id: string; workflowId: string }[]> {
+  const { rows } = await db.query<{ id: string; workflow_id: string }>(
+    `SELECT id, workflow_id FROM transfers
+      WHERE sender->>'operator' = $1 AND status NOT IN ('completed', 'refunded', 'failed', 'needs_review')
+        AND updated_at < now() - interval '10 minutes' AND created_at > now() - make_interval(days => $2)
+      ORDER BY updated_at LIMIT $3`,
+    [q.operator, q.lookbackDays, q.limit],
+  );
+  return rows.map((r) => ({ id: r.id, workflowId: r.workflow_id }));
+}
+
+/** The ids and kinds of a transfer's legs, oldest first. */
+export async function listTransferLegs(
+  db: Queryable,
+  transferId: string,
+): Promise<{ id: string; kind: string }[]> {
+  const { rows } = await db.query<{ id: string; kind: string }>(
+    'SELECT id, kind FROM payments WHERE transfer_id = $1 ORDER BY created_at, id',
+    [transferId],
+  );
+  return rows;
+}
+
+/**
+ * Serialises the creation of one transfer (two requests with one Idempotency-Key at once) until
+ * the transaction ends.
+ */
+export async function lockTransferCreation(client: PoolClient, transferId: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [transferId]);
 }

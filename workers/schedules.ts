@@ -1,6 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../lib/config.js';
 import { OPERATORS } from '../lib/operators.js';
+import { settlementReconciliation, sweep } from '../workflows/reconciliation.js';
 
 /**
  * The reconciliation schedules (Temporal Schedules, not cron in a process), created or updated
@@ -22,7 +23,7 @@ export async function ensureSchedules(
       {
         scheduleId: `sweep-${operator}`,
         spec: { intervals: [{ every: `${config.SWEEP_INTERVAL_SECONDS} seconds` }] },
-        workflowType: 'sweep',
+        workflowType: sweep.name,
         args: [{ operator, triggeredBy: 'schedule' }],
         // Under SKIP, a stuck run would block every later sweep of this operator: it is ended.
         workflowRunTimeout: `${Math.max(600, 3 * config.SWEEP_INTERVAL_SECONDS)} seconds`,
@@ -34,7 +35,7 @@ export async function ensureSchedules(
             { hour: config.SETTLEMENT_HOUR_UTC, minute: 0, comment: 'settlement of the day before' },
           ],
         },
-        workflowType: 'settlementReconciliation',
+        workflowType: settlementReconciliation.name,
         args: [{ operator, triggeredBy: 'schedule' }],
         // Five 30-minute attempts and their backoff fit; a run stuck beyond that is ended.
         workflowRunTimeout: '6 hours',

@@ -1,6 +1,6 @@
 import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
-import { SA } from '../workflows/shared.js';
+import { SA } from '../lib/payment-workflows.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 

@@ -3,11 +3,29 @@ import {
   condition,
   isCancellation,
   patched,
+  proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { PayinStatusCheck } from '../activities/payin-activities.js';
-import { nextPollDelay, weighCallbacks, type PayinDecision } from './decisions.js';
-import type { CallbackHint } from './shared.js';
+import type { CallbackActivities } from '../activities/callback-activities.js';
+import type { StatusCheck } from '../activities/status-checks.js';
+import { nextPollDelay, weighCallbacks, type OutcomeDecision } from './decisions.js';
+import { ACTIVITY_OPTIONS, type CallbackHint } from './shared.js';
+
+const callbackActivities = proxyActivities<CallbackActivities>(ACTIVITY_OPTIONS);
+
+/**
+ * Marks callbacks as confirmed or contradicted by the status API. The activity was named
+ * `settleCallbacks` before: histories recorded then replay with that name.
+ */
+export function settleOperatorCallbacks(
+  ids: number[],
+  verdict: 'confirmed' | 'rejected',
+  reason?: string,
+): Promise<void> {
+  return patched('settle-operator-callbacks')
+    ? callbackActivities.settleOperatorCallbacks(ids, verdict, reason)
+    : callbackActivities.settleCallbacks(ids, verdict, reason);
+}
 
 /**
  * The waiting part shared by every payment workflow: wake on a callback hint or at the next poll
@@ -20,16 +38,15 @@ export interface AwaitOutcomeOptions {
   amount: number;
   /** Filled by the workflow's callback signal handler. */
   hints: CallbackHint[];
-  check: () => Promise<PayinStatusCheck>;
-  decide: (obs: PayinStatusCheck, amount: number) => PayinDecision;
-  decideAtDeadline: (obs: PayinStatusCheck, amount: number) => Extract<PayinDecision, { final: true }>;
-  settleCallbacks: (ids: number[], verdict: 'confirmed' | 'rejected', reason?: string) => Promise<void>;
+  check: () => Promise<StatusCheck>;
+  decide: (obs: StatusCheck, amount: number) => OutcomeDecision;
+  decideAtDeadline: (obs: StatusCheck, amount: number) => Extract<OutcomeDecision, { final: true }>;
   onCheck: () => void;
   /**
    * Polls on the server's retry backoff until the operator's answer is definite, within
    * `timeoutMs`: no workflow task and no history event per poll. Without it, polls use timers.
    */
-  pollUntilDefinite?: (schedule: PollSchedule) => Promise<PayinStatusCheck>;
+  pollUntilDefinite?: (schedule: PollSchedule) => Promise<StatusCheck>;
 }
 
 export interface PollSchedule {
@@ -60,7 +77,7 @@ export function pollingActivityOptions(
 }
 
 type PollOutcome =
-  { kind: 'hint' } | { kind: 'answer'; observation: PayinStatusCheck } | { kind: 'gave_up'; error: unknown };
+  { kind: 'hint' } | { kind: 'answer'; observation: StatusCheck } | { kind: 'gave_up'; error: unknown };
 
 /**
  * Waits for whichever comes first: a callback hint, or a definite answer from the polling
@@ -92,30 +109,29 @@ async function pollOrHint(
  */
 export async function settleHints(
   hints: CallbackHint[],
-  observation: PayinStatusCheck,
+  observation: StatusCheck,
   amount: number,
-  settleCallbacks: AwaitOutcomeOptions['settleCallbacks'],
 ): Promise<CallbackHint[]> {
   if (hints.length === 0) return [];
   const { confirmed, rejected, undecided } = weighCallbacks(hints, observation, amount);
-  if (confirmed.length) await settleCallbacks(confirmed, 'confirmed');
+  if (confirmed.length) await settleOperatorCallbacks(confirmed, 'confirmed');
   if (rejected.length)
-    await settleCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
+    await settleOperatorCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
   return undecided;
 }
 
 export async function awaitOutcome(
   o: AwaitOutcomeOptions,
-): Promise<{ decision: Extract<PayinDecision, { final: true }>; observation: PayinStatusCheck }> {
+): Promise<{ decision: Extract<OutcomeDecision, { final: true }>; observation: StatusCheck }> {
   // Callbacks received while the status API was not answering: weighed again at the next check.
   const unweighed: CallbackHint[] = [];
   const deadline = Date.parse(o.deadlineAt);
   let pollDelay = o.poll.initialSeconds;
-  let observation: PayinStatusCheck = { reachable: false, detail: 'not checked yet' };
-  let decision: PayinDecision = { final: false };
+  let observation: StatusCheck = { reachable: false, detail: 'not checked yet' };
+  let decision: OutcomeDecision = { final: false };
 
   const settle = async (hints: CallbackHint[]) => {
-    unweighed.push(...(await settleHints(hints, observation, o.amount, o.settleCallbacks)));
+    unweighed.push(...(await settleHints(hints, observation, o.amount)));
   };
 
   // Histories recorded before polling moved into activity retries replay with timers.

@@ -15,11 +15,11 @@ export interface StatusObservation extends AmountStatement {
   failure?: PaymentFailure;
 }
 
-export type PayinDecision =
+export type OutcomeDecision =
   { final: false } | { final: true; status: PaymentStatus; reason: string; failure?: PaymentFailure };
 
 /** Turns one status answer into a decision; only definite operator answers end the payin. */
-export function decideFromStatus(obs: StatusObservation, expectedAmount: number): PayinDecision {
+export function decideFromStatus(obs: StatusObservation, expectedAmount: number): OutcomeDecision {
   if (!obs.reachable || !obs.status) return { final: false };
   switch (obs.status) {
     case 'succeeded': {
@@ -50,7 +50,7 @@ export function decideFromStatus(obs: StatusObservation, expectedAmount: number)
 export function decideAtDeadline(
   obs: StatusObservation,
   expectedAmount: number,
-): Extract<PayinDecision, { final: true }> {
+): Extract<OutcomeDecision, { final: true }> {
   const decision = decideFromStatus(obs, expectedAmount);
   if (decision.final) return decision;
   if (!obs.reachable) {
@@ -103,7 +103,7 @@ export function nextPollDelay(currentSeconds: number, maxSeconds: number): numbe
  * A payout's or refund's status answer. Money that may have left cannot be "expired": a payout
  * still open at the deadline is `unknown`, its hold kept, for reconciliation to settle.
  */
-export function decideDisbursement(obs: StatusObservation, expectedAmount: number): PayinDecision {
+export function decideDisbursement(obs: StatusObservation, expectedAmount: number): OutcomeDecision {
   if (!obs.reachable || !obs.status) return { final: false };
   switch (obs.status) {
     case 'succeeded': {
@@ -140,7 +140,7 @@ export function decideDisbursement(obs: StatusObservation, expectedAmount: numbe
 export function decideDisbursementAtDeadline(
   obs: StatusObservation,
   expectedAmount: number,
-): Extract<PayinDecision, { final: true }> {
+): Extract<OutcomeDecision, { final: true }> {
   const decision = decideDisbursement(obs, expectedAmount);
   if (decision.final) return decision;
   return {

@@ -17,19 +17,18 @@ import { decideAtDeadline, decideFromStatus } from './decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
-  SA,
   SEND_ACTIVITY_OPTIONS,
   initiationUpdate,
   legInitiatedSignal,
   operatorCallbackSignal,
   payerDetailsUpdate,
-  payinStateQuery,
+  paymentStateQuery,
   type CallbackHint,
   type InitiationView,
-  type PayinWorkflowInput,
 } from './shared.js';
+import { SA, type PayinWorkflowInput } from '../lib/payment-workflows.js';
 
-const { checkPayinStatus, recordPayinTransition, settleCallbacks, switchPayinRoute } =
+const { checkPayinStatus, recordPayinTransition, switchPayinRoute } =
   proxyActivities<PayinActivities>(ACTIVITY_OPTIONS);
 const { initiatePayin } = proxyActivities<PayinActivities>(SEND_ACTIVITY_OPTIONS);
 
@@ -69,7 +68,7 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
     callbacksReceived++;
     pendingHints.push(hint);
   });
-  setHandler(payinStateQuery, () => ({ status, checks, callbacksReceived }));
+  setHandler(paymentStateQuery, () => ({ status, checks, callbacksReceived }));
 
   const setStatus = (next: PaymentStatus) => {
     status = next;
@@ -143,7 +142,6 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
     check: () => checkPayinStatus(input.paymentId),
     decide: decideFromStatus,
     decideAtDeadline,
-    settleCallbacks,
     onCheck: () => checks++,
     pollUntilDefinite: (schedule) => pollPayinUntilDefinite(input.paymentId, schedule),
   });
@@ -163,7 +161,7 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   setStatus(recorded);
   // Callbacks that came while the end was being recorded are weighed too, not left `signalled`.
   if (pendingHints.length && patched('settle-hints-after-the-end'))
-    await settleHints(pendingHints.splice(0), lastObservation, input.amount, settleCallbacks);
+    await settleHints(pendingHints.splice(0), lastObservation, input.amount);
   log.info('payin ended', { paymentId: input.paymentId, status: recorded, checks, callbacksReceived });
   return { status: recorded, failure: final.failure };
 }

@@ -1,5 +1,5 @@
-import type { DisbursementWorkflowInput } from './shared.js';
-import { runDisbursement, type DisbursementOutcome } from './payout.js';
+import type { DisbursementWorkflowInput } from '../lib/payment-workflows.js';
+import { runDisbursement, type DisbursementOutcome } from './disbursement.js';
 
 /**
  * A refund is a payout to the payer through the payin's operator, with its own hold on the

@@ -1,6 +1,6 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { SA } from './shared.js';
+import { SA } from '../lib/payment-workflows.js';
 
 /**
  * Mirrors a change to the payment's search attributes (the Temporal UI's view). Only for a

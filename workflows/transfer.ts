@@ -24,15 +24,17 @@ import { mirror } from './search.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
-  SA,
   initiationUpdate,
   legInitiatedSignal,
   transferStateQuery,
-  workflowIdFor,
-  type DisbursementWorkflowInput,
   type InitiationView,
-  type TransferWorkflowInput,
 } from './shared.js';
+import {
+  SA,
+  paymentWorkflowStart,
+  type DisbursementWorkflowInput,
+  type TransferWorkflowInput,
+} from '../lib/payment-workflows.js';
 
 const { markTransfer, prepareDisbursement, cancelLeg, createTransferRefund, alertNeedsReview, legStatus } =
   proxyActivities<TransferActivities>(ACTIVITY_OPTIONS);
@@ -82,19 +84,10 @@ export async function transfer(input: TransferWorkflowInput): Promise<TransferOu
     return { status: to, failure };
   };
   const leg = (kind: 'payin' | 'payout' | 'refund', paymentId: string, amount: number, operator: string) => ({
-    workflowId: workflowIdFor(kind, paymentId),
+    ...paymentWorkflowStart({ kind, paymentId, merchantId: input.merchantId, operator, amount, transferId }),
     // A leg outlives its transfer: closing or cancelling the transfer never stops money in flight.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     cancellationType: ChildWorkflowCancellationType.ABANDON,
-    typedSearchAttributes: [
-      { key: SA.paymentId, value: paymentId },
-      { key: SA.merchantId, value: input.merchantId },
-      { key: SA.kind, value: kind },
-      { key: SA.operator, value: operator },
-      { key: SA.status, value: 'created' },
-      { key: SA.amount, value: amount },
-      { key: SA.transferId, value: transferId },
-    ],
   });
 
   try {

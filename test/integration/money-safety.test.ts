@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReconciliationActivities } from '../../activities/reconciliation-activities.js';
+import { createReconciliationActivities, type RunSummary } from '../../activities/reconciliation/index.js';
 import { listCallbacks } from '../../db/callbacks.js';
 import { payinSucceededPosting, post } from '../../db/ledger.js';
 import { createMerchant } from '../../db/merchants.js';
@@ -81,17 +82,23 @@ type Run = {
 };
 const runReconciliation = (body: Record<string, unknown>) => reconciliationRun<Run>(stack, body);
 
-/** The sweep's activity run in this process, with the Temporal client and batch given. */
+/** The sweep's activity run in this process, its context giving the Temporal client given, with the batch given. */
 function sweepActivities(temporal: Client, batch: number) {
-  return createReconciliationActivities({
+  const activities = createReconciliationActivities({
     pool: stack.pool,
     operators: createOperators(stack.config),
     logger: createLogger({ level: 'silent' }),
-    temporal,
-    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
     timingFor: (operator) => operatorTiming(stack.config, operator),
     sweep: { lookbackDays: 7, batch, recheckMinutes: 0 },
   });
+  return {
+    sweepOperator: (r: Parameters<typeof activities.sweepOperator>[0]) =>
+      new MockActivityEnvironment({}, { client: temporal }).run<
+        [typeof r],
+        RunSummary,
+        typeof activities.sweepOperator
+      >(activities.sweepOperator, r),
+  };
 }
 
 async function creditsOf(paymentId: string): Promise<number> {

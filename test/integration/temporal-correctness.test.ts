@@ -2,7 +2,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
-import { initiationWaitsInFlight } from '../../api/workflow-start.js';
+import { initiationWaitsInFlight } from '../../api/payment-start.js';
 import { createMerchant } from '../../db/merchants.js';
 import { acquireSendLease, getPayment, insertPayment } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';

@@ -15,7 +15,7 @@ import { createLogger } from '../../lib/logger.js';
 import { createSandbox, type Sandbox } from '../../sandbox/app.js';
 import { loadSandboxConfig } from '../../sandbox/config.js';
 import type { PayinOutcome } from '../../workflows/payin.js';
-import type { PayinWorkflowInput } from '../../workflows/shared.js';
+import type { PayinWorkflowInput } from '../../lib/payment-workflows.js';
 
 /**
  * A TMoney online session lasts 180 s: a payin whose payer never finishes ends `expired` when it

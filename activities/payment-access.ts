@@ -1,0 +1,35 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { getPayment, type PaymentRecord } from '../db/payments.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../lib/logger.js';
+import { isOperatorName } from '../lib/operators.js';
+import type { OperatorAdapters } from '../operators/registry.js';
+import type { OperatorAdapter } from '../operators/types.js';
+
+/**
+ * What every activity needs to act on a payment: its row, its operator's adapter, and a logger
+ * that names it and the workflow asking. Failures a retry cannot cure are non-retryable.
+ */
+export function paymentAccess(deps: { pool: Pool; operators: OperatorAdapters; logger: Logger }) {
+  async function loadPayment(paymentId: string): Promise<PaymentRecord> {
+    const payment = await getPayment(deps.pool, paymentId);
+    if (!payment) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+    return payment;
+  }
+
+  /** The adapter of a payment's operator (or of an operator by name). */
+  function adapterFor(of: { operator: string } | string): OperatorAdapter {
+    const name = typeof of === 'string' ? of : of.operator;
+    if (!isOperatorName(name)) {
+      throw ApplicationFailure.nonRetryable(`no adapter for ${name}`, 'UnknownOperator');
+    }
+    return deps.operators[name];
+  }
+
+  function paymentLog(payment: { id: string }): Logger {
+    const workflowId = Context.current().info.workflowExecution?.workflowId;
+    return deps.logger.child({ paymentId: payment.id, workflowId });
+  }
+
+  return { loadPayment, adapterFor, paymentLog };
+}

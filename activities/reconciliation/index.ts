@@ -1,0 +1,46 @@
+import type { Logger } from '../../lib/logger.js';
+import type { OperatorTiming } from '../../lib/operators.js';
+import type { DisbursementWorkflowInput } from '../../lib/payment-workflows.js';
+import type { Pool } from '../../db/pool.js';
+import type { OperatorAdapters } from '../../operators/registry.js';
+import { createReconciliationPolicies } from './policies.js';
+import { createSettlementReconciliation } from './settlement.js';
+import { createSweep } from './sweep.js';
+
+export { LATE_REFUND_REASON } from './policies.js';
+
+export interface ReconciliationDeps {
+  pool: Pool;
+  operators: OperatorAdapters;
+  logger: Logger;
+  timingFor: (operator: string) => OperatorTiming;
+  sweep: { lookbackDays: number; batch: number; recheckMinutes: number };
+}
+
+export interface RunSummary {
+  runId: string;
+  status: 'completed' | 'failed';
+  linesIngested: number;
+  summary: Record<string, number>;
+  error?: string;
+  /**
+   * Refunds the late-success policy decided: the reconciliation workflow starts each as its child
+   * (ABANDON), so that activities start no workflow themselves.
+   */
+  refundsToStart: DisbursementWorkflowInput[];
+}
+
+/**
+ * Reconciliation's activities, by role: the daily settlement run (the operator's report against
+ * our books, settlement.ts), the frequent sweep (sweep.ts), and the policies both apply
+ * (policies.ts).
+ */
+export function createReconciliationActivities(deps: ReconciliationDeps) {
+  const policies = createReconciliationPolicies(deps);
+  return {
+    reconcileSettlement: createSettlementReconciliation(deps, policies),
+    sweepOperator: createSweep(deps, policies),
+  };
+}
+
+export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;

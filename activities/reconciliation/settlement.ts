@@ -1,0 +1,92 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { finishRun, ingestSettlementReport, startRun } from '../../db/reconciliation.js';
+import { paymentAccess } from '../payment-access.js';
+import type { ReconciliationDeps, RunSummary } from './index.js';
+import type { createReconciliationPolicies } from './policies.js';
+
+/** A whole day (UTC), or an explicit period. */
+function periodOf(r: { day?: string; from?: string; to?: string }): { start: Date; end: Date } {
+  const start = new Date(r.day ? `${r.day}T00:00:00Z` : (r.from ?? ''));
+  const end = r.day ? new Date(start.getTime() + 86_400_000) : new Date(r.to ?? '');
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end <= start) {
+    throw ApplicationFailure.nonRetryable(`bad period ${JSON.stringify(r)}`, 'BadPeriod');
+  }
+  return { start, end };
+}
+
+export function createSettlementReconciliation(
+  deps: ReconciliationDeps,
+  policies: ReturnType<typeof createReconciliationPolicies>,
+) {
+  const { pool } = deps;
+  const { adapterFor } = paymentAccess(deps);
+  const log = deps.logger.child({ component: 'reconciliation' });
+
+  /**
+   * Matches an operator's settlement report for a day against our payments and ledger: the
+   * report is streamed into a staging table with COPY, classified in SQL, then the automatic
+   * policies are applied. Running it twice changes nothing the second time.
+   */
+  async function reconcileSettlement(r: {
+    runId: string;
+    operator: string;
+    day?: string;
+    from?: string;
+    to?: string;
+    triggeredBy: string;
+    workflowId?: string;
+  }): Promise<RunSummary> {
+    const { start, end } = periodOf(r);
+    await startRun(pool, {
+      id: r.runId,
+      operator: r.operator,
+      kind: 'settlement',
+      periodStart: start,
+      periodEnd: end,
+      triggeredBy: r.triggeredBy,
+      workflowId: r.workflowId,
+    });
+    const source = adapterFor(r.operator).settlementReport;
+    const opened = await source.open({ from: start, to: end });
+    if (opened.kind === 'unavailable') {
+      await finishRun(pool, {
+        id: r.runId,
+        status: 'failed',
+        error: `report unavailable: ${opened.detail}`,
+      });
+      return {
+        runId: r.runId,
+        status: 'failed',
+        linesIngested: 0,
+        summary: {},
+        error: opened.detail,
+        refundsToStart: [],
+      };
+    }
+    const { lines, counts } = await ingestSettlementReport(
+      pool,
+      { body: opened.body, parseLine: (line) => source.parseLine(line) },
+      {
+        runId: r.runId,
+        operator: r.operator,
+        periodStart: start,
+        periodEnd: end,
+        wholeDay: r.day !== undefined,
+      },
+    );
+    const { done: resolved, refunds } = await policies.applyPolicies(r.runId, start);
+    const summary = {
+      lines: lines,
+      ...counts,
+      ...Object.fromEntries(Object.entries(resolved).map(([k, v]) => [`auto_${k}`, v])),
+    };
+    await finishRun(pool, { id: r.runId, status: 'completed', linesIngested: lines, summary });
+    log.info(
+      { runId: r.runId, operator: r.operator, from: start, to: end, ...summary },
+      'settlement reconciliation done',
+    );
+    return { runId: r.runId, status: 'completed', linesIngested: lines, summary, refundsToStart: refunds };
+  }
+
+  return reconcileSettlement;
+}
