@@ -1,54 +1,48 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
+import { OPERATORS, type OperatorName } from '../lib/operators.js';
 import type { SandboxConfig } from './config.js';
-import { ligdicashSandbox, type LigdicashSandbox } from './ligdicash/router.js';
-import { paygateSandbox, type PaygateSandbox } from './paygate/router.js';
+import { ligdicashSandbox } from './ligdicash/router.js';
+import { paygateSandbox } from './paygate/router.js';
 import { tmoneySandbox } from './tmoney/router.js';
-import type { TmoneySandbox } from './tmoney/tmoney.js';
 
-export interface Sandbox {
-  app: Express;
-  /** LigdiCash's records: invoices (payins), withdrawals (payouts), the merchant wallet. */
-  ligdicash: LigdicashSandbox['book'];
-  ligdicashPayouts: LigdicashSandbox['withdrawals'];
-  tmoney: TmoneySandbox;
-  paygate: PaygateSandbox;
-}
+/** A simulator: its routes (mounted at `/<operator>`), its records, and what the index page lists. */
+type Simulator = (
+  config: SandboxConfig,
+  logger: Logger,
+) => { router: Router; state: unknown; index: Record<string, string> };
+
+/**
+ * Every operator's simulator, one line each: an operator of the table (lib/operators.ts) without
+ * one does not compile. They share nothing with the adapters.
+ */
+const SIMULATORS = {
+  ligdicash: ligdicashSandbox,
+  tmoney: tmoneySandbox,
+  paygate: paygateSandbox,
+} satisfies Record<OperatorName, Simulator>;
+
+type Simulators = typeof SIMULATORS;
+
+/** The sandbox: its express app, and each simulator's records (tests and control routes read them). */
+export type Sandbox = { app: Express } & { [N in OperatorName]: ReturnType<Simulators[N]>['state'] };
 
 /** Every operator simulator, each under its own base path. */
 export function createSandbox(config: SandboxConfig, logger: Logger): Sandbox {
   const app = express();
   app.disable('x-powered-by');
-  const ligdicash = ligdicashSandbox(config, logger.child({ operator: 'ligdicash' }));
-  app.use('/ligdicash', ligdicash.router);
-  const tmoney = tmoneySandbox(config, logger.child({ operator: 'tmoney' }));
-  app.use('/tmoney', tmoney.router);
-  const paygate = paygateSandbox(config, logger.child({ operator: 'paygate' }));
-  app.use('/paygate', paygate.router);
-  app.get('/', (_req, res) => {
-    res.json({
-      operators: {
-        ligdicash: {
-          base_url: `${config.SANDBOX_PUBLIC_URL}/ligdicash/pay/v01/`,
-          scenarios: `${config.SANDBOX_PUBLIC_URL}/ligdicash/_sandbox/scenarios`,
-        },
-        tmoney: {
-          online: `${config.SANDBOX_PUBLIC_URL}/tmoney/online/online.php`,
-          mbanking: `${config.SANDBOX_PUBLIC_URL}/tmoney/mbanking/v2/`,
-          scenarios: `${config.SANDBOX_PUBLIC_URL}/tmoney/_sandbox/scenarios`,
-        },
-        paygate: {
-          base_url: `${config.SANDBOX_PUBLIC_URL}/paygate/`,
-          scenarios: `${config.SANDBOX_PUBLIC_URL}/paygate/_sandbox/scenarios`,
-        },
-      },
-    });
-  });
-  return {
-    app,
-    ligdicash: ligdicash.book,
-    ligdicashPayouts: ligdicash.withdrawals,
-    tmoney: tmoney.tmoney,
-    paygate: paygate.paygate,
+  const index: Record<string, Record<string, string>> = {};
+  const mount = <N extends OperatorName>(name: N): ReturnType<Simulators[N]>['state'] => {
+    const simulator = (SIMULATORS[name] as Simulator)(config, logger.child({ operator: name }));
+    app.use(`/${name}`, simulator.router);
+    index[name] = simulator.index;
+    return simulator.state as ReturnType<Simulators[N]>['state'];
   };
+  const states = Object.fromEntries(OPERATORS.map((name) => [name, mount(name)])) as {
+    [N in OperatorName]: ReturnType<Simulators[N]>['state'];
+  };
+  app.get('/', (_req, res) => {
+    res.json({ operators: index });
+  });
+  return { app, ...states };
 }

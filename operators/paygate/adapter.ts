@@ -1,6 +1,6 @@
 import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
-import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
+import type { PaymentFailure, PaymentKind } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, type HttpOutcome } from '../http.js';
 import type {
@@ -20,10 +20,10 @@ import type {
   ReportPeriod,
   StatusReport,
 } from '../types.js';
+import { mapPaymentCode, registrationRefusal } from './mapping.js';
 import {
   PAYGATE_NETWORKS,
   PAYGATE_PATHS,
-  PAYMENT_CODE,
   REGISTRATION,
   balanceAnswer,
   disburseAnswer,
@@ -32,7 +32,6 @@ import {
   reportLine,
   statusAnswer,
 } from './protocol.js';
-
 export interface PaygateOptions {
   baseUrl: string;
   /** The e-commerce API key ("auth_token"). */
@@ -45,55 +44,6 @@ export interface PaygateOptions {
    */
   unsafeHostedPage?: boolean;
 }
-
-/** Payment code -> ours (the *payment* enum; registration codes are read elsewhere). */
-export function mapPaymentCode(code: number): { status: OperatorStatus; failure?: PaymentFailure } {
-  switch (code) {
-    case PAYMENT_CODE.paid:
-      return { status: 'succeeded' };
-    case PAYMENT_CODE.pending:
-      return { status: 'pending' };
-    case PAYMENT_CODE.expired:
-      return {
-        status: 'expired',
-        failure: { code: 'expired', message: 'PayGateGlobal: the payment expired (4)' },
-      };
-    case PAYMENT_CODE.cancelled:
-      return {
-        status: 'cancelled',
-        failure: { code: 'cancelled', message: 'PayGateGlobal: the payment was cancelled (6)' },
-      };
-    default:
-      return { status: 'unknown' };
-  }
-}
-
-/** Registration code -> a refusal (0 is not one). */
-export function registrationRefusal(code: number): { failure: PaymentFailure; operatorSide: boolean } {
-  switch (code) {
-    case REGISTRATION.invalidToken:
-      return {
-        failure: { code: 'operator_authentication_failed', message: 'PayGateGlobal refused our API key (2)' },
-        operatorSide: true,
-      };
-    case REGISTRATION.invalidParameters:
-      return {
-        failure: { code: 'invalid_request', message: 'PayGateGlobal refused the parameters (4)' },
-        operatorSide: false,
-      };
-    case REGISTRATION.duplicate:
-      return {
-        failure: { code: 'duplicate_transaction', message: 'PayGateGlobal already has this identifier (6)' },
-        operatorSide: false,
-      };
-    default:
-      return {
-        failure: { code: 'operator_declined', message: `PayGateGlobal answered status ${code}` },
-        operatorSide: false,
-      };
-  }
-}
-
 function isPaygateNetwork(network: Network | undefined): network is keyof typeof PAYGATE_NETWORKS {
   return network === 'moov_tg' || network === 'togocel_tg';
 }

@@ -78,9 +78,10 @@ const payoutCommand = z.object({
 
 export interface LigdicashSandbox {
   router: Router;
-  book: InvoiceBook;
-  withdrawals: WithdrawalBook;
-  wallet: MerchantWallet;
+  /** Its records, for tests and the control routes: invoices (payins), withdrawals (payouts), the merchant wallet. */
+  state: { invoices: InvoiceBook; payouts: WithdrawalBook; wallet: MerchantWallet };
+  /** What the sandbox's index page lists for it. */
+  index: Record<string, string>;
 }
 
 export function ligdicashSandbox(config: SandboxConfig, logger: Logger): LigdicashSandbox {
@@ -363,5 +364,9 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
     res.json({ balance: wallet.balance, currency: 'XOF' });
   });
 
-  return { router, book, withdrawals, wallet };
+  return {
+    router,
+    state: { invoices: book, payouts: withdrawals, wallet },
+    index: { base_url: `${base}/pay/v01/`, scenarios: `${base}/_sandbox/scenarios` },
+  };
 }

@@ -194,7 +194,7 @@ function statusBody(tx: PaygateTransaction) {
 export function paygateSandbox(
   config: SandboxConfig,
   logger: Logger,
-): { router: Router; paygate: PaygateSandbox } {
+): { router: Router; state: PaygateSandbox; index: Record<string, string> } {
   const paygate = new PaygateSandbox(config, logger);
   const router = Router();
   const json = express.json({ limit: '20kb', type: () => true });
@@ -407,5 +407,6 @@ export function paygateSandbox(
     paygate.down = Boolean((req.body as { down?: unknown }).down);
     res.json({ down: paygate.down });
   });
-  return { router, paygate };
+  const base = `${config.SANDBOX_PUBLIC_URL}/paygate`;
+  return { router, state: paygate, index: { base_url: `${base}/`, scenarios: `${base}/_sandbox/scenarios` } };
 }

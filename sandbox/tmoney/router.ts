@@ -65,7 +65,7 @@ const mbankingOrder = z.object({
 export function tmoneySandbox(
   config: SandboxConfig,
   logger: Logger,
-): { router: Router; tmoney: TmoneySandbox } {
+): { router: Router; state: TmoneySandbox; index: Record<string, string> } {
   const tmoney = new TmoneySandbox(config, logger);
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '20kb' });
@@ -354,5 +354,13 @@ export function tmoneySandbox(
     tmoney.down = Boolean((req.body as { down?: unknown }).down);
     res.json({ down: tmoney.down });
   });
-  return { router, tmoney };
+  return {
+    router,
+    state: tmoney,
+    index: {
+      online: `${base}/online.php`,
+      mbanking: `${config.SANDBOX_PUBLIC_URL}/tmoney/mbanking/v2/`,
+      scenarios: `${config.SANDBOX_PUBLIC_URL}/tmoney/_sandbox/scenarios`,
+    },
+  };
 }

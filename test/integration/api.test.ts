@@ -132,7 +132,7 @@ describe('Idempotency-Key', () => {
     expect(conflict.status).toBe(409);
     expect(conflict.body.type).toBe('/problems/idempotency-key-reused');
     // Exactly one invoice reached the operator.
-    expect(stack.sandbox.ligdicash.findByTransactionId(first.body.id)).toHaveLength(1);
+    expect(stack.sandbox.ligdicash.invoices.findByTransactionId(first.body.id)).toHaveLength(1);
   });
 
   it('concurrent requests with one key create one payin', async () => {
@@ -148,7 +148,7 @@ describe('Idempotency-Key', () => {
     );
     expect(answers.every((a) => a.status === 201)).toBe(true);
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
-    expect(stack.sandbox.ligdicash.findByTransactionId(answers[0]!.body.id)).toHaveLength(1);
+    expect(stack.sandbox.ligdicash.invoices.findByTransactionId(answers[0]!.body.id)).toHaveLength(1);
   });
 
   it('keys belong to one merchant: another merchant may use the same key', async () => {

@@ -82,6 +82,7 @@ describe('redirect payin', () => {
     expect(found.searchAttributes.MerchantId).toEqual([stack.merchant.id]);
     expect(found.searchAttributes.AmountMinor).toEqual([5000]);
     await recordHistory(stack, created.body.id, 'payin-redirect-succeeded');
+    await recordHistory(stack, created.body.id, 'payin-redirect-succeeded-settle-operator-callbacks');
   });
 
   it('is cancelled by the payer', async () => {
@@ -122,7 +123,7 @@ describe('redirect payin', () => {
 
     // While it waited, the status API was polled again and again by the retries of one activity,
     // which left nothing in the history: waiting costs no workflow task and no event per poll.
-    const polls = stack.sandbox.ligdicash.get(created.body.operator_reference!)!.statusCalls;
+    const polls = stack.sandbox.ligdicash.invoices.get(created.body.operator_reference!)!.statusCalls;
     const history = await stack.temporal.workflow.getHandle(`payin-${created.body.id}`).fetchHistory();
     const scheduled = (history.events ?? [])
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
@@ -137,9 +138,9 @@ describe('redirect payin', () => {
     await ligdicashControl(stack, created.body.operator_reference!, 'pay');
     const done = await payinReaches(stack, created.body.id, ['succeeded', 'failed', 'expired']);
     expect(done.status).toBe('succeeded');
-    expect(stack.sandbox.ligdicash.get(created.body.operator_reference!)!.statusCalls).toBeGreaterThanOrEqual(
-      3,
-    );
+    expect(
+      stack.sandbox.ligdicash.invoices.get(created.body.operator_reference!)!.statusCalls,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it('survives a slow operator answer', async () => {
@@ -156,7 +157,7 @@ describe('redirect payin', () => {
     expect(created.body.status).toBe('failed');
     expect(created.body.failure?.code).toBe('operator_unavailable');
     await recordHistory(stack, created.body.id, 'payin-operator-unavailable');
-    expect(stack.sandbox.ligdicash.findByTransactionId(created.body.id)).toHaveLength(0);
+    expect(stack.sandbox.ligdicash.invoices.findByTransactionId(created.body.id)).toHaveLength(0);
   });
 });
 
@@ -206,7 +207,7 @@ describe('direct payin', () => {
     expect(created.body.next_action?.type).toBe('approve_on_phone');
     const done = await payinReaches(stack, created.body.id, ['succeeded', 'failed', 'expired']);
     expect(done.status).toBe('succeeded');
-    const sent = stack.sandbox.ligdicash.findByTransactionId(done.id);
+    const sent = stack.sandbox.ligdicash.invoices.findByTransactionId(done.id);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.customer).toBe('22670123456');
     await recordHistory(stack, done.id, 'payin-direct-approval-succeeded');
@@ -235,7 +236,7 @@ describe('operator credentials', () => {
       expect(res.body.status).toBe('failed');
       expect(res.body.failure?.code).toBe('operator_authentication_failed');
       expect(res.body.failure?.message).toContain('Echec (Code00)');
-      expect(wrongKey.sandbox.ligdicash.findByTransactionId(res.body.id)).toHaveLength(0);
+      expect(wrongKey.sandbox.ligdicash.invoices.findByTransactionId(res.body.id)).toHaveLength(0);
     } finally {
       await wrongKey.stop();
     }

@@ -86,7 +86,7 @@ describe('payouts', () => {
     expect(done.status).toBe('succeeded');
     expect(await balanceOf(stack, m.apiKey)).toEqual({ available: 5_750, on_hold: 0, pending: 0 });
 
-    const executed = stack.sandbox.ligdicashPayouts.findByTransactionId(done.id);
+    const executed = stack.sandbox.ligdicash.payouts.findByTransactionId(done.id);
     expect(executed.map((w) => [w.kind, w.amount, w.executed])).toEqual([['merchant', 4_000, true]]);
     const entries = await api<{ data: { step: string; lines: { account: string; amount: number }[] }[] }>(
       stack,
@@ -109,6 +109,7 @@ describe('payouts', () => {
     expect(inbox.map((r) => r.verdict).sort()).toEqual(['confirmed', 'duplicate']);
     await expectBalancedLedger(stack.pool);
     await recordHistory(stack, done.id, 'payout-succeeded', 'payout');
+    await recordHistory(stack, done.id, 'payout-succeeded-settle-operator-callbacks', 'payout');
   });
 
   it('is refused clearly when it cannot be made', async () => {
@@ -138,7 +139,7 @@ describe('payouts', () => {
       key: m.apiKey,
     });
     expect(refused.body.status).toBe('failed');
-    expect(stack.sandbox.ligdicashPayouts.findByTransactionId(tooMuch.body.payout_id!)).toHaveLength(0);
+    expect(stack.sandbox.ligdicash.payouts.findByTransactionId(tooMuch.body.payout_id!)).toHaveLength(0);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 2_000, on_hold: 0 });
   });
 
@@ -154,7 +155,9 @@ describe('payouts', () => {
     expect(refused.every((r) => r.body.code === 'insufficient_balance')).toBe(true);
     for (const a of accepted) await payoutReaches(m.apiKey, a.body.id, ['succeeded']);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 0, on_hold: 0 });
-    const executions = accepted.flatMap((a) => stack.sandbox.ligdicashPayouts.findByTransactionId(a.body.id));
+    const executions = accepted.flatMap((a) =>
+      stack.sandbox.ligdicash.payouts.findByTransactionId(a.body.id),
+    );
     expect(executions.filter((w) => w.executed)).toHaveLength(10);
     await expectBalancedLedger(stack.pool);
   });
@@ -184,7 +187,7 @@ describe('payouts', () => {
     expect(created.body.failure?.code).toBe('operator_outcome_unknown');
     // Time for any retry that should not happen.
     await new Promise((r) => setTimeout(r, 4_000));
-    const records = stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id);
+    const records = stack.sandbox.ligdicash.payouts.findByTransactionId(created.body.id);
     expect(records).toHaveLength(1);
     expect(records[0]!.executed).toBe(true);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 5_000 - amount, on_hold: amount });
@@ -203,7 +206,7 @@ describe('payouts', () => {
 
     // Both were polled by the retries of one activity: many status calls, no event per poll.
     for (const payout of [silent.body, pending.body]) {
-      const calls = stack.sandbox.ligdicashPayouts
+      const calls = stack.sandbox.ligdicash.payouts
         .findByTransactionId(payout.id)
         .reduce((n, w) => n + w.statusCalls, 0);
       const history = await stack.temporal.workflow.getHandle(`payout-${payout.id}`).fetchHistory();
@@ -226,7 +229,7 @@ describe('payouts', () => {
     expect(again.body.id).toBe(first.body.id);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     await payoutReaches(m.apiKey, first.body.id, ['succeeded']);
-    const records = stack.sandbox.ligdicashPayouts.findByTransactionId(first.body.id);
+    const records = stack.sandbox.ligdicash.payouts.findByTransactionId(first.body.id);
     expect(records.map((w) => [w.kind, w.topUpWallet])).toEqual([['client', 0]]);
     const list = await api<{ data: Payout[] }>(stack, 'GET', '/v1/payouts', { key: m.apiKey });
     expect(list.body.data.map((p) => p.id)).toEqual([first.body.id]);

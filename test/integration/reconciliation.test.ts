@@ -10,14 +10,15 @@ import { createPaymentsWorker } from '../../workers/payments-worker.js';
 import { createLogger } from '../../lib/logger.js';
 import { loadConfig } from '../../lib/config.js';
 import {
+  type PayinBody,
+  ROOT,
+  type TestStack,
   api,
   eventually,
   ligdicashControl,
   payinReaches,
-  ROOT,
+  recordHistory,
   startStack,
-  type PayinBody,
-  type TestStack,
 } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
 
@@ -51,12 +52,14 @@ type Discrepancy = {
   payment_id: string | null;
   resolution: string;
   action: string | null;
+  action_reason: string | null;
   our_amount: number | null;
   their_amount: number | null;
   their_status: string | null;
 };
 type Run = {
   id: string;
+  workflow_id: string;
   status: string;
   lines_ingested: number;
   summary: Record<string, number>;
@@ -318,6 +321,16 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     const run = await reconcile('ligdicash');
     const d = run.discrepancies.data.find((x) => x.our_reference === late.body.id)!;
     expect(d.action).toBe('late_credit_and_refund');
+    // The refund's workflow is a child of the run's (ABANDON): no activity starts a workflow.
+    const refundId = /refund (pay_[a-z2-7]{24})/.exec(d.action_reason ?? '')?.[1];
+    expect(refundId).toBeDefined();
+    const refundWorkflow = await eventually('late refund started', async () =>
+      stack.temporal.workflow
+        .getHandle(`refund-${refundId}`)
+        .describe()
+        .catch(() => undefined),
+    );
+    expect(refundWorkflow.parentExecution?.workflowId).toBe(run.workflow_id);
     const refunded = await eventually('late refund paid', async () => {
       const r = await api<PayinBody>(stack, 'GET', `/v1/payins/${late.body.id}`, { key: m.apiKey });
       return r.body.status === 'refunded' ? r.body : undefined;
@@ -333,6 +346,7 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     expect(refunds.body.data.map((r) => [r.amount, r.status])).toEqual([[1_003, 'succeeded']]);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 0, on_hold: 0 });
     await expectBalancedLedger(stack.pool);
+    await recordHistory(stack, run.workflow_id, 'settlement-late-refund-as-child', 'workflow');
   });
 });
 

@@ -66,7 +66,7 @@ describe('refunds', () => {
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 0, on_hold: 0 });
 
     const paidBack = [first.body.id, rest.body.id].flatMap((id) =>
-      stack.sandbox.ligdicashPayouts.findByTransactionId(id),
+      stack.sandbox.ligdicash.payouts.findByTransactionId(id),
     );
     expect(paidBack.map((w) => [w.customer, w.amount, w.executed])).toEqual([
       ['22676000001', 4_000, true],

@@ -59,7 +59,7 @@ describe('deadlines', () => {
     const done = await payinReaches(stack, created.body.id, ['expired', 'failed', 'succeeded'], 30_000);
     expect(done.status).toBe('expired');
     const payment = (await getPayment(stack.pool, created.body.id))!;
-    const invoice = stack.sandbox.ligdicash.get(created.body.operator_reference!)!;
+    const invoice = stack.sandbox.ligdicash.invoices.get(created.body.operator_reference!)!;
     // With polls backing off to 8 s, the server's last retry comes around 7 s; the deadline is 12 s.
     const lastCheck = Date.parse(invoice.lastStatusCallAt!);
     expect(lastCheck).toBeGreaterThanOrEqual(payment.deadlineAt!.getTime());
@@ -232,7 +232,7 @@ describe('disbursements', () => {
         1,
       ),
     ).toMatchObject({ kind: 'ended', status: 'failed' });
-    expect(stack.sandbox.ligdicashPayouts.findByTransactionId(first)).toHaveLength(0);
+    expect(stack.sandbox.ligdicash.payouts.findByTransactionId(first)).toHaveLength(0);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 1_500, on_hold: 1_500 });
     await expectBalancedLedger(stack.pool);
   });

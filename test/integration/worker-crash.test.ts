@@ -70,7 +70,7 @@ describe('worker killed', () => {
     expect(done.status).toBe('succeeded');
     const events = await listPaymentEvents(stack.pool, created.body.id);
     expect(events.map((e) => e.toStatus)).toEqual(['created', 'action_required', 'succeeded']);
-    expect(stack.sandbox.ligdicash.findByTransactionId(created.body.id)).toHaveLength(1);
+    expect(stack.sandbox.ligdicash.invoices.findByTransactionId(created.body.id)).toHaveLength(1);
   });
 
   it('before the payin is created: the API answers 202, and the payin starts when a worker returns', async () => {
@@ -90,7 +90,7 @@ describe('worker killed', () => {
     await ligdicashControl(stack, started.operator_reference!, 'pay');
     const done = await payinReaches(stack, created.body.id, ['succeeded', 'failed', 'expired'], 45_000);
     expect(done.status).toBe('succeeded');
-    expect(stack.sandbox.ligdicash.findByTransactionId(created.body.id)).toHaveLength(1);
+    expect(stack.sandbox.ligdicash.invoices.findByTransactionId(created.body.id)).toHaveLength(1);
   });
 });
 
@@ -127,7 +127,9 @@ describe('worker killed during a payout', () => {
         'SELECT 1 FROM payments WHERE id = $1 AND operator_reference IS NOT NULL',
         [created.body.id],
       );
-      return rows.length ? stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id)[0] : undefined;
+      return rows.length
+        ? stack.sandbox.ligdicash.payouts.findByTransactionId(created.body.id)[0]
+        : undefined;
     });
     await killed(worker!);
 
@@ -142,7 +144,7 @@ describe('worker killed during a payout', () => {
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'failed', 'unknown']);
     expect(done.status).toBe('succeeded');
     expect(
-      stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id).filter((w) => w.executed),
+      stack.sandbox.ligdicash.payouts.findByTransactionId(created.body.id).filter((w) => w.executed),
     ).toHaveLength(1);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 2_008, on_hold: 0 });
     await expectBalancedLedger(stack.pool);
@@ -173,7 +175,7 @@ describe('worker killed during a payout', () => {
     await killed(worker);
     worker = spawnWorker(stack.env);
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
-    const executed = stack.sandbox.ligdicashPayouts
+    const executed = stack.sandbox.ligdicash.payouts
       .findByTransactionId(created.body.id)
       .filter((w) => w.executed);
     if (done.status === 'succeeded') {
@@ -202,7 +204,7 @@ describe('worker killed during a payout', () => {
           "SELECT id FROM payments WHERE kind = 'payout' AND merchant_id = $1",
           [m.merchant.id],
         );
-        return rows[0] && stack.sandbox.ligdicashPayouts.findByTransactionId(rows[0].id).length > 0
+        return rows[0] && stack.sandbox.ligdicash.payouts.findByTransactionId(rows[0].id).length > 0
           ? true
           : undefined;
       },
@@ -216,7 +218,7 @@ describe('worker killed during a payout', () => {
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
     expect(done.status).toBe('unknown');
     await new Promise((r) => setTimeout(r, 2_000));
-    const records = stack.sandbox.ligdicashPayouts.findByTransactionId(created.body.id);
+    const records = stack.sandbox.ligdicash.payouts.findByTransactionId(created.body.id);
     expect(records).toHaveLength(1);
     expect(records[0]!.executed).toBe(true);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 2_007, on_hold: 2_007 });

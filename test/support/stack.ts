@@ -48,9 +48,16 @@ function required(name: string): string {
   return value;
 }
 
-export async function startStack(
-  opts: { env?: Record<string, string>; sandboxEnv?: Record<string, string>; worker?: boolean } = {},
-): Promise<TestStack> {
+export interface StackOptions {
+  /** Passerelle's environment, over the test defaults. */
+  env?: Record<string, string>;
+  /** The sandbox's environment, over the test defaults. */
+  sandboxEnv?: Record<string, string>;
+  /** Whether a worker runs in this process (default true). */
+  worker?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'test' });
   const sandboxServer = http.createServer();
   const sandboxPort = await listen(sandboxServer);
@@ -293,7 +300,8 @@ export async function recordHistory(
   stack: TestStack,
   paymentId: string,
   name: string,
-  kind: 'payin' | 'payout' | 'refund' | 'transfer' = 'payin',
+  /** `workflow`: `paymentId` is the workflow id itself (a reconciliation run). */
+  kind: 'payin' | 'payout' | 'refund' | 'transfer' | 'workflow' = 'payin',
 ): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   // The CLI writes the proto3 JSON that the replayer reads (as the Temporal UI's export does).
@@ -303,11 +311,13 @@ export async function recordHistory(
   // A recorded history is the proof that payments of that shape keep running: never replaced by
   // accident (RECORD_HISTORIES=overwrite does it on purpose).
   if (existsSync(file) && process.env.RECORD_HISTORIES !== 'overwrite') return;
+  // A run may still be starting its children when its summary is written: record it closed.
+  if (kind === 'workflow') await stack.temporal.workflow.getHandle(paymentId).result();
   const json = execFileSync(process.env.TEMPORAL_CLI_PATH ?? 'temporal', [
     'workflow',
     'show',
     '--workflow-id',
-    `${kind}-${paymentId}`,
+    kind === 'workflow' ? paymentId : `${kind}-${paymentId}`,
     '--address',
     stack.config.TEMPORAL_ADDRESS,
     '--output',

@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { NUMBERING_PLANS } from '../../lib/networks.js';
 import { parseMsisdn } from '../../lib/phone.js';
 import { DEFAULT_ROUTES, chooseRoutes } from '../../lib/routing.js';
-import { mapPaymentCode, registrationRefusal } from '../../operators/paygate/adapter.js';
-import { mapMbankingStatut, mapNotification } from '../../operators/tmoney/mapping.js';
 
 describe('default routing table, derived from the operator table', () => {
   it('routes each network to the operators that carry it, in the table order', () => {
@@ -88,49 +86,5 @@ describe('Togo routing table', () => {
       code: 'network_not_served',
     });
     expect(chooseRoutes({ network: undefined, kind: 'payin' })).toEqual({ ok: true, routes: ['ligdicash'] });
-  });
-});
-
-describe("PayGateGlobal's two enums", () => {
-  it('reads 0, 2, 4, 6 as payment codes in status answers', () => {
-    expect(mapPaymentCode(0).status).toBe('succeeded');
-    expect(mapPaymentCode(2).status).toBe('pending');
-    expect(mapPaymentCode(4).status).toBe('expired');
-    expect(mapPaymentCode(6).status).toBe('cancelled');
-    expect(mapPaymentCode(9).status).toBe('unknown');
-  });
-
-  it('reads the same numbers as registration codes in /pay answers', () => {
-    expect(registrationRefusal(2)).toMatchObject({
-      failure: { code: 'operator_authentication_failed' },
-      operatorSide: true,
-    });
-    expect(registrationRefusal(4).failure.code).toBe('invalid_request');
-    expect(registrationRefusal(6).failure.code).toBe('duplicate_transaction');
-  });
-});
-
-describe('TMoney words', () => {
-  it.each([
-    ['OK', undefined, 'succeeded'],
-    ['NOK', 'CANCEL', 'cancelled'],
-    ['NOK', 'AUTHENTICATION', 'failed'],
-    ['NOK', 'PAYMENT_FAILED', 'failed'],
-    ['NOK', 'EXPIRED_SESSION', 'expired'],
-    ['NOK', 'SOMETHING_NEW', 'failed'],
-    ['MAYBE', undefined, 'unknown'],
-  ])('notification %s/%s is %s', (status, error, ours) => {
-    expect(mapNotification(status, error).status).toBe(ours);
-  });
-
-  it.each([
-    ['SUCCES', 'succeeded'],
-    ['EN_ATTENTE', 'pending'],
-    ['ECHEC', 'failed'],
-    ['ANNULE', 'cancelled'],
-    ['EXPIRE', 'expired'],
-    [undefined, 'unknown'],
-  ])('MBANKING statut %s is %s', (statut, ours) => {
-    expect(mapMbankingStatut(statut).status).toBe(ours);
   });
 });
