@@ -55,6 +55,8 @@ const sandboxEnv = z.object({
 });
 
 export type SandboxConfig = z.infer<typeof sandboxEnv> & {
+  /** The environment as given: a simulator reads its own variables from it (sandbox/<operator>/). */
+  env: Record<string, string>;
   SANDBOX_PUBLIC_URL: string;
   SANDBOX_TMONEY_NOTIFICATION_URL: string;
   SANDBOX_PAYGATE_CALLBACK_URL: string;
@@ -70,6 +72,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
   const callbackBase = parsed.data.SANDBOX_CALLBACK_BASE_URL.replace(/\/$/, '');
   return {
     ...parsed.data,
+    env: cleaned as Record<string, string>,
     SANDBOX_TMONEY_NOTIFICATION_URL:
       parsed.data.SANDBOX_TMONEY_NOTIFICATION_URL ??
       `${callbackBase}/v1/callbacks/tmoney/dev-tmoney-notification-0000000000`,
