@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { Pool } from '../db/pool.js';
 import { runWithCancellation } from '../lib/cancellation.js';
 import { ConfigError, type Config } from '../lib/config.js';
@@ -19,7 +18,6 @@ export function createActivities(deps: {
   config: Config;
   pool: Pool;
   logger: Logger;
-  temporal: Client;
   /** One set of adapters per process (token caches), shared by the workers of its task queues. */
   operators?: OperatorAdapters;
 }) {

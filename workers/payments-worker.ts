@@ -58,7 +58,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
     if (added.length) logger.info({ added }, 'registered search attributes');
   }
-  // A client for what activities start or look at (late refunds, stuck workflows) and for the schedules.
+  // A client for the reconciliation schedules (activities use the worker's own connection).
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
   if (config.SCHEDULES_ENABLED) {
@@ -84,7 +84,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       ...(bundlePath && existsSync(bundlePath)
         ? { workflowBundle: { codePath: bundlePath } }
         : { workflowsPath: WORKFLOWS_PATH }),
-      activities: createActivities({ config, pool, logger, temporal, operators }),
+      activities: createActivities({ config, pool, logger, operators }),
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_SLOTS,
     }),
@@ -92,14 +92,14 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     Worker.create({
       ...common,
       taskQueue: pollingQueue(config.TEMPORAL_TASK_QUEUE),
-      activities: createActivities({ config, pool: pollingPool, logger, temporal, operators }),
+      activities: createActivities({ config, pool: pollingPool, logger, operators }),
       maxConcurrentActivityTaskExecutions: config.WORKER_POLLING_SLOTS,
     }),
     // Sweeps and settlement reports: few, long.
     Worker.create({
       ...common,
       taskQueue: reconciliationQueue(config.TEMPORAL_TASK_QUEUE),
-      activities: createActivities({ config, pool: reconciliationPool, logger, temporal, operators }),
+      activities: createActivities({ config, pool: reconciliationPool, logger, operators }),
       maxConcurrentActivityTaskExecutions: config.WORKER_RECONCILIATION_SLOTS,
     }),
   ]);

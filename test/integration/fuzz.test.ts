@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { OPERATORS } from '../../lib/operators.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant } from '../../db/merchants.js';
 import {
@@ -100,7 +101,7 @@ const validBodies: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
       currency: fc.constantFrom('XOF', 'XAF', 'EUR', 'xof'),
       description: fc.string({ maxLength: 40 }),
       mode: fc.constantFrom('redirect', 'direct'),
-      operator: fc.constantFrom('ligdicash', 'tmoney', 'paygate'),
+      operator: fc.constantFrom(...OPERATORS),
       customer: fc.record({ phone, first_name: fc.string({ maxLength: 10 }) }, { requiredKeys: [] }),
       metadata: fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
     },
@@ -135,7 +136,7 @@ const validBodies: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   ),
   '/v1/reconciliation/runs': fc.record(
     {
-      operator: fc.constantFrom('ligdicash', 'tmoney', 'paygate', 'wave'),
+      operator: fc.constantFrom(...OPERATORS, 'wave'),
       kind: fc.constantFrom('settlement', 'sweep', 'other'),
       date: fc.constantFrom('2026-02-30', '2026-11-22', 'yesterday', '2026-13-01'),
       from: fc.constantFrom('2026-11-22T00:00:00Z', 'nope'),
@@ -484,7 +485,7 @@ describe('fuzzing the callback endpoints', () => {
         query: [] as [string, string][],
       }));
     const garbage = fc.record({
-      operator: fc.constantFrom('ligdicash', 'tmoney', 'paygate', 'orange', '..'),
+      operator: fc.constantFrom(...OPERATORS, 'orange', '..'),
       method: fc.constantFrom('POST', 'GET', 'PUT'),
       contentType: fc.constantFrom('application/json', 'text/plain', undefined),
       body: fc.oneof(

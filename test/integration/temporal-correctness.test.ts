@@ -175,7 +175,6 @@ function activitiesInProcess() {
     config: stack.config,
     pool: stack.pool,
     logger: createLogger({ level: 'silent' }),
-    temporal: stack.temporal,
   });
 }
 

@@ -85,7 +85,6 @@ describe('TMoney online session', () => {
       config,
       pool,
       logger: createLogger({ level: 'silent' }),
-      temporal: env.client,
     });
     const worker = await Worker.create({
       connection: env.nativeConnection,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NUMBERING_PLANS } from '../../lib/networks.js';
+import { NETWORK_CODES, NUMBERING_PLANS } from '../../lib/networks.js';
 import { parseMsisdn } from '../../lib/phone.js';
 import { DEFAULT_ROUTES, chooseRoutes } from '../../lib/routing.js';
 
@@ -81,7 +81,8 @@ describe('Togo routing table', () => {
       ok: false,
       code: 'no_route',
     });
-    expect(chooseRoutes({ network: 'free_sn', kind: 'payin' })).toMatchObject({
+    const unserved = NETWORK_CODES.find((n) => !(n in DEFAULT_ROUTES))!;
+    expect(chooseRoutes({ network: unserved, kind: 'payin' })).toMatchObject({
       ok: false,
       code: 'network_not_served',
     });
