@@ -31,6 +31,7 @@ import {
 } from './mapping.js';
 import {
   LIGDICASH_PATHS,
+  LIGDICASH_TEST_HOST,
   createInvoiceAnswer,
   customDataValue,
   invoiceStatusAnswer,
@@ -61,12 +62,21 @@ export class LigdicashOperator implements OperatorAdapter {
 
   constructor(private readonly options: LigdicashOptions) {}
 
+  /**
+   * LigdiCash's test platform (test.ligdicash.com) offers neither payouts ("Cette fonctionnalité
+   * n'est pas disponible sur la plateforme de test", guide §1.1.6 and §1.1.7) nor direct payins.
+   */
+  private get onTestPlatform(): boolean {
+    return new URL(this.options.baseUrl).hostname === LIGDICASH_TEST_HOST;
+  }
+
   validatePayin(req: PayinDraft): PaymentFailure | undefined {
     // "la plateforme ne gère que la devise Franc CFA" (guide §1.8); amounts are whole francs.
     if (req.amount.currency !== 'XOF') {
       return { code: 'currency_not_supported', message: 'LigdiCash only takes XOF' };
     }
     if (req.mode === 'redirect') return undefined;
+    if (this.onTestPlatform) return notOnTestPlatform('direct payins');
     if (!req.network) return { code: 'network_required', message: 'A direct payin needs the payer network' };
     const route = DIRECT_PAYIN_NETWORKS[req.network];
     if (!route) {
@@ -189,6 +199,7 @@ export class LigdicashOperator implements OperatorAdapter {
   }): PaymentFailure | undefined {
     if (req.amount.currency !== 'XOF')
       return { code: 'currency_not_supported', message: 'LigdiCash only pays out XOF' };
+    if (this.onTestPlatform) return notOnTestPlatform('payouts');
     if (req.amount.amount < PAYOUT_LIMITS.min) {
       return {
         code: 'amount_below_minimum',
@@ -373,6 +384,14 @@ export class LigdicashOperator implements OperatorAdapter {
       },
     };
   }
+}
+
+/** A refusal of what LigdiCash's test platform does not offer: a configuration error, not the payment's. */
+function notOnTestPlatform(what: string): PaymentFailure {
+  return {
+    code: 'operator_configuration',
+    message: `LIGDICASH_BASE_URL points at LigdiCash's test platform (${LIGDICASH_TEST_HOST}), which offers no ${what}: use app.ligdicash.com, or the sandbox`,
+  };
 }
 
 /** Reads a creation answer (payin or payout): `response_code` "00" with a token, or a refusal. */

@@ -5,6 +5,9 @@ import { z } from 'zod';
  * Sources: ../shared/reference/ligdicash-api-guide.md (§1.1.3 to §1.1.5),
  * ligdicash-api-complement.md, operators-facts.md ("LigdiCash").
  */
+/** LigdiCash's test platform (operators-facts.md), which offers redirect payins only (guide §1.1.6-1.1.7). */
+export const LIGDICASH_TEST_HOST = 'test.ligdicash.com';
+
 export const LIGDICASH_PATHS = {
   redirectPayin: 'redirect/checkout-invoice/create',
   directPayin: 'straight/checkout-invoice/create',

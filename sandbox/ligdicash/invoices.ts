@@ -159,6 +159,12 @@ export class InvoiceBook {
     // On the redirect page the payer types the number that pays; LigdiCash reports it as `customer`.
     const digits = (payerPhone ?? '').replace(/\D/g, '');
     if (!invoice.customer && digits) invoice.customer = digits;
+    // The network the payer chose on the page is the one the status then names.
+    const chosen = invoice.kind === 'redirect' && !invoice.operatorId ? directNetworkOf(digits) : undefined;
+    if (chosen) {
+      invoice.operatorId = chosen.operatorId;
+      invoice.operatorName = chosen.operatorName;
+    }
     switch (invoice.scenario) {
       case 'never':
         return invoice;
@@ -219,7 +225,19 @@ export class InvoiceBook {
     void this.notify(invoice, copies);
   }
 
-  /** The invoice as the confirm call and the callbacks describe it (complement, "Vérification de statut"). */
+  /**
+   * The confirm call's answer: `response_code` "00" for any invoice LigdiCash knows, whatever its
+   * state (what the official SDKs see: they raise on any other code), the state in `status`.
+   */
+  confirmBody(invoice: Invoice) {
+    return {
+      ...this.statusBody(invoice),
+      response_code: '00',
+      wiki: 'https://client.ligdicash.com/wiki/confirmInvoice',
+    };
+  }
+
+  /** The invoice as the callbacks describe it (complement, "Callback ou webhook"). */
   statusBody(invoice: Invoice) {
     const amount =
       invoice.scenario === 'grouped_amount'

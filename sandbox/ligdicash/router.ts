@@ -22,12 +22,15 @@ import { PAYOUT_SCENARIOS, SCENARIOS, scenarioFor } from './scenarios.js';
  * ligdicash-api-complement.md, operators-facts.md.
  */
 
-/** LigdiCash answers HTTP 200 with response_code "01" and a sub-code in response_text. */
-function refuse(res: Response, code: string, description: string): void {
+/**
+ * LigdiCash answers HTTP 200 with response_code "01" and a sub-code in response_text ("Echec
+ * (CodeXX)", the SDKs' code tables); `null`: a refusal no table gives a code for.
+ */
+function refuse(res: Response, code: string | null, description: string): void {
   res.json({
     response_code: '01',
     token: '',
-    response_text: `Echec (Code${code})`,
+    response_text: code === null ? 'Echec' : `Echec (Code${code})`,
     description,
     custom_data: [],
     wiki: 'https://client.ligdicash.com/wiki/createInvoice',
@@ -35,6 +38,11 @@ function refuse(res: Response, code: string, description: string): void {
 }
 
 const text = z.union([z.string(), z.number()]).transform(String);
+
+/** A custom_data value as LigdiCash gives it back (`valueof_customdata`): text, nested values as JSON. */
+function customText(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+}
 const invoiceCommand = z.object({
   commande: z.object({
     invoice: z
@@ -56,7 +64,8 @@ const invoiceCommand = z.object({
       .object({ cancel_url: text.optional(), return_url: text.optional(), callback_url: text.optional() })
       .passthrough()
       .optional(),
-    custom_data: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    // Any JSON values (the guide's examples nest some); kept as text.
+    custom_data: z.record(z.string(), z.unknown()).optional(),
   }),
 });
 
@@ -68,7 +77,7 @@ const payoutCommand = z.object({
       description: text.optional(),
       customer: text,
       callback_url: text.optional(),
-      custom_data: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+      custom_data: z.record(z.string(), z.unknown()).optional(),
       top_up_wallet: z.union([z.number(), z.string()]).optional(),
       // The guide's sample spells it with spaces.
       'top up wallet': z.union([z.number(), z.string()]).optional(),
@@ -106,7 +115,8 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
     const amount = Number(invoice.total_amount);
     if (!Number.isInteger(amount) || amount <= 0) return refuse(res, '02', 'Montant invalide');
     const currency = invoice.devise ?? invoice.devises ?? invoice.devis ?? 'XOF';
-    if (currency !== 'XOF') return refuse(res, '02', 'Devise non prise en charge');
+    // Compared case-insensitively: an official SDK sends "xof" by default.
+    if (currency.toUpperCase() !== 'XOF') return refuse(res, '02', 'Devise non prise en charge');
     const customer = (invoice.customer ?? '').replace(/\D/g, '');
 
     let route: { operatorId: string; operatorName: string; authorisation: Invoice['authorisation'] } = {
@@ -119,6 +129,8 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       if (!network) return refuse(res, '07', 'Aucune configuration réseau pour ce numéro');
       if (network.network === 'orange_bf' && (amount < 10 || amount > 2_000_000))
         return refuse(res, '02', 'Montant hors limites');
+      // Moov Burkina: from 100 XOF (operators-facts.md).
+      if (network.network === 'moov_bf' && amount < 100) return refuse(res, '02', 'Montant hors limites');
       if (network.authorisation === 'otp' && !book.consumeOtp(customer, amount, invoice.otp ?? '')) {
         return refuse(res, '04', 'OTP invalide ou expiré');
       }
@@ -134,7 +146,7 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       callbackUrl: actions?.callback_url ?? '',
       returnUrl: actions?.return_url ?? '',
       cancelUrl: actions?.cancel_url ?? '',
-      customData: Object.fromEntries(Object.entries(custom_data ?? {}).map(([k, v]) => [k, String(v)])),
+      customData: Object.fromEntries(Object.entries(custom_data ?? {}).map(([k, v]) => [k, customText(v)])),
       storeName: store?.name ?? 'Marchand',
     };
     const scenario = scenarioFor(amount, customer);
@@ -148,10 +160,10 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
     res.json({
       response_code: '00',
       token: created.token,
+      // The payment link for a redirect; empty for a direct payin accepted (complement,
+      // "Payin - Réponse" (2)); Orange CI's direct payin carries its operator's page.
       response_text:
-        created.authorisation === 'page' || created.authorisation === 'operator_page'
-          ? pageUrl
-          : 'Transaction en cours de traitement',
+        created.authorisation === 'page' || created.authorisation === 'operator_page' ? pageUrl : '',
       description:
         created.authorisation === 'approval'
           ? 'Veuillez valider le paiement sur votre téléphone'
@@ -174,7 +186,8 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
       if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
       const token = typeof req.query.invoiceToken === 'string' ? req.query.invoiceToken : '';
       const invoice = book.get(token);
-      if (!invoice) return refuse(res, '09', 'Facture introuvable');
+      // "facture introuvable" is Code02 in the SDKs' tables.
+      if (!invoice) return refuse(res, '02', 'Facture introuvable');
       invoice.statusCalls++;
       invoice.lastStatusCallAt = new Date().toISOString();
       if (
@@ -184,7 +197,7 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
         res.status(503).type('text/plain').send('Service Unavailable');
         return;
       }
-      res.json(book.statusBody(invoice));
+      res.json(book.confirmBody(invoice));
     },
   );
 
@@ -246,15 +259,17 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
   const createWithdrawal = (kind: 'client' | 'merchant') => async (req: Request, res: Response) => {
     if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
     const parsed = payoutCommand.safeParse(req.body);
+    // The payout code tables have no code for bad input (08 is "balance too low" for merchant payouts).
     if (!parsed.success)
-      return refuse(res, '08', `Paramètres invalides: ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
+      return refuse(res, null, `Paramètres invalides: ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
     const c = parsed.data.commande;
     const amount = Number(c.amount);
     if (!Number.isInteger(amount) || amount <= 0)
       return refuse(res, kind === 'client' ? '05' : '02', 'Montant invalide');
-    if ((c.devise ?? 'XOF') !== 'XOF') return refuse(res, '13', 'Conversion de devise non autorisée');
+    if ((c.devise ?? 'XOF').toUpperCase() !== 'XOF')
+      return refuse(res, '13', 'Conversion de devise non autorisée');
     const topUp = c.top_up_wallet ?? c['top up wallet'];
-    const transactionId = String(c.custom_data?.transaction_id ?? '');
+    const transactionId = customText(c.custom_data?.transaction_id ?? '');
     const result = withdrawals.create({
       kind,
       amount,
@@ -290,14 +305,24 @@ export function ligdicashSandbox(config: SandboxConfig, logger: Logger): Ligdica
   };
   router.post('/pay/v01/withdrawal/create', json, createWithdrawal('client'));
   router.post('/pay/v01/straight/payout', json, createWithdrawal('merchant'));
-  router.get(['/pay/v01/withdrawal/confirm', '/pay/v01/withdrawal/confirm/'], (req, res) => {
-    if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
-    const tokenValue = typeof req.query.withdrawalToken === 'string' ? req.query.withdrawalToken : '';
-    const w = withdrawals.get(tokenValue);
-    if (!w) return refuse(res, '09', 'Retrait introuvable');
-    w.statusCalls++;
-    res.json(withdrawals.statusBody(w));
-  });
+  // Payout status: `withdrawal/confirm?withdrawalToken=` (guide §1.1.8), and the path one official
+  // SDK calls for merchant payouts, `straight/payout/confirm?payoutToken=`.
+  router.get(
+    [
+      '/pay/v01/withdrawal/confirm',
+      '/pay/v01/withdrawal/confirm/',
+      '/pay/v01/straight/payout/confirm',
+      '/pay/v01/straight/payout/confirm/',
+    ],
+    (req, res) => {
+      if (!authorised(req)) return refuse(res, '00', 'Apikey ou token invalide');
+      const given = req.query.withdrawalToken ?? req.query.payoutToken;
+      const w = withdrawals.get(typeof given === 'string' ? given : '');
+      if (!w) return refuse(res, '02', 'Retrait introuvable');
+      w.statusCalls++;
+      res.json(withdrawals.confirmBody(w));
+    },
+  );
 
   router.get('/_sandbox/payout-scenarios', (_req, res) => {
     res.json(PAYOUT_SCENARIOS);

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
+import { directNetworkOf } from './invoices.js';
 import type { SandboxConfig } from '../config.js';
 import { later, type CallbackDelivery, type CallbackNotifier, type MerchantWallet } from './notifier.js';
 import { payoutScenarioFor, type PayoutScenario } from './scenarios.js';
@@ -184,8 +185,18 @@ export class WithdrawalBook {
     );
   }
 
-  /** As `withdrawal/confirm` answers (guide §1.1.8). */
+  /** `withdrawal/confirm`'s answer: "00" for any payout LigdiCash knows, the state in `status`. */
+  confirmBody(w: Withdrawal) {
+    return {
+      ...this.statusBody(w),
+      response_code: '00',
+      wiki: 'https://client.ligdicash.com/wiki/withdrawal',
+    };
+  }
+
+  /** As `withdrawal/confirm` (guide §1.1.8) and the payout callbacks describe it. */
   statusBody(w: Withdrawal) {
+    const network = directNetworkOf(w.customer);
     const amount = String(w.scenario === 'wrong_amount' ? w.amount - 1 : w.amount);
     return {
       date: (w.executedAt ?? w.createdAt).replace('T', ' ').replace(/\.\d+Z$/, '+00'),
@@ -204,8 +215,9 @@ export class WithdrawalBook {
           valueof_customdata: w.transactionId,
         },
       ],
-      operator_name: 'ORANGE BURKINA',
-      operator_id: '11',
+      // The recipient's network (its number's), as LigdiCash names it.
+      operator_name: network?.operatorName ?? '',
+      operator_id: network?.operatorId ?? '',
       customer: w.customer,
       transaction_id: w.transactionId,
       external_id: null,
