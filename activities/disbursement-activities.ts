@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
+import { recordOperatorOutcome } from '../db/operator-health.js';
 import { InsufficientBalanceError, capturePosting, holdPosting, post, releasePosting } from '../db/ledger.js';
 import {
   acquireSendLease,
@@ -29,6 +30,8 @@ export interface DisbursementActivityDeps {
   operators: Record<OperatorName, OperatorAdapter>;
   publicBaseUrl: string;
   logger: Logger;
+  /** Route health: failures in a row that open an operator's circuit, and for how long. */
+  circuit: { threshold: number; cooldownSeconds: number };
 }
 
 export interface DisbursementView {
@@ -198,6 +201,23 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),
     });
     log(payment).info({ attempt, outcome: outcome.kind }, 'disbursement sent');
+    // The operator's health counts its payouts too: a refused key or an outage on /disburse is
+    // the operator's, and payins then go to the next route (the same key often serves both).
+    await recordOperatorOutcome(pool, {
+      operator: payment.operator,
+      ok: !(
+        outcome.kind === 'unreachable' ||
+        outcome.kind === 'ambiguous' ||
+        (outcome.kind === 'rejected' && outcome.operatorSide === true)
+      ),
+      detail:
+        outcome.kind === 'rejected'
+          ? outcome.failure.message
+          : 'detail' in outcome
+            ? outcome.detail
+            : undefined,
+      ...deps.circuit,
+    });
     switch (outcome.kind) {
       case 'accepted':
         await applyTransition(pool, {

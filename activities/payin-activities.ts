@@ -143,6 +143,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
         firstName: payment.customer.firstName,
         lastName: payment.customer.lastName,
         email: payment.customer.email,
+        language: payment.customer.language,
       },
       otp,
       description: payment.description ?? `Payment ${paymentId}`,

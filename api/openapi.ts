@@ -20,6 +20,7 @@ import {
 import {
   DiscrepancyQuery,
   DiscrepancySchema,
+  ResolveDiscrepancyRequest,
   ReconciliationRunSchema,
   RunListQuery,
   TriggerRun,
@@ -328,6 +329,26 @@ export function buildOpenApiDocument() {
         'The run',
       ),
       404: problem('No such run'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/reconciliation/discrepancies/{id}/resolve',
+    summary: 'Close a discrepancy that needs a person, with a note that stays in the reports',
+    security: [{ [admin.name]: [] }],
+    request: {
+      params: z.object({ id: z.string().regex(/^\d+$/).meta({ example: '42' }) }),
+      body: { content: { 'application/json': { schema: ResolveDiscrepancyRequest } } },
+    },
+    responses: {
+      200: {
+        description: 'Closed (the same note again: unchanged)',
+        content: { 'application/json': { schema: DiscrepancySchema } },
+      },
+      400: problem('Invalid note'),
+      401: problem('Missing or invalid operations key'),
+      404: problem('No such discrepancy'),
+      409: problem('Already closed with another note, or resolved by a policy'),
     },
   });
   for (const [ext, type] of [

@@ -106,6 +106,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
               ...(body.customer.first_name ? { firstName: body.customer.first_name } : {}),
               ...(body.customer.last_name ? { lastName: body.customer.last_name } : {}),
               ...(body.customer.email ? { email: body.customer.email } : {}),
+              ...(body.customer.language ? { language: body.customer.language } : {}),
             },
             description: body.description,
             returnUrl: body.return_url,

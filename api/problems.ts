@@ -14,6 +14,7 @@ export const PROBLEM_TYPES = {
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'idempotency-key-reused': { status: 409, title: 'Idempotency-Key already used for another request' },
+  conflict: { status: 409, title: 'The resource is not in a state that allows this' },
   'payload-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Send the body as application/json' },
   'payment-not-possible': { status: 422, title: 'The payment cannot be made as requested' },

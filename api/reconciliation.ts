@@ -5,13 +5,15 @@ import { z } from 'zod';
 import { OPERATORS } from '../lib/operators.js';
 import type { Pool } from '../db/pool.js';
 import {
-  DISCREPANCY_CLASSES,
-  getRun,
   countDiscrepancies,
+  type Discrepancy,
+  DISCREPANCY_CLASSES,
+  DISCREPANCY_RESOLUTIONS,
+  getRun,
   listDiscrepancies,
   listRuns,
-  type Discrepancy,
   type ReconciliationRun,
+  resolveDiscrepancyByPerson,
 } from '../db/reconciliation.js';
 import type { Config } from '../lib/config.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
@@ -71,7 +73,7 @@ export const TriggerRun = z
 export const DiscrepancyQuery = z
   .object({
     class: z.enum(DISCREPANCY_CLASSES).optional(),
-    resolution: z.enum(['open', 'auto_resolved']).optional(),
+    resolution: z.enum(DISCREPANCY_RESOLUTIONS).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.coerce
       .number()
@@ -103,14 +105,39 @@ export const DiscrepancySchema = z
     their_amount: z.number().int().nullable(),
     our_status: z.string().nullable(),
     their_status: z.string().nullable(),
-    resolution: z.enum(['open', 'auto_resolved']),
+    resolution: z.enum(DISCREPANCY_RESOLUTIONS).meta({
+      description:
+        'open (for a person), auto_resolved (a policy acted) or resolved (closed by a person, with a note)',
+    }),
     action: z
       .string()
       .nullable()
       .meta({ description: 'Automatic action taken: late_credit, late_credit_and_refund, capture, release' }),
     action_reason: z.string().nullable(),
+    resolution_note: z.string().nullable().meta({ description: 'Why a person closed it' }),
+    resolved_by: z.string().nullable(),
+    resolved_at: z.string().nullable(),
   })
   .meta({ id: 'ReconciliationDiscrepancy' });
+
+export const ResolveDiscrepancyRequest = z
+  .object({
+    note: z
+      .string()
+      .trim()
+      .min(3)
+      .max(2000)
+      .meta({ description: 'What was done, or why nothing needs to be: it stays in the reports' }),
+    resolved_by: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'Who closes it (default: "operations")' }),
+  })
+  .strict()
+  .meta({ id: 'ResolveDiscrepancyRequest' });
 
 export const ReconciliationRunSchema = z
   .object({
@@ -170,6 +197,9 @@ function discrepancyView(d: Discrepancy) {
     resolution: d.resolution,
     action: d.action,
     action_reason: d.actionReason,
+    resolution_note: d.resolutionNote,
+    resolved_by: d.resolvedBy,
+    resolved_at: d.resolvedAt?.toISOString() ?? null,
   };
 }
 
@@ -188,6 +218,9 @@ const CSV_COLUMNS = [
   'resolution',
   'action',
   'action_reason',
+  'resolution_note',
+  'resolved_by',
+  'resolved_at',
 ] as const;
 
 type Cell = string | number | null | undefined;
@@ -309,6 +342,32 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
         next_cursor: rows.length > q.data.limit ? String(page[page.length - 1]!.id) : null,
       },
     });
+  });
+
+  // A person closes a discrepancy that needs one, with a note; it stops being reported as open.
+  router.post('/discrepancies/:id/resolve', async (req, res) => {
+    const id = /^\d{1,15}$/.test(req.params.id) ? Number(req.params.id) : undefined;
+    const parsed = ResolveDiscrepancyRequest.safeParse(req.body);
+    if (!parsed.success) throw validationProblem(parsed.error);
+    const result =
+      id === undefined
+        ? ({ kind: 'not_found' } as const)
+        : await resolveDiscrepancyByPerson(pool, {
+            id,
+            note: parsed.data.note,
+            resolvedBy: parsed.data.resolved_by ?? 'operations',
+          });
+    if (result.kind === 'not_found') throw new Problem('not-found', `No discrepancy ${req.params.id}`);
+    if (result.kind === 'conflict') {
+      throw new Problem(
+        'conflict',
+        result.discrepancy.resolution === 'resolved'
+          ? `Discrepancy ${id} was already closed by ${result.discrepancy.resolvedBy ?? 'someone'} with another note`
+          : `Discrepancy ${id} was resolved automatically (${result.discrepancy.action ?? 'a policy'}): nothing for a person to close`,
+      );
+    }
+    req.log.info({ discrepancyId: id, runId: result.discrepancy.runId }, 'discrepancy resolved by a person');
+    res.json(discrepancyView(result.discrepancy));
   });
 
   router.get('/runs/:id/discrepancies.csv', async (req, res) => {

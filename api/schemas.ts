@@ -2,7 +2,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { CURRENCY_CODES } from '../lib/money.js';
 import { NETWORK_CODES } from '../lib/networks.js';
-import { PAYMENT_STATUSES, PAYOUT_METHODS } from '../lib/payments.js';
+import { PAYER_LANGUAGES, PAYMENT_STATUSES, PAYOUT_METHODS } from '../lib/payments.js';
 import { OPERATORS } from '../lib/operators.js';
 
 extendZodWithOpenApi(z);
@@ -56,6 +56,9 @@ export const CreatePayinRequest = z
         first_name: text(100).optional(),
         last_name: text(100).optional(),
         email: z.email().max(254).optional(),
+        language: z.enum(PAYER_LANGUAGES).optional().meta({
+          description: "The payer's language on the operator's page where it offers one (TMoney); default fr",
+        }),
       })
       .strict()
       .default({}),
@@ -105,6 +108,7 @@ export const PayinSchema = z
       first_name: z.string().optional(),
       last_name: z.string().optional(),
       email: z.string().optional(),
+      language: z.string().optional(),
     }),
     description: z.string().nullable(),
     metadata: z.record(z.string(), z.string()),

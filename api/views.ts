@@ -8,6 +8,7 @@ export function paymentView(p: PaymentRecord) {
     ...(p.customer.firstName ? { first_name: p.customer.firstName } : {}),
     ...(p.customer.lastName ? { last_name: p.customer.lastName } : {}),
     ...(p.customer.email ? { email: p.customer.email } : {}),
+    ...(p.customer.language ? { language: p.customer.language } : {}),
   };
   const common = {
     id: p.id,

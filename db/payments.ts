@@ -6,6 +6,7 @@ import {
   type PaymentFailure,
   type PaymentKind,
   type PaymentStatus,
+  type PayerLanguage,
 } from '../lib/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
@@ -14,6 +15,8 @@ export interface PaymentCustomer {
   firstName?: string;
   lastName?: string;
   email?: string;
+  /** The language of the payer's pages (`fr` unless the merchant says otherwise). */
+  language?: PayerLanguage;
 }
 
 export interface PaymentRecord {

@@ -147,6 +147,10 @@ export async function listRuns(
   return rows.map(toRun);
 }
 
+/** `open`: for a person; `auto_resolved`: a policy acted; `resolved`: a person closed it, with a note. */
+export const DISCREPANCY_RESOLUTIONS = ['open', 'auto_resolved', 'resolved'] as const;
+export type DiscrepancyResolution = (typeof DISCREPANCY_RESOLUTIONS)[number];
+
 export interface Discrepancy {
   id: number;
   runId: string;
@@ -161,9 +165,13 @@ export interface Discrepancy {
   theirAmount: number | null;
   ourStatus: string | null;
   theirStatus: string | null;
-  resolution: 'open' | 'auto_resolved';
+  resolution: DiscrepancyResolution;
   action: string | null;
   actionReason: string | null;
+  /** Closed by a person: who, when, and their note (it stays in the reports). */
+  resolvedBy: string | null;
+  resolvedAt: Date | null;
+  resolutionNote: string | null;
 }
 
 export async function listDiscrepancies(
@@ -184,16 +192,23 @@ export async function listDiscrepancies(
     their_amount: number | null;
     our_status: string | null;
     their_status: string | null;
-    resolution: 'open' | 'auto_resolved';
+    resolution: DiscrepancyResolution;
     action: string | null;
     action_reason: string | null;
+    resolved_by: string | null;
+    resolved_at: Date | null;
+    resolution_note: string | null;
   }>(
     `SELECT * FROM reconciliation_discrepancies
       WHERE run_id = $1 AND ($2::text IS NULL OR class = $2) AND ($3::text IS NULL OR resolution = $3) AND ($5::bigint IS NULL OR id > $5)
       ORDER BY id LIMIT $4`,
     [q.runId, q.class ?? null, q.resolution ?? null, q.limit ?? 1000, q.afterId ?? null],
   );
-  return rows.map((r) => ({
+  return rows.map(toDiscrepancy);
+}
+
+function toDiscrepancy(r: DiscrepancyRow): Discrepancy {
+  return {
     id: r.id,
     runId: r.run_id,
     operator: r.operator,
@@ -210,7 +225,67 @@ export async function listDiscrepancies(
     resolution: r.resolution,
     action: r.action,
     actionReason: r.action_reason,
-  }));
+    resolvedBy: r.resolved_by,
+    resolvedAt: r.resolved_at,
+    resolutionNote: r.resolution_note,
+  };
+}
+
+type DiscrepancyRow = {
+  id: number;
+  run_id: string;
+  operator: string;
+  class: DiscrepancyClass;
+  payment_id: string | null;
+  merchant_id: string | null;
+  our_reference: string | null;
+  operator_reference: string | null;
+  line_no: number | null;
+  our_amount: number | null;
+  their_amount: number | null;
+  our_status: string | null;
+  their_status: string | null;
+  resolution: DiscrepancyResolution;
+  action: string | null;
+  action_reason: string | null;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  resolution_note: string | null;
+};
+
+export async function getDiscrepancy(db: Queryable, id: number): Promise<Discrepancy | undefined> {
+  const { rows } = await db.query<DiscrepancyRow>(
+    'SELECT * FROM reconciliation_discrepancies WHERE id = $1',
+    [id],
+  );
+  return rows[0] && toDiscrepancy(rows[0]);
+}
+
+/**
+ * A person closes a discrepancy with a note. Repeating the same note is a no-op; a discrepancy a
+ * policy already acted on, or one closed with another note, is not changed.
+ */
+export async function resolveDiscrepancyByPerson(
+  db: Queryable,
+  r: { id: number; note: string; resolvedBy: string },
+): Promise<
+  | { kind: 'resolved'; discrepancy: Discrepancy }
+  | { kind: 'not_found' }
+  | { kind: 'conflict'; discrepancy: Discrepancy }
+> {
+  const { rows } = await db.query<DiscrepancyRow>(
+    `UPDATE reconciliation_discrepancies
+        SET resolution = 'resolved', resolution_note = $2, resolved_by = $3, resolved_at = now()
+      WHERE id = $1 AND resolution = 'open'
+      RETURNING *`,
+    [r.id, r.note, r.resolvedBy],
+  );
+  if (rows[0]) return { kind: 'resolved', discrepancy: toDiscrepancy(rows[0]) };
+  const existing = await getDiscrepancy(db, r.id);
+  if (!existing) return { kind: 'not_found' };
+  return existing.resolution === 'resolved' && existing.resolutionNote === r.note
+    ? { kind: 'resolved', discrepancy: existing }
+    : { kind: 'conflict', discrepancy: existing };
 }
 
 export async function countDiscrepancies(db: Queryable, runId: string): Promise<number> {
@@ -239,7 +314,10 @@ export async function noteDiscrepancy(db: Queryable, id: number, reason: string)
 
 export async function insertDiscrepancy(
   db: Queryable,
-  d: Omit<Discrepancy, 'id' | 'resolution' | 'action' | 'actionReason'> & {
+  d: Omit<
+    Discrepancy,
+    'id' | 'resolution' | 'action' | 'actionReason' | 'resolvedBy' | 'resolvedAt' | 'resolutionNote'
+  > & {
     resolution?: 'open' | 'auto_resolved';
     action?: string;
     actionReason?: string;
@@ -310,6 +388,8 @@ export async function ingestSettlementReport(
       ),
     );
     const counts = await classifyStagedReport(client, run);
+    const carried = await carryPersonResolutions(client, run.runId);
+    if (carried) counts.resolved_earlier = carried;
     await client.query('COMMIT');
     return { lines: counter.lines, counts };
   } catch (err) {
@@ -319,6 +399,26 @@ export async function ingestSettlementReport(
   } finally {
     client.release();
   }
+}
+
+/**
+ * A discrepancy a person closed stops being reported as open: the same class found again for the
+ * same payment by a later run is recorded resolved, carrying the person's note.
+ */
+async function carryPersonResolutions(client: PoolClient, runId: string): Promise<number> {
+  const { rowCount } = await client.query(
+    `UPDATE reconciliation_discrepancies d
+        SET resolution = 'resolved',
+            (resolved_by, resolved_at, resolution_note) = (
+              SELECT e.resolved_by, e.resolved_at, e.resolution_note FROM reconciliation_discrepancies e
+               WHERE e.payment_id = d.payment_id AND e.class = d.class AND e.resolution = 'resolved'
+               ORDER BY e.resolved_at DESC LIMIT 1)
+      WHERE d.run_id = $1 AND d.resolution = 'open'
+        AND EXISTS (SELECT 1 FROM reconciliation_discrepancies e
+                     WHERE e.payment_id = d.payment_id AND e.class = d.class AND e.resolution = 'resolved')`,
+    [runId],
+  );
+  return rowCount ?? 0;
 }
 
 /** One COPY text-format field: NULL as \N, and the characters COPY reserves escaped. */

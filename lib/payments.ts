@@ -109,3 +109,7 @@ export interface PaymentFailure {
 
 /** Payment ids are `pay_` + 24 lowercase base32 characters; workflow ids derive from them. */
 export const PAYMENT_ID_PATTERN = /^pay_[a-z2-7]{24}$/;
+
+/** Languages a payer's pages may be shown in (TMoney's page offers these two: "fr", "en"). */
+export const PAYER_LANGUAGES = ['fr', 'en'] as const;
+export type PayerLanguage = (typeof PAYER_LANGUAGES)[number];

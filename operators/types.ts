@@ -3,6 +3,7 @@ import type { OperatorName } from '../lib/operators.js';
 import type { Network } from '../lib/networks.js';
 import type {
   NextAction,
+  PayerLanguage,
   OperatorStatus,
   PayinMode,
   PaymentFailure,
@@ -24,6 +25,8 @@ export interface PayinRequest {
     firstName?: string;
     lastName?: string;
     email?: string;
+    /** The payer's language on the operator's page, where it offers one. */
+    language?: PayerLanguage;
   };
   otp?: string;
   description: string;

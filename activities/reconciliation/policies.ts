@@ -216,7 +216,14 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
     for (const cls of ['status_mismatch', 'missing_on_operator_side'] as const) {
       let afterId: number | undefined;
       for (;;) {
-        const page = await listDiscrepancies(pool, { runId, class: cls, limit: 1000, afterId });
+        // A discrepancy a person already closed (carried from an earlier run) is theirs: no policy acts on it.
+        const page = await listDiscrepancies(pool, {
+          runId,
+          class: cls,
+          resolution: 'open',
+          limit: 1000,
+          afterId,
+        });
         if (page.length === 0) break;
         yield* page;
         afterId = page[page.length - 1]!.id;

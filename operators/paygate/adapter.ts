@@ -275,6 +275,20 @@ export class PaygateOperator implements OperatorAdapter {
     });
     if (answer.kind !== 'answered') return answer;
     if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    // A refused key (HTTP 401, or 403): nothing was executed, and the fault is ours or
+    // PayGateGlobal's, not the payout's: operator-side, so it counts against the operator's health.
+    if (answer.status === 401 || answer.status === 403) {
+      return {
+        kind: 'rejected',
+        failure: {
+          code: 'operator_authentication_failed',
+          message: `PayGateGlobal refused our API key on /disburse (HTTP ${answer.status})`,
+        },
+        operatorStatus: `http_${answer.status}`,
+        raw: answer.body,
+        operatorSide: true,
+      };
+    }
     const parsed = disburseAnswer.safeParse(answer.body);
     if (!parsed.success) return { kind: 'ambiguous', detail: `unreadable answer (HTTP ${answer.status})` };
     if (parsed.data.status !== 200) {

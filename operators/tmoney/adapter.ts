@@ -49,6 +49,15 @@ const TMONEY_RETURN_URL_MAX = 150;
 /** TMoney collects and pays out on Togocel numbers only. */
 const NETWORK = 'togocel_tg';
 
+/** Markup and entities out, whitespace folded: TMoney takes plain text only. */
+export function plainText(text: string): string {
+  return text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(?:[a-z]+|#\d+);/gi, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 /**
  * TMoney (Togocel): online payment (redirect with an order form, notification by GET, no status
  * call) and MBANKING (push-USSD debit for direct payins, credit for payouts, check-transaction).
@@ -143,8 +152,13 @@ export class TmoneyOperator implements OperatorAdapter {
   private async openOnlineSession(req: PayinRequest): Promise<InitiationOutcome> {
     const url = `${new URL(TMONEY_ONLINE_PATH, this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}`;
     const answer = await httpRequest(url, { method: 'GET', timeoutMs: this.options.httpTimeoutMs });
+    // A session moves no money and cannot be found again: whatever became of a request for one,
+    // asking for another is safe, so no answer here is ambiguous.
+    if (answer.kind === 'ambiguous')
+      return { kind: 'unreachable', detail: `session request: ${answer.detail}` };
     if (answer.kind !== 'answered') return answer;
-    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    if (answer.status >= 500)
+      return { kind: 'unreachable', detail: `session request: HTTP ${answer.status}` };
     const text = answer.text.trim();
     if (text.startsWith('NOK:')) {
       const refusal = sessionRefusal(text.slice(4));
@@ -161,12 +175,16 @@ export class TmoneyOperator implements OperatorAdapter {
       purchaseref: req.paymentId,
       ...(req.customer.phone ? { phonennumber: req.customer.phone } : {}),
       brand: this.options.brand.slice(0, 150),
-      description: req.description.slice(0, 255),
+      // "texte brut (pas de HTML)", shown in the payer's transaction log.
+      description: plainText(req.description).slice(0, 255),
+      // "Texte à afficher en haut de la page de paiement".
+      text: plainText(req.description).slice(0, 250),
       // Accepted and declined payers go back to the merchant's return page, which reads the
       // outcome from us; only a payer who cancels goes to the cancel page.
       ...(req.returnUrl ? { accepturl: req.returnUrl, declineurl: req.returnUrl } : {}),
       ...(req.cancelUrl ? { cancelurl: req.cancelUrl } : {}),
-      language: 'fr',
+      // The payer's language: TMoney's page offers fr and en only.
+      language: req.customer.language ?? 'fr',
     };
     return {
       kind: 'accepted',

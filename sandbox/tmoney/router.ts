@@ -26,7 +26,7 @@ function page(title: string, body: string): string {
 
 function orderHeader(s: OnlineSession): string {
   const o = s.order!;
-  return `<h1>${e(o.brand)}</h1>${o.description ? `<p>${e(o.description)}</p>` : ''}<p class="amount">${o.amount.toLocaleString('fr-FR')} F CFA</p>`;
+  return `<h1>${e(o.brand)}</h1>${o.text ? `<p id="text">${e(o.text)}</p>` : ''}${o.description ? `<p>${e(o.description)}</p>` : ''}<p class="amount">${o.amount.toLocaleString('fr-FR')} F CFA</p>`;
 }
 
 /** After the payment: back to the merchant (accept, decline or cancel URL), or a page saying it. */
@@ -45,12 +45,18 @@ const orderForm = z.object({
   purchaseref: z.string().min(1).max(250),
   phonennumber: z.string().min(8).max(16).optional(),
   brand: z.string().min(1).max(150),
-  description: z.string().max(255).optional(),
+  // "texte brut (pas de HTML)".
+  description: z
+    .string()
+    .max(255)
+    .refine((d) => !/[<>]/.test(d), 'plain text only (no HTML)')
+    .optional(),
   accepturl: z.string().max(150).optional(),
   declineurl: z.string().max(150).optional(),
   cancelurl: z.string().max(150).optional(),
   text: z.string().max(250).optional(),
-  language: z.string().length(2).optional(),
+  // "Les valeurs possibles aujourd'hui sont limitées à fr (français), en (anglais)".
+  language: z.enum(['fr', 'en']).optional(),
 });
 
 const mbankingOrder = z.object({
@@ -75,6 +81,10 @@ export function tmoneySandbox(
   // Session id: "OK:<id>" or "NOK:<reason>", plain text.
   router.get('/online/online.php', (req, res) => {
     res.type('text/plain');
+    if (tmoney.sessionFailures > 0) {
+      tmoney.sessionFailures--;
+      return void res.status(500).send('Internal Server Error');
+    }
     if (tmoney.down) return void res.send('NOK:SERVICE_UNAVAILABLE');
     if (req.query.merchantid !== config.SANDBOX_TMONEY_MERCHANT_ID)
       return void res.send('NOK:UNKNOWN_MERCHANT');
@@ -110,6 +120,8 @@ export function tmoneySandbox(
       phone: f.phonennumber,
       brand: f.brand,
       description: f.description,
+      text: f.text,
+      language: f.language,
       accepturl: f.accepturl,
       declineurl: f.declineurl,
       cancelurl: f.cancelurl,
@@ -349,6 +361,16 @@ export function tmoneySandbox(
   router.post('/_sandbox/revoke-tokens', (_req, res) => {
     tmoney.revokeTokens();
     res.json({ revoked: true });
+  });
+  // The next N session requests answer HTTP 500 (the session call carries no amount, so no
+  // magic amount can pick this).
+  router.get('/_sandbox/session-failures', (_req, res) => {
+    res.json({ session_failures: tmoney.sessionFailures });
+  });
+  router.post('/_sandbox/session-failures', json, (req, res) => {
+    const count = Number((req.body as { count?: unknown }).count ?? 1);
+    tmoney.sessionFailures = Number.isInteger(count) && count >= 0 ? Math.min(count, 100) : 1;
+    res.json({ session_failures: tmoney.sessionFailures });
   });
   router.post('/_sandbox/outage', json, (req, res) => {
     tmoney.down = Boolean((req.body as { down?: unknown }).down);

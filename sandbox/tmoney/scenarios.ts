@@ -18,7 +18,11 @@ export const TMONEY_PAYIN_SCENARIOS = {
   wrong_amount: { amount: 3007, summary: 'The notification reports one franc less than the order.' },
   late_notification: { amount: 3008, summary: 'Paid, but notified after SANDBOX_LATE_CALLBACK_MS.' },
   never: { amount: 3009, summary: 'Nothing happens: no payment, no notification.' },
-  server_error: { amount: 3010, summary: 'The session request (or the debit) answers HTTP 500.' },
+  server_error: {
+    amount: 3010,
+    summary:
+      'The MBANKING debit answers HTTP 500. (The session request carries no amount: POST _sandbox/session-failures {count} makes the next ones answer HTTP 500.)',
+  },
 } as const;
 
 export const TMONEY_PAYOUT_SCENARIOS = {

@@ -22,6 +22,10 @@ export interface OnlineOrder {
   phone?: string;
   brand: string;
   description?: string;
+  /** Shown at the top of the page. */
+  text?: string;
+  /** The page's language: fr or en. */
+  language?: 'fr' | 'en';
   accepturl?: string;
   declineurl?: string;
   cancelurl?: string;
@@ -73,6 +77,8 @@ export class TmoneySandbox {
   tokensIssued = 0;
   /** When true, TMoney refuses everything as if it were down. */
   down = false;
+  /** Session requests still to answer HTTP 500 (control route `_sandbox/session-failures`). */
+  sessionFailures = 0;
   /** Our partner account, which credits draw on. */
   partnerBalance = 100_000_000;
   /** Credits refused so far per number (numbers ending 000031 fail their first two credits). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCallbacks } from '../../db/callbacks.js';
 import { createMerchant } from '../../db/merchants.js';
 import { api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
-import { expectBalancedLedger } from '../support/money.js';
+import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.js';
 import { MOOV, TOGO_STACK, postForm, togoPayins } from '../support/togo.js';
 
 /**
@@ -126,5 +126,43 @@ describe('PayGateGlobal', () => {
       { network: 'togocel_tg', amount: stack.sandbox.paygate.balances.TMONEY, currency: 'XOF' },
     ]);
     await expectBalancedLedger(stack.pool);
+  });
+
+  it('a refused key on /disburse (HTTP 401) fails the payout as an operator-side problem that opens the circuit', async () => {
+    const refused = await startStack({
+      ...TOGO_STACK,
+      env: { ...TOGO_STACK.env, PAYGATE_AUTH_TOKEN: 'not-our-paygate-key', CIRCUIT_FAILURE_THRESHOLD: '1' },
+    });
+    try {
+      await fundMerchant(refused, refused.merchant.apiKey, [10_000]);
+      const created = await api<{ id: string; operator: string }>(refused, 'POST', '/v1/payouts', {
+        key: refused.merchant.apiKey,
+        body: { amount: 1_000, currency: 'XOF', recipient: { phone: '+22896000003' } },
+      });
+      expect(created.body.operator).toBe('paygate');
+      const failed = await eventually(`payout ${created.body.id}`, async () => {
+        const r = await api<{ status: string; failure: { code: string } | null }>(
+          refused,
+          'GET',
+          `/v1/payouts/${created.body.id}`,
+          { key: refused.merchant.apiKey },
+        );
+        return r.body.status === 'failed' ? r.body : undefined;
+      });
+      expect(failed.failure?.code).toBe('operator_authentication_failed');
+      // Nothing executed, and the hold released.
+      expect(await balanceOf(refused, refused.merchant.apiKey)).toMatchObject({ on_hold: 0 });
+      const health = await api<{ data: { operator: string; status: string }[] }>(
+        refused,
+        'GET',
+        '/v1/operators',
+        {
+          key: refused.merchant.apiKey,
+        },
+      );
+      expect(health.body.data.find((o) => o.operator === 'paygate')?.status).toBe('down');
+    } finally {
+      await refused.stop();
+    }
   });
 });

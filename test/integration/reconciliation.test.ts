@@ -47,12 +47,15 @@ afterAll(async () => {
 });
 
 type Discrepancy = {
+  id: number;
   class: string;
   our_reference: string | null;
   payment_id: string | null;
   resolution: string;
   action: string | null;
   action_reason: string | null;
+  resolution_note: string | null;
+  resolved_by: string | null;
   our_amount: number | null;
   their_amount: number | null;
   their_status: string | null;
@@ -169,7 +172,7 @@ describe('settlement reconciliation (LigdiCash report)', () => {
       const csvText = await csv.text();
       expect(csv.headers.get('content-type')).toContain('text/csv');
       expect(csvText.split('\r\n')[0]).toBe(
-        'id,class,payment_id,merchant_id,our_reference,operator_reference,line_no,our_amount,their_amount,our_status,their_status,resolution,action,action_reason',
+        'id,class,payment_id,merchant_id,our_reference,operator_reference,line_no,our_amount,their_amount,our_status,their_status,resolution,action,action_reason,resolution_note,resolved_by,resolved_at',
       );
       expect(csvText).toContain(stranger);
       const xml = await (
@@ -180,6 +183,49 @@ describe('settlement reconciliation (LigdiCash report)', () => {
       expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>/);
       expect(xml).toContain('<reconciliationReport xmlns="urn:passerelle:reconciliation:1"');
       expect((xml.match(/<discrepancy /g) ?? []).length).toBe(run.discrepancies.data.length);
+
+      // A person closes the amount mismatch with a note: it is no longer open, and stays reported.
+      const note = 'LigdiCash confirmed 5 199 by e-mail; 1 XOF written off';
+      const resolve = (id: number | string, body: Record<string, unknown>, key = ADMIN) =>
+        api<Discrepancy & { type?: string }>(
+          stack,
+          'POST',
+          `/v1/reconciliation/discrepancies/${id}/resolve`,
+          {
+            key,
+            body,
+          },
+        );
+      const closed = await resolve(mismatch.id, { note, resolved_by: 'awa' });
+      expect(closed.status).toBe(200);
+      expect(closed.body).toMatchObject({
+        resolution: 'resolved',
+        resolution_note: note,
+        resolved_by: 'awa',
+      });
+      expect((await resolve(mismatch.id, { note, resolved_by: 'awa' })).status).toBe(200);
+      expect((await resolve(mismatch.id, { note: 'another story' })).status).toBe(409);
+      expect((await resolve(mismatch.id, { note }, m.apiKey)).status).toBe(401);
+      expect((await resolve(999_999_999, { note })).status).toBe(404);
+      expect((await resolve('abc', { note })).status).toBe(404);
+      expect((await resolve(mismatch.id, { note: '' })).status).toBe(400);
+      const open = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${run.id}?resolution=open`, {
+        key: ADMIN,
+      });
+      expect(open.body.discrepancies.data.map((d) => d.id)).not.toContain(mismatch.id);
+      const csvAfter = await (
+        await fetch(`${stack.apiUrl}/v1/reconciliation/runs/${run.id}/discrepancies.csv`, {
+          headers: { Authorization: `Bearer ${ADMIN}` },
+        })
+      ).text();
+      expect(csvAfter).toContain(note);
+      // A later run finds the same mismatch again: recorded closed, with the person's note.
+      const again = await reconcile('ligdicash');
+      const carried = again.discrepancies.data.find(
+        (d) => d.class === 'amount_mismatch' && d.our_reference === amount,
+      )!;
+      expect(carried).toMatchObject({ resolution: 'resolved', resolution_note: note, resolved_by: 'awa' });
+      expect(again.summary.resolved_earlier).toBeGreaterThanOrEqual(1);
     } finally {
       await adjust('ligdicash', []);
     }

@@ -28,6 +28,49 @@ afterAll(async () => {
 const { createPayin, payinEnds } = togoPayins(() => stack);
 
 describe('TMoney online payment (redirect)', () => {
+  it("sends the description as plain text, shows it at the top of TMoney's page, in the payer's language", async () => {
+    const created = await createPayin({
+      amount: 4_200,
+      operator: 'tmoney',
+      description: '<b>Commande</b> &amp; livraison',
+      customer: { phone: TOGOCEL, language: 'en' },
+    });
+    expect(created.status).toBe(201);
+    const action = created.body.next_action as unknown as FormPost;
+    expect(action.fields).toMatchObject({
+      description: 'Commande livraison',
+      text: 'Commande livraison',
+      language: 'en',
+    });
+    // TMoney's page takes the form (it refuses markup in the description and any other language).
+    const checkoutHtml = await (await fetch(action.redirect_url)).text();
+    const paymentPage = await postForm(actionOf(checkoutHtml), hiddenFields(checkoutHtml));
+    expect(paymentPage.status).toBe(200);
+    expect(await paymentPage.text()).toContain('<p id="text">Commande livraison</p>');
+    const markup = await postForm(actionOf(checkoutHtml), {
+      ...hiddenFields(checkoutHtml),
+      description: '<b>Commande</b>',
+    });
+    expect(markup.status).toBe(400);
+  });
+
+  it('asks for another session when the session request answers HTTP 500 (a session moves no money)', async () => {
+    await fetch(`${stack.sandboxUrl}/tmoney/_sandbox/session-failures`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ count: 2 }),
+    });
+    const created = await createPayin({ amount: 4_300, operator: 'tmoney', customer: { phone: TOGOCEL } });
+    expect(created.status).toBe(201);
+    expect(created.body.status).toBe('action_required');
+    expect((created.body.next_action as unknown as FormPost).type).toBe('form_post');
+    // Both failures were met on the way.
+    const left = (await (await fetch(`${stack.sandboxUrl}/tmoney/_sandbox/session-failures`)).json()) as {
+      session_failures: number;
+    };
+    expect(left.session_failures).toBe(0);
+  });
+
   it('a Togocel number is routed to TMoney; the payer goes through page, PIN and SMS code; the notification settles it', async () => {
     const created = await createPayin({
       amount: 5_000,
