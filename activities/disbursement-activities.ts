@@ -1,6 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
-import { recordOperatorOutcome } from '../db/operator-health.js';
 import { InsufficientBalanceError, capturePosting, holdPosting, post, releasePosting } from '../db/ledger.js';
 import {
   acquireSendLease,
@@ -21,7 +20,7 @@ import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payment
 import type { OperatorName } from '../lib/operators.js';
 import type { DisbursementLookup, OperatorAdapter } from '../operators/types.js';
 import { callbackUrlFor } from '../lib/urls.js';
-import { paymentAccess } from './payment-access.js';
+import { paymentAccess, recordSendOutcome } from './payment-access.js';
 import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 import { withSendLease } from './send-lease.js';
 
@@ -203,21 +202,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     log(payment).info({ attempt, outcome: outcome.kind }, 'disbursement sent');
     // The operator's health counts its payouts too: a refused key or an outage on /disburse is
     // the operator's, and payins then go to the next route (the same key often serves both).
-    await recordOperatorOutcome(pool, {
-      operator: payment.operator,
-      ok: !(
-        outcome.kind === 'unreachable' ||
-        outcome.kind === 'ambiguous' ||
-        (outcome.kind === 'rejected' && outcome.operatorSide === true)
-      ),
-      detail:
-        outcome.kind === 'rejected'
-          ? outcome.failure.message
-          : 'detail' in outcome
-            ? outcome.detail
-            : undefined,
-      ...deps.circuit,
-    });
+    await recordSendOutcome(pool, payment.operator, outcome, deps.circuit);
     switch (outcome.kind) {
       case 'accepted':
         await applyTransition(pool, {

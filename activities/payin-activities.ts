@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { latestTrustedCallback } from '../db/callbacks.js';
-import { isOperatorDown, recordOperatorOutcome } from '../db/operator-health.js';
+import { isOperatorDown } from '../db/operator-health.js';
 import {
   applyTransition,
   forgetPayinOtp,
@@ -20,7 +20,7 @@ import { payinSucceededPosting, post } from '../db/ledger.js';
 import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { OperatorName } from '../lib/operators.js';
 import type { OperatorAdapter, ParsedCallback } from '../operators/types.js';
-import { paymentAccess } from './payment-access.js';
+import { paymentAccess, recordSendOutcome } from './payment-access.js';
 import { withSendLease } from './send-lease.js';
 import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 
@@ -153,21 +153,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       checkoutUrl: checkoutUrlFor(deps.publicBaseUrl, paymentId),
     });
     log(payment).info({ attempt, outcome: outcome.kind }, 'payin initiation answered');
-    const operatorFault =
-      outcome.kind === 'unreachable' ||
-      outcome.kind === 'ambiguous' ||
-      (outcome.kind === 'rejected' && outcome.operatorSide === true);
-    await recordOperatorOutcome(pool, {
-      operator: payment.operator,
-      ok: !operatorFault,
-      detail:
-        outcome.kind === 'rejected'
-          ? outcome.failure.message
-          : 'detail' in outcome
-            ? outcome.detail
-            : undefined,
-      ...deps.circuit,
-    });
+    await recordSendOutcome(pool, payment.operator, outcome, deps.circuit);
     if (outcome.kind === 'unreachable' || outcome.kind === 'ambiguous') return outcome;
     if (outcome.kind === 'rejected' && outcome.operatorSide && options.canFailOver) {
       return { kind: 'route_failed', detail: `${payment.operator}: ${outcome.failure.message}` };

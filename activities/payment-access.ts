@@ -1,10 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { recordOperatorOutcome } from '../db/operator-health.js';
 import { getPayment, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import { isOperatorName } from '../lib/operators.js';
 import type { OperatorAdapters } from '../operators/registry.js';
-import type { OperatorAdapter } from '../operators/types.js';
+import type { InitiationOutcome, OperatorAdapter } from '../operators/types.js';
 
 /**
  * What every activity needs to act on a payment: its row, its operator's adapter, and a logger
@@ -32,4 +33,32 @@ export function paymentAccess(deps: { pool: Pool; operators: OperatorAdapters; l
   }
 
   return { loadPayment, adapterFor, paymentLog };
+}
+
+/**
+ * An operator's answer to a send, counted in its health (its circuit): no answer, an unclear one,
+ * or a refusal about the operator itself (credentials, configuration, outage) is its fault; an
+ * answer about the payment is not.
+ */
+export async function recordSendOutcome(
+  pool: Pool,
+  operator: string,
+  outcome: InitiationOutcome,
+  circuit: { threshold: number; cooldownSeconds: number },
+): Promise<void> {
+  const operatorFault =
+    outcome.kind === 'unreachable' ||
+    outcome.kind === 'ambiguous' ||
+    (outcome.kind === 'rejected' && outcome.operatorSide === true);
+  await recordOperatorOutcome(pool, {
+    operator,
+    ok: !operatorFault,
+    detail:
+      outcome.kind === 'rejected'
+        ? outcome.failure.message
+        : 'detail' in outcome
+          ? outcome.detail
+          : undefined,
+    ...circuit,
+  });
 }

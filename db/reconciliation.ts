@@ -178,27 +178,7 @@ export async function listDiscrepancies(
   db: Queryable,
   q: { runId: string; class?: string; resolution?: string; limit?: number; afterId?: number },
 ): Promise<Discrepancy[]> {
-  const { rows } = await db.query<{
-    id: number;
-    run_id: string;
-    operator: string;
-    class: DiscrepancyClass;
-    payment_id: string | null;
-    merchant_id: string | null;
-    our_reference: string | null;
-    operator_reference: string | null;
-    line_no: number | null;
-    our_amount: number | null;
-    their_amount: number | null;
-    our_status: string | null;
-    their_status: string | null;
-    resolution: DiscrepancyResolution;
-    action: string | null;
-    action_reason: string | null;
-    resolved_by: string | null;
-    resolved_at: Date | null;
-    resolution_note: string | null;
-  }>(
+  const { rows } = await db.query<DiscrepancyRow>(
     `SELECT * FROM reconciliation_discrepancies
       WHERE run_id = $1 AND ($2::text IS NULL OR class = $2) AND ($3::text IS NULL OR resolution = $3) AND ($5::bigint IS NULL OR id > $5)
       ORDER BY id LIMIT $4`,

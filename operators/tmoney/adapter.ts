@@ -1,3 +1,4 @@
+import type { TmoneySettings } from '../../lib/operator-settings/tmoney.js';
 import { randomUUID } from 'node:crypto';
 import { CURRENCIES, parseMajorUnits } from '../../lib/money.js';
 import type { PayinMode, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
@@ -28,20 +29,14 @@ import {
   type TmoneyOrderForm,
 } from './protocol.js';
 
-export interface TmoneyOptions {
-  /** Base of the online payment (…/online/online.php lives under it). */
-  onlineBaseUrl: string;
-  /** "Identifiant du commerçant ... 16 chiffres". */
-  merchantId: string;
-  brand: string;
-  /** Base of the MBANKING v2 API. */
-  mbankingBaseUrl: string;
-  username: string;
-  password: string;
-  httpTimeoutMs: number;
+/** What the adapter reads of TMoney's settings (lib/operator-settings/tmoney.ts). */
+export type TmoneyOptions = Pick<
+  TmoneySettings,
+  'onlineBaseUrl' | 'merchantId' | 'brand' | 'mbankingBaseUrl' | 'username' | 'password' | 'httpTimeoutMs'
+> & {
   /** Renew the MBANKING token this long before it expires. */
   tokenRenewMarginMs?: number;
-}
+};
 
 /** The order form's accepturl, declineurl and cancelurl are at most 150 characters. */
 const TMONEY_RETURN_URL_MAX = 150;

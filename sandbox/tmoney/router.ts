@@ -255,7 +255,14 @@ export function tmoneySandbox(
     if (scenario === 'ambiguous_5xx') return void res.status(502).send('Bad Gateway');
     if (scenario === 'ambiguous_timeout')
       await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
-    res.json({ code: '0', message: 'Crédit enregistré', refTmoney: tx.refTmoney });
+    // The document's v2 output list ends in a field it cuts off ("da…"): the sandbox sends a
+    // `date`, and the adapter keeps every field of the answer as it came (the event's raw data).
+    res.json({
+      code: '0',
+      message: 'Crédit enregistré',
+      refTmoney: tx.refTmoney,
+      date: new Date().toISOString(),
+    });
   });
 
   router.post('/mbanking/v2/check-transaction', json, (req, res) => {

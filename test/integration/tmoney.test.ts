@@ -277,6 +277,15 @@ describe('TMoney MBANKING', () => {
       expect(txs[0]!.executed).toBe(true);
     }
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 12_000 - 2_000 - 3_102, on_hold: 0 });
+    // Every field of the credit's answer is kept, the one the document cuts off ("da…") included.
+    const { rows } = await stack.pool.query<{ operator_data: Record<string, unknown> }>(
+      "SELECT operator_data FROM payment_events WHERE payment_id = $1 AND step = 'initiate'",
+      [payout.body.id],
+    );
+    const kept = rows[0]?.operator_data ?? {};
+    expect(kept.code).toBe('0');
+    expect(typeof kept.refTmoney).toBe('string');
+    expect(typeof kept.date).toBe('string');
     await expectBalancedLedger(stack.pool);
   });
 });
