@@ -75,6 +75,12 @@ const envSchema = z.object({
    * task until their callback or deadline, so evicting them costs one short replay then.
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
+  /**
+   * How long a workflow task waits on the sticky queue of the worker that last ran its workflow
+   * before any worker may take it (Temporal's default, 10 s): after a worker dies, its payments
+   * wait this long. Shorter: faster recovery, more replays when a live worker is merely slow.
+   */
+  WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** Workflow bundle built ahead of time by `workers/bundle.ts`; absent means bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** How long a create call (payin, payout, refund) waits for the first step before answering 202. */

@@ -86,6 +86,9 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
         : { workflowsPath: WORKFLOWS_PATH }),
       activities: createActivities({ config, pool, logger, operators }),
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      // A workflow task sent to this worker's own (sticky) queue goes back to the shared queue
+      // after this long unanswered: how long a payment waits when the worker that ran it died.
+      stickyQueueScheduleToStartTimeout: `${config.WORKER_STICKY_QUEUE_TIMEOUT_SECONDS} seconds`,
       maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_SLOTS,
     }),
     // Status polls and look-ups: many at once, mostly waiting on operators.

@@ -22,7 +22,12 @@ beforeAll(async () => {
   // No in-process worker: the real entry point runs as a child process that we can SIGKILL.
   stack = await startStack({
     worker: false,
-    env: { LIGDICASH_PAYIN_DEADLINE_SECONDS: '60', INITIATION_WAIT_SECONDS: '3' },
+    // A killed worker's sticky tasks go back to the shared queue after 1 s instead of 10.
+    env: {
+      LIGDICASH_PAYIN_DEADLINE_SECONDS: '60',
+      INITIATION_WAIT_SECONDS: '3',
+      WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: '1',
+    },
   });
 });
 afterEach(() => {
