@@ -20,6 +20,7 @@ import {
 import {
   DiscrepancyQuery,
   DiscrepancySchema,
+  UploadQuery,
   ResolveDiscrepancyRequest,
   ReconciliationRunSchema,
   RunListQuery,
@@ -329,6 +330,34 @@ export function buildOpenApiDocument() {
         'The run',
       ),
       404: problem('No such run'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/reconciliation/reports',
+    summary:
+      "Upload an operator's transaction export (CSV or XLSX) from its back-office; it is reconciled like a report",
+    description:
+      "Read with the operator's column mapping (docs/reconciliation.md) as it streams. The same file for the same operator and period again answers the first upload (200) and changes nothing.",
+    security: [{ [admin.name]: [] }],
+    request: {
+      query: UploadQuery,
+      body: {
+        content: {
+          'text/csv': { schema: z.string() },
+          'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': {
+            schema: z.string().meta({ format: 'binary' }),
+          },
+        },
+      },
+    },
+    responses: {
+      202: { description: 'Stored; its reconciliation run started (Location)' },
+      200: { description: 'This file was uploaded before for this period: its first upload and run' },
+      400: problem('Bad period, or a header that names no column for a field'),
+      401: problem('Missing or invalid operations key'),
+      413: problem('Larger than 200 MB'),
+      415: problem('Neither CSV nor XLSX'),
     },
   });
   registry.registerPath({

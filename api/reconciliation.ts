@@ -2,7 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
-import { OPERATORS } from '../lib/operators.js';
+import { Transform } from 'node:stream';
+import { setUploadRun, storeUpload, uploadHasher } from '../db/reconciliation-uploads.js';
+import { newId } from '../lib/ids.js';
+import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
+import { locateColumns, readExportLine } from '../lib/settlement-file.js';
 import type { Pool } from '../db/pool.js';
 import {
   countDiscrepancies,
@@ -19,6 +23,7 @@ import type { Config } from '../lib/config.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
 import { settlementReconciliation, sweep } from '../workflows/reconciliation.js';
 import { Problem, validationProblem } from './problems.js';
+import { EXPORT_TYPES, exportRows } from './settlement-files.js';
 
 /** Whether a request carries the operations key. */
 export function requireAdminKey(config: Config): (req: Request) => boolean {
@@ -83,6 +88,33 @@ export const DiscrepancyQuery = z
       .meta({ description: 'next_cursor of the previous page' }),
   })
   .strict();
+
+/** `POST /v1/reconciliation/reports?operator=&date=` (or `from`/`to`): the period the export covers. */
+export const UploadQuery = z
+  .object({
+    operator: z.enum(OPERATORS),
+    date: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD')
+      .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date')
+      .optional()
+      .meta({ description: 'The day the export covers (UTC)' }),
+    from: z.iso.datetime().optional().meta({ description: 'Or a period: from (included)…' }),
+    to: z.iso.datetime().optional().meta({ description: '…to (excluded)' }),
+    filename: z.string().max(255).optional().meta({ description: "The file's name, kept with the upload" }),
+  })
+  .strict()
+  .refine((q) => (q.date === undefined) !== (q.from === undefined || q.to === undefined), {
+    message: 'give a date, or both from and to',
+    path: ['date'],
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.to) > Date.parse(q.from), {
+    message: 'to must be after from',
+    path: ['to'],
+  });
+
+/** The largest export accepted (a million lines is about 100 MB). */
+const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
 
 export const RunListQuery = z
   .object({
@@ -266,9 +298,11 @@ export async function startReconciliationRun(
     from?: string;
     to?: string;
     triggeredBy: string;
+    /** An export uploaded by operations, reconciled instead of the operator's report. */
+    uploadId?: string;
   },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof sweep | typeof settlementReconciliation>> {
-  const { kind, operator, date, from, to, triggeredBy } = run;
+  const { kind, operator, date, from, to, triggeredBy, uploadId } = run;
   const options = {
     workflowId: manualRunWorkflowId({ kind, operator, date, from, requestedAt: Date.now() }),
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -277,7 +311,7 @@ export async function startReconciliationRun(
     ? temporal.workflow.start(sweep, { ...options, args: [{ operator, triggeredBy }] })
     : temporal.workflow.start(settlementReconciliation, {
         ...options,
-        args: [{ operator, day: date, from, to, triggeredBy }],
+        args: [{ operator, day: date, from, to, triggeredBy, ...(uploadId ? { uploadId } : {}) }],
       });
 }
 
@@ -342,6 +376,111 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
         next_cursor: rows.length > q.data.limit ? String(page[page.length - 1]!.id) : null,
       },
     });
+  });
+
+  // An operator's export from its back-office (CSV), read with the operator's column mapping
+  // (lib/operator-settings/) as it streams, then reconciled by the settlement workflow like a
+  // report. The same file for the same operator and period again answers the first upload.
+  router.post('/reports', async (req, res) => {
+    const q = UploadQuery.safeParse(req.query);
+    if (!q.success) throw validationProblem(q.error);
+    const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const exportType = Object.hasOwn(EXPORT_TYPES, type)
+      ? EXPORT_TYPES[type as keyof typeof EXPORT_TYPES]
+      : undefined;
+    if (!exportType) {
+      throw new Problem(
+        'unsupported-media-type',
+        'Send the export as text/csv or as an XLSX workbook (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)',
+      );
+    }
+    const { operator, date } = q.data;
+    const periodStart = new Date(date ? `${date}T00:00:00Z` : q.data.from!);
+    const periodEnd = date ? new Date(periodStart.getTime() + 86_400_000) : new Date(q.data.to!);
+    const format = OPERATOR_TABLE[operator].settlementFile;
+    const hasher = uploadHasher();
+    let bytes = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        if (bytes > MAX_UPLOAD_BYTES)
+          return done(
+            new Problem('payload-too-large', `An export is at most ${MAX_UPLOAD_BYTES / 1024 / 1024} MB`),
+          );
+        hasher.update(chunk);
+        done(null, chunk);
+      },
+    });
+    req.on('error', (err) => tap.destroy(err));
+    const records = exportRows(req.pipe(tap), exportType);
+    async function* lines() {
+      let index: ReturnType<typeof locateColumns> | undefined;
+      for await (const record of records) {
+        if (!index) {
+          index = locateColumns(record, format);
+          if (!index.ok) {
+            throw new Problem(
+              'validation-error',
+              `The export's header names no column for ${index.missing.join(', ')} (${operator} exports are read as docs/reconciliation.md says)`,
+            );
+          }
+          continue;
+        }
+        if (!index.ok) return;
+        const line = readExportLine(record, index.index, format);
+        if (line) yield line;
+      }
+      if (!index) throw new Problem('validation-error', 'The export is empty');
+    }
+    const stored = await storeUpload(pool, {
+      id: newId('upl'),
+      operator,
+      filename: q.data.filename ?? null,
+      contentType: type,
+      periodStart,
+      periodEnd,
+      lines: lines(),
+      sha256: () => hasher.digest(),
+    });
+    let upload = stored.upload;
+    if (!upload.runId) {
+      const handle = await startReconciliationRun(temporal, config, {
+        kind: 'settlement',
+        operator,
+        from: periodStart.toISOString(),
+        to: periodEnd.toISOString(),
+        triggeredBy: 'upload',
+        uploadId: upload.id,
+      });
+      const runId = reconciliationRunId(handle.workflowId);
+      await setUploadRun(pool, upload.id, runId);
+      upload = { ...upload, runId };
+    }
+    req.log.info(
+      {
+        uploadId: upload.id,
+        runId: upload.runId,
+        lines: upload.lines,
+        duplicate: stored.kind === 'duplicate',
+      },
+      'settlement export uploaded',
+    );
+    res
+      .status(stored.kind === 'duplicate' ? 200 : 202)
+      .location(`/v1/reconciliation/runs/${upload.runId}`)
+      .json({
+        id: upload.id,
+        object: 'reconciliation_upload',
+        operator: upload.operator,
+        sha256: upload.sha256,
+        filename: upload.filename,
+        period_start: upload.periodStart.toISOString(),
+        period_end: upload.periodEnd.toISOString(),
+        lines: upload.lines,
+        unreadable_lines: upload.unreadable,
+        run_id: upload.runId,
+        duplicate: stored.kind === 'duplicate',
+      });
   });
 
   // A person closes a discrepancy that needs one, with a note; it stops being reported as open.

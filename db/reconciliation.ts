@@ -402,7 +402,7 @@ async function carryPersonResolutions(client: PoolClient, runId: string): Promis
 }
 
 /** One COPY text-format field: NULL as \N, and the characters COPY reserves escaped. */
-function copyField(v: string | number | null | undefined): string {
+export function copyField(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '\\N';
   return String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }

@@ -196,6 +196,8 @@ export interface SettlementReportSource {
   ): Promise<{ kind: 'ok'; body: import('node:stream').Readable } | { kind: 'unavailable'; detail: string }>;
   /** A data line in our words, `null` for a header or a blank line, or why it cannot be read. */
   parseLine(line: string): ReportLine | null | { error: string };
+  /** A status word of the operator's back-office export (a file uploaded by operations), in our words. */
+  reportStatus(word: string, kind: 'payin' | 'payout'): OperatorStatus;
 }
 
 /** What every operator adapter offers; an operator's quirks stay behind it. */

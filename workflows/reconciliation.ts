@@ -29,6 +29,8 @@ export interface SettlementInput {
   from?: string;
   to?: string;
   triggeredBy?: string;
+  /** An export uploaded by operations, reconciled instead of the operator's report. */
+  uploadId?: string;
 }
 
 export interface SweepInput {
@@ -62,6 +64,7 @@ export async function settlementReconciliation(input: SettlementInput): Promise<
     ...(input.from && input.to ? { from: input.from, to: input.to } : { day: input.day ?? previousDay(due) }),
     triggeredBy: input.triggeredBy ?? 'schedule',
     workflowId: info.workflowId,
+    ...(input.uploadId ? { uploadId: input.uploadId } : {}),
   });
   return startRefunds(run);
 }

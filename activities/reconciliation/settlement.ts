@@ -1,5 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { Readable } from 'node:stream';
+import { getUpload, uploadLines } from '../../db/reconciliation-uploads.js';
 import { finishRun, ingestSettlementReport, startRun } from '../../db/reconciliation.js';
+import type { SettlementFileLine } from '../../lib/settlement-file.js';
+import type { ReportLine, SettlementReportSource } from '../../operators/types.js';
 import { paymentAccess } from '../payment-access.js';
 import type { ReconciliationDeps, RunSummary } from './index.js';
 import type { createReconciliationPolicies } from './policies.js';
@@ -35,6 +39,8 @@ export function createSettlementReconciliation(
     to?: string;
     triggeredBy: string;
     workflowId?: string;
+    /** Reconcile an export uploaded by operations (db/reconciliation-uploads.ts) instead of asking the operator. */
+    uploadId?: string;
   }): Promise<RunSummary> {
     const { start, end } = periodOf(r);
     await startRun(pool, {
@@ -47,7 +53,10 @@ export function createSettlementReconciliation(
       workflowId: r.workflowId,
     });
     const source = adapterFor(r.operator).settlementReport;
-    const opened = await source.open({ from: start, to: end });
+    const report = r.uploadId
+      ? await uploadedReport(r.uploadId, r.operator, source)
+      : await openedReport(source, start, end);
+    const opened = report;
     if (opened.kind === 'unavailable') {
       await finishRun(pool, {
         id: r.runId,
@@ -65,7 +74,7 @@ export function createSettlementReconciliation(
     }
     const { lines, counts } = await ingestSettlementReport(
       pool,
-      { body: opened.body, parseLine: (line) => source.parseLine(line) },
+      { body: opened.body, parseLine: opened.parseLine },
       {
         runId: r.runId,
         operator: r.operator,
@@ -86,6 +95,42 @@ export function createSettlementReconciliation(
       'settlement reconciliation done',
     );
     return { runId: r.runId, status: 'completed', linesIngested: lines, summary, refundsToStart: refunds };
+  }
+
+  /** The operator's own report for the period, read by its adapter. */
+  async function openedReport(source: SettlementReportSource, from: Date, to: Date) {
+    const opened = await source.open({ from, to });
+    return opened.kind === 'ok' ? { ...opened, parseLine: (line: string) => source.parseLine(line) } : opened;
+  }
+
+  /**
+   * An export uploaded by operations, its lines already read with the operator's column mapping;
+   * its status words read by the adapter.
+   */
+  async function uploadedReport(uploadId: string, operator: string, source: SettlementReportSource) {
+    const upload = await getUpload(pool, uploadId);
+    if (!upload || upload.operator !== operator) {
+      throw ApplicationFailure.nonRetryable(`no upload ${uploadId} for ${operator}`, 'UnknownUpload');
+    }
+    async function* jsonLines() {
+      for await (const line of uploadLines(pool, uploadId)) yield `${JSON.stringify(line)}\n`;
+    }
+    const parseLine = (text: string): ReportLine | null | { error: string } => {
+      if (!text) return null;
+      const line = JSON.parse(text) as SettlementFileLine | { error: string };
+      if ('error' in line) return line;
+      return {
+        ourReference: line.ourReference,
+        operatorReference: line.operatorReference,
+        kind: line.kind,
+        amount: line.amount,
+        currency: line.currency,
+        status: source.reportStatus(line.statusWord, line.kind),
+        operatorStatus: line.statusWord,
+        occurredAt: line.occurredAt,
+      };
+    };
+    return { kind: 'ok' as const, body: Readable.from(jsonLines()), parseLine };
   }
 
   return reconcileSettlement;

@@ -42,6 +42,20 @@ export const ligdicash: OperatorDefinition<typeof env, LigdicashSettings> = {
     payin: ['orange_bf', 'moov_bf', 'orange_ci', 'moov_ci', 'mtn_ci', 'mtn_bj', 'moov_bj', 'orange_ml'],
     payout: ['orange_bf', 'moov_bf', 'orange_ci', 'moov_ci', 'mtn_ci', 'mtn_bj', 'moov_bj', 'orange_ml'],
   },
+  // Our reading of the export a merchant downloads (LigdiCash documents none): its sandbox report's columns, and French headers.
+  settlementFile: {
+    columns: {
+      ourReference: ['transaction_id', 'reference marchand', 'id transaction'],
+      operatorReference: ['token', 'reference ligdicash', 'reference'],
+      amount: ['montant', 'amount'],
+      status: ['statut', 'status', 'etat'],
+      date: ['date', 'date operation'],
+      kind: ['type', 'type operation'],
+      currency: ['devise', 'currency'],
+    },
+    payoutKinds: ['payout', 'retrait', 'withdrawal', 'remboursement'],
+    currency: 'XOF',
+  },
   env,
   settings: (e, context) => ({
     baseUrl: withTrailingSlash(e.LIGDICASH_BASE_URL ?? `${context.sandboxUrl}/ligdicash/pay/v01/`),

@@ -40,6 +40,19 @@ export interface PaygateSettings extends OperatorSettings {
 export const paygate: OperatorDefinition<typeof env, PaygateSettings> = {
   label: 'PayGateGlobal',
   networks: { payin: ['togocel_tg', 'moov_tg'], payout: ['togocel_tg', 'moov_tg'] },
+  // Our reading of the dashboard's export (the document names none).
+  settlementFile: {
+    columns: {
+      ourReference: ['identifier', 'identifiant', 'reference marchand'],
+      operatorReference: ['tx_reference', 'reference paygate', 'reference'],
+      amount: ['amount', 'montant'],
+      status: ['status', 'statut'],
+      date: ['datetime', 'date'],
+      kind: ['type'],
+    },
+    payoutKinds: ['disbursement', 'disburse', 'retrait', 'payout'],
+    currency: 'XOF',
+  },
   env,
   settings: (e, context) => ({
     baseUrl: withTrailingSlash(e.PAYGATE_BASE_URL ?? `${context.sandboxUrl}/paygate/`),

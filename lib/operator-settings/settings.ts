@@ -16,6 +16,8 @@ export interface OperatorDefinition<Env extends z.ZodObject, Settings extends Op
    * from these, operators in the table's order.
    */
   readonly networks: { readonly payin: readonly Network[]; readonly payout: readonly Network[] };
+  /** How its back-office export of transactions reads, for files uploaded by operations. */
+  readonly settlementFile: SettlementFileFormat;
   /** Its environment variables, with the defaults that point at the sandbox. */
   readonly env: Env;
   /** Its settings, from its validated environment. */
@@ -24,6 +26,27 @@ export interface OperatorDefinition<Env extends z.ZodObject, Settings extends Op
   requiredInProduction?(env: z.infer<Env>): string[];
   /** Risks an operations person must hear about at start-up. */
   warnings?(settings: Settings): string[];
+}
+
+/**
+ * The columns of an operator's transaction export (CSV or XLSX, from its back-office): for each
+ * field, the header names it goes by (matched without case or accents, French or English).
+ */
+export interface SettlementFileFormat {
+  columns: {
+    ourReference: readonly string[];
+    operatorReference: readonly string[];
+    amount: readonly string[];
+    status: readonly string[];
+    date: readonly string[];
+    /** Absent: every line is a payin. */
+    kind?: readonly string[];
+    /** Absent: every line is in `currency`. */
+    currency?: readonly string[];
+  };
+  /** Words of the kind column that mean a payout (any other: a payin). */
+  payoutKinds: readonly string[];
+  currency: string;
 }
 
 /** What an operator's settings may derive from the rest of the configuration. */

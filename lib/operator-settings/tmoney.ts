@@ -28,6 +28,18 @@ const env = z.object({
   TMONEY_NOTIFICATION_GRACE_SECONDS: seconds.default(30),
   TMONEY_MBANKING_BASE_URL: url.optional(),
   TMONEY_MBANKING_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
+  /**
+   * Which MBANKING credit (payout) to call: `v2` (POST JSON with a bearer token, the default) or
+   * `v1`, the "ancienne version" the document keeps beside it (GET with the agent's id and
+   * password, `trxcode`, `sms`, `email`), for partners whose account still has only v1.
+   */
+  TMONEY_MBANKING_CREDIT_VERSION: z.enum(['v1', 'v2']).default('v2'),
+  TMONEY_MBANKING_V1_BASE_URL: url.optional(),
+  /** "merchantid or agentid" of the v1 credit. */
+  TMONEY_MBANKING_V1_AGENT_ID: z.string().min(1).default('2280000000000001'),
+  TMONEY_MBANKING_V1_PASSWORD: z.string().min(1).default('sandbox-tmoney-v1-password'),
+  /** The transaction code TMoney assigns the partner's credits (`trxcode`). */
+  TMONEY_MBANKING_V1_TRXCODE: z.string().min(1).default('CASHIN'),
   TMONEY_MBANKING_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
   /** How long a push-USSD debit waits for the payer. */
   TMONEY_PAYIN_DEADLINE_SECONDS: seconds.default(300),
@@ -63,6 +75,10 @@ export interface TmoneySettings extends OperatorSettings {
   mbankingBaseUrl: string;
   username: string;
   password: string;
+  /** The credit (payout) call: v2, or the older v1 with its own credentials. */
+  credit:
+    | { version: 'v2' }
+    | { version: 'v1'; baseUrl: string; agentId: string; password: string; trxcode: string };
   callback: OperatorSettings['callback'] & { token: string };
 }
 
@@ -70,6 +86,20 @@ export interface TmoneySettings extends OperatorSettings {
 export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
   label: 'TMoney',
   networks: { payin: ['togocel_tg'], payout: ['togocel_tg'] },
+  // Our reading of the back-office export (the document names none).
+  settlementFile: {
+    columns: {
+      ourReference: ['purchaseref', 'refcommande', 'reference commande'],
+      operatorReference: ['payid', 'reftmoney', 'reference tmoney'],
+      amount: ['amount', 'montant'],
+      status: ['status', 'statut'],
+      date: ['timestamp', 'date'],
+      kind: ['type'],
+      currency: ['currency', 'devise'],
+    },
+    payoutKinds: ['credit'],
+    currency: 'XOF',
+  },
   env,
   settings: (e, context) => ({
     onlineBaseUrl: withTrailingSlash(e.TMONEY_ONLINE_BASE_URL ?? `${context.sandboxUrl}/tmoney/`),
@@ -80,6 +110,16 @@ export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
     ),
     username: e.TMONEY_MBANKING_USERNAME,
     password: e.TMONEY_MBANKING_PASSWORD,
+    credit:
+      e.TMONEY_MBANKING_CREDIT_VERSION === 'v1'
+        ? {
+            version: 'v1',
+            baseUrl: withTrailingSlash(e.TMONEY_MBANKING_V1_BASE_URL ?? `${context.sandboxUrl}/tmoney/mbanking/v1/`),
+            agentId: e.TMONEY_MBANKING_V1_AGENT_ID,
+            password: e.TMONEY_MBANKING_V1_PASSWORD,
+            trxcode: e.TMONEY_MBANKING_V1_TRXCODE,
+          }
+        : { version: 'v2' },
     httpTimeoutMs: e.TMONEY_HTTP_TIMEOUT_MS,
     timing: {
       // The push-USSD debit lives as long as we wait for the payer; the online payment as long as its session.

@@ -322,6 +322,8 @@ export class LigdicashOperator implements OperatorAdapter {
         headers: ligdicashHeaders(this.options),
         timeoutMs: this.options.httpTimeoutMs,
       }),
+    reportStatus: (word: string, kind: 'payin' | 'payout') =>
+      (kind === 'payout' ? mapPayoutStatus(word, false, undefined) : mapPayinStatus(word, undefined)).status,
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim() || line.startsWith('date;')) return null;
       const [date, token, transactionId, type, montant, devise, statut] = line.split(';');

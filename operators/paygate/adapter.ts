@@ -1,6 +1,6 @@
 import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
-import type { PaymentFailure, PaymentKind } from '../../lib/payments.js';
+import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, type HttpOutcome } from '../http.js';
 import type {
@@ -98,6 +98,13 @@ export class PaygateOperator implements OperatorAdapter {
         }),
         timeoutMs: this.options.httpTimeoutMs,
       }),
+    // The payment codes (0 paid, 2 pending, 4 expired, 6 cancelled); a disbursement's 200 is done.
+    reportStatus: (word: string, kind: 'payin' | 'payout'): OperatorStatus => {
+      const code = Number(word.trim());
+      if (!Number.isInteger(code)) return 'unknown';
+      if (kind === 'payout' && code === 200) return 'succeeded';
+      return mapPaymentCode(code).status;
+    },
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim()) return null;
       let row: unknown;

@@ -1,7 +1,13 @@
 import type { TmoneySettings } from '../../lib/operator-settings/tmoney.js';
 import { randomUUID } from 'node:crypto';
 import { CURRENCIES, parseMajorUnits } from '../../lib/money.js';
-import type { PayinMode, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
+import type {
+  OperatorStatus,
+  PayinMode,
+  PaymentFailure,
+  PaymentKind,
+  PayoutMethod,
+} from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
@@ -20,9 +26,11 @@ import type {
 import { mapMbankingStatut, mapNotification, mbankingRefusal, sessionRefusal } from './mapping.js';
 import {
   MBANKING_PATHS,
+  MBANKING_V1_CREDIT_PATH,
   TMONEY_CURRENCY,
   TMONEY_ONLINE_PATH,
   mbankingAnswer,
+  mbankingV1Answer,
   mbankingTokenAnswer,
   tmoneyNotification,
   type MbankingOrder,
@@ -33,7 +41,8 @@ import {
 export type TmoneyOptions = Pick<
   TmoneySettings,
   'onlineBaseUrl' | 'merchantId' | 'brand' | 'mbankingBaseUrl' | 'username' | 'password' | 'httpTimeoutMs'
-> & {
+> &
+  Partial<Pick<TmoneySettings, 'credit'>> & {
   /** Renew the MBANKING token this long before it expires. */
   tokenRenewMarginMs?: number;
 };
@@ -111,6 +120,13 @@ export class TmoneyOperator implements OperatorAdapter {
         `${new URL('online/reports.php', this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}&${reportQuery(period)}`,
         { method: 'GET', timeoutMs: this.options.httpTimeoutMs },
       ),
+    // The online payment's words (OK, NOK) or MBANKING's (SUCCES, ECHEC, ...).
+    reportStatus: (word: string): OperatorStatus => {
+      const upper = word.trim().toUpperCase();
+      return upper === 'OK' || upper === 'NOK'
+        ? mapNotification(upper, upper === 'OK' ? undefined : 'PAYMENT_FAILED').status
+        : mapMbankingStatut(upper).status;
+    },
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim() || line.startsWith('timestamp,')) return null;
       const [timestamp, payid, purchaseref, type, amountText, currency, status] = line.split(',');
@@ -238,6 +254,8 @@ export class TmoneyOperator implements OperatorAdapter {
 
   /** MBANKING credit (cash-in): from our partner account to the recipient's TMoney account. */
   async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
+    const credit = this.options.credit;
+    if (credit?.version === 'v1') return this.creditV1(credit, req);
     const answer = await this.mbanking(
       MBANKING_PATHS.credit,
       this.order(req.requestId, req.paymentId, req.recipientPhone, req.amount.amount, req.description),
@@ -309,6 +327,59 @@ export class TmoneyOperator implements OperatorAdapter {
   // ------------------------------------------------------------------ MBANKING plumbing
 
   /** An MBANKING order; `idrequete` is the attempt's id, the same on every retry of it. */
+  /**
+   * MBANKING credit, version 1 ("ancienne version"): a GET whose query carries the agent's id
+   * and password, `client, amount, currency, trxcode, type, description, referenceid, sms,
+   * email`; the JSON answer echoes them with `result` and `transactionid`. The document names
+   * the fields only: `result` "0" as accepted (as v2's `code`) is our reading (docs/tmoney.md).
+   * The password rides in the query: our logs and details keep only the path.
+   */
+  private async creditV1(
+    credit: Extract<NonNullable<TmoneyOptions['credit']>, { version: 'v1' }>,
+    req: PayoutRequest,
+  ): Promise<InitiationOutcome> {
+    const url = new URL(MBANKING_V1_CREDIT_PATH, credit.baseUrl);
+    const query: Record<string, string> = {
+      agentid: credit.agentId,
+      password: credit.password,
+      client: req.recipientPhone,
+      amount: String(req.amount.amount),
+      currency: TMONEY_CURRENCY,
+      trxcode: credit.trxcode,
+      type: 'CREDIT',
+      description: plainText(req.description).slice(0, 255),
+      referenceid: req.paymentId,
+      sms: '1',
+      email: '',
+    };
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const answer = await httpRequest(url.toString(), { method: 'GET', timeoutMs: this.options.httpTimeoutMs });
+    if (answer.kind !== 'answered') return answer;
+    if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
+    const parsed = mbankingV1Answer.safeParse(answer.body);
+    if (!parsed.success) return { kind: 'ambiguous', detail: `unreadable v1 credit answer (HTTP ${answer.status})` };
+    const body = parsed.data;
+    if (body.result !== '0') {
+      return {
+        kind: 'rejected',
+        ...mbankingRefusal(body.result, body.message),
+        operatorStatus: `result_${body.result}`,
+        operatorMessage: body.message,
+        raw: answer.body,
+      };
+    }
+    if (!body.transactionid) return { kind: 'ambiguous', detail: 'result 0 without transactionid' };
+    return {
+      kind: 'accepted',
+      operatorReference: body.transactionid,
+      status: 'pending',
+      nextAction: { type: 'none' },
+      operatorStatus: 'result_0',
+      operatorMessage: body.message,
+      raw: answer.body,
+    };
+  }
+
   private order(
     requestId: string,
     paymentId: string,

@@ -77,6 +77,20 @@ export const mbankingAnswer = z.object({
   montant: text,
 });
 
+/** MBANKING credit v1 ("ancienne version"): a GET under its own base; the path is our reading. */
+export const MBANKING_V1_CREDIT_PATH = 'credit';
+
+/** Its answer: the request's fields echoed, with `result` and `transactionid`. */
+export const mbankingV1Answer = z.object({
+  result: z.union([z.string(), z.number()]).transform(String),
+  transactionid: text,
+  referenceid: text,
+  client: text,
+  amount: text,
+  currency: text,
+  message: text,
+});
+
 /** Body of credit and debit (v2 field names). */
 export interface MbankingOrder {
   idrequete: string;

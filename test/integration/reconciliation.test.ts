@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import ExcelJS from 'exceljs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant, setLateSuccessPolicy } from '../../db/merchants.js';
@@ -393,6 +394,111 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 0, on_hold: 0 });
     await expectBalancedLedger(stack.pool);
     await recordHistory(stack, run.workflow_id, 'settlement-late-refund-as-child', 'workflow');
+  });
+});
+
+describe('exports uploaded from the back-office', () => {
+  it('reads a LigdiCash CSV export with French headers, matches it like a report, and a second upload changes nothing', async () => {
+    const from = new Date(Date.now() - 1000).toISOString();
+    const m = await createMerchant(stack.pool, 'Uploaded');
+    const clean = await paidPayin(m.apiKey, 5_000);
+    const short = await paidPayin(m.apiKey, 5_200);
+    const to = new Date(Date.now() + 1000).toISOString();
+    const tokenOf = async (id: string) =>
+      (await api<PayinBody>(stack, 'GET', `/v1/payins/${id}`, { key: m.apiKey })).body.operator_reference!;
+    const stranger = 'pay_uploadstrangerstrangers';
+    const csv = [
+      'Date;Référence marchand;Token;Type;Montant;Devise;Statut',
+      `2026-11-22 10:00:00;${clean};${await tokenOf(clean)};paiement;5 000;XOF;completed`,
+      `2026-11-22 10:01:00;${short};${await tokenOf(short)};paiement;5 199;XOF;completed`,
+      ';;;;;;',
+      `2026-11-22 10:02:00;${stranger};tok;paiement;900;XOF;completed`,
+    ].join('\r\n');
+    const upload = (body: string, contentType = 'text/csv') =>
+      api<{
+        id: string;
+        run_id: string;
+        lines: number;
+        unreadable_lines: number;
+        duplicate: boolean;
+        detail?: string;
+      }>(
+        stack,
+        'POST',
+        `/v1/reconciliation/reports?operator=ligdicash&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&filename=export.csv`,
+        { key: ADMIN, rawBody: body, headers: { 'Content-Type': contentType } },
+      );
+    const first = await upload(csv);
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ lines: 3, unreadable_lines: 0, duplicate: false });
+    const run = await eventually(`run ${first.body.run_id}`, async () => {
+      const r = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${first.body.run_id}?limit=1000`, {
+        key: ADMIN,
+      });
+      return r.status === 200 && r.body.status !== 'running' ? r.body : undefined;
+    });
+    expect(run.status).toBe('completed');
+    const found = run.discrepancies.data.map((d) => [d.class, d.our_reference]);
+    expect(found).toContainEqual(['amount_mismatch', short]);
+    expect(found).toContainEqual(['missing_on_our_side', stranger]);
+    expect(found.map(([, ref]) => ref)).not.toContain(clean);
+
+    const again = await upload(csv);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: first.body.id, run_id: first.body.run_id, duplicate: true });
+
+    const noStatus = await upload('Date;Référence marchand;Montant\r\n2026-11-22;x;100');
+    expect(noStatus.status).toBe(400);
+    expect(noStatus.body.detail).toContain('status');
+    expect((await upload(csv, 'application/pdf')).status).toBe(415);
+    expect(
+      (
+        await api(stack, 'POST', '/v1/reconciliation/reports?operator=ligdicash&date=2026-11-22', {
+          key: m.apiKey,
+          rawBody: csv,
+          headers: { 'Content-Type': 'text/csv' },
+        })
+      ).status,
+    ).toBe(401);
+  });
+});
+
+describe('exports uploaded from the back-office, as XLSX', () => {
+  it('reads the first worksheet of a workbook, numbers and dates in cells', async () => {
+    const from = new Date(Date.now() - 1000).toISOString();
+    const m = await createMerchant(stack.pool, 'Uploaded XLSX');
+    const paid = await paidPayin(m.apiKey, 6_100);
+    const to = new Date(Date.now() + 1000).toISOString();
+    const token = (await api<PayinBody>(stack, 'GET', `/v1/payins/${paid}`, { key: m.apiKey })).body
+      .operator_reference!;
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet('Transactions');
+    sheet.addRow(['Date', 'Référence marchand', 'Token', 'Type', 'Montant', 'Devise', 'Statut']);
+    sheet.addRow([new Date(), paid, token, 'paiement', 6_000, 'XOF', 'completed']);
+    workbook.addWorksheet('Totaux').addRow(['Total', 6_000]);
+    const file = Buffer.from(await workbook.xlsx.writeBuffer());
+    const res = await fetch(
+      `${stack.apiUrl}/v1/reconciliation/reports?operator=ligdicash&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${ADMIN}`,
+          'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        },
+        body: file,
+      },
+    );
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { run_id: string; lines: number };
+    expect(body.lines).toBe(1);
+    const run = await eventually(`run ${body.run_id}`, async () => {
+      const r = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${body.run_id}`, { key: ADMIN });
+      return r.status === 200 && r.body.status !== 'running' ? r.body : undefined;
+    });
+    // Its one line states 6,000 for a payin of 6,100 (other payments of the period are not ours here).
+    expect(
+      run.discrepancies.data.filter((d) => d.our_reference === paid).map((d) => [d.class, d.their_amount]),
+    ).toEqual([['amount_mismatch', 6_000]]);
   });
 });
 
