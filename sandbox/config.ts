@@ -40,6 +40,9 @@ const sandboxEnv = z.object({
   SANDBOX_TMONEY_NOTIFICATION_URL: z.url().optional(),
   SANDBOX_TMONEY_USERNAME: z.string().min(1).default('sandbox-tmoney-partner'),
   SANDBOX_TMONEY_PASSWORD: z.string().min(1).default('sandbox-tmoney-password'),
+  /** The MBANKING v1 credit's agent ("merchantid or agentid") and password. */
+  SANDBOX_TMONEY_V1_AGENT_ID: z.string().min(1).default('2280000000000001'),
+  SANDBOX_TMONEY_V1_PASSWORD: z.string().min(1).default('sandbox-tmoney-v1-password'),
   SANDBOX_TMONEY_TOKEN_TTL_SECONDS: z.coerce.number().positive().default(3600),
   /** The PIN every sandbox TMoney account accepts on the payment page. */
   SANDBOX_TMONEY_PIN: z

@@ -114,7 +114,9 @@ export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
       e.TMONEY_MBANKING_CREDIT_VERSION === 'v1'
         ? {
             version: 'v1',
-            baseUrl: withTrailingSlash(e.TMONEY_MBANKING_V1_BASE_URL ?? `${context.sandboxUrl}/tmoney/mbanking/v1/`),
+            baseUrl: withTrailingSlash(
+              e.TMONEY_MBANKING_V1_BASE_URL ?? `${context.sandboxUrl}/tmoney/mbanking/v1/`,
+            ),
             agentId: e.TMONEY_MBANKING_V1_AGENT_ID,
             password: e.TMONEY_MBANKING_V1_PASSWORD,
             trxcode: e.TMONEY_MBANKING_V1_TRXCODE,

@@ -43,9 +43,9 @@ export type TmoneyOptions = Pick<
   'onlineBaseUrl' | 'merchantId' | 'brand' | 'mbankingBaseUrl' | 'username' | 'password' | 'httpTimeoutMs'
 > &
   Partial<Pick<TmoneySettings, 'credit'>> & {
-  /** Renew the MBANKING token this long before it expires. */
-  tokenRenewMarginMs?: number;
-};
+    /** Renew the MBANKING token this long before it expires. */
+    tokenRenewMarginMs?: number;
+  };
 
 /** The order form's accepturl, declineurl and cancelurl are at most 150 characters. */
 const TMONEY_RETURN_URL_MAX = 150;
@@ -353,11 +353,15 @@ export class TmoneyOperator implements OperatorAdapter {
       email: '',
     };
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const answer = await httpRequest(url.toString(), { method: 'GET', timeoutMs: this.options.httpTimeoutMs });
+    const answer = await httpRequest(url.toString(), {
+      method: 'GET',
+      timeoutMs: this.options.httpTimeoutMs,
+    });
     if (answer.kind !== 'answered') return answer;
     if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
     const parsed = mbankingV1Answer.safeParse(answer.body);
-    if (!parsed.success) return { kind: 'ambiguous', detail: `unreadable v1 credit answer (HTTP ${answer.status})` };
+    if (!parsed.success)
+      return { kind: 'ambiguous', detail: `unreadable v1 credit answer (HTTP ${answer.status})` };
     const body = parsed.data;
     if (body.result !== '0') {
       return {

@@ -59,6 +59,23 @@ const orderForm = z.object({
   language: z.enum(['fr', 'en']).optional(),
 });
 
+const mbankingV1Credit = z
+  .object({
+    agentid: z.string().min(1).optional(),
+    merchantid: z.string().min(1).optional(),
+    password: z.string().min(1),
+    client: z.string().regex(/^\d{8,15}$/),
+    amount: z.coerce.number().int().positive(),
+    currency: z.literal('952'),
+    trxcode: z.string().min(1),
+    type: z.string().optional(),
+    description: z.string().max(255).optional(),
+    referenceid: z.string().min(1),
+    sms: z.string().optional(),
+    email: z.string().optional(),
+  })
+  .refine((q) => q.agentid ?? q.merchantid, { message: 'merchantid or agentid', path: ['agentid'] });
+
 const mbankingOrder = z.object({
   idrequete: z.string().min(1),
   numeroClient: z.string().regex(/^\d{8,15}$/),
@@ -232,6 +249,48 @@ export function tmoneySandbox(
       return void res.status(500).send('Internal error');
     const tx = tmoney.debit(parsed.data);
     res.json({ code: '0', message: 'Demande envoyée au client (USSD)', refTmoney: tx.refTmoney });
+  });
+
+  // MBANKING credit v1 ("ancienne version"): a GET with the agent's id and password in the
+  // query; the answer echoes the request with `result` ("0": accepted) and `transactionid`.
+  router.get('/mbanking/v1/credit', async (req, res) => {
+    const q = mbankingV1Credit.safeParse(req.query);
+    const echo = (result: string, message: string, transactionid?: string) =>
+      res.json({
+        agentid: typeof req.query.agentid === 'string' ? req.query.agentid : undefined,
+        client: q.success ? q.data.client : undefined,
+        amount: q.success ? String(q.data.amount) : undefined,
+        currency: '952',
+        referenceid: q.success ? q.data.referenceid : undefined,
+        result,
+        message,
+        ...(transactionid ? { transactionid } : {}),
+      });
+    if (!q.success)
+      return void echo('400', `Paramètres invalides: ${q.error.issues[0]?.path.join('.') ?? ''}`);
+    const { agentid, merchantid, password, client, amount, referenceid, description } = q.data;
+    if (
+      (agentid ?? merchantid) !== config.SANDBOX_TMONEY_V1_AGENT_ID ||
+      password !== config.SANDBOX_TMONEY_V1_PASSWORD
+    )
+      return void echo('401', 'Identifiants invalides');
+    if (tmoney.findTransaction(referenceid)) return void echo('409', 'referenceid déjà utilisée');
+    if (client.endsWith('000021')) return void echo('410', 'Client inconnu');
+    const scenario = tmoneyPayoutScenario(amount);
+    if (scenario === 'balance_low' || tmoney.partnerBalance < amount)
+      return void echo('402', 'Solde partenaire insuffisant');
+    const tx = tmoney.credit({
+      idrequete: referenceid,
+      numeroClient: client,
+      montant: amount,
+      refCommande: referenceid,
+      ...(description ? { description } : {}),
+    });
+    tx.version = 'v1';
+    if (scenario === 'ambiguous_5xx') return void res.status(502).send('Bad Gateway');
+    if (scenario === 'ambiguous_timeout')
+      await new Promise((r) => setTimeout(r, config.SANDBOX_AMBIGUOUS_DELAY_MS));
+    echo('0', 'Crédit enregistré', tx.refTmoney);
   });
 
   router.post('/mbanking/v2/credit', json, async (req, res) => {

@@ -61,6 +61,8 @@ export interface MbankingTransaction {
   executed: boolean;
   scenario: TmoneyPayinScenario | TmoneyPayoutScenario;
   createdAt: string;
+  /** Which MBANKING version registered it (credits: v1 or v2). */
+  version?: 'v1' | 'v2';
 }
 
 function digits(n: number): string {

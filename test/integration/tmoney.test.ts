@@ -3,7 +3,7 @@ import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/operator-settings/tmone
 import { listCallbacks } from '../../db/callbacks.js';
 import { createMerchant } from '../../db/merchants.js';
 import { api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
-import { balanceOf, expectBalancedLedger } from '../support/money.js';
+import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.js';
 import {
   TOGOCEL,
   TOGO_STACK,
@@ -287,5 +287,38 @@ describe('TMoney MBANKING', () => {
     expect(typeof kept.refTmoney).toBe('string');
     expect(typeof kept.date).toBe('string');
     await expectBalancedLedger(stack.pool);
+  });
+
+  it('pays out through MBANKING credit v1 when configured: a GET with the agent and password, checked by our reference', async () => {
+    const v1 = await startStack({
+      ...TOGO_STACK,
+      env: { ...TOGO_STACK.env, TMONEY_MBANKING_CREDIT_VERSION: 'v1' },
+    });
+    try {
+      await fundMerchant(v1, v1.merchant.apiKey, [10_000]);
+      const created = await api<{ id: string; operator: string }>(v1, 'POST', '/v1/payouts', {
+        key: v1.merchant.apiKey,
+        body: { amount: 2_500, currency: 'XOF', recipient: { phone: '+22891000011' } },
+      });
+      expect(created.body.operator).toBe('tmoney');
+      const done = await eventually(`payout ${created.body.id}`, async () => {
+        const r = await api<{ status: string; operator_reference: string | null }>(
+          v1,
+          'GET',
+          `/v1/payouts/${created.body.id}`,
+          { key: v1.merchant.apiKey },
+        );
+        return ['succeeded', 'failed', 'unknown'].includes(r.body.status) ? r.body : undefined;
+      });
+      expect(done.status).toBe('succeeded');
+      const txs = [...v1.sandbox.tmoney.transactions.values()].filter(
+        (t) => t.refCommande === created.body.id,
+      );
+      expect(txs.map((t) => [t.version, t.executed])).toEqual([['v1', true]]);
+      expect(done.operator_reference).toBe(txs[0]!.refTmoney);
+      await expectBalancedLedger(v1.pool);
+    } finally {
+      await v1.stop();
+    }
   });
 });
