@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { setUploadRun, storeUpload, uploadHasher } from '../db/reconciliation-uploads.js';
 import { newId } from '../lib/ids.js';
 import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
+import { errorSummary } from '../lib/logger.js';
 import { locateColumns, readExportLine } from '../lib/settlement-file.js';
 import type { Pool } from '../db/pool.js';
 import {
@@ -432,6 +433,15 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
       }
       if (!index) throw new Problem('validation-error', 'The export is empty');
     }
+    /** A file the reader cannot make lines of (a broken workbook, a line beyond 64 KB) is the file's fault: 400. */
+    async function* readable() {
+      try {
+        yield* lines();
+      } catch (err) {
+        if (err instanceof Problem) throw err;
+        throw new Problem('validation-error', `The export cannot be read: ${errorSummary(err).message}`);
+      }
+    }
     const stored = await storeUpload(pool, {
       id: newId('upl'),
       operator,
@@ -439,7 +449,7 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
       contentType: type,
       periodStart,
       periodEnd,
-      lines: lines(),
+      lines: readable(),
       sha256: () => hasher.digest(),
     });
     let upload = stored.upload;

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import ExcelJS from 'exceljs';
 
@@ -25,9 +25,12 @@ export function exportRows(body: Readable, type: ExportType): AsyncIterable<stri
       relax_column_count: true,
       relax_quotes: true,
       skip_empty_lines: true,
+      // A file with no line breaks must not become one record held whole in memory.
+      max_record_size: 64 * 1024,
     });
-    body.on('error', (err) => records.destroy(err));
-    body.pipe(records);
+    // Every stream of the chain ends on the first error (too large, unreadable), which the
+    // reader of `records` then meets.
+    pipeline(body, records, () => undefined);
     return records as AsyncIterable<string[]>;
   }
   return worksheetRows(body);

@@ -451,6 +451,15 @@ describe('exports uploaded from the back-office', () => {
     expect(noStatus.status).toBe(400);
     expect(noStatus.body.detail).toContain('status');
     expect((await upload(csv, 'application/pdf')).status).toBe(415);
+    // A file the reader cannot make lines of is the file's fault, and stores nothing.
+    const endless = await upload(`Date;Référence marchand;Token;Montant;Statut\r\n${'x'.repeat(70_000)}`);
+    expect(endless.status).toBe(400);
+    expect(endless.body.detail).toContain('cannot be read');
+    const broken = await upload(
+      'PK\u0003\u0004 not really a workbook',
+      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    );
+    expect(broken.status).toBe(400);
     expect(
       (
         await api(stack, 'POST', '/v1/reconciliation/reports?operator=ligdicash&date=2026-11-22', {
