@@ -2,12 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
-import { Transform } from 'node:stream';
-import { setUploadRun, storeUpload, uploadHasher } from '../db/reconciliation-uploads.js';
-import { newId } from '../lib/ids.js';
-import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
-import { errorSummary } from '../lib/logger.js';
-import { locateColumns, readExportLine } from '../lib/settlement-file.js';
+import { setUploadRun } from '../db/reconciliation-uploads.js';
+import { OPERATORS } from '../lib/operators.js';
 import type { Pool } from '../db/pool.js';
 import {
   countDiscrepancies,
@@ -24,7 +20,7 @@ import type { Config } from '../lib/config.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
 import { settlementReconciliation, sweep } from '../workflows/reconciliation.js';
 import { Problem, validationProblem } from './problems.js';
-import { EXPORT_TYPES, exportRows } from './settlement-files.js';
+import { EXPORT_TYPES, storeExport } from './settlement-files.js';
 
 /** Whether a request carries the operations key. */
 export function requireAdminKey(config: Config): (req: Request) => boolean {
@@ -398,59 +394,15 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
     const { operator, date } = q.data;
     const periodStart = new Date(date ? `${date}T00:00:00Z` : q.data.from!);
     const periodEnd = date ? new Date(periodStart.getTime() + 86_400_000) : new Date(q.data.to!);
-    const format = OPERATOR_TABLE[operator].settlementFile;
-    const hasher = uploadHasher();
-    let bytes = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        bytes += chunk.length;
-        if (bytes > MAX_UPLOAD_BYTES)
-          return done(
-            new Problem('payload-too-large', `An export is at most ${MAX_UPLOAD_BYTES / 1024 / 1024} MB`),
-          );
-        hasher.update(chunk);
-        done(null, chunk);
-      },
-    });
-    req.on('error', (err) => tap.destroy(err));
-    const records = exportRows(req.pipe(tap), exportType);
-    async function* lines() {
-      let index: ReturnType<typeof locateColumns> | undefined;
-      for await (const record of records) {
-        if (!index) {
-          index = locateColumns(record, format);
-          if (!index.ok) {
-            throw new Problem(
-              'validation-error',
-              `The export's header names no column for ${index.missing.join(', ')} (${operator} exports are read as docs/reconciliation.md says)`,
-            );
-          }
-          continue;
-        }
-        if (!index.ok) return;
-        const line = readExportLine(record, index.index, format);
-        if (line) yield line;
-      }
-      if (!index) throw new Problem('validation-error', 'The export is empty');
-    }
-    /** A file the reader cannot make lines of (a broken workbook, a line beyond 64 KB) is the file's fault: 400. */
-    async function* readable() {
-      try {
-        yield* lines();
-      } catch (err) {
-        if (err instanceof Problem) throw err;
-        throw new Problem('validation-error', `The export cannot be read: ${errorSummary(err).message}`);
-      }
-    }
-    const stored = await storeUpload(pool, {
-      id: newId('upl'),
+    const stored = await storeExport(pool, {
       operator,
-      filename: q.data.filename ?? null,
+      body: req,
+      type: exportType,
       contentType: type,
+      filename: q.data.filename ?? null,
       periodStart,
       periodEnd,
-      lines: readable(),
-      sha256: () => hasher.digest(),
+      maxBytes: MAX_UPLOAD_BYTES,
     });
     let upload = stored.upload;
     if (!upload.runId) {

@@ -1,6 +1,13 @@
-import { pipeline, type Readable } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import ExcelJS from 'exceljs';
+import { storeUpload, uploadHasher, type ReconciliationUpload } from '../db/reconciliation-uploads.js';
+import type { Pool } from '../db/pool.js';
+import { newId } from '../lib/ids.js';
+import { errorSummary } from '../lib/logger.js';
+import { OPERATOR_TABLE, type OperatorName } from '../lib/operators.js';
+import { locateColumns, readExportLine } from '../lib/settlement-file.js';
+import { Problem } from './problems.js';
 
 /** The export formats operations can upload, by Content-Type. */
 export const EXPORT_TYPES = {
@@ -66,4 +73,76 @@ function cellText(value: unknown): string {
     if (typeof v.text === 'string') return v.text;
   }
   return '';
+}
+
+/**
+ * Reads an operator's export as it streams (hashed, sized, parsed, read with the operator's
+ * column mapping from the operator table) and stores its lines; the same file for the same
+ * operator and period answers the first upload. A file that cannot be read is a 400 Problem.
+ */
+export async function storeExport(
+  pool: Pool,
+  e: {
+    operator: OperatorName;
+    body: Readable;
+    type: ExportType;
+    contentType: string;
+    filename: string | null;
+    periodStart: Date;
+    periodEnd: Date;
+    maxBytes: number;
+  },
+): Promise<{ kind: 'stored' | 'duplicate'; upload: ReconciliationUpload }> {
+  const format = OPERATOR_TABLE[e.operator].settlementFile;
+  const hasher = uploadHasher();
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      if (bytes > e.maxBytes)
+        return done(new Problem('payload-too-large', `An export is at most ${e.maxBytes / 1024 / 1024} MB`));
+      hasher.update(chunk);
+      done(null, chunk);
+    },
+  });
+  e.body.on('error', (err) => tap.destroy(err));
+  const records = exportRows(e.body.pipe(tap), e.type);
+  async function* lines() {
+    let index: ReturnType<typeof locateColumns> | undefined;
+    for await (const record of records) {
+      if (!index) {
+        index = locateColumns(record, format);
+        if (!index.ok) {
+          throw new Problem(
+            'validation-error',
+            `The export's header names no column for ${index.missing.join(', ')} (${e.operator} exports are read as docs/reconciliation.md says)`,
+          );
+        }
+        continue;
+      }
+      if (!index.ok) return;
+      const line = readExportLine(record, index.index, format);
+      if (line) yield line;
+    }
+    if (!index) throw new Problem('validation-error', 'The export is empty');
+  }
+  // A file the reader cannot make lines of (a broken workbook, a line beyond 64 KB) is the file's fault.
+  async function* readable() {
+    try {
+      yield* lines();
+    } catch (err) {
+      if (err instanceof Problem) throw err;
+      throw new Problem('validation-error', `The export cannot be read: ${errorSummary(err).message}`);
+    }
+  }
+  return storeUpload(pool, {
+    id: newId('upl'),
+    operator: e.operator,
+    filename: e.filename,
+    contentType: e.contentType,
+    periodStart: e.periodStart,
+    periodEnd: e.periodEnd,
+    lines: readable(),
+    sha256: () => hasher.digest(),
+  });
 }

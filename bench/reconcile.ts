@@ -9,6 +9,7 @@
  *
  *   npm run bench:reconcile                    # 10k, 100k, 1M
  *   npm run bench:reconcile -- --sizes 10000,100000
+ *   npm run bench:reconcile -- --upload        # also the same report uploaded as a CSV export
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createReconciliationActivities } from '../activities/reconciliation/index.js';
+import { createReconciliationActivities, type RunSummary } from '../activities/reconciliation/index.js';
+import { storeExport } from '../api/settlement-files.js';
 import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '10000,100000,1000000' },
     share: { type: 'string', default: '0.01' },
     json: { type: 'boolean', default: false },
+    upload: { type: 'boolean', default: false },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -110,8 +113,8 @@ async function buildOurSide(pool: Pool, merchantId: string, n: number): Promise<
   await pool.query('ALTER TABLE journal_entries DISABLE TRIGGER USER');
   try {
     await pool.query(
-      `INSERT INTO journal_entries (payment_id, step, description)
-       SELECT 'pay_b' || lpad(i::text, 23, '0'), 'payin_succeeded', 'bench'
+      `INSERT INTO journal_entries (payment_id, step, description, credits_payment)
+       SELECT 'pay_b' || lpad(i::text, 23, '0'), 'payin_succeeded', 'bench', true
          FROM generate_series(1, $1) AS i WHERE i % $2 <> 5`,
       [n, p.every],
     );
@@ -176,6 +179,8 @@ const mb = (bytes: number) => Math.round(bytes / 1_048_576);
 await ensurePostgres(databaseUrl);
 const logger = createLogger({ level: 'silent' });
 interface BenchResult {
+  /** `report`: pulled from the operator; `upload`: the same lines uploaded as an export (read, stored, reconciled). */
+  source: 'report' | 'upload';
   lines: number;
   seconds: number;
   lines_per_second: number;
@@ -218,60 +223,94 @@ for (const n of sizes) {
   });
 
   const baselineMs = await baseline(pool, `${base}reports/transactions?date=${DAY}`);
-  global.gc?.();
-  const memory = memorySampler();
-  const started = performance.now();
-  const summary = await activities.reconcileSettlement({
-    runId: `bench-${n}`,
-    operator: 'ligdicash',
-    day: DAY,
-    triggeredBy: 'bench',
-  });
-  const ms = performance.now() - started;
-  const peakRss = memory.stop();
-  server.close();
 
-  const want = expected(n);
-  const got = Object.fromEntries(Object.keys(want).map((k) => [k, summary.summary[k] ?? 0]));
-  const exact = JSON.stringify(want) === JSON.stringify(got);
-  // Nothing else: every discrepancy's reference is one the plan injected.
-  const { rows } = await pool.query<{ stray: number }>(
-    `SELECT count(*)::int AS stray FROM reconciliation_discrepancies WHERE run_id = $1 AND our_reference NOT LIKE 'pay_x%' AND NOT (
-        (class = 'missing_on_operator_side' AND substr(our_reference, 6)::bigint % $2 = 1) OR
-        (class = 'amount_mismatch' AND substr(our_reference, 6)::bigint % $2 = 2) OR
-        (class = 'status_mismatch' AND substr(our_reference, 6)::bigint % $2 = 3) OR
-        (class = 'duplicate_line' AND substr(our_reference, 6)::bigint % $2 = 4) OR
-        (class = 'ledger_mismatch' AND substr(our_reference, 6)::bigint % $2 = 5))`,
-    [`bench-${n}`, plan(n).every],
+  /** Runs one reconciliation, checks it found every injected discrepancy and nothing else, and records it. */
+  const measure = async (source: BenchResult['source'], run: () => Promise<RunSummary>) => {
+    global.gc?.();
+    const memory = memorySampler();
+    const started = performance.now();
+    const summary = await run();
+    const ms = performance.now() - started;
+    const peakRss = memory.stop();
+    const want = expected(n);
+    const got = Object.fromEntries(Object.keys(want).map((k) => [k, summary.summary[k] ?? 0]));
+    const exact = JSON.stringify(want) === JSON.stringify(got);
+    // Nothing else: every discrepancy's reference is one the plan injected.
+    const { rows } = await pool.query<{ stray: number }>(
+      `SELECT count(*)::int AS stray FROM reconciliation_discrepancies WHERE run_id = $1 AND our_reference NOT LIKE 'pay_x%' AND NOT (
+          (class = 'missing_on_operator_side' AND substr(our_reference, 6)::bigint % $2 = 1) OR
+          (class = 'amount_mismatch' AND substr(our_reference, 6)::bigint % $2 = 2) OR
+          (class = 'status_mismatch' AND substr(our_reference, 6)::bigint % $2 = 3) OR
+          (class = 'duplicate_line' AND substr(our_reference, 6)::bigint % $2 = 4) OR
+          (class = 'ledger_mismatch' AND substr(our_reference, 6)::bigint % $2 = 5))`,
+      [summary.runId, plan(n).every],
+    );
+    const ok = exact && rows[0]!.stray === 0 && summary.status === 'completed';
+    failed ||= !ok;
+    results.push({
+      source,
+      lines: summary.linesIngested,
+      seconds: +(ms / 1000).toFixed(2),
+      lines_per_second: Math.round(summary.linesIngested / (ms / 1000)),
+      peak_rss_mb: mb(peakRss),
+      baseline_copy_seconds: +(baselineMs / 1000).toFixed(2),
+      ratio_to_baseline: +(ms / baselineMs).toFixed(2),
+      discrepancies_expected: want,
+      discrepancies_found: got,
+      all_found_and_nothing_else: ok,
+    });
+    process.stdout.write(
+      `  ${source}: reconciled in ${(ms / 1000).toFixed(2)} s (${Math.round(summary.linesIngested / (ms / 1000)).toLocaleString('en')} lines/s), peak RSS ${mb(peakRss)} MB, ${ok ? 'every discrepancy found, nothing else' : 'MISMATCH'}\n`,
+    );
+  };
+
+  await measure('report', () =>
+    activities.reconcileSettlement({
+      runId: `bench-${n}`,
+      operator: 'ligdicash',
+      day: DAY,
+      triggeredBy: 'bench',
+    }),
   );
-  const ok = exact && rows[0]!.stray === 0 && summary.status === 'completed';
-  failed ||= !ok;
-  results.push({
-    lines: summary.linesIngested,
-    seconds: +(ms / 1000).toFixed(2),
-    lines_per_second: Math.round(summary.linesIngested / (ms / 1000)),
-    peak_rss_mb: mb(peakRss),
-    baseline_copy_seconds: +(baselineMs / 1000).toFixed(2),
-    ratio_to_baseline: +(ms / baselineMs).toFixed(2),
-    discrepancies_expected: want,
-    discrepancies_found: got,
-    all_found_and_nothing_else: ok,
-  });
-  process.stdout.write(
-    `  reconciled in ${(ms / 1000).toFixed(2)} s (${Math.round(summary.linesIngested / (ms / 1000)).toLocaleString('en')} lines/s), peak RSS ${mb(peakRss)} MB, ${ok ? 'every discrepancy found, nothing else' : 'MISMATCH'}\n`,
-  );
+  server.close();
+  if (values.upload) {
+    // The same lines as an export file, through the upload's reader and store, then the same run.
+    await measure('upload', async () => {
+      const stored = await storeExport(pool, {
+        operator: 'ligdicash',
+        body: Readable.from(
+          (function* () {
+            for (const line of reportLines(n)) yield `${line}\n`;
+          })(),
+        ),
+        type: 'csv',
+        contentType: 'text/csv',
+        filename: `bench-${n}.csv`,
+        periodStart: new Date(`${DAY}T00:00:00Z`),
+        periodEnd: new Date(Date.parse(`${DAY}T00:00:00Z`) + 86_400_000),
+        maxBytes: Number.MAX_SAFE_INTEGER,
+      });
+      return activities.reconcileSettlement({
+        runId: `bench-${n}-upload`,
+        operator: 'ligdicash',
+        day: DAY,
+        triggeredBy: 'bench',
+        uploadId: stored.upload.id,
+      });
+    });
+  }
   await pool.end();
 }
 
 if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write(`
-| lines | time (s) | lines/s | peak RSS (MB) | baseline COPY (s) | ratio to baseline | discrepancies found (expected) | exact |
-|---:|---:|---:|---:|---:|---:|---|:-:|
+| source | lines | time (s) | lines/s | peak RSS (MB) | baseline COPY (s) | ratio to baseline | discrepancies found (expected) | exact |
+|---|---:|---:|---:|---:|---:|---:|---|:-:|
 ${results
   .map((r) => {
     const total = Object.values(r.discrepancies_expected).reduce((a, b) => a + b, 0);
     const found = Object.values(r.discrepancies_found).reduce((a, b) => a + b, 0);
-    return `| ${r.lines.toLocaleString('en')} | ${r.seconds} | ${r.lines_per_second.toLocaleString('en')} | ${r.peak_rss_mb} | ${r.baseline_copy_seconds} | ${r.ratio_to_baseline} | ${found} (${total}) | ${r.all_found_and_nothing_else ? 'yes' : 'NO'} |`;
+    return `| ${r.source} | ${r.lines.toLocaleString('en')} | ${r.seconds} | ${r.lines_per_second.toLocaleString('en')} | ${r.peak_rss_mb} | ${r.baseline_copy_seconds} | ${r.ratio_to_baseline} | ${found} (${total}) | ${r.all_found_and_nothing_else ? 'yes' : 'NO'} |`;
   })
   .join('\n')}
 `);
