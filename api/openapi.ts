@@ -356,7 +356,7 @@ export function buildOpenApiDocument() {
       200: { description: 'This file was uploaded before for this period: its first upload and run' },
       400: problem('Bad period, or a header that names no column for a field'),
       401: problem('Missing or invalid operations key'),
-      413: problem('Larger than 200 MB'),
+      413: problem('Larger than 200 MB, or more than 5,000,000 lines'),
       415: problem('Neither CSV nor XLSX'),
     },
   });

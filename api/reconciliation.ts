@@ -110,8 +110,9 @@ export const UploadQuery = z
     path: ['to'],
   });
 
-/** The largest export accepted (a million lines is about 100 MB). */
+/** The largest export accepted (a million lines is about 100 MB), and the most lines (an XLSX inflates). */
 const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
+const MAX_UPLOAD_LINES = 5_000_000;
 
 export const RunListQuery = z
   .object({
@@ -403,6 +404,7 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
       periodStart,
       periodEnd,
       maxBytes: MAX_UPLOAD_BYTES,
+      maxLines: MAX_UPLOAD_LINES,
     });
     let upload = stored.upload;
     if (!upload.runId) {

@@ -91,6 +91,8 @@ export async function storeExport(
     periodStart: Date;
     periodEnd: Date;
     maxBytes: number;
+    /** Lines read at most: a compressed workbook may inflate far beyond its bytes (a zip bomb). */
+    maxLines: number;
   },
 ): Promise<{ kind: 'stored' | 'duplicate'; upload: ReconciliationUpload }> {
   const format = OPERATOR_TABLE[e.operator].settlementFile;
@@ -109,7 +111,13 @@ export async function storeExport(
   const records = exportRows(e.body.pipe(tap), e.type);
   async function* lines() {
     let index: ReturnType<typeof locateColumns> | undefined;
+    let count = 0;
     for await (const record of records) {
+      if (++count > e.maxLines + 1)
+        throw new Problem(
+          'payload-too-large',
+          `An export has at most ${e.maxLines.toLocaleString('en')} lines`,
+        );
       if (!index) {
         index = locateColumns(record, format);
         if (!index.ok) {

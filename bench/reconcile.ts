@@ -289,6 +289,7 @@ for (const n of sizes) {
         periodStart: new Date(`${DAY}T00:00:00Z`),
         periodEnd: new Date(Date.parse(`${DAY}T00:00:00Z`) + 86_400_000),
         maxBytes: Number.MAX_SAFE_INTEGER,
+        maxLines: Number.MAX_SAFE_INTEGER,
       });
       return activities.reconcileSettlement({
         runId: `bench-${n}-upload`,

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import { storeExport } from '../../api/settlement-files.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant, setLateSuccessPolicy } from '../../db/merchants.js';
@@ -508,6 +510,37 @@ describe('exports uploaded from the back-office, as XLSX', () => {
     expect(
       run.discrepancies.data.filter((d) => d.our_reference === paid).map((d) => [d.class, d.their_amount]),
     ).toEqual([['amount_mismatch', 6_000]]);
+  });
+});
+
+describe('exports beyond their bounds', () => {
+  it('stops reading a workbook at its line limit (a zip bomb inflates far beyond its bytes), storing nothing', async () => {
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet('Transactions');
+    sheet.addRow(['Date', 'Référence marchand', 'Token', 'Type', 'Montant', 'Devise', 'Statut']);
+    for (let i = 0; i < 5; i++)
+      sheet.addRow(['2026-11-22', `pay_${i}`, 't', 'paiement', 100, 'XOF', 'completed']);
+    const file = Buffer.from(await workbook.xlsx.writeBuffer());
+    const period = {
+      periodStart: new Date('2026-11-22T00:00:00Z'),
+      periodEnd: new Date('2026-11-23T00:00:00Z'),
+    };
+    await expect(
+      storeExport(stack.pool, {
+        operator: 'ligdicash',
+        body: Readable.from([file]),
+        type: 'xlsx',
+        contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        filename: 'bomb.xlsx',
+        ...period,
+        maxBytes: 10_000_000,
+        maxLines: 3,
+      }),
+    ).rejects.toMatchObject({ type: 'payload-too-large' });
+    const { rows } = await stack.pool.query(
+      "SELECT 1 FROM reconciliation_uploads WHERE filename = 'bomb.xlsx'",
+    );
+    expect(rows).toEqual([]);
   });
 });
 
