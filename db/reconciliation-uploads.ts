@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { SettlementFileLine } from '../lib/settlement-file.js';
 import { inTransaction, type Pool, type Queryable } from './pool.js';
-import { copyField } from './reconciliation.js';
+import { copyText } from './reconciliation.js';
 
 /** An operator's export uploaded by operations, as stored. */
 export interface ReconciliationUpload {
@@ -75,7 +75,7 @@ export async function storeUpload(
       [u.id, u.operator, `pending:${u.id}`, u.filename, u.contentType, u.periodStart, u.periodEnd],
     );
     await pipeline(
-      Readable.from(copyRows(u.id, u.lines, counts)),
+      Readable.from(copyText(uploadRows(u.id, u.lines, counts))),
       client.query(
         copyFrom(
           'COPY reconciliation_upload_lines (upload_id, line_no, our_reference, operator_reference, kind, amount, currency, status_word, occurred_at, error) FROM STDIN',
@@ -182,34 +182,30 @@ export function uploadHasher(): { update(chunk: Buffer): void; digest(): string 
   };
 }
 
-async function* copyRows(
+/** An upload's lines as COPY rows, counted as they pass. */
+async function* uploadRows(
   uploadId: string,
   lines: AsyncIterable<SettlementFileLine | { error: string }>,
   counts: { lines: number; unreadable: number },
 ) {
-  let chunk = '';
   for await (const line of lines) {
     const n = ++counts.lines;
-    const fields =
-      'error' in line
-        ? (counts.unreadable++, [uploadId, n, null, null, null, null, null, null, null, line.error])
-        : [
-            uploadId,
-            n,
-            line.ourReference,
-            line.operatorReference,
-            line.kind,
-            line.amount,
-            line.currency,
-            line.statusWord,
-            line.occurredAt,
-            null,
-          ];
-    chunk += `${fields.map(copyField).join('\t')}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
+    if ('error' in line) {
+      counts.unreadable++;
+      yield [uploadId, n, null, null, null, null, null, null, null, line.error];
+    } else {
+      yield [
+        uploadId,
+        n,
+        line.ourReference,
+        line.operatorReference,
+        line.kind,
+        line.amount,
+        line.currency,
+        line.statusWord,
+        line.occurredAt,
+        null,
+      ];
     }
   }
-  if (chunk) yield chunk;
 }

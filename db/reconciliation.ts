@@ -402,7 +402,7 @@ async function carryPersonResolutions(client: PoolClient, runId: string): Promis
 }
 
 /** One COPY text-format field: NULL as \N, and the characters COPY reserves escaped. */
-export function copyField(v: string | number | null | undefined): string {
+function copyField(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '\\N';
   return String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
@@ -417,13 +417,12 @@ async function* copyChunks(
   counter: { lines: number },
 ) {
   const lines = readline.createInterface({ input: body, crlfDelay: Infinity });
-  let chunk = '';
-  for await (const line of lines) {
-    const parsed = parseLine(line);
-    if (parsed === null) continue;
-    const n = ++counter.lines;
-    const fields =
-      'error' in parsed
+  async function* rows() {
+    for await (const line of lines) {
+      const parsed = parseLine(line);
+      if (parsed === null) continue;
+      const n = ++counter.lines;
+      yield 'error' in parsed
         ? [n, null, null, null, null, null, null, null, null, parsed.error]
         : [
             n,
@@ -437,6 +436,17 @@ async function* copyChunks(
             parsed.occurredAt,
             null,
           ];
+    }
+  }
+  yield* copyText(rows());
+}
+
+/** Rows as COPY text, in chunks of about 64 KB: no row is kept after it is written. */
+export async function* copyText(
+  rows: AsyncIterable<readonly (string | number | null | undefined)[]>,
+): AsyncGenerator<string> {
+  let chunk = '';
+  for await (const fields of rows) {
     chunk += `${fields.map(copyField).join('\t')}\n`;
     if (chunk.length >= 65_536) {
       yield chunk;
