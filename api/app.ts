@@ -17,6 +17,8 @@ import { reconciliationRoutes } from './reconciliation.js';
 import { payoutRoutes } from './payouts.js';
 import { payinRefundRoutes, refundRoutes } from './refunds.js';
 import { transferRoutes } from './transfers.js';
+import { eventRoutes, webhookEndpointRoutes } from './webhooks.js';
+import { EVENT_STREAM_PATH, EventStreamHub } from './event-stream.js';
 import { PROBLEM_TYPES, Problem, problemHandler, type ProblemType } from './problems.js';
 
 export interface ApiDeps {
@@ -103,15 +105,32 @@ export function createApp(deps: ApiDeps): Express {
   // Merchants see route health; the operations key also sees the operators' own balances.
   app.use('/v1/operators', operatorRoutes(pool, deps.operators, deps.config));
 
-  app.use('/v1', requireMerchant(pool), express.json({ limit: '32kb' }));
+  app.use(
+    '/v1',
+    requireMerchant(pool, { production: deps.config.NODE_ENV === 'production' }),
+    express.json({ limit: '32kb' }),
+  );
   app.use('/v1/payins/:id/refunds', payinRefundRoutes(deps));
   app.use('/v1/payins', payinRoutes(deps));
   app.use('/v1/payouts', payoutRoutes(deps));
   app.use('/v1/refunds', refundRoutes(deps));
   app.use('/v1/transfers', transferRoutes(deps));
+  const eventStream = new EventStreamHub({ pool, databaseUrl: deps.config.DATABASE_URL, logger });
+  app.locals.eventStream = eventStream;
+  app.get(EVENT_STREAM_PATH, (req, res) => eventStream.serveSse(req, res));
+  app.use('/v1/events', eventRoutes(pool));
+  app.use('/v1/webhook-endpoints', webhookEndpointRoutes(pool));
   app.use('/v1', ledgerRoutes(pool));
 
   app.use((req, _res, next) => next(new Problem('not-found', `No route for ${req.method} ${req.path}`)));
   app.use(problemHandler);
   return app;
+}
+
+/**
+ * The live event stream of an app made by createApp: its WebSocket upgrades need the HTTP
+ * server (`hub.attach(server)`), and it holds a LISTEN connection to close at shutdown.
+ */
+export function eventStreamOf(app: Express): EventStreamHub {
+  return app.locals.eventStream as EventStreamHub;
 }

@@ -6,11 +6,26 @@ import { Problem } from './problems.js';
 declare module 'express-serve-static-core' {
   interface Locals {
     merchant?: Merchant;
+    /** Whether the request's key is a live one (webhook URLs are then checked against SSRF). */
+    livemode?: boolean;
   }
 }
 
 /** `Authorization: Bearer sk_...`: the key is hashed and looked up; the merchant goes in res.locals. */
-export function requireMerchant(pool: Pool): RequestHandler {
+/**
+ * Whether a key acts in live mode: `sk_live_` keys do, `sk_test_` keys do not, and keys of the
+ * earlier unprefixed format (`sk_` + 40 characters) follow the deployment (live in production).
+ */
+export function keyIsLive(apiKey: string, production: boolean): boolean {
+  if (apiKey.startsWith('sk_live_')) return true;
+  if (apiKey.startsWith('sk_test_')) return false;
+  return production;
+}
+
+export function requireMerchant(
+  pool: Pool,
+  opts: { production: boolean } = { production: false },
+): RequestHandler {
   return async (req, res, next) => {
     const header = req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -18,6 +33,7 @@ export function requireMerchant(pool: Pool): RequestHandler {
     const merchant = await findMerchantByApiKey(pool, match[1]!);
     if (!merchant) throw new Problem('unauthenticated', 'This API key is unknown or revoked');
     res.locals.merchant = merchant;
+    res.locals.livemode = keyIsLive(match[1]!, opts.production);
     req.log = req.log.child({ merchantId: merchant.id });
     next();
   };

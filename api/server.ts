@@ -3,7 +3,7 @@ import { createOperatorRules } from '../operators/registry.js';
 import { createPool } from '../db/pool.js';
 import { configWarnings, loadConfigOrExit } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
-import { createApp } from './app.js';
+import { createApp, eventStreamOf } from './app.js';
 
 /** API entry point: `tsx api/server.ts` (or `node dist/api/server.js`). */
 const config = loadConfigOrExit();
@@ -18,6 +18,7 @@ const app = createApp({ config, pool, temporal, operators: createOperatorRules(c
 const server = app.listen(config.PORT, config.HOST, () => {
   logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'API listening');
 });
+eventStreamOf(app).attach(server);
 server.on('error', (err) => {
   logger.fatal({ err }, 'API could not listen');
   process.exit(1);
@@ -30,6 +31,7 @@ async function stop(signal: string) {
   logger.info({ signal }, 'API stopping');
   server.close();
   server.closeIdleConnections();
+  await eventStreamOf(app).close();
   await Promise.allSettled([pool.end(), connection.close()]);
   process.exit(0);
 }

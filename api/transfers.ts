@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
-import { getPayment, insertPayment, storePayinOtp, type PaymentRecord } from '../db/payments.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import { getPayment, insertPayment, storePayinOtp } from '../db/payments.js';
+import { inTransaction } from '../db/pool.js';
 import {
   getTransfer,
   insertTransfer,
@@ -9,7 +9,6 @@ import {
   listTransferLegs,
   listTransfers,
   lockTransferCreation,
-  type TransferRecord,
 } from '../db/transfers.js';
 import { operatorTiming } from '../lib/operators.js';
 import { derivedId, newId } from '../lib/ids.js';
@@ -22,57 +21,8 @@ import { Problem, validationProblem } from './problems.js';
 import { payinRoutesFor, payoutRouteFor } from './routing.js';
 import { CreateTransferRequest, PayinListQuery } from './schemas.js';
 import { decodeCursor, encodeCursor } from './views.js';
+import { transferView } from '../db/resource-views.js';
 import { startTransfer } from './payment-start.js';
-
-function legView(p: PaymentRecord | undefined) {
-  if (!p) return null;
-  return {
-    id: p.id,
-    status: p.status,
-    amount: p.amount,
-    operator: p.operator,
-    network: p.network,
-    operator_reference: p.operatorReference,
-    failure: p.failure,
-  };
-}
-
-async function transferView(pool: Pool, t: TransferRecord) {
-  const legs = await Promise.all(
-    (await listTransferLegs(pool, t.id)).map(async (r) => (await getPayment(pool, r.id))!),
-  );
-  const collection = legs.find((l) => l.kind === 'payin');
-  return {
-    id: t.id,
-    object: 'transfer' as const,
-    status: t.status,
-    currency: t.currency,
-    amount: t.feeBearer === 'sender' ? t.disburseAmount : t.collectAmount,
-    fee: t.feeAmount,
-    fee_bearer: t.feeBearer,
-    collect_amount: t.collectAmount,
-    disburse_amount: t.disburseAmount,
-    sender: t.sender,
-    recipient: t.recipient,
-    // What the sender must do while the collection waits for them.
-    next_action:
-      collection && (collection.status === 'action_required' || collection.status === 'pending')
-        ? collection.nextAction
-        : null,
-    legs: {
-      collection: legView(collection),
-      disbursement: legView(legs.find((l) => l.kind === 'payout')),
-      refunds: legs.filter((l) => l.kind === 'refund').map(legView),
-    },
-    description: t.description,
-    metadata: t.metadata,
-    failure: t.failure,
-    workflow_id: t.workflowId,
-    created_at: t.createdAt.toISOString(),
-    updated_at: t.updatedAt.toISOString(),
-    completed_at: t.completedAt?.toISOString() ?? null,
-  };
-}
 
 /**
  * `POST /v1/transfers`: every check before anything moves (both numbers valid and routable, the

@@ -29,8 +29,9 @@ export async function createMerchant(pool: Pool, name: string): Promise<CreatedM
 export async function insertApiKey(
   db: Queryable,
   merchantId: string,
+  mode?: 'test' | 'live',
 ): Promise<{ apiKey: string; apiKeyId: string }> {
-  const apiKey = newApiKey();
+  const apiKey = newApiKey(mode);
   const apiKeyId = newId('key');
   await db.query('INSERT INTO api_keys (id, merchant_id, key_hash, key_prefix) VALUES ($1, $2, $3, $4)', [
     apiKeyId,

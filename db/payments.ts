@@ -1,4 +1,5 @@
 import type { CurrencyCode } from '../lib/money.js';
+import { recordPaymentEvent } from './events.js';
 import {
   canTransition,
   isFinal,
@@ -140,7 +141,9 @@ export interface NewPayment {
 }
 
 /** Inserts a payment in `created` with its first event; a second call with the same id is a no-op. */
-export async function insertPayment(db: Queryable, p: NewPayment): Promise<boolean> {
+export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promise<boolean> {
+  // The payment, its first transition and the merchant's event are one fact: one transaction.
+  if (!('release' in db)) return inTransaction(db, (client) => insertPayment(client, p));
   const inserted = await db.query(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
@@ -174,6 +177,7 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<boole
      VALUES ($1, 'create', NULL, 'created', 'api', 'created by the merchant')`,
     [p.id],
   );
+  await recordPaymentEvent(db, (await getPayment(db, p.id))!, 'create');
   return true;
 }
 
@@ -377,6 +381,8 @@ export async function applyTransition(
     // A transition that does not change the status records what it learnt (a reference, the
     // operator's words) but never moves money: the move belongs to the change itself (rule 8).
     if (post && !sameStatus) await post(client, payment);
+    // The merchant's event, in this transaction (the outbox); a change of status only.
+    if (!sameStatus) await recordPaymentEvent(client, payment, t.step);
     return { applied: true, payment };
   });
 }
@@ -445,6 +451,8 @@ export async function recordRefundOnPayin(client: PoolClient, refund: PaymentRec
     ],
   );
   await client.query('UPDATE payments SET status = $2, updated_at = now() WHERE id = $1', [row.id, to]);
+  if (row.status !== to)
+    await recordPaymentEvent(client, (await getPayment(client, row.id))!, `refund:${refund.id}`);
 }
 
 /** Refunds of a payin that still commit money (not failed): what a new refund must fit beside. */

@@ -1,4 +1,5 @@
 import type { CurrencyCode } from '../lib/money.js';
+import { recordTransferEvent } from './events.js';
 import type { PaymentFailure } from '../lib/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
@@ -95,7 +96,7 @@ export type NewTransfer = Omit<
   'status' | 'failure' | 'createdAt' | 'updatedAt' | 'completedAt'
 >;
 
-export async function insertTransfer(db: Queryable, t: NewTransfer): Promise<boolean> {
+export async function insertTransfer(db: PoolClient, t: NewTransfer): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO transfers (id, merchant_id, status, currency, collect_amount, disburse_amount, fee_amount, fee_bearer,
                             sender, recipient, description, metadata, workflow_id)
@@ -120,6 +121,7 @@ export async function insertTransfer(db: Queryable, t: NewTransfer): Promise<boo
       `INSERT INTO transfer_events (transfer_id, step, from_status, to_status, reason) VALUES ($1, 'create', NULL, 'created', 'created by the merchant')`,
       [t.id],
     );
+    await recordTransferEvent(db, (await getTransfer(db, t.id))!, 'create');
   }
   return rowCount === 1;
 }
@@ -195,6 +197,7 @@ export async function setTransferStatus(
         FINAL_TRANSFER_STATUSES.has(t.to),
       ],
     );
+    if (from !== t.to) await recordTransferEvent(client, (await getTransfer(client, t.transferId))!, t.step);
     return t.to;
   });
 }

@@ -122,6 +122,20 @@ const envSchema = z.object({
   /** Callbacks stored per minute from one source address; more are answered 429, not stored. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
 
+  /** Webhooks: how long one delivery attempt may take (Standard Webhooks: 15 s). */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  /** Activity slots for webhook deliveries (each mostly waits on a merchant's server). */
+  WORKER_WEBHOOK_SLOTS: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** The worker's connections for webhook deliveries and the event publisher. */
+  WEBHOOK_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
+  /** How often the publisher looks for events and deliveries without a NOTIFY (a safety net). */
+  EVENT_PUBLISH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+  /** Whether this worker publishes events and starts their deliveries (one or more may). */
+  EVENT_PUBLISHER_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+
   /** Route health: this many operator-side failures in a row open the circuit…*/
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** …for this long, during which payins go to the next route. */

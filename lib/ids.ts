@@ -10,7 +10,7 @@ function randomBase32(length: number): string {
   return out;
 }
 
-export type IdPrefix = 'pay' | 'mer' | 'key' | 'trf' | 'upl';
+export type IdPrefix = 'pay' | 'mer' | 'key' | 'trf' | 'upl' | 'we';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase32(24)}`;
@@ -27,9 +27,12 @@ export function derivedId(prefix: IdPrefix, seed: string): string {
   return id;
 }
 
-/** A secret API key: `sk_` + 40 base32 characters (200 bits). Shown once, stored hashed. */
-export function newApiKey(): string {
-  return `sk_${randomBase32(40)}`;
+/**
+ * A secret API key: `sk_` (or `sk_test_` / `sk_live_` for a key of a given mode) + 40 base32
+ * characters (200 bits). Shown once, stored hashed.
+ */
+export function newApiKey(mode?: 'test' | 'live'): string {
+  return `sk_${mode ? `${mode}_` : ''}${randomBase32(40)}`;
 }
 
 export function hashApiKey(key: string): Buffer {

@@ -6,7 +6,8 @@
  * - `-polling`: status polls of payments waiting for their payer or operator (thousands at
  *   once, each mostly waiting on HTTP), and transfers' look-ups of legs of unknown outcome;
  * - `-reconciliation`: sweeps and settlement reports (a report streams for minutes and holds a
- *   database connection all along).
+ *   database connection all along);
+ * - `-webhooks`: deliveries to merchants' servers (each attempt may wait 15 s on a slow one).
  *
  * Each has its own activity slots and database pool on the worker, so that thousands of waiting
  * payins cannot starve the initiation a merchant waits for, nor a report the sweeps.
@@ -17,4 +18,8 @@ export function pollingQueue(mainQueue: string): string {
 
 export function reconciliationQueue(mainQueue: string): string {
   return `${mainQueue}-reconciliation`;
+}
+
+export function webhooksQueue(mainQueue: string): string {
+  return `${mainQueue}-webhooks`;
 }

@@ -5,7 +5,9 @@ import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { pollingQueue, reconciliationQueue } from '../lib/task-queues.js';
+import { pollingQueue, reconciliationQueue, webhooksQueue } from '../lib/task-queues.js';
+import { createWebhookActivities } from '../activities/webhook-activities.js';
+import { startEventPublisher, type EventPublisher } from './event-publisher.js';
 import { WORKFLOWS_PATH } from './bundle.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { ensureSchedules } from './schedules.js';
@@ -15,6 +17,8 @@ export interface PaymentsWorker {
   worker: Worker;
   connection: NativeConnection;
   pool: Pool;
+  /** The outbox publisher of this process (undefined when EVENT_PUBLISHER_ENABLED=false). */
+  publisher?: EventPublisher;
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   run(): Promise<void>;
   shutdown(): Promise<void>;
@@ -52,7 +56,9 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
   // initiations and the workflows' database steps need.
   const pollingPool = createPool(config.DATABASE_URL, config.POLLING_POOL_SIZE);
   const reconciliationPool = createPool(config.DATABASE_URL, config.RECONCILIATION_POOL_SIZE);
-  const pools = [pool, pollingPool, reconciliationPool];
+  // Webhook deliveries and the event publisher: a slow merchant server never holds a payment's connection.
+  const webhookPool = createPool(config.DATABASE_URL, config.WEBHOOK_POOL_SIZE);
+  const pools = [pool, pollingPool, reconciliationPool, webhookPool];
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   if (config.TEMPORAL_REGISTER_SEARCH_ATTRIBUTES) {
     const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
@@ -105,8 +111,22 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       activities: createActivities({ config, pool: reconciliationPool, logger, operators }),
       maxConcurrentActivityTaskExecutions: config.WORKER_RECONCILIATION_SLOTS,
     }),
+    // Webhook deliveries: one attempt per activity, mostly waiting on merchants' servers.
+    Worker.create({
+      ...common,
+      taskQueue: webhooksQueue(config.TEMPORAL_TASK_QUEUE),
+      activities: createWebhookActivities({
+        pool: webhookPool,
+        logger,
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      }),
+      maxConcurrentActivityTaskExecutions: config.WORKER_WEBHOOK_SLOTS,
+    }),
   ]);
   const worker = workers[0];
+  const publisher = config.EVENT_PUBLISHER_ENABLED
+    ? startEventPublisher({ config, pool: webhookPool, temporal, logger })
+    : undefined;
 
   let stopped: Promise<void> | undefined;
   // If one of the workers fails, the others are stopped: the process ends and is restarted whole.
@@ -122,9 +142,11 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     worker,
     connection,
     pool,
+    publisher,
     run: () => running,
     shutdown: async () => {
       stopped ??= (async () => {
+        await publisher?.stop();
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await running.catch(() => undefined);
         await connection.close();

@@ -4,3 +4,4 @@ export { payout } from './payout.js';
 export { refund } from './refund.js';
 export { transfer } from './transfer.js';
 export { settlementReconciliation, sweep } from './reconciliation.js';
+export { deliverWebhooks } from './webhooks.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { createOperatorRules } from '../../operators/registry.js';
-import { createApp } from '../../api/app.js';
+import { createApp, eventStreamOf } from '../../api/app.js';
 import { createMerchant } from '../../db/merchants.js';
 import { createPool, type Pool } from '../../db/pool.js';
 import { loadConfig, type Config } from '../../lib/config.js';
@@ -116,10 +116,9 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const pool = createPool(config.DATABASE_URL, 5);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  apiServer.on(
-    'request',
-    createApp({ config, pool, temporal, operators: createOperatorRules(config), logger }),
-  );
+  const app = createApp({ config, pool, temporal, operators: createOperatorRules(config), logger });
+  apiServer.on('request', app);
+  eventStreamOf(app).attach(apiServer);
 
   const worker = opts.worker === false ? undefined : await createPaymentsWorker(config, logger);
   const created = await createMerchant(pool, `Test merchant ${Date.now()}`);
@@ -141,6 +140,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     merchant: { id: created.merchant.id, apiKey: created.apiKey },
     stop: async () => {
       await worker?.shutdown();
+      await eventStreamOf(app).close();
       await Promise.all([close(apiServer), close(sandboxServer)]);
       await connection.close();
       await pool.end();
