@@ -39,12 +39,10 @@ export const EventSchema = z
     created_at: z.string(),
     timestamp: z.string().meta({ description: 'Same as created_at (the Standard Webhooks payload field)' }),
     resource: z.object({ type: z.string(), id: z.string() }),
-    data: z
-      .record(z.string(), z.unknown())
-      .meta({
-        description:
-          'The resource (payin, payout, refund, transfer, webhook endpoint) as the API showed it then',
-      }),
+    data: z.record(z.string(), z.unknown()).meta({
+      description:
+        'The resource (payin, payout, refund, transfer, webhook endpoint) as the API showed it then',
+    }),
   })
   .meta({ id: 'Event' });
 

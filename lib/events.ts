@@ -73,13 +73,14 @@ export const LAST_DELIVERY_ATTEMPT = (() => {
 })();
 
 /**
- * The delay with ±10 % jitter (`random` in [0, 1)): receivers that came back from an outage are
- * not hit by every pending retry in the same second.
+ * The delay with up to 10 % jitter (`random` in [0, 1)): receivers that came back from an outage
+ * are not hit by every pending retry in the same second. Jitter only lengthens a delay, so the
+ * schedule always spans at least three days.
  */
 export function jitteredRetryDelayMs(attempt: number, random: number): number | undefined {
   const nominal = nominalRetryDelayMs(attempt);
   if (nominal === undefined) return undefined;
-  return Math.round(nominal * (0.9 + 0.2 * random));
+  return Math.round(nominal * (1 + 0.1 * random));
 }
 
 // ------------------------------------------------------------------ endpoint addresses
@@ -158,9 +159,4 @@ export function webhookUrlProblem(text: string, livemode: boolean): string | und
 /** A signing secret in the Standard Webhooks format: `whsec_` + base64 of 32 random bytes. */
 export function webhookSecretFrom(randomBytes: Buffer): string {
   return `whsec_${randomBytes.toString('base64')}`;
-}
-
-/** Whether an endpoint subscribed to `types` wants an event of `type`. */
-export function endpointWants(types: readonly string[], type: string): boolean {
-  return types.includes('*') || types.includes(type);
 }

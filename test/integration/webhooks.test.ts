@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +8,7 @@ import WebSocket from 'ws';
 import { createMerchant, insertApiKey } from '../../db/merchants.js';
 import { applyTransition, insertPayment } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';
-import { api, eventually, startStack, type TestStack } from '../support/stack.js';
+import { ROOT, api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
 
 /**
  * Events and webhooks on the real stack: the outbox written with each transition, the events
@@ -227,7 +229,7 @@ describe('events', () => {
       client.release();
     }
     const { rows } = await stack.pool.query('SELECT status FROM payments WHERE id = $1', [id]);
-    expect(rows[0].status).toBe('created');
+    expect((rows[0] as { status: string }).status).toBe('created');
     // Through the repository the event comes with the change, once, however often it is applied.
     const t = {
       paymentId: id,
@@ -252,6 +254,61 @@ describe('events', () => {
   });
 });
 
+describe('the outbox under a killed process', () => {
+  async function newPayin(merchantId: string) {
+    const id = newId('pay');
+    await insertPayment(stack.pool, {
+      id,
+      merchantId,
+      kind: 'payin',
+      amount: 1000,
+      currency: 'XOF',
+      operator: 'ligdicash',
+      mode: 'redirect',
+      customer: {},
+      metadata: {},
+      deadlineAt: new Date(Date.now() + 60_000),
+      workflowId: `payin-${id}`,
+    });
+    return id;
+  }
+  const killedDuring = (id: string, when: 'during' | 'after') =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'test/support/kill-mid-transition.ts'), id, when],
+      {
+        cwd: ROOT,
+        env: process.env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+
+  it('a process killed inside the transition leaves neither the transition nor its event; after it, both', async () => {
+    const merchantId = (await createMerchant(stack.pool, 'Killed')).merchant.id;
+    const state = async (id: string) => {
+      const p = await stack.pool.query<{ status: string }>('SELECT status FROM payments WHERE id = $1', [id]);
+      const e = await stack.pool.query<{ type: string }>(
+        'SELECT type FROM events WHERE resource_id = $1 ORDER BY created_at',
+        [id],
+      );
+      return { status: p.rows[0]!.status, events: e.rows.map((r) => r.type) };
+    };
+    const during = await newPayin(merchantId);
+    expect(killedDuring(during, 'during').signal).toBe('SIGKILL');
+    // PostgreSQL rolls back the transaction of the dead connection.
+    expect(
+      await eventually('the dead transaction rolled back', async () => {
+        const s = await state(during);
+        return s.status === 'created' ? s : undefined;
+      }),
+    ).toEqual({ status: 'created', events: ['payin.created'] });
+
+    const after = await newPayin(merchantId);
+    expect(killedDuring(after, 'after').signal).toBe('SIGKILL');
+    expect(await state(after)).toEqual({ status: 'failed', events: ['payin.created', 'payin.failed'] });
+  });
+});
+
 describe('webhook endpoints', () => {
   it('deliver every event signed with Standard Webhooks; the secret is shown once', async () => {
     const created = await createEndpoint({ url: `${receiver.url}/ok`, description: 'shop' });
@@ -266,7 +323,7 @@ describe('webhook endpoints', () => {
 
     const done = await approvedPayin();
     const events = await eventsOf(done.id);
-    const got = await eventually('three deliveries', async () => {
+    const got = await eventually('three deliveries', () => {
       const mine = receiver.at('/ok').filter((r) => events.some((e) => e.id === r.headers['webhook-id']));
       return mine.length >= 3 ? mine : undefined;
     });
@@ -291,6 +348,11 @@ describe('webhook endpoints', () => {
       return mine.length === 3 && mine.every((d) => d.status === 'succeeded') ? mine : undefined;
     });
     expect(deliveries.every((d) => d.attempts[0]!.http_status === 204)).toBe(true);
+    const batch = await stack.pool.query<{ workflow_id: string }>(
+      'SELECT workflow_id FROM webhook_deliveries WHERE id = $1',
+      [deliveries[0]!.id],
+    );
+    await recordHistory(stack, batch.rows[0]!.workflow_id, 'webhooks-delivered', 'workflow');
     const perEvent = await api<{ data: DeliveryBody[] }>(
       stack,
       'GET',
@@ -327,8 +389,8 @@ describe('webhook endpoints', () => {
       key,
       body: { amount: 2000, currency: 'XOF', mode: 'direct', customer: { phone: '+22670123456' } },
     });
-    const r1 = await eventually('delivery during the grace period', async () =>
-      receiver.at('/ok-rotation').find((r) => JSON.parse(r.body).data.id === p1.body.id),
+    const r1 = await eventually('delivery during the grace period', () =>
+      receiver.at('/ok-rotation').find((r) => (JSON.parse(r.body) as EventBody).data.id === p1.body.id),
     );
     expect(r1.headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(verify(old, r1).type).toBe('payin.created');
@@ -349,8 +411,8 @@ describe('webhook endpoints', () => {
       key,
       body: { amount: 2000, currency: 'XOF', mode: 'direct', customer: { phone: '+22670123456' } },
     });
-    const r2 = await eventually('delivery after the grace period', async () =>
-      receiver.at('/ok-rotation').find((r) => JSON.parse(r.body).data.id === p2.body.id),
+    const r2 = await eventually('delivery after the grace period', () =>
+      receiver.at('/ok-rotation').find((r) => (JSON.parse(r.body) as EventBody).data.id === p2.body.id),
     );
     expect(r2.headers['webhook-signature']!.split(' ')).toHaveLength(1);
     expect(verify(newest, r2).type).toBe('payin.created');
@@ -380,7 +442,7 @@ describe('webhook endpoints', () => {
     expect(failed.status).toBe('pending');
     expect(failed.attempts[0]!.http_status).toBe(500);
     expect(failed.attempts[0]!.response_body).toHaveLength(1024);
-    // Next attempt 5 s (±10 %) after the first.
+    // Next attempt 5 s (+ up to 10 %) after the first.
     const wait = Date.parse(failed.next_attempt_at!) - Date.now();
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThan(5_600);
@@ -396,7 +458,7 @@ describe('webhook endpoints', () => {
     });
     expect(resent.status).toBe(202);
     expect(resent.body.queued).toBe(1);
-    const r = await eventually('the resent event', async () =>
+    const r = await eventually('the resent event', () =>
       receiver.at('/ok-resend').find((x) => x.headers['webhook-id'] === event!.id),
     );
     expect(verify(failing.body.secret!, r).id).toBe(event!.id);
@@ -513,7 +575,7 @@ describe('webhook endpoints', () => {
     );
     expect(replay.status).toBe(202);
     expect(replay.body.queued).toBe(events.length);
-    const got = await eventually('the replayed events', async () => {
+    const got = await eventually('the replayed events', () => {
       const r = receiver.at('/ok-replay');
       return r.length >= events.length ? r : undefined;
     });
@@ -547,7 +609,7 @@ describe('live stream', () => {
     const first = connect(key);
     await first.open;
     const done = await approvedPayin(key);
-    const seen = await eventually('three events on the stream', async () =>
+    const seen = await eventually('three events on the stream', () =>
       first.got.length >= 3 ? first.got.slice() : undefined,
     );
     expect(seen.map((e) => e.type)).toEqual(['payin.created', 'payin.action_required', 'payin.succeeded']);
@@ -557,7 +619,7 @@ describe('live stream', () => {
     const resumed = connect(key, seen[0]!.id);
     await resumed.open;
     const p2 = await approvedPayin(key);
-    const all = await eventually('the missed and the new events', async () =>
+    const all = await eventually('the missed and the new events', () =>
       resumed.got.length >= 5 ? resumed.got.slice() : undefined,
     );
     resumed.ws.close();
@@ -577,12 +639,13 @@ describe('live stream', () => {
       },
     });
     expect(sse.headers.get('content-type')).toContain('text/event-stream');
-    const reader = sse.body!.getReader();
+    const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
     const expected = listed.length - 3;
     while ([...text.matchAll(/^id: /gm)].length < expected) {
-      const { value } = await reader.read();
-      text += new TextDecoder().decode(value);
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
     }
     await reader.cancel();
     const ids = [...text.matchAll(/^id: (evt_\w+)$/gm)].map((m) => m[1]);

@@ -200,7 +200,7 @@ export async function api<T = Record<string, unknown>>(
 
 export async function eventually<T>(
   what: string,
-  probe: () => Promise<T | undefined>,
+  probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
   intervalMs = 200,
 ): Promise<T> {
