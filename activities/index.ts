@@ -76,7 +76,9 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * worker that dies mid-activity is noticed in seconds instead of at the activity's full timeout;
  * and its operator calls see its cancellation (a timed-out attempt's call does not go on).
  */
-function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+export function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
   return Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [
       name,

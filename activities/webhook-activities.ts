@@ -13,7 +13,13 @@ import {
   recordWebhookAttempt,
   signingSecrets,
 } from '../db/webhooks.js';
-import { isNonPublicAddress, jitteredRetryDelayMs, webhookUrlProblem } from '../lib/events.js';
+import {
+  DEFAULT_RETRY_SCHEDULE,
+  isNonPublicAddress,
+  jitteredRetryDelayMs,
+  webhookUrlProblem,
+  type RetrySchedule,
+} from '../lib/events.js';
 import type { Logger } from '../lib/logger.js';
 
 export type DeliveryOutcome = 'succeeded' | 'failed' | 'cancelled';
@@ -128,7 +134,13 @@ function postOnce(
  * itself after the schedule's delay (`nextRetryDelay`): a waiting retry is a timer on the server,
  * no workflow task and no worker memory.
  */
-export function createWebhookActivities(deps: { pool: Pool; logger: Logger; timeoutMs: number }) {
+export function createWebhookActivities(deps: {
+  pool: Pool;
+  logger: Logger;
+  timeoutMs: number;
+  schedule?: RetrySchedule;
+}) {
+  const schedule = deps.schedule ?? DEFAULT_RETRY_SCHEDULE;
   const { pool, logger } = deps;
   return {
     async deliverWebhook(deliveryId: string): Promise<DeliveryOutcome> {
@@ -196,15 +208,17 @@ export function createWebhookActivities(deps: { pool: Pool; logger: Logger; time
         log.warn('webhook endpoint answered 410 Gone: disabled');
         return 'failed';
       }
-      const delayMs = jitteredRetryDelayMs(attempt, Math.random());
+      const delayMs = jitteredRetryDelayMs(attempt, Math.random(), schedule);
       if (delayMs === undefined) {
-        // Three days of attempts failed. An endpoint that has not succeeded since this delivery
-        // began has been failing all that time: it is disabled, and an event says so.
+        // The whole schedule (three days by default) failed. An endpoint that has not succeeded
+        // since this delivery began has been failing all that time: it is disabled, with an event.
         const stillFailing = !(await endpointSucceededSince(pool, endpoint.id, delivery.createdAt));
         await recordWebhookAttempt(pool, {
           ...base,
           outcome: 'failed',
-          ...(stillFailing ? { disableEndpoint: 'every delivery failed for 3 days' } : {}),
+          ...(stillFailing
+            ? { disableEndpoint: `every delivery failed for ${Math.round(schedule.windowMs / 3_600_000)} h` }
+            : {}),
         });
         log.warn({ error: base.error, disabled: stillFailing }, 'webhook delivery failed for good');
         return 'failed';

@@ -111,6 +111,13 @@ export class EventStreamHub {
   /** `GET /v1/events/stream` with `Accept: text/event-stream` (resume: `Last-Event-ID` or `?after=`). */
   async serveSse(req: Request, res: Response): Promise<void> {
     const merchant = currentMerchant(res.locals);
+    // A plain GET would wait for ever: the stream is for readers that ask for it.
+    if (!(req.header('accept') ?? '').includes('text/event-stream')) {
+      throw new Problem(
+        'not-acceptable',
+        'Ask for Accept: text/event-stream, or open a WebSocket at this path; GET /v1/events lists events',
+      );
+    }
     const after =
       req.header('last-event-id') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
     const position = await this.startPosition(merchant.id, after || undefined);

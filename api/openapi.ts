@@ -18,6 +18,20 @@ import {
   ProblemSchema,
 } from './schemas.js';
 import {
+  CreateWebhookEndpointRequest,
+  DeliveryListQuery,
+  DeliveryListSchema,
+  EventListQuery,
+  EventListSchema,
+  EventSchema,
+  ReplayRequest,
+  ResendRequest,
+  RotateSecretRequest,
+  UpdateWebhookEndpointRequest,
+  WebhookEndpointSchema,
+} from './event-schemas.js';
+import { EVENT_TYPES } from '../lib/events.js';
+import {
   DiscrepancyQuery,
   DiscrepancySchema,
   UploadQuery,
@@ -396,6 +410,254 @@ export function buildOpenApiDocument() {
       },
     });
   }
+  // ------------------------------------------------------------------ events and webhooks
+  const secured = [{ [bearer.name]: [] }];
+  const unauthenticated = problem('Missing or invalid API key');
+  const eventId = z.object({ id: z.string().meta({ example: 'evt_2b4d6f8h2j4l6n8p3r5t7v2x' }) });
+  const endpointId = z.object({ id: z.string().meta({ example: 'we_5c7e2g4i6k8m2o4q6s8u3w5y' }) });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/events',
+    summary: 'List events, newest first',
+    description: `Every change of your payins, payouts, refunds, transfers and webhook endpoints. Types: ${EVENT_TYPES.join(', ')}.`,
+    security: secured,
+    request: { query: EventListQuery },
+    responses: {
+      200: json(EventListSchema, 'A page of events'),
+      400: problem('Invalid filter or cursor'),
+      401: unauthenticated,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/events/stream',
+    summary: 'Live stream of your events (WebSocket or Server-Sent Events)',
+    description:
+      'Upgrade to a WebSocket (one JSON event per text message) or ask for `text/event-stream` (SSE). ' +
+      'Resume after the last event you saw with `?after=evt_...` (or the `Last-Event-ID` header): every later ' +
+      'event comes once, in order. Without it, the stream starts with the next event.',
+    security: secured,
+    request: {
+      query: z.object({
+        after: z.string().optional().meta({ description: 'The id of the last event you saw' }),
+      }),
+      headers: z.object({ Accept: z.string().optional(), 'Last-Event-ID': z.string().optional() }),
+    },
+    responses: {
+      101: { description: 'Switching to the WebSocket protocol' },
+      200: { description: 'The SSE stream', content: { 'text/event-stream': { schema: z.string() } } },
+      400: problem('`after` is not one of your events'),
+      401: unauthenticated,
+      406: problem('Neither a WebSocket upgrade nor `Accept: text/event-stream`'),
+      503: problem('The event named by `after` is not published yet; retry'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/events/{id}',
+    summary: 'Read an event',
+    security: secured,
+    request: { params: eventId },
+    responses: { 200: json(EventSchema, 'The event'), 401: unauthenticated, 404: problem('No such event') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/events/{id}/deliveries',
+    summary: "An event's webhook deliveries and their attempts",
+    security: secured,
+    request: { params: eventId, query: DeliveryListQuery },
+    responses: {
+      200: json(DeliveryListSchema, 'Deliveries, newest first'),
+      400: problem('Invalid filter or cursor'),
+      401: unauthenticated,
+      404: problem('No such event'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/events/{id}/resend',
+    summary: 'Send an event again now',
+    description:
+      'To one endpoint, or to every enabled endpoint that wants its type. Same `webhook-id` as before.',
+    security: secured,
+    request: {
+      params: eventId,
+      body: { required: false, content: { 'application/json': { schema: ResendRequest } } },
+    },
+    responses: {
+      202: json(
+        z.object({ object: z.literal('webhook_resend'), event_id: z.string(), queued: z.number().int() }),
+        'Queued',
+      ),
+      400: problem('Invalid input'),
+      401: unauthenticated,
+      404: problem('No such event or endpoint'),
+      409: problem('The endpoint is disabled, or no enabled endpoint wants this event'),
+      415: problem('The body is not JSON'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/webhook-endpoints',
+    summary: 'Create a webhook endpoint',
+    description:
+      'Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The answer ' +
+      'carries the signing secret (`whsec_...`), shown only this once. Live keys may not use private, loopback or ' +
+      'link-local addresses.',
+    security: secured,
+    request: {
+      body: { required: true, content: { 'application/json': { schema: CreateWebhookEndpointRequest } } },
+    },
+    responses: {
+      201: json(WebhookEndpointSchema, 'Created, with its secret'),
+      400: problem('Invalid input, or a URL refused'),
+      401: unauthenticated,
+      415: problem('The body is not JSON'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/webhook-endpoints',
+    summary: 'List webhook endpoints',
+    security: secured,
+    responses: {
+      200: json(z.object({ object: z.literal('list'), data: z.array(WebhookEndpointSchema) }), 'Endpoints'),
+      401: unauthenticated,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/webhook-endpoints/{id}',
+    summary: 'Read a webhook endpoint',
+    security: secured,
+    request: { params: endpointId },
+    responses: {
+      200: json(WebhookEndpointSchema, 'The endpoint'),
+      401: unauthenticated,
+      404: problem('No such endpoint'),
+    },
+  });
+  registry.registerPath({
+    method: 'patch',
+    path: '/v1/webhook-endpoints/{id}',
+    summary: 'Change a webhook endpoint (URL, types, description, enabled)',
+    security: secured,
+    request: {
+      params: endpointId,
+      body: { required: true, content: { 'application/json': { schema: UpdateWebhookEndpointRequest } } },
+    },
+    responses: {
+      200: json(WebhookEndpointSchema, 'The endpoint'),
+      400: problem('Invalid input, or a URL refused'),
+      401: unauthenticated,
+      404: problem('No such endpoint'),
+      415: problem('The body is not JSON'),
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/webhook-endpoints/{id}',
+    summary: 'Delete a webhook endpoint (its pending deliveries stop)',
+    security: secured,
+    request: { params: endpointId },
+    responses: {
+      200: json(
+        z.object({ id: z.string(), object: z.literal('webhook_endpoint'), deleted: z.literal(true) }),
+        'Deleted',
+      ),
+      401: unauthenticated,
+      404: problem('No such endpoint'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/webhook-endpoints/{id}/rotate-secret',
+    summary: 'Issue a new signing secret; the old one keeps signing for a grace period',
+    security: secured,
+    request: {
+      params: endpointId,
+      body: { required: false, content: { 'application/json': { schema: RotateSecretRequest } } },
+    },
+    responses: {
+      200: json(
+        WebhookEndpointSchema.extend({ previous_secret_expires_at: z.string() }),
+        'The endpoint with its new secret (shown once)',
+      ),
+      400: problem('Invalid input'),
+      401: unauthenticated,
+      404: problem('No such endpoint'),
+      415: problem('The body is not JSON'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/webhook-endpoints/{id}/deliveries',
+    summary: "An endpoint's deliveries and their attempts, newest first",
+    security: secured,
+    request: { params: endpointId, query: DeliveryListQuery },
+    responses: {
+      200: json(DeliveryListSchema, 'Deliveries'),
+      400: problem('Invalid filter or cursor'),
+      401: unauthenticated,
+      404: problem('No such endpoint'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/webhook-endpoints/{id}/replay',
+    summary: 'Send again every event since a time (after an outage)',
+    security: secured,
+    request: {
+      params: endpointId,
+      body: { required: true, content: { 'application/json': { schema: ReplayRequest } } },
+    },
+    responses: {
+      202: json(
+        z.object({
+          object: z.literal('webhook_replay'),
+          endpoint_id: z.string(),
+          since: z.string(),
+          until: z.string().nullable(),
+          queued: z.number().int(),
+          truncated: z.boolean(),
+        }),
+        'Queued (at most 10,000 events per call)',
+      ),
+      400: problem('Invalid input'),
+      401: unauthenticated,
+      404: problem('No such endpoint'),
+      409: problem('The endpoint is disabled'),
+      415: problem('The body is not JSON'),
+    },
+  });
+  const webhookHeaders = z.object({
+    'webhook-id': z
+      .string()
+      .meta({ description: 'The event id: the same on every retry (deduplicate on it)' }),
+    'webhook-timestamp': z
+      .string()
+      .meta({ description: 'Seconds since the epoch, when this attempt was signed' }),
+    'webhook-signature': z.string().meta({
+      description: 'Space-separated `v1,<base64 HMAC-SHA256>`, one per live secret (Standard Webhooks)',
+    }),
+  });
+  for (const family of ['payin', 'payout', 'refund', 'transfer', 'webhook_endpoint']) {
+    registry.registerWebhook({
+      method: 'post',
+      path: family,
+      summary: `${family}.* events`,
+      description: `Types: ${EVENT_TYPES.filter((t) => t.startsWith(`${family}.`)).join(', ')}. Verify the signature with any Standard Webhooks library before trusting the body.`,
+      request: {
+        headers: webhookHeaders,
+        body: { required: true, content: { 'application/json': { schema: EventSchema } } },
+      },
+      responses: {
+        200: { description: 'Any 2xx: delivered' },
+        410: { description: 'Gone: the endpoint is disabled' },
+      },
+    });
+  }
+
   registry.registerPath({
     method: 'get',
     path: '/healthz',

@@ -13,6 +13,7 @@ export const PROBLEM_TYPES = {
   forbidden: { status: 403, title: 'This key may not do this' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'not-acceptable': { status: 406, title: 'This resource cannot answer in the format asked for' },
   'idempotency-key-reused': { status: 409, title: 'Idempotency-Key already used for another request' },
   conflict: { status: 409, title: 'The resource is not in a state that allows this' },
   'payload-too-large': { status: 413, title: 'Request body too large' },

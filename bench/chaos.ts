@@ -16,7 +16,10 @@
  *   - the sandbox's executed payouts equal to ours: none twice, none missing, none extra;
  *   - every callback the sandbox delivered (answered 2xx) present in our inbox;
  *   - no payin credited for more than its operator collected, none on a forged notification;
- *   - no disbursement executed twice anywhere, none released while executed.
+ *   - no disbursement executed twice anywhere, none released while executed;
+ *   - every event delivered to the merchant's webhook endpoint (a receiver of this process that
+ *     fails at random, answers too slowly, and disappears for a while), each verified with the
+ *     endpoint's secret, none with a bad signature.
  * Exit code 1 if any check fails.
  *
  *   npm run chaos                              # 120 s of traffic and kills
@@ -35,6 +38,7 @@ import { createLogger } from '../lib/logger.js';
 import { FINAL_STATUSES, type PaymentStatus } from '../lib/payments.js';
 import { DATA_DIR, stopLocalPostgres } from '../scripts/infra.js';
 import { markdownTable, runConcurrently, startBenchSystem, type BenchSystem } from './harness.js';
+import { WebhookReceiver } from './webhook-receiver.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,14 +58,17 @@ const seed = values.seed ? Number(values.seed) : Date.now() % 1_000_000;
 const say = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 /** Deterministic randomness from --seed (mulberry32), so that a failing run can be replayed. */
-let state = seed >>> 0;
-function random(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+function mulberry32(from: number): () => number {
+  let state = from >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
 }
+const random = mulberry32(seed);
 const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,6 +155,10 @@ async function main() {
       TMONEY_NOTIFICATION_GRACE_SECONDS: '5',
       SWEEP_RECHECK_MINUTES: '0',
       INITIATION_WAIT_SECONDS: '10',
+      // Webhooks: a receiver slower than 2 s has failed; retries within seconds, for 10 minutes.
+      WEBHOOK_TIMEOUT_MS: '2000',
+      WEBHOOK_RETRY_SECONDS: '1,2,4,8',
+      WEBHOOK_RETRY_WINDOW_SECONDS: '600',
     },
     sandboxEnv: {
       SANDBOX_APPROVAL_DELAY_MS: '300',
@@ -161,7 +172,25 @@ async function main() {
   const lagging = { omitted: 0, releasedWhileOmitted: 0 };
   const kills: { at: string; victim: string; downMs: number; upMs: number }[] = [];
   let counter = 0;
+  // The merchant's webhook receiver: its own randomness, so that the traffic stays the seed's.
+  const receiver = new WebhookReceiver({
+    random: mulberry32(seed + 1),
+    failRate: 0.15,
+    slowRate: 0.05,
+    slowMs: 3_000,
+  });
+  const outages: number[] = [];
   try {
+    await receiver.start();
+    const endpoint = await fetch(`${sys.apiUrl}/v1/webhook-endpoints`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${sys.merchant.apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: receiver.url, description: 'chaos receiver' }),
+    });
+    if (endpoint.status !== 201) throw new Error(`webhook endpoint not created: HTTP ${endpoint.status}`);
+    const created = (await endpoint.json()) as { id: string; secret: string };
+    receiver.secret = created.secret;
+    say(`• webhook endpoint ${created.id} → ${receiver.url} (fails 15 %, slow 5 %, disappears twice)`);
     // Money to pay out: a few payins before the storm.
     say('• funding the merchant');
     await runConcurrently(8, 4, async (i) => {
@@ -294,7 +323,17 @@ async function main() {
         }
       }
     })();
-    await Promise.all([traffic, monkey, blindSweeps]);
+    // The merchant's server disappears twice for a while (connections refused), then comes back.
+    const receiverOutages = (async () => {
+      for (let i = 0; i < 2 && Date.now() < until - 20_000; i++) {
+        await sleep(between(5_000, Math.max(5_000, (until - Date.now()) / 2 - 15_000)));
+        const ms = between(8_000, 15_000);
+        say(`  ✗ webhook receiver gone for ${ms} ms`);
+        outages.push(ms);
+        await receiver.disappear(ms);
+      }
+    })();
+    await Promise.all([traffic, monkey, blindSweeps, receiverOutages]);
 
     say('• storm over; waiting for open payments to end');
     await waitUntil(sys, 'payments final or unknown', 300_000, async () =>
@@ -346,7 +385,44 @@ async function main() {
       (err: Error) => say(`  ${err.message}`),
     );
 
+    say('• waiting for every event to reach the webhook receiver');
+    const undelivered = async () => {
+      const { rows } = await sys.pool.query<{ id: string }>('SELECT id FROM events WHERE merchant_id = $1', [
+        sys.merchant.id,
+      ]);
+      return rows.filter((r) => !receiver.delivered.has(r.id)).map((r) => r.id);
+    };
+    await waitUntil(
+      sys,
+      'every event delivered',
+      240_000,
+      async () => (await undelivered()).length === 0,
+    ).catch((err: Error) => say(`  ${err.message}`));
     const checks = await verify(sys);
+    const missing = await undelivered();
+    const eventCount = await sys.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM events WHERE merchant_id = $1',
+      [sys.merchant.id],
+    );
+    const attempts = await sys.pool.query<{ n: number; deliveries: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT delivery_id)::int AS deliveries FROM webhook_attempts',
+    );
+    checks.results.push({
+      name: 'every event delivered to the webhook endpoint, each verified with its secret',
+      ok: missing.length === 0 && eventCount.rows[0]!.n > 0,
+      detail:
+        `${eventCount.rows[0]!.n} events, ${receiver.delivered.size} verified and acknowledged; ` +
+        `${attempts.rows[0]!.n} attempts for ${attempts.rows[0]!.deliveries} deliveries; receiver answers ${JSON.stringify(receiver.answers)}; ` +
+        `outages ${JSON.stringify(outages)} ms` +
+        (missing.length
+          ? `; missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}`
+          : ''),
+    });
+    checks.results.push({
+      name: 'no webhook with a bad signature',
+      ok: receiver.badSignatures === 0,
+      detail: `${receiver.badSignatures} deliveries failed verification`,
+    });
     checks.results.push({
       name: 'a report that lags by a day releases no hold',
       ok: lagging.releasedWhileOmitted === 0,
@@ -391,6 +467,7 @@ async function main() {
     );
     process.exitCode = summary.passed ? 0 : 1;
   } finally {
+    await receiver.stop();
     await sys.stop();
   }
 }

@@ -14,4 +14,6 @@ const child = spawn(
     env: { ...process.env, NODE_OPTIONS: process.env.NODE_OPTIONS ?? '' },
   },
 );
+// Ctrl-C and stop requests reach the CLI itself (`webhooks listen` cleans up before it exits).
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

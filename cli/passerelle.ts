@@ -33,9 +33,13 @@ commands:
                                     or, with --sweep, a sweep; waits and prints the summary
   merchant policy --merchant mer_… [--late-success credit|refund] [--refund-recipient payer|any]
                                     what reconciliation does with a success found after expiry
+  webhooks listen [--api-key sk_…] [--api http://127.0.0.1:3000] [--port 0] [--events payin.succeeded,…]
+                                    receive this merchant's webhooks here: registers an endpoint on
+                                    127.0.0.1, verifies and prints each delivery, deletes it on Ctrl-C
 
 environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle),
-             TEMPORAL_ADDRESS (default 127.0.0.1:7233) for reconcile`;
+             TEMPORAL_ADDRESS (default 127.0.0.1:7233) for reconcile,
+             PASSERELLE_API_KEY and PASSERELLE_API_URL for webhooks listen`;
 
 function parseCommandLine() {
   try {
@@ -59,6 +63,10 @@ function parseCommandLine() {
         'no-wait': { type: 'boolean', default: false },
         'late-success': { type: 'string' },
         'refund-recipient': { type: 'string' },
+        'api-key': { type: 'string' },
+        api: { type: 'string' },
+        port: { type: 'string', default: '0' },
+        events: { type: 'string', default: '*' },
       },
     });
   } catch (err) {
@@ -266,6 +274,32 @@ if (group === 'merchant' && command === 'create') {
     }
   } finally {
     await connection.close();
+  }
+} else if (group === 'webhooks' && command === 'listen') {
+  const apiKey = values['api-key'] ?? process.env.PASSERELLE_API_KEY;
+  if (!apiKey) fail('webhooks listen needs --api-key sk_… (or PASSERELLE_API_KEY)');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    fail('--port must be a port number (0: any free port)');
+  const apiUrl = (
+    values.api ??
+    process.env.PASSERELLE_API_URL ??
+    `http://127.0.0.1:${process.env.PORT ?? 3000}`
+  ).replace(/\/$/, '');
+  const { listenForWebhooks } = await import('./webhooks-listen.js');
+  const listener = await listenForWebhooks({
+    apiUrl,
+    apiKey,
+    port,
+    eventTypes: values.events.split(',').map((t) => t.trim()),
+    json: values.json,
+    out: (line) => process.stdout.write(`${line}\n`),
+  }).catch((err: Error) => fail(`could not register a webhook endpoint at ${apiUrl}: ${err.message}`, 1));
+  process.stderr.write(
+    `listening at ${listener.url} (webhook endpoint ${listener.endpointId}); Ctrl-C stops and deletes it\n`,
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void listener.stop().then(() => process.exit(0)));
   }
 } else {
   fail(`unknown command: ${positionals.join(' ')}`);

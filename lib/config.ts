@@ -124,6 +124,16 @@ const envSchema = z.object({
 
   /** Webhooks: how long one delivery attempt may take (Standard Webhooks: 15 s). */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  /**
+   * Webhooks: seconds between failed attempts (the last repeated), and how long a delivery is
+   * tried. The defaults are Standard Webhooks' schedule over three days; shorter ones are for tests.
+   */
+  WEBHOOK_RETRY_SECONDS: z
+    .string()
+    .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be a comma-separated list of seconds')
+    .default('5,300,1800,7200,18000,36000')
+    .transform((s) => s.split(',').map((n) => Math.round(Number(n) * 1000))),
+  WEBHOOK_RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(259_200),
   /** Activity slots for webhook deliveries (each mostly waits on a merchant's server). */
   WORKER_WEBHOOK_SLOTS: z.coerce.number().int().min(1).max(10_000).default(100),
   /** The worker's connections for webhook deliveries and the event publisher. */

@@ -49,36 +49,55 @@ export const OPERATIONS_EVENT_TYPES: readonly string[] = ['reconciliation.discre
 // ------------------------------------------------------------------ delivery schedule
 
 /**
- * How long to wait after failed attempt n (1-based) before the next one: immediately, then
- * 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then every 10 h, until at least three days have passed
- * since the first attempt (the Standard Webhooks / Svix schedule).
+ * When failed deliveries are tried again: `delaysMs[n-1]` after failed attempt n, the last delay
+ * repeated, until an attempt comes after `windowMs` from the first.
  */
-const RETRY_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000];
-const EVERY_LATER_MS = 36_000_000;
-export const DELIVERY_WINDOW_MS = 3 * 24 * 3_600_000;
-
-/** Nominal delay after failed attempt `attempt`, or undefined when that attempt was the last. */
-export function nominalRetryDelayMs(attempt: number): number | undefined {
-  let elapsed = 0;
-  for (let a = 1; a < attempt; a++) elapsed += RETRY_DELAYS_MS[a - 1] ?? EVERY_LATER_MS;
-  if (elapsed >= DELIVERY_WINDOW_MS) return undefined;
-  return RETRY_DELAYS_MS[attempt - 1] ?? EVERY_LATER_MS;
+export interface RetrySchedule {
+  delaysMs: readonly number[];
+  windowMs: number;
 }
 
-/** The last attempt of the schedule (13: the first at 0, the last past 72 h). */
-export const LAST_DELIVERY_ATTEMPT = (() => {
+/**
+ * Immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then every 10 h, until at least three
+ * days have passed since the first attempt (the Standard Webhooks / Svix schedule).
+ */
+export const DEFAULT_RETRY_SCHEDULE: RetrySchedule = {
+  delaysMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
+  windowMs: 3 * 24 * 3_600_000,
+};
+export const DELIVERY_WINDOW_MS = DEFAULT_RETRY_SCHEDULE.windowMs;
+
+/** Nominal delay after failed attempt `attempt` (1-based), or undefined when that attempt was the last. */
+export function nominalRetryDelayMs(
+  attempt: number,
+  schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE,
+): number | undefined {
+  const delayAfter = (a: number) => schedule.delaysMs[Math.min(a, schedule.delaysMs.length) - 1]!;
+  let elapsed = 0;
+  for (let a = 1; a < attempt; a++) elapsed += delayAfter(a);
+  if (elapsed >= schedule.windowMs) return undefined;
+  return delayAfter(attempt);
+}
+
+/** The last attempt of a schedule (13 for the default: the first at 0, the last past 72 h). */
+export function lastDeliveryAttempt(schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE): number {
   let attempt = 1;
-  while (nominalRetryDelayMs(attempt) !== undefined) attempt++;
+  while (nominalRetryDelayMs(attempt, schedule) !== undefined) attempt++;
   return attempt;
-})();
+}
+export const LAST_DELIVERY_ATTEMPT = lastDeliveryAttempt();
 
 /**
  * The delay with up to 10 % jitter (`random` in [0, 1)): receivers that came back from an outage
  * are not hit by every pending retry in the same second. Jitter only lengthens a delay, so the
- * schedule always spans at least three days.
+ * schedule always spans at least its window.
  */
-export function jitteredRetryDelayMs(attempt: number, random: number): number | undefined {
-  const nominal = nominalRetryDelayMs(attempt);
+export function jitteredRetryDelayMs(
+  attempt: number,
+  random: number,
+  schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE,
+): number | undefined {
+  const nominal = nominalRetryDelayMs(attempt, schedule);
   if (nominal === undefined) return undefined;
   return Math.round(nominal * (1 + 0.1 * random));
 }

@@ -14,6 +14,7 @@ const stages = {
   'bench:payins': 'bench/payins.ts',
   'bench:idle': 'bench/idle.ts',
   'bench:reconcile': 'bench/reconcile.ts',
+  'bench:webhooks': 'bench/webhooks.ts',
   chaos: 'bench/chaos.ts',
 };
 if (!stages[stage]) {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { createActivities, withHeartbeats } from '../activities/index.js';
 import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
@@ -115,11 +115,17 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     Worker.create({
       ...common,
       taskQueue: webhooksQueue(config.TEMPORAL_TASK_QUEUE),
-      activities: createWebhookActivities({
-        pool: webhookPool,
-        logger,
-        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-      }),
+      activities: withHeartbeats(
+        createWebhookActivities({
+          pool: webhookPool,
+          logger,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          schedule: {
+            delaysMs: config.WEBHOOK_RETRY_SECONDS,
+            windowMs: config.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+          },
+        }),
+      ),
       maxConcurrentActivityTaskExecutions: config.WORKER_WEBHOOK_SLOTS,
     }),
   ]);

@@ -25,6 +25,8 @@ export async function deliverWebhooks(input: WebhookDeliveriesInput): Promise<We
     taskQueue: webhooksQueue(workflowInfo().taskQueue),
     // An attempt waits at most WEBHOOK_TIMEOUT_MS (at most 60 s) on the receiver.
     startToCloseTimeout: '90 seconds',
+    // It heartbeats every second: an attempt cut by a worker's death is retried within seconds.
+    heartbeatTimeout: '5 seconds',
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
   });
   const outcomes: DeliveryOutcome[] = await Promise.all(input.deliveryIds.map((id) => deliverWebhook(id)));

@@ -174,7 +174,7 @@ describe('webhook retries over three days', () => {
       'SELECT enabled, disabled_reason FROM webhook_endpoints WHERE id = $1',
       [endpointId],
     );
-    expect(endpoint.rows[0]).toEqual({ enabled: false, disabled_reason: 'every delivery failed for 3 days' });
+    expect(endpoint.rows[0]).toEqual({ enabled: false, disabled_reason: 'every delivery failed for 72 h' });
     const events = await pool.query<{ type: string }>('SELECT type FROM events WHERE resource_id = $1', [
       endpointId,
     ]);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -582,6 +582,54 @@ describe('webhook endpoints', () => {
     expect(new Set(got.map((r) => verify(endpoint.body.secret!, r).id))).toEqual(
       new Set(events.map((e) => e.id)),
     );
+  });
+});
+
+describe('passerelle webhooks listen', () => {
+  it('registers a local endpoint, verifies and prints each delivery, and deletes the endpoint on Ctrl-C', async () => {
+    const merchant = await createMerchant(stack.pool, 'Listener');
+    const cli = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'bin', 'passerelle.js'),
+        'webhooks',
+        'listen',
+        '--api',
+        stack.apiUrl,
+        '--events',
+        'payin.created',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, PASSERELLE_API_KEY: merchant.apiKey },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    cli.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    cli.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    try {
+      const endpointId = await eventually(
+        'the listener registered',
+        () => /webhook endpoint (we_\w+)/.exec(err)?.[1],
+      );
+      const payin = await api<{ id: string }>(stack, 'POST', '/v1/payins', {
+        key: merchant.apiKey,
+        body: { amount: 2000, currency: 'XOF', mode: 'direct', customer: { phone: '+22670129999' } },
+      });
+      const line = await eventually('the delivery printed', () =>
+        out.split('\n').find((l) => l.includes(payin.body.id)),
+      );
+      expect(line).toMatch(/^✓ evt_[a-z2-7]{24} payin\.created pay_\w+ created \(signature verified\)$/);
+      cli.kill('SIGINT');
+      expect(await exited).toBe(0);
+      const gone = await api(stack, 'GET', `/v1/webhook-endpoints/${endpointId}`, { key: merchant.apiKey });
+      expect(gone.status).toBe(404);
+    } finally {
+      cli.kill('SIGKILL');
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import {
   LAST_DELIVERY_ATTEMPT,
   isNonPublicAddress,
   jitteredRetryDelayMs,
+  lastDeliveryAttempt,
   nominalRetryDelayMs,
   webhookUrlProblem,
 } from '../../lib/events.js';
@@ -73,5 +74,17 @@ describe('webhook endpoint addresses', () => {
     expect(webhookUrlProblem('ftp://shop.example/hook', false)).toBeDefined();
     expect(webhookUrlProblem('https://user:pw@shop.example/hook', true)).toContain('credentials');
     expect(webhookUrlProblem('/relative', false)).toContain('absolute');
+  });
+});
+
+describe('a configured schedule', () => {
+  it('repeats its last delay until an attempt comes after its window', () => {
+    const schedule = { delaysMs: [1000, 2000, 3000], windowMs: 10_000 };
+    const delays: number[] = [];
+    for (let a = 1; nominalRetryDelayMs(a, schedule) !== undefined; a++)
+      delays.push(nominalRetryDelayMs(a, schedule)!);
+    // 1 + 2 + 3 + 3 = 9 s < 10 s, then one more: the last attempt comes at 12 s.
+    expect(delays).toEqual([1000, 2000, 3000, 3000, 3000]);
+    expect(lastDeliveryAttempt(schedule)).toBe(6);
   });
 });
