@@ -110,9 +110,10 @@ async function payins(sys: BenchSystem, key: string, n: number, tag: string) {
 }
 
 async function newMerchantKey(sys: BenchSystem, name: string): Promise<{ id: string; key: string }> {
-  const { createMerchant } = await import('../db/merchants.js');
+  const { createMerchant, insertApiKey } = await import('../db/merchants.js');
   const m = await createMerchant(sys.pool, name);
-  return { id: m.merchant.id, key: m.apiKey };
+  // Test mode: the receivers listen on 127.0.0.1.
+  return { id: m.merchant.id, key: (await insertApiKey(sys.pool, m.merchant.id, 'test')).apiKey };
 }
 
 /** Workflow tasks and history events of the delivery workflows, from their histories. */

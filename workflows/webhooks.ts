@@ -27,7 +27,9 @@ export async function deliverWebhooks(input: WebhookDeliveriesInput): Promise<We
     startToCloseTimeout: '90 seconds',
     // It heartbeats every second: an attempt cut by a worker's death is retried within seconds.
     heartbeatTimeout: '5 seconds',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+    // Our own failures (database down, worker killed mid-attempt) are retried within 30 s; the
+    // receiver's failures wait the schedule's delay (nextRetryDelay, which this does not cap).
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
   const outcomes: DeliveryOutcome[] = await Promise.all(input.deliveryIds.map((id) => deliverWebhook(id)));
   return {
