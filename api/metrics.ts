@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { countOpenTransfers, countWatchedPayments } from '../db/metrics.js';
+import { countOpenTransfers, countWatchedPayments, webhookBacklog } from '../db/metrics.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { Problem } from './problems.js';
@@ -25,14 +25,19 @@ export function metricsRoutes(pool: Pool, config: Config): Router {
         at: number;
         payments: { kind: string; status: string; operator: string; n: number }[];
         transfers: { status: string; n: number }[];
+        webhooks: Awaited<ReturnType<typeof webhookBacklog>>;
       }
     | undefined;
   let reading: Promise<NonNullable<typeof snapshot>> | undefined;
   const read = async () => {
     if (snapshot && Date.now() - snapshot.at < SNAPSHOT_MS) return snapshot;
     reading ??= (async () => {
-      const [payments, transfers] = await Promise.all([countWatchedPayments(pool), countOpenTransfers(pool)]);
-      snapshot = { at: Date.now(), payments, transfers };
+      const [payments, transfers, webhooks] = await Promise.all([
+        countWatchedPayments(pool),
+        countOpenTransfers(pool),
+        webhookBacklog(pool),
+      ]);
+      snapshot = { at: Date.now(), payments, transfers, webhooks };
       return snapshot;
     })().finally(() => {
       reading = undefined;
@@ -59,6 +64,22 @@ export function metricsRoutes(pool: Pool, config: Config): Router {
       const { transfers } = await read();
       this.reset();
       for (const r of transfers) this.set({ status: r.status }, r.n);
+    },
+  });
+
+  new Gauge({
+    name: 'passerelle_webhooks',
+    help:
+      'The outbox and webhook deliveries: events not yet published, deliveries pending (waiting for an ' +
+      'attempt), deliveries whose workflow is not started yet, endpoints disabled',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const { webhooks } = await read();
+      this.set({ state: 'events_unpublished' }, webhooks.unpublished);
+      this.set({ state: 'deliveries_pending' }, webhooks.pending);
+      this.set({ state: 'deliveries_undispatched' }, webhooks.undispatched);
+      this.set({ state: 'endpoints_disabled' }, webhooks.disabledEndpoints);
     },
   });
 

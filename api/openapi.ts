@@ -34,6 +34,7 @@ import { EVENT_TYPES } from '../lib/events.js';
 import {
   DiscrepancyQuery,
   DiscrepancySchema,
+  OperationsEventQuery,
   UploadQuery,
   ResolveDiscrepancyRequest,
   ReconciliationRunSchema,
@@ -311,6 +312,18 @@ export function buildOpenApiDocument() {
     responses: {
       202: { description: 'Started; poll the run at `Location`' },
       400: problem('Invalid operator, kind or period'),
+      401: problem('Missing or invalid operations key'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/reconciliation/events',
+    summary: 'Operations events (`reconciliation.discrepancy_found`), newest first',
+    security: [{ [admin.name]: [] }],
+    request: { query: OperationsEventQuery },
+    responses: {
+      200: json(EventListSchema, 'A page of events'),
+      400: problem('Invalid filter or cursor'),
       401: problem('Missing or invalid operations key'),
     },
   });

@@ -1,7 +1,9 @@
+import { eventView, listMerchantEvents } from '../db/events.js';
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
+import { decodeCursor, encodeCursor } from './views.js';
 import { setUploadRun } from '../db/reconciliation-uploads.js';
 import { OPERATORS } from '../lib/operators.js';
 import type { Pool } from '../db/pool.js';
@@ -317,6 +319,14 @@ export async function startReconciliationRun(
  * `/v1/reconciliation/runs`: trigger a run, read runs and their discrepancies (filtered), and
  * export them as CSV or as the XML reconciliation report the integration specification asks for.
  */
+export const OperationsEventQuery = z
+  .object({
+    created_after: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
 export function reconciliationRoutes(deps: { config: Config; pool: Pool; temporal: Client }): Router {
   const { config, pool, temporal } = deps;
   const router = Router();
@@ -339,6 +349,24 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
       .status(202)
       .location(`/v1/reconciliation/runs/${id}`)
       .json({ id, object: 'reconciliation_run', status: 'running', workflow_id: workflowId });
+  });
+
+  // Operations events (no merchant): discrepancies found, newest first.
+  router.get('/events', async (req, res) => {
+    const q = OperationsEventQuery.safeParse(req.query);
+    if (!q.success) throw validationProblem(q.error);
+    const page = await listMerchantEvents(pool, {
+      merchantId: null,
+      limit: q.data.limit,
+      createdAfter: q.data.created_after ? new Date(q.data.created_after) : undefined,
+      before: q.data.cursor ? decodeCursor(q.data.cursor) : undefined,
+    });
+    res.json({
+      object: 'list',
+      data: page.items.map(eventView),
+      has_more: page.next !== undefined,
+      next_cursor: page.next ? encodeCursor(page.next) : null,
+    });
   });
 
   router.get('/runs', async (req, res) => {

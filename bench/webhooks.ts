@@ -16,7 +16,7 @@
  *   npm run bench:webhooks -- --payins 500 --waiting 2000 --json
  */
 import { parseArgs } from 'node:util';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import {
   cpuSecondsOf,
   markdownTable,
@@ -48,7 +48,7 @@ if (![N, C, W].every((x) => Number.isInteger(x) && x > 0) || !(WAIT >= 0)) {
 }
 const FINAL = ['succeeded', 'failed', 'cancelled', 'expired'];
 const say = (s: string) => process.stderr.write(`${s}\n`);
-const WORKFLOW_TASK_COMPLETED = temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+const WORKFLOW_TASK_COMPLETED = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {

@@ -23,3 +23,27 @@ export async function countOpenTransfers(db: Queryable): Promise<{ status: strin
   );
   return rows;
 }
+
+/** The outbox and webhooks at a glance: what an on-call engineer alerts on when it grows. */
+export async function webhookBacklog(
+  db: Queryable,
+): Promise<{ unpublished: number; pending: number; undispatched: number; disabledEndpoints: number }> {
+  const { rows } = await db.query<{
+    unpublished: number;
+    pending: number;
+    undispatched: number;
+    disabled: number;
+  }>(
+    `SELECT (SELECT count(*) FROM events WHERE position IS NULL)::int AS unpublished,
+            (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')::int AS pending,
+            (SELECT count(*) FROM webhook_deliveries WHERE dispatched_at IS NULL)::int AS undispatched,
+            (SELECT count(*) FROM webhook_endpoints WHERE NOT enabled AND deleted_at IS NULL)::int AS disabled`,
+  );
+  const r = rows[0]!;
+  return {
+    unpublished: r.unpublished,
+    pending: r.pending,
+    undispatched: r.undispatched,
+    disabledEndpoints: r.disabled,
+  };
+}

@@ -155,6 +155,7 @@ CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, cre
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id, created_at DESC);
 CREATE INDEX webhook_deliveries_undispatched ON webhook_deliveries (created_at) WHERE dispatched_at IS NULL;
 CREATE INDEX webhook_deliveries_workflow ON webhook_deliveries (workflow_id);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id) WHERE status = 'pending';
 
 -- Every attempt, as the receiver answered it.
 CREATE TABLE webhook_attempts (

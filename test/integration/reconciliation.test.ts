@@ -161,6 +161,28 @@ describe('settlement reconciliation (LigdiCash report)', () => {
       expect([mismatch.our_amount, mismatch.their_amount]).toEqual([5_200, 5_199]);
       // None of these is for a policy: they stay open for review.
       expect(run.discrepancies.data.every((d) => d.resolution === 'open')).toBe(true);
+      // Each is an operations event, written with it; merchants do not see them.
+      const events = await api<{ data: Array<{ type: string; data: { run_id: string; class: string } }> }>(
+        stack,
+        'GET',
+        '/v1/reconciliation/events?limit=100',
+        { key: ADMIN },
+      );
+      const ofRun = events.body.data.filter((e) => e.data.run_id === run.id);
+      expect(ofRun.map((e) => e.data.class).sort()).toEqual(
+        run.discrepancies.data.map((d) => d.class).sort(),
+      );
+      expect(ofRun.every((e) => e.type === 'reconciliation.discrepancy_found')).toBe(true);
+      const merchantView = await api<{ data: unknown[] }>(
+        stack,
+        'GET',
+        '/v1/events?type=payin.succeeded&limit=1',
+        {
+          key: m.apiKey,
+        },
+      );
+      expect(merchantView.status).toBe(200);
+      expect((await api(stack, 'GET', '/v1/reconciliation/events', { key: m.apiKey })).status).toBe(401);
 
       const filtered = await api<Run>(
         stack,

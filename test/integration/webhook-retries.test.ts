@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Context } from '@temporalio/activity';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,7 +130,7 @@ async function runDeliveries(deliveryIds: string[]) {
   const history = await handle.fetchHistory();
   const at = (type: string) => {
     const e = history.events?.find(
-      (ev) => ev.eventType === temporal.api.enums.v1.EventType[type as 'EVENT_TYPE_UNSPECIFIED'],
+      (ev) => ev.eventType === proto.temporal.api.enums.v1.EventType[type as 'EVENT_TYPE_UNSPECIFIED'],
     );
     return Number(e?.eventTime?.seconds ?? 0) * 1000;
   };

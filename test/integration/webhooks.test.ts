@@ -8,7 +8,15 @@ import WebSocket from 'ws';
 import { createMerchant, insertApiKey } from '../../db/merchants.js';
 import { applyTransition, insertPayment } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';
-import { ROOT, api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
+import {
+  ROOT,
+  TEST_ADMIN_KEY,
+  api,
+  eventually,
+  recordHistory,
+  startStack,
+  type TestStack,
+} from '../support/stack.js';
 
 /**
  * Events and webhooks on the real stack: the outbox written with each transition, the events
@@ -60,7 +68,7 @@ const receiver = new Receiver();
 
 beforeAll(async () => {
   await receiver.start();
-  stack = await startStack({ env: { EVENT_PUBLISH_INTERVAL_MS: '500' } });
+  stack = await startStack({ env: { EVENT_PUBLISHER_ENABLED: 'true', EVENT_PUBLISH_INTERVAL_MS: '500' } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -496,6 +504,15 @@ describe('webhook endpoints', () => {
       return res.body.enabled ? undefined : res.body;
     });
     expect(disabled.disabled_reason).toContain('410');
+    // On-call sees it in /metrics (the snapshot is at most a few seconds old).
+    const disabledGauge = await eventually('the metrics to count it', async () => {
+      const text = await (
+        await fetch(`${stack.apiUrl}/metrics`, { headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` } })
+      ).text();
+      const n = Number(/passerelle_webhooks\{state="endpoints_disabled"\} (\d+)/.exec(text)?.[1] ?? 0);
+      return n >= 1 ? n : undefined;
+    });
+    expect(disabledGauge).toBeGreaterThanOrEqual(1);
     const events = await api<{ data: EventBody[] }>(
       stack,
       'GET',

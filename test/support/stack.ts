@@ -95,6 +95,9 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     CIRCUIT_FAILURE_THRESHOLD: '1000',
     // Each test file's worker would otherwise schedule sweeps on the shared server.
     SCHEDULES_ENABLED: 'false',
+    // One publisher for the whole suite (the webhook tests'): another file's publisher would start
+    // delivery workflows on its own task queue, and stop serving them when its file ends.
+    EVENT_PUBLISHER_ENABLED: 'false',
     ADMIN_API_KEY: TEST_ADMIN_KEY,
     CIRCUIT_COOLDOWN_SECONDS: '2',
     TMONEY_POLL_INITIAL_SECONDS: '1',
