@@ -122,7 +122,18 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/webhook-endpoints', webhookEndpointRoutes(pool));
   app.use('/v1', ledgerRoutes(pool));
 
-  app.use((req, _res, next) => next(new Problem('not-found', `No route for ${req.method} ${req.path}`)));
+  // A known path asked with a method it does not serve: 405 with the methods it does (RFC 9110).
+  const allowedMethods = methodsByPath(openapi);
+  app.use((req, res, next) => {
+    const allowed = allowedMethods(req.path);
+    if (allowed.length) {
+      res.setHeader('Allow', allowed.join(', '));
+      return next(
+        new Problem('method-not-allowed', `${req.path} answers ${allowed.join(', ')}, not ${req.method}`),
+      );
+    }
+    next(new Problem('not-found', `No route for ${req.method} ${req.path}`));
+  });
   app.use(problemHandler);
   return app;
 }
@@ -133,4 +144,27 @@ export function createApp(deps: ApiDeps): Express {
  */
 export function eventStreamOf(app: Express): EventStreamHub {
   return app.locals.eventStream as EventStreamHub;
+}
+
+/**
+ * The methods each documented path serves (HEAD with GET, as Express answers it), from the
+ * OpenAPI document: every route we serve is in it (the fuzz test checks the reverse).
+ */
+function methodsByPath(doc: { paths?: Record<string, object | undefined> }): (path: string) => string[] {
+  const routes = Object.entries(doc.paths ?? {}).map(([template, item]) => {
+    const pattern = template
+      .split(/\{[^}]+\}/)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]+');
+    const methods = Object.keys(item ?? {})
+      .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+      .map((m) => m.toUpperCase());
+    if (methods.includes('GET')) methods.push('HEAD');
+    return { regex: new RegExp(`^${pattern}/?$`), methods };
+  });
+  return (path) => {
+    const found = new Set<string>();
+    for (const r of routes) if (r.regex.test(path)) for (const m of r.methods) found.add(m);
+    return [...found];
+  };
 }

@@ -104,6 +104,22 @@ describe('validation', () => {
     const id = await api<Problem>(stack, 'GET', '/v1/payins/not-an-id', { key: stack.merchant.apiKey });
     expect(id.status).toBe(404);
   });
+
+  it('a known path asked with a method it does not serve gets 405 with Allow', async () => {
+    const payin = await api<Problem>(stack, 'DELETE', '/v1/payins/pay_x', { key: stack.merchant.apiKey });
+    expect(payin.status).toBe(405);
+    expect(payin.headers.get('allow')).toBe('GET, HEAD');
+    expect(payin.body.type).toBe('/problems/method-not-allowed');
+    expect(payin.headers.get('content-type')).toContain('application/problem+json');
+    const endpoint = await api<Problem>(stack, 'PUT', '/v1/webhook-endpoints/we_x', {
+      key: stack.merchant.apiKey,
+    });
+    expect(endpoint.status).toBe(405);
+    expect(endpoint.headers.get('allow')!.split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
+    const list = await api<Problem>(stack, 'DELETE', '/v1/payins', { key: stack.merchant.apiKey });
+    expect(list.headers.get('allow')!.split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
+    expect((await api(stack, 'DELETE', '/v1/nothing', { key: stack.merchant.apiKey })).status).toBe(404);
+  });
 });
 
 describe('Idempotency-Key', () => {
