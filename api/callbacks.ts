@@ -7,7 +7,7 @@ import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db
 import { getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
-import { OPERATORS } from '../lib/operators.js';
+import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
 import { errorSummary } from '../lib/logger.js';
 import { operatorCallbackSignal } from '../workflows/shared.js';
 import { workflowIdFor } from '../lib/payment-workflows.js';
@@ -114,6 +114,15 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     const operator = req.params.operator ?? '';
     if (!operators.isOperator(operator))
       throw new Problem('not-found', `No callback endpoint for ${operator}`);
+    // Only the methods the operator calls with: a TRACE or DELETE stores nothing.
+    const methods = OPERATOR_TABLE[operator].callbackMethods;
+    if (!(methods as readonly string[]).includes(req.method)) {
+      res.setHeader('Allow', methods.join(', '));
+      throw new Problem(
+        'method-not-allowed',
+        `${OPERATOR_TABLE[operator].label} calls back with ${methods.join(' or ')}`,
+      );
+    }
     // Behind a trusted proxy (TRUST_PROXY), the caller's address as the proxy saw it.
     const sourceIp = normaliseIp(req.ip ?? req.socket.remoteAddress);
     if (!rateLimit.allow(sourceIp ?? '?')) {

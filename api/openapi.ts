@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { OPERATORS } from '../lib/operators.js';
+import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
 import {
   BalanceSchema,
   CreatePayoutRequest,
@@ -282,16 +282,30 @@ export function buildOpenApiDocument() {
       400: problem('Invalid filter or cursor'),
     },
   });
-  registry.registerPath({
-    method: 'post',
-    path: '/v1/callbacks/{operator}',
-    summary: 'Operator callback intake (called by operators, not merchants)',
-    request: { params: z.object({ operator: z.enum(OPERATORS) }) },
-    responses: {
-      200: { description: 'Stored; `verdict` says what was done with it' },
-      503: problem('Stored, but could not be processed now; the operator should retry'),
-    },
-  });
+  // Each operator's callback intake, with the methods it calls back with (the operator table).
+  const callbackAnswer = z.object({ received: z.literal(true), id: z.number().int(), verdict: z.string() });
+  for (const operator of OPERATORS) {
+    const { label, callbackMethods } = OPERATOR_TABLE[operator];
+    for (const path of [`/v1/callbacks/${operator}`, `/v1/callbacks/${operator}/{token}`]) {
+      const withToken = path.endsWith('{token}');
+      for (const method of callbackMethods) {
+        registry.registerPath({
+          method: method.toLowerCase() as 'get' | 'post' | 'put',
+          path,
+          summary: `${label} callback intake (called by ${label}, not merchants)${withToken ? ', with the secret token of its registered URL' : ''}`,
+          ...(withToken ? { request: { params: z.object({ token: z.string() }) } } : {}),
+          responses: {
+            200: json(callbackAnswer, 'Stored; `verdict` says what was done with it'),
+            404: problem('No such operator'),
+            405: problem(`${label} calls back with ${callbackMethods.join(' or ')} only`),
+            413: problem('Body over 16 kB: not stored'),
+            429: problem('Too many callbacks from this address: not stored'),
+            503: problem('Stored, but could not be processed now; the operator should retry'),
+          },
+        });
+      }
+    }
+  }
   // Operations routes: the operations key, never a merchant's.
   const admin = registry.registerComponent('securitySchemes', 'operationsKey', {
     type: 'http',

@@ -38,6 +38,8 @@ export interface LigdicashSettings extends OperatorSettings {
 /** LigdiCash (Burkina Faso and its neighbours): guide §1.5 lists the networks it carries. */
 export const ligdicash: OperatorDefinition<typeof env, LigdicashSettings> = {
   label: 'LigdiCash',
+  // Both bodies of each event are POSTed (form-urlencoded and JSON).
+  callbackMethods: ['POST'],
   networks: {
     payin: ['orange_bf', 'moov_bf', 'orange_ci', 'moov_ci', 'mtn_ci', 'mtn_bj', 'moov_bj', 'orange_ml'],
     payout: ['orange_bf', 'moov_bf', 'orange_ci', 'moov_ci', 'mtn_ci', 'mtn_bj', 'moov_bj', 'orange_ml'],

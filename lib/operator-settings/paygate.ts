@@ -39,6 +39,8 @@ export interface PaygateSettings extends OperatorSettings {
 /** PayGateGlobal (Togo): Flooz (Moov Africa Togo) and TMoney through one API. */
 export const paygate: OperatorDefinition<typeof env, PaygateSettings> = {
   label: 'PayGateGlobal',
+  // A JSON POST.
+  callbackMethods: ['POST'],
   networks: { payin: ['togocel_tg', 'moov_tg'], payout: ['togocel_tg', 'moov_tg'] },
   // Our reading of the dashboard's export (the document names none).
   settlementFile: {

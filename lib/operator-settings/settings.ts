@@ -11,6 +11,8 @@ import type { PayinMode } from '../payments.js';
 export interface OperatorDefinition<Env extends z.ZodObject, Settings extends OperatorSettings> {
   /** How people name it (logs, CLI, docs). */
   readonly label: string;
+  /** The HTTP methods its callbacks come with: any other is refused (405) and stored nowhere. */
+  readonly callbackMethods: readonly ('GET' | 'POST' | 'PUT')[];
   /**
    * The networks it carries, per direction. Routing (lib/routing.ts) derives its default table
    * from these, operators in the table's order.

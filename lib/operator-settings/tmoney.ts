@@ -85,6 +85,8 @@ export interface TmoneySettings extends OperatorSettings {
 /** TMoney (Togocel, Togo): online payment and MBANKING v2. */
 export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
   label: 'TMoney',
+  // Online payment notifications come by GET to the registered URL; POST kept for MBANKING's.
+  callbackMethods: ['GET', 'POST'],
   networks: { payin: ['togocel_tg'], payout: ['togocel_tg'] },
   // Our reading of the back-office export (the document names none).
   settlementFile: {

@@ -76,6 +76,30 @@ describe('LigdiCash callbacks', () => {
     expect(events.filter((e) => e.toStatus === 'succeeded')).toHaveLength(1);
   });
 
+  it('only the methods each operator calls back with are heard; others get 405 and store nothing', async () => {
+    const count = async () =>
+      Number(
+        (await stack.pool.query<{ n: string }>('SELECT count(*) AS n FROM operator_callbacks')).rows[0]!.n,
+      );
+    const before = await count();
+    for (const [operator, method, allow] of [
+      ['ligdicash', 'PUT', 'POST'],
+      ['ligdicash', 'DELETE', 'POST'],
+      ['ligdicash', 'GET', 'POST'],
+      ['paygate', 'PATCH', 'POST'],
+      ['tmoney', 'DELETE', 'GET, POST'],
+    ] as const) {
+      const res = await fetch(`${stack.apiUrl}/v1/callbacks/${operator}`, {
+        method,
+        ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{"transaction_id":"x"}' }),
+      });
+      expect(res.status, `${method} ${operator}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
+    expect(await count()).toBe(before);
+  });
+
   it('a callback for an unknown reference changes nothing and is kept as rejected', async () => {
     const res = await postCallback(forgedCompleted('pay_aaaaaaaaaaaaaaaaaaaaaaaa', 100), 'application/json');
     expect(res.status).toBe(200);
