@@ -17,6 +17,7 @@ import {
   listRuns,
   type ReconciliationRun,
   resolveDiscrepancyByPerson,
+  announceRun,
 } from '../db/reconciliation.js';
 import type { Config } from '../lib/config.js';
 import { manualRunWorkflowId, reconciliationRunId } from '../lib/reconciliation.js';
@@ -315,10 +316,6 @@ export async function startReconciliationRun(
       });
 }
 
-/**
- * `/v1/reconciliation/runs`: trigger a run, read runs and their discrepancies (filtered), and
- * export them as CSV or as the XML reconciliation report the integration specification asks for.
- */
 export const OperationsEventQuery = z
   .object({
     created_after: z.iso.datetime({ offset: true }).optional(),
@@ -327,6 +324,10 @@ export const OperationsEventQuery = z
   })
   .strict();
 
+/**
+ * `/v1/reconciliation/runs`: trigger a run, read runs and their discrepancies (filtered), and
+ * export them as CSV or as the XML reconciliation report the integration specification asks for.
+ */
 export function reconciliationRoutes(deps: { config: Config; pool: Pool; temporal: Client }): Router {
   const { config, pool, temporal } = deps;
   const router = Router();
@@ -345,6 +346,8 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
       triggeredBy: 'api',
     });
     const id = reconciliationRunId(workflowId);
+    // Readable at its Location as soon as this answers (the workflow's first step may not have run yet).
+    await announceRun(pool, { id, operator, kind, triggeredBy: 'api', workflowId });
     res
       .status(202)
       .location(`/v1/reconciliation/runs/${id}`)

@@ -89,7 +89,9 @@ export async function startRun(
   await db.query(
     `INSERT INTO reconciliation_runs (id, operator, kind, period_start, period_end, status, triggered_by, workflow_id)
      VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)
-     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, started_at = now(), finished_at = NULL`,
+     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, started_at = now(), finished_at = NULL,
+                                    period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,
+                                    workflow_id = COALESCE(EXCLUDED.workflow_id, reconciliation_runs.workflow_id)`,
     [
       r.id,
       r.operator,
@@ -99,6 +101,21 @@ export async function startRun(
       r.triggeredBy,
       r.workflowId ?? null,
     ],
+  );
+}
+
+/**
+ * Records a run the API has just started, so that its `Location` answers at once; its first
+ * activity fills in the period (startRun). A run already recorded is left as it is.
+ */
+export async function announceRun(
+  db: Queryable,
+  r: { id: string; operator: string; kind: 'settlement' | 'sweep'; triggeredBy: string; workflowId: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO reconciliation_runs (id, operator, kind, status, triggered_by, workflow_id)
+     VALUES ($1, $2, $3, 'running', $4, $5) ON CONFLICT (id) DO NOTHING`,
+    [r.id, r.operator, r.kind, r.triggeredBy, r.workflowId],
   );
 }
 

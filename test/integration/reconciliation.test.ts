@@ -78,6 +78,11 @@ async function reconcile(operator: string, body: Record<string, unknown> = {}): 
     body: { operator, from: periodFrom, to: new Date(Date.now() + 60_000).toISOString(), ...body },
   });
   expect(started.status).toBe(202);
+  // Readable at its Location the moment 202 is answered.
+  const location = started.headers.get('location')!;
+  expect(location).toBe(`/v1/reconciliation/runs/${started.body.id}`);
+  const first = await api<Run>(stack, 'GET', location, { key: ADMIN });
+  expect(first.status).toBe(200);
   return eventually(
     `run ${started.body.id}`,
     async () => {
