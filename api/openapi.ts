@@ -66,7 +66,7 @@ export function buildOpenApiDocument() {
     security: [{ [bearer.name]: [] }],
     request: {
       headers: z.object({ 'Idempotency-Key': z.string().max(255).optional() }),
-      body: { content: { 'application/json': { schema: CreatePayinRequest } } },
+      body: { required: true, content: { 'application/json': { schema: CreatePayinRequest } } },
     },
     responses: {
       201: {
@@ -147,7 +147,7 @@ export function buildOpenApiDocument() {
     security: [{ [bearer.name]: [] }],
     request: {
       headers: idempotencyHeader,
-      body: { content: { 'application/json': { schema: CreatePayoutRequest } } },
+      body: { required: true, content: { 'application/json': { schema: CreatePayoutRequest } } },
     },
     responses: {
       201: json(PayoutSchema, 'Payout held and sent (or refused by the operator: see status and failure)'),
@@ -183,7 +183,7 @@ export function buildOpenApiDocument() {
     request: {
       params: idParam,
       headers: idempotencyHeader,
-      body: { content: { 'application/json': { schema: CreateRefundRequest } } },
+      body: { required: true, content: { 'application/json': { schema: CreateRefundRequest } } },
     },
     responses: {
       201: json(RefundSchema, 'Refund held and sent'),
@@ -224,7 +224,7 @@ export function buildOpenApiDocument() {
     security: [{ [bearer.name]: [] }],
     request: {
       headers: idempotencyHeader,
-      body: { content: { 'application/json': { schema: CreateTransferRequest } } },
+      body: { required: true, content: { 'application/json': { schema: CreateTransferRequest } } },
     },
     responses: {
       201: { description: 'Transfer started; `next_action` says what the sender must do' },
@@ -322,7 +322,7 @@ export function buildOpenApiDocument() {
       'matched against our payments and ledger. Sweep: every payment left pending or unknown past its ' +
       'deadline, looked up and settled.',
     security: [{ [admin.name]: [] }],
-    request: { body: { content: { 'application/json': { schema: TriggerRun } } } },
+    request: { body: { required: true, content: { 'application/json': { schema: TriggerRun } } } },
     responses: {
       202: { description: 'Started; poll the run at `Location`' },
       400: problem('Invalid operator, kind or period'),
@@ -384,6 +384,7 @@ export function buildOpenApiDocument() {
     request: {
       query: UploadQuery,
       body: {
+        required: true,
         content: {
           'text/csv': { schema: z.string() },
           'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': {
@@ -408,7 +409,7 @@ export function buildOpenApiDocument() {
     security: [{ [admin.name]: [] }],
     request: {
       params: z.object({ id: z.string().regex(/^\d+$/).meta({ example: '42' }) }),
-      body: { content: { 'application/json': { schema: ResolveDiscrepancyRequest } } },
+      body: { required: true, content: { 'application/json': { schema: ResolveDiscrepancyRequest } } },
     },
     responses: {
       200: {

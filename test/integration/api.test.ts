@@ -260,5 +260,21 @@ describe('service endpoints', () => {
     expect(res.body.openapi).toBe('3.1.0');
     expect(Object.keys(res.body.paths)).toContain('/v1/payins');
     expect(res.headers.get('x-request-id')).toBe('req-123');
+    // A body the server requires is required in the document; the two optional ones say so.
+    const optional: string[] = [];
+    for (const [path, item] of Object.entries(
+      res.body.paths as Record<string, Record<string, { requestBody?: { required?: boolean } }>>,
+    )) {
+      for (const [method, op] of Object.entries(item)) {
+        if (op.requestBody && !op.requestBody.required) optional.push(`${method} ${path}`);
+      }
+    }
+    expect(optional.sort()).toEqual([
+      'post /v1/events/{id}/resend',
+      'post /v1/webhook-endpoints/{id}/rotate-secret',
+    ]);
+    // Each operator's callback intake is documented with the methods it is called with.
+    expect(Object.keys(res.body.paths['/v1/callbacks/tmoney'] as object).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(res.body.paths['/v1/callbacks/ligdicash'] as object)).toEqual(['post']);
   });
 });
