@@ -693,7 +693,7 @@ export function buildOpenApiDocument() {
     responses: { 200: { description: 'Healthy' }, 503: { description: 'A dependency does not answer' } },
   });
 
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'Passerelle API',
@@ -702,4 +702,21 @@ export function buildOpenApiDocument() {
     },
     servers: [{ url: '/' }],
   });
+  // Every operation behind a key answers 401 without one (or with a wrong one): say so everywhere.
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item as Record<string, SecuredOperation>)) {
+      if (op?.security?.length && op.responses && !op.responses['401']) {
+        op.responses['401'] = {
+          description: 'Missing or invalid key',
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        };
+      }
+    }
+  }
+  return doc;
+}
+
+interface SecuredOperation {
+  security?: unknown[];
+  responses?: Record<string, unknown>;
 }

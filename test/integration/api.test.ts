@@ -273,6 +273,17 @@ describe('service endpoints', () => {
       'post /v1/events/{id}/resend',
       'post /v1/webhook-endpoints/{id}/rotate-secret',
     ]);
+    // Every operation behind a key declares its 401.
+    const undeclared: string[] = [];
+    for (const [path, item] of Object.entries(
+      res.body.paths as Record<string, Record<string, { security?: unknown[]; responses?: object }>>,
+    )) {
+      for (const [method, op] of Object.entries(item)) {
+        if (op.security?.length && !Object.keys(op.responses ?? {}).includes('401'))
+          undeclared.push(`${method} ${path}`);
+      }
+    }
+    expect(undeclared).toEqual([]);
     // Each operator's callback intake is documented with the methods it is called with.
     expect(Object.keys(res.body.paths['/v1/callbacks/tmoney'] as object).sort()).toEqual(['get', 'post']);
     expect(Object.keys(res.body.paths['/v1/callbacks/ligdicash'] as object)).toEqual(['post']);
