@@ -298,9 +298,13 @@ if (group === 'merchant' && command === 'create') {
   process.stderr.write(
     `listening at ${listener.url} (webhook endpoint ${listener.endpointId}); Ctrl-C stops and deletes it\n`,
   );
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void listener.stop().then(() => process.exit(0)));
-  }
+  const stop = () => void listener.stop().then(() => process.exit(0));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stop);
+  // Started through `npx`/bin, whose death may not reach us: stop when our parent is gone.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 2_000).unref();
 } else {
   fail(`unknown command: ${positionals.join(' ')}`);
 }
