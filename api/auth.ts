@@ -22,18 +22,26 @@ export function keyIsLive(apiKey: string, production: boolean): boolean {
   return production;
 }
 
+/** The merchant whose key an `Authorization: Bearer sk_...` header carries; 401 otherwise. */
+export async function merchantOfAuthorization(
+  pool: Pool,
+  header: string | undefined,
+): Promise<{ merchant: Merchant; apiKey: string }> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!match) throw new Problem('unauthenticated', 'Send your API key as "Authorization: Bearer sk_..."');
+  const merchant = await findMerchantByApiKey(pool, match[1]!);
+  if (!merchant) throw new Problem('unauthenticated', 'This API key is unknown or revoked');
+  return { merchant, apiKey: match[1]! };
+}
+
 export function requireMerchant(
   pool: Pool,
   opts: { production: boolean } = { production: false },
 ): RequestHandler {
   return async (req, res, next) => {
-    const header = req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new Problem('unauthenticated', 'Send your API key as "Authorization: Bearer sk_..."');
-    const merchant = await findMerchantByApiKey(pool, match[1]!);
-    if (!merchant) throw new Problem('unauthenticated', 'This API key is unknown or revoked');
+    const { merchant, apiKey } = await merchantOfAuthorization(pool, req.header('authorization'));
     res.locals.merchant = merchant;
-    res.locals.livemode = keyIsLive(match[1]!, opts.production);
+    res.locals.livemode = keyIsLive(apiKey, opts.production);
     req.log = req.log.child({ merchantId: merchant.id });
     next();
   };

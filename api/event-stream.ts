@@ -11,10 +11,9 @@ import {
   type EventListener,
   type StoredEvent,
 } from '../db/events.js';
-import { findMerchantByApiKey } from '../db/merchants.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
-import { currentMerchant } from './auth.js';
+import { currentMerchant, merchantOfAuthorization } from './auth.js';
 import { Problem, problemBody } from './problems.js';
 
 export const EVENT_STREAM_PATH = '/v1/events/stream';
@@ -160,10 +159,7 @@ export class EventStreamHub {
       );
     };
     try {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-      if (!match) throw new Problem('unauthenticated', 'Send your API key as "Authorization: Bearer sk_..."');
-      const merchant = await findMerchantByApiKey(this.deps.pool, match[1]!);
-      if (!merchant) throw new Problem('unauthenticated', 'This API key is unknown or revoked');
+      const { merchant } = await merchantOfAuthorization(this.deps.pool, req.headers.authorization);
       const after = url.searchParams.get('after') ?? req.headers['last-event-id'];
       const position = await this.startPosition(
         merchant.id,

@@ -8,7 +8,7 @@ import { PAYMENT_ID_PATTERN, type PaymentKind } from '../lib/payments.js';
 import { currentMerchant } from './auth.js';
 import { Problem, validationProblem } from './problems.js';
 import { PayinListQuery } from './schemas.js';
-import { decodeCursor, encodeCursor, paymentView } from './views.js';
+import { decodeCursor, listAnswer, paymentView } from './views.js';
 
 /** What the payment routes (payins, payouts, refunds) share. */
 export interface PaymentRouteDeps {
@@ -37,12 +37,7 @@ export function listRoute(pool: Pool, kind: PaymentKind) {
       limit,
       after: cursor ? decodeCursor(cursor) : undefined,
     });
-    res.json({
-      object: 'list',
-      data: page.items.map(paymentView),
-      has_more: page.next !== undefined,
-      next_cursor: page.next ? encodeCursor(page.next) : null,
-    });
+    res.json(listAnswer(page.items.map(paymentView), page.next));
   };
 }
 

@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
-import { decodeCursor, encodeCursor } from './views.js';
+import { decodeCursor, listAnswer } from './views.js';
 import { setUploadRun } from '../db/reconciliation-uploads.js';
 import { OPERATORS } from '../lib/operators.js';
 import type { Pool } from '../db/pool.js';
@@ -364,12 +364,7 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
       createdAfter: q.data.created_after ? new Date(q.data.created_after) : undefined,
       before: q.data.cursor ? decodeCursor(q.data.cursor) : undefined,
     });
-    res.json({
-      object: 'list',
-      data: page.items.map(eventView),
-      has_more: page.next !== undefined,
-      next_cursor: page.next ? encodeCursor(page.next) : null,
-    });
+    res.json(listAnswer(page.items.map(eventView), page.next));
   });
 
   router.get('/runs', async (req, res) => {

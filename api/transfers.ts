@@ -20,7 +20,7 @@ import { recipientNumber } from './payouts.js';
 import { Problem, validationProblem } from './problems.js';
 import { payinRoutesFor, payoutRouteFor } from './routing.js';
 import { CreateTransferRequest, PayinListQuery } from './schemas.js';
-import { decodeCursor, encodeCursor } from './views.js';
+import { decodeCursor, listAnswer } from './views.js';
 import { transferView } from '../db/resource-views.js';
 import { startTransfer } from './payment-start.js';
 
@@ -212,12 +212,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
       limit,
       after: cursor ? decodeCursor(cursor) : undefined,
     });
-    res.json({
-      object: 'list',
-      data: await Promise.all(page.items.map((t) => transferView(pool, t))),
-      has_more: page.next !== undefined,
-      next_cursor: page.next ? encodeCursor(page.next) : null,
-    });
+    res.json(listAnswer(await Promise.all(page.items.map((t) => transferView(pool, t))), page.next));
   });
 
   router.get('/:id', async (req, res) => {

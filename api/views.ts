@@ -1,9 +1,16 @@
 export { paymentView } from '../db/resource-views.js';
 import { Problem } from './problems.js';
 
-export interface Cursor {
-  createdAt: string;
-  id: string;
+import type { PageCursor as Cursor } from '../db/pagination.js';
+
+/** A page of a newest-first list as the API answers it: the items, and where the next page starts. */
+export function listAnswer<T>(data: T[], next: Cursor | undefined) {
+  return {
+    object: 'list' as const,
+    data,
+    has_more: next !== undefined,
+    next_cursor: next ? encodeCursor(next) : null,
+  };
 }
 
 export function encodeCursor(c: Cursor): string {

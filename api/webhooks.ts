@@ -31,7 +31,7 @@ import {
 } from './event-schemas.js';
 import { requireJson } from './payment-routes.js';
 import { Problem, validationProblem } from './problems.js';
-import { decodeCursor, encodeCursor } from './views.js';
+import { decodeCursor, listAnswer } from './views.js';
 
 /** Events replayed by one call at most (a longer outage: call again with a later `since`). */
 const REPLAY_LIMIT = 10_000;
@@ -93,15 +93,6 @@ async function findEndpoint(pool: Pool, merchantId: string, id: string) {
   const endpoint = /^we_[a-z2-7]{24}$/.test(id) ? await getWebhookEndpoint(pool, merchantId, id) : undefined;
   if (!endpoint) throw new Problem('not-found', `No webhook endpoint ${id}`);
   return endpoint;
-}
-
-function deliveryListAnswer(page: Awaited<ReturnType<typeof listWebhookDeliveries>>) {
-  return {
-    object: 'list' as const,
-    data: page.items.map(deliveryView),
-    has_more: page.next !== undefined,
-    next_cursor: page.next ? encodeCursor(page.next) : null,
-  };
 }
 
 /** `/v1/webhook-endpoints`: where a merchant's events are delivered, signed (Standard Webhooks). */
@@ -202,7 +193,7 @@ export function webhookEndpointRoutes(pool: Pool): Router {
       limit: parsed.data.limit,
       before: parsed.data.cursor ? decodeCursor(parsed.data.cursor) : undefined,
     });
-    res.json(deliveryListAnswer(page));
+    res.json(listAnswer(page.items.map(deliveryView), page.next));
   });
 
   router.post('/:id/replay', async (req, res) => {
@@ -258,12 +249,7 @@ export function eventRoutes(pool: Pool): Router {
       limit: q.limit,
       before: q.cursor ? decodeCursor(q.cursor) : undefined,
     });
-    res.json({
-      object: 'list',
-      data: page.items.map(eventView),
-      has_more: page.next !== undefined,
-      next_cursor: page.next ? encodeCursor(page.next) : null,
-    });
+    res.json(listAnswer(page.items.map(eventView), page.next));
   });
 
   const findEvent = async (merchantId: string, id: string) => {
@@ -288,7 +274,7 @@ export function eventRoutes(pool: Pool): Router {
       limit: parsed.data.limit,
       before: parsed.data.cursor ? decodeCursor(parsed.data.cursor) : undefined,
     });
-    res.json(deliveryListAnswer(page));
+    res.json(listAnswer(page.items.map(deliveryView), page.next));
   });
 
   router.post('/:id/resend', async (req, res) => {

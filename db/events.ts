@@ -1,9 +1,10 @@
 import { API_VERSION } from '../lib/events.js';
 import type { PaymentRecord } from './payments.js';
 import pg from 'pg';
-import type { Pool, PoolClient, Queryable } from './pool.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 import { paymentView, transferView } from './resource-views.js';
 import type { TransferRecord } from './transfers.js';
+import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
 /** An event as stored: the resource (`data`) as the API showed it when the change happened. */
 export interface StoredEvent {
@@ -129,14 +130,11 @@ export interface EventQuery {
   resourceId?: string;
   createdAfter?: Date;
   limit: number;
-  before?: { createdAt: string; id: string };
+  before?: PageCursor;
 }
 
 /** Newest first, by (created_at, id), keyset-paginated. */
-export async function listMerchantEvents(
-  db: Queryable,
-  q: EventQuery,
-): Promise<{ items: StoredEvent[]; next?: { createdAt: string; id: string } }> {
+export async function listMerchantEvents(db: Queryable, q: EventQuery): Promise<Page<StoredEvent>> {
   const { rows } = await db.query<EventRow & { cursor_ts: string }>(
     `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts
        FROM events
@@ -157,12 +155,7 @@ export async function listMerchantEvents(
       q.limit + 1,
     ],
   );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toEvent),
-    next: rows.length > q.limit && last ? { createdAt: last.cursor_ts, id: last.id } : undefined,
-  };
+  return keysetPage(rows, q.limit, toEvent);
 }
 
 /** A merchant's published events after `position`, oldest first (the live stream). */
@@ -202,9 +195,7 @@ export interface PublishedBatch {
  * delivery workflow id. Starting those workflows comes after, from `undispatchedDeliveries`.
  */
 export async function publishEvents(pool: Pool, limit = 500): Promise<PublishedBatch> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [PUBLISH_LOCK]);
     const published = await client.query<{ id: string }>(
       `WITH base AS (SELECT COALESCE(max(position), 0) AS p FROM events),
@@ -237,14 +228,8 @@ export async function publishEvents(pool: Pool, limit = 500): Promise<PublishedB
     }
     // Live streams follow positions: wake them when this transaction commits.
     if (published.rowCount) await client.query(`SELECT pg_notify('passerelle_events_published', '')`);
-    await client.query('COMMIT');
     return { events: published.rowCount ?? 0, deliveries };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The channels of migration 1733150000000: events written, events published. */

@@ -10,6 +10,7 @@ import {
   type PayerLanguage,
 } from '../lib/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
+import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
 export interface PaymentCustomer {
   phone?: string;
@@ -144,12 +145,13 @@ export interface NewPayment {
 export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promise<boolean> {
   // The payment, its first transition and the merchant's event are one fact: one transaction.
   if (!('release' in db)) return inTransaction(db, (client) => insertPayment(client, p));
-  const inserted = await db.query(
+  const inserted = await db.query<PaymentRow>(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
                            parent_payment_id, transfer_id)
      VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-     ON CONFLICT (id) DO NOTHING`,
+     ON CONFLICT (id) DO NOTHING
+     RETURNING *`,
     [
       p.id,
       p.merchantId,
@@ -171,13 +173,14 @@ export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promi
       p.transferId ?? null,
     ],
   );
-  if (!inserted.rowCount) return false;
+  const row = inserted.rows[0];
+  if (!row) return false;
   await db.query(
     `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
      VALUES ($1, 'create', NULL, 'created', 'api', 'created by the merchant')`,
     [p.id],
   );
-  await recordPaymentEvent(db, (await getPayment(db, p.id))!, 'create');
+  await recordPaymentEvent(db, toRecord(row), 'create');
   return true;
 }
 
@@ -200,16 +203,11 @@ export async function getMerchantPayment(
   return rows[0] && toRecord(rows[0]);
 }
 
-export interface PaymentCursor {
-  createdAt: string;
-  id: string;
-}
-
 /** Newest first, keyset pagination on (created_at, id); the cursor keeps PostgreSQL's microseconds. */
 export async function listMerchantPayments(
   db: Queryable,
-  q: { merchantId: string; kind: PaymentKind; status?: PaymentStatus; limit: number; after?: PaymentCursor },
-): Promise<{ items: PaymentRecord[]; next?: PaymentCursor }> {
+  q: { merchantId: string; kind: PaymentKind; status?: PaymentStatus; limit: number; after?: PageCursor },
+): Promise<Page<PaymentRecord>> {
   const params: unknown[] = [q.merchantId, q.kind, q.limit + 1];
   let where = 'merchant_id = $1 AND kind = $2';
   if (q.status) {
@@ -225,12 +223,7 @@ export async function listMerchantPayments(
       ORDER BY created_at DESC, id DESC LIMIT $3`,
     params,
   );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toRecord),
-    next: rows.length > q.limit && last ? { createdAt: last.cursor_ts, id: last.id } : undefined,
-  };
+  return keysetPage(rows, q.limit, toRecord);
 }
 
 export interface PaymentEvent {
@@ -450,9 +443,11 @@ export async function recordRefundOnPayin(client: PoolClient, refund: PaymentRec
       `refund ${refund.id} of ${refund.amount} paid; ${refunded} refunded in all`,
     ],
   );
-  await client.query('UPDATE payments SET status = $2, updated_at = now() WHERE id = $1', [row.id, to]);
-  if (row.status !== to)
-    await recordPaymentEvent(client, (await getPayment(client, row.id))!, `refund:${refund.id}`);
+  const updated = await client.query<PaymentRow>(
+    'UPDATE payments SET status = $2, updated_at = now() WHERE id = $1 RETURNING *',
+    [row.id, to],
+  );
+  if (row.status !== to) await recordPaymentEvent(client, toRecord(updated.rows[0]!), `refund:${refund.id}`);
 }
 
 /** Refunds of a payin that still commit money (not failed): what a new refund must fit beside. */

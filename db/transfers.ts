@@ -2,6 +2,7 @@ import type { CurrencyCode } from '../lib/money.js';
 import { recordTransferEvent } from './events.js';
 import type { PaymentFailure } from '../lib/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
+import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
 export const TRANSFER_STATUSES = [
   'created',
@@ -97,7 +98,7 @@ export type NewTransfer = Omit<
 >;
 
 export async function insertTransfer(db: PoolClient, t: NewTransfer): Promise<boolean> {
-  const { rowCount } = await db.query(
+  const { rows } = await db.query<TransferRow>(
     `INSERT INTO transfers (id, merchant_id, status, currency, collect_amount, disburse_amount, fee_amount, fee_bearer,
                             sender, recipient, description, metadata, workflow_id)
      VALUES ($1, $2, 'created', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
@@ -116,14 +117,14 @@ export async function insertTransfer(db: PoolClient, t: NewTransfer): Promise<bo
       t.workflowId,
     ],
   );
-  if (rowCount) {
-    await db.query(
-      `INSERT INTO transfer_events (transfer_id, step, from_status, to_status, reason) VALUES ($1, 'create', NULL, 'created', 'created by the merchant')`,
-      [t.id],
-    );
-    await recordTransferEvent(db, (await getTransfer(db, t.id))!, 'create');
-  }
-  return rowCount === 1;
+  const row = rows[0];
+  if (!row) return false;
+  await db.query(
+    `INSERT INTO transfer_events (transfer_id, step, from_status, to_status, reason) VALUES ($1, 'create', NULL, 'created', 'created by the merchant')`,
+    [t.id],
+  );
+  await recordTransferEvent(db, toRecord(row), 'create');
+  return true;
 }
 
 export async function getTransfer(
@@ -140,8 +141,8 @@ export async function getTransfer(
 
 export async function listTransfers(
   db: Queryable,
-  q: { merchantId: string; status?: string; limit: number; after?: { createdAt: string; id: string } },
-): Promise<{ items: TransferRecord[]; next?: { createdAt: string; id: string } }> {
+  q: { merchantId: string; status?: string; limit: number; after?: PageCursor },
+): Promise<Page<TransferRecord>> {
   const params: unknown[] = [q.merchantId, q.limit + 1];
   let where = 'merchant_id = $1';
   if (q.status) {
@@ -156,12 +157,7 @@ export async function listTransfers(
     `SELECT *, created_at::text AS cursor_ts FROM transfers WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
     params,
   );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toRecord),
-    next: rows.length > q.limit && last ? { createdAt: last.cursor_ts, id: last.id } : undefined,
-  };
+  return keysetPage(rows, q.limit, toRecord);
 }
 
 /** Moves a transfer to a status with an event; idempotent per step (activities may run twice). */
@@ -185,10 +181,11 @@ export async function setTransferStatus(
       'INSERT INTO transfer_events (transfer_id, step, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5)',
       [t.transferId, t.step, from, t.to, t.reason],
     );
-    await client.query(
+    const updated = await client.query<TransferRow>(
       `UPDATE transfers SET status = $2, failure_code = COALESCE($3, failure_code), failure_message = COALESCE($4, failure_message),
               updated_at = now(), completed_at = CASE WHEN $5 THEN now() ELSE completed_at END
-        WHERE id = $1`,
+        WHERE id = $1
+        RETURNING *`,
       [
         t.transferId,
         t.to,
@@ -197,7 +194,7 @@ export async function setTransferStatus(
         FINAL_TRANSFER_STATUSES.has(t.to),
       ],
     );
-    if (from !== t.to) await recordTransferEvent(client, (await getTransfer(client, t.transferId))!, t.step);
+    if (from !== t.to) await recordTransferEvent(client, toRecord(updated.rows[0]!), t.step);
     return t.to;
   });
 }

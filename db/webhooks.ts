@@ -1,5 +1,6 @@
 import { recordEvent, type StoredEvent } from './events.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
+import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
 export interface WebhookEndpoint {
   id: string;
@@ -321,9 +322,9 @@ export async function listWebhookDeliveries(
     eventId?: string;
     status?: DeliveryStatus;
     limit: number;
-    before?: { createdAt: string; id: string };
+    before?: PageCursor;
   },
-): Promise<{ items: WebhookDelivery[]; next?: { createdAt: string; id: string } }> {
+): Promise<Page<WebhookDelivery>> {
   const { rows } = await db.query<DeliveryRow>(
     `${DELIVERY_SELECT}
       WHERE w.merchant_id = $1
@@ -343,12 +344,7 @@ export async function listWebhookDeliveries(
       q.limit + 1,
     ],
   );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toDelivery),
-    next: rows.length > q.limit && last ? { createdAt: last.cursor_ts, id: last.id } : undefined,
-  };
+  return keysetPage(rows, q.limit, toDelivery);
 }
 
 /** What one attempt needs: the delivery, its event and its endpoint. */

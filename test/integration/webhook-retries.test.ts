@@ -7,13 +7,13 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhookActivities } from '../../activities/webhook-activities.js';
 import { createMerchant } from '../../db/merchants.js';
-import { insertPayment } from '../../db/payments.js';
 import { createPool, type Pool } from '../../db/pool.js';
 import { createWebhookEndpoint } from '../../db/webhooks.js';
 import { DELIVERY_WINDOW_MS, LAST_DELIVERY_ATTEMPT, webhookSecretFrom } from '../../lib/events.js';
 import { newId } from '../../lib/ids.js';
 import { createLogger } from '../../lib/logger.js';
 import { webhooksQueue } from '../../lib/task-queues.js';
+import { insertBarePayin } from '../support/money.js';
 import type { WebhookDeliveriesResult } from '../../workflows/webhooks.js';
 
 /**
@@ -68,20 +68,7 @@ async function deliveryTo(path: string): Promise<{ deliveryId: string; endpointI
     livemode: false,
     secret: webhookSecretFrom(Buffer.alloc(32, 7)),
   });
-  const paymentId = newId('pay');
-  await insertPayment(pool, {
-    id: paymentId,
-    merchantId,
-    kind: 'payin',
-    amount: 1000,
-    currency: 'XOF',
-    operator: 'ligdicash',
-    mode: 'redirect',
-    customer: {},
-    metadata: {},
-    deadlineAt: new Date(Date.now() + 60_000),
-    workflowId: `payin-${paymentId}`,
-  });
+  const paymentId = await insertBarePayin(pool, merchantId);
   // The delivery as the publisher makes it (its workflow is started here, on the test server).
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO webhook_deliveries (event_id, endpoint_id, reason, workflow_id, dispatched_at)

@@ -6,8 +6,9 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createMerchant, insertApiKey } from '../../db/merchants.js';
-import { applyTransition, insertPayment } from '../../db/payments.js';
-import { newId } from '../../lib/ids.js';
+import { applyTransition } from '../../db/payments.js';
+import { nominalRetryDelayMs } from '../../lib/events.js';
+import { insertBarePayin } from '../support/money.js';
 import {
   ROOT,
   TEST_ADMIN_KEY,
@@ -100,6 +101,7 @@ interface DeliveryBody {
   next_attempt_at: string | null;
   attempts: Array<{
     attempt: number;
+    attempted_at: string;
     http_status: number | null;
     response_body: string | null;
     error: string | null;
@@ -209,20 +211,7 @@ describe('events', () => {
 
   it('a status change cannot commit without its event (checked by the database)', async () => {
     const merchant = (await createMerchant(stack.pool, 'Outbox')).merchant.id;
-    const id = newId('pay');
-    await insertPayment(stack.pool, {
-      id,
-      merchantId: merchant,
-      kind: 'payin',
-      amount: 1000,
-      currency: 'XOF',
-      operator: 'ligdicash',
-      mode: 'redirect',
-      customer: {},
-      metadata: {},
-      deadlineAt: new Date(Date.now() + 60_000),
-      workflowId: `payin-${id}`,
-    });
+    const id = await insertBarePayin(stack.pool, merchant);
     const client = await stack.pool.connect();
     try {
       await client.query('BEGIN');
@@ -263,23 +252,6 @@ describe('events', () => {
 });
 
 describe('the outbox under a killed process', () => {
-  async function newPayin(merchantId: string) {
-    const id = newId('pay');
-    await insertPayment(stack.pool, {
-      id,
-      merchantId,
-      kind: 'payin',
-      amount: 1000,
-      currency: 'XOF',
-      operator: 'ligdicash',
-      mode: 'redirect',
-      customer: {},
-      metadata: {},
-      deadlineAt: new Date(Date.now() + 60_000),
-      workflowId: `payin-${id}`,
-    });
-    return id;
-  }
   const killedDuring = (id: string, when: 'during' | 'after') =>
     spawnSync(
       process.execPath,
@@ -301,7 +273,7 @@ describe('the outbox under a killed process', () => {
       );
       return { status: p.rows[0]!.status, events: e.rows.map((r) => r.type) };
     };
-    const during = await newPayin(merchantId);
+    const during = await insertBarePayin(stack.pool, merchantId);
     expect(killedDuring(during, 'during').signal).toBe('SIGKILL');
     // PostgreSQL rolls back the transaction of the dead connection.
     expect(
@@ -311,7 +283,7 @@ describe('the outbox under a killed process', () => {
       }),
     ).toEqual({ status: 'created', events: ['payin.created'] });
 
-    const after = await newPayin(merchantId);
+    const after = await insertBarePayin(stack.pool, merchantId);
     expect(killedDuring(after, 'after').signal).toBe('SIGKILL');
     expect(await state(after)).toEqual({ status: 'failed', events: ['payin.created', 'payin.failed'] });
   });
@@ -450,10 +422,13 @@ describe('webhook endpoints', () => {
     expect(failed.status).toBe('pending');
     expect(failed.attempts[0]!.http_status).toBe(500);
     expect(failed.attempts[0]!.response_body).toHaveLength(1024);
-    // Next attempt 5 s (+ up to 10 %) after the first.
-    const wait = Date.parse(failed.next_attempt_at!) - Date.now();
-    expect(wait).toBeGreaterThan(0);
-    expect(wait).toBeLessThan(5_600);
+    // The next attempt is due on schedule after the last one (5 s after the first, + up to 10 %),
+    // read from the records, not from the clock: a slow machine may read them late.
+    const last = failed.attempts[failed.attempts.length - 1]!;
+    const nominal = nominalRetryDelayMs(last.attempt)!;
+    const due = Date.parse(failed.next_attempt_at!) - Date.parse(last.attempted_at);
+    expect(due).toBeGreaterThanOrEqual(nominal - 1_000);
+    expect(due).toBeLessThanOrEqual(nominal * 1.1 + 1_000);
 
     // Fixed: the merchant points the endpoint at a working URL and resends the event now.
     await api(stack, 'PATCH', `/v1/webhook-endpoints/${failing.body.id}`, {

@@ -1,6 +1,8 @@
 import { expect } from 'vitest';
 import { checkLedger } from '../../db/ledger.js';
+import { insertPayment } from '../../db/payments.js';
 import type { Pool } from '../../db/pool.js';
+import { newId } from '../../lib/ids.js';
 import { api, ligdicashControl, payinReaches, type PayinBody, type TestStack } from './stack.js';
 
 /** Funds a merchant the way production does: payins paid through the sandbox. */
@@ -64,4 +66,26 @@ let serial = 0;
 export function recipientNumber(): string {
   serial++;
   return `+22676${String((process.pid * 1000 + serial) % 1_000_000).padStart(6, '0')}`;
+}
+
+/**
+ * A LigdiCash redirect payin of 1,000 XOF recorded straight in the database (`created`, with its
+ * event), with no workflow: for tests about what the database does with a payment's rows.
+ */
+export async function insertBarePayin(pool: Pool, merchantId: string): Promise<string> {
+  const id = newId('pay');
+  await insertPayment(pool, {
+    id,
+    merchantId,
+    kind: 'payin',
+    amount: 1000,
+    currency: 'XOF',
+    operator: 'ligdicash',
+    mode: 'redirect',
+    customer: {},
+    metadata: {},
+    deadlineAt: new Date(Date.now() + 60_000),
+    workflowId: `payin-${id}`,
+  });
+  return id;
 }
