@@ -6,7 +6,10 @@ import type { OperatorRules } from '../operators/registry.js';
 import { pingDatabase, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { redactUrl, type Logger } from '../lib/logger.js';
-import { requireMerchant } from './auth.js';
+import { apiKeyRoutes } from './api-keys.js';
+import { requireMerchant, type AuthDeps } from './auth.js';
+import { AccessTokens, oauthRoutes } from './oauth.js';
+import { rateLimitByKey } from './rate-limit.js';
 import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -102,20 +105,37 @@ export function createApp(deps: ApiDeps): Express {
   // Operations (a separate key): reconciliation runs and reports.
   app.use('/v1/reconciliation', express.json({ limit: '8kb' }), reconciliationRoutes(deps));
 
+  const production = deps.config.NODE_ENV === 'production';
+  const tokens = new AccessTokens({
+    pool,
+    issuer: deps.config.PUBLIC_BASE_URL,
+    ttlSeconds: deps.config.OAUTH_TOKEN_TTL_SECONDS,
+  });
+  const auth: AuthDeps = { pool, tokens, production, logger };
+  // OAuth 2.0 client credentials: an API key's id and secret for a short-lived access token.
+  app.use('/oauth', oauthRoutes(pool, tokens));
+
   // Merchants see route health; the operations key also sees the operators' own balances.
-  app.use('/v1/operators', operatorRoutes(pool, deps.operators, deps.config));
+  app.use('/v1/operators', operatorRoutes(pool, deps.operators, deps.config, auth));
 
   app.use(
     '/v1',
-    requireMerchant(pool, { production: deps.config.NODE_ENV === 'production' }),
+    requireMerchant(auth),
+    rateLimitByKey({
+      pool,
+      defaultRequests: deps.config.RATE_LIMIT_REQUESTS,
+      windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS,
+      logger,
+    }),
     express.json({ limit: '32kb' }),
   );
+  app.use('/v1/api-keys', apiKeyRoutes(pool, { production }));
   app.use('/v1/payins/:id/refunds', payinRefundRoutes(deps));
   app.use('/v1/payins', payinRoutes(deps));
   app.use('/v1/payouts', payoutRoutes(deps));
   app.use('/v1/refunds', refundRoutes(deps));
   app.use('/v1/transfers', transferRoutes(deps));
-  const eventStream = new EventStreamHub({ pool, databaseUrl: deps.config.DATABASE_URL, logger });
+  const eventStream = new EventStreamHub({ pool, databaseUrl: deps.config.DATABASE_URL, logger, auth });
   app.locals.eventStream = eventStream;
   app.get(EVENT_STREAM_PATH, (req, res) => eventStream.serveSse(req, res));
   app.use('/v1/events', eventRoutes(pool));

@@ -14,7 +14,7 @@ import type { OperatorRules } from '../operators/registry.js';
 import { payerDetailsUpdate } from '../workflows/shared.js';
 import { payinWorkflowId } from '../lib/payment-workflows.js';
 import type { Config } from '../lib/config.js';
-import { requireMerchant } from './auth.js';
+import { requireMerchant, type AuthDeps } from './auth.js';
 import { requireAdminKey } from './reconciliation.js';
 
 const escape = (s: string) =>
@@ -212,10 +212,10 @@ function outcomePage(p: PaymentRecord): string {
  * operators report (PayGateGlobal: Flooz, TMoney). Those are the platform's float, not a
  * merchant's, and each reading calls the operator: they are cached for a minute.
  */
-export function operatorRoutes(pool: Pool, operators: OperatorRules, config: Config): Router {
+export function operatorRoutes(pool: Pool, operators: OperatorRules, config: Config, auth: AuthDeps): Router {
   const router = Router();
   const isAdmin = requireAdminKey(config);
-  const merchantOnly = requireMerchant(pool);
+  const merchantOnly = requireMerchant(auth);
   const cache = new Map<OperatorName, { at: number; value: Promise<OperatorBalanceView> }>();
   type OperatorBalanceView = {
     balances: { network: string; amount: number; currency: string }[] | null;

@@ -13,7 +13,7 @@ import {
 } from '../db/events.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
-import { currentMerchant, merchantOfAuthorization } from './auth.js';
+import { currentMerchant, principalOfAuthorization, type AuthDeps } from './auth.js';
 import { Problem, problemBody } from './problems.js';
 
 export const EVENT_STREAM_PATH = '/v1/events/stream';
@@ -43,7 +43,7 @@ export class EventStreamHub {
   private listener?: EventListener;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
 
-  constructor(private readonly deps: { pool: Pool; databaseUrl: string; logger: Logger }) {}
+  constructor(private readonly deps: { pool: Pool; databaseUrl: string; logger: Logger; auth: AuthDeps }) {}
 
   /** Where a reader starts: after the event it names (its own), or after the latest event. */
   private async startPosition(merchantId: string, after: string | undefined): Promise<number> {
@@ -159,7 +159,7 @@ export class EventStreamHub {
       );
     };
     try {
-      const { merchant } = await merchantOfAuthorization(this.deps.pool, req.headers.authorization);
+      const { merchant } = await principalOfAuthorization(this.deps.auth, req.headers.authorization);
       const after = url.searchParams.get('after') ?? req.headers['last-event-id'];
       const position = await this.startPosition(
         merchant.id,

@@ -41,6 +41,13 @@ import {
   RunListQuery,
   TriggerRun,
 } from './reconciliation.js';
+import {
+  ApiKeySchema,
+  ApiKeyWithSecretSchema,
+  CreateApiKeyRequest,
+  RotateApiKeyRequest,
+} from './api-keys.js';
+import { scopeNeeded } from '../lib/api-keys.js';
 
 /** The OpenAPI 3.1 document of the merchant API, generated from the same zod schemas that validate it. */
 export function buildOpenApiDocument() {
@@ -48,7 +55,24 @@ export function buildOpenApiDocument() {
   const bearer = registry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'Your secret API key (sk_...), from `npx passerelle merchant create`.',
+    description:
+      'Your secret API key (`sk_test_...` or `sk_live_...`), or an OAuth access token issued for one. ' +
+      "The key's mode decides the mode of everything the request makes and sees.",
+  });
+  registry.registerComponent('securitySchemes', 'oauth2', {
+    type: 'oauth2',
+    description: 'Client credentials: the client_id is an API key id, the client_secret the key itself.',
+    flows: {
+      clientCredentials: {
+        tokenUrl: '/oauth/token',
+        scopes: {
+          read: 'Read payins, payouts, refunds, transfers, events, balances and the ledger',
+          payins: 'Create and act on payins',
+          payouts: 'Create payouts, refunds and transfers',
+          admin: 'Manage API keys and webhook endpoints',
+        },
+      },
+    },
   });
   const problem = (description: string) => ({
     description,
@@ -669,7 +693,7 @@ export function buildOpenApiDocument() {
       description: 'Space-separated `v1,<base64 HMAC-SHA256>`, one per live secret (Standard Webhooks)',
     }),
   });
-  for (const family of ['payin', 'payout', 'refund', 'transfer', 'webhook_endpoint']) {
+  for (const family of ['payin', 'payout', 'refund', 'transfer', 'webhook_endpoint', 'api_key']) {
     registry.registerWebhook({
       method: 'post',
       path: family,
@@ -685,6 +709,127 @@ export function buildOpenApiDocument() {
       },
     });
   }
+
+  const keyId = z.object({ id: z.string().meta({ example: 'key_2b4d6f8h2j4l6n8p3r5t7v2x' }) });
+  const apiKeyList = z.object({
+    object: z.literal('list'),
+    data: z.array(ApiKeySchema),
+    has_more: z.literal(false),
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/api-keys',
+    operationId: 'createApiKey',
+    summary: 'Create an API key (its secret is in this answer only)',
+    description:
+      'Needs the `admin` scope. A key grants at most the scopes of the key that makes it; a test key makes only ' +
+      'test keys. The key id is also its OAuth client_id, its secret the client_secret.',
+    security: [{ [bearer.name]: [] }],
+    request: { body: { required: true, content: { 'application/json': { schema: CreateApiKeyRequest } } } },
+    responses: {
+      201: json(ApiKeyWithSecretSchema, 'Created'),
+      400: problem('Invalid input'),
+      415: problem('The body is not JSON'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/api-keys',
+    operationId: 'listApiKeys',
+    summary: "The merchant's keys (a live key sees both modes, a test key only test keys)",
+    security: [{ [bearer.name]: [] }],
+    responses: { 200: json(apiKeyList, 'Keys, newest first') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/api-keys/{id}',
+    operationId: 'getApiKey',
+    summary: 'Read an API key',
+    security: [{ [bearer.name]: [] }],
+    request: { params: keyId },
+    responses: { 200: json(ApiKeySchema, 'The key'), 404: problem('No such key') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/api-keys/{id}/revoke',
+    operationId: 'revokeApiKey',
+    summary: 'Revoke a key: it and its access tokens answer 401 from now on',
+    security: [{ [bearer.name]: [] }],
+    request: { params: keyId },
+    responses: { 200: json(ApiKeySchema, 'The revoked key'), 404: problem('No such key') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/api-keys/{id}/rotate',
+    operationId: 'rotateApiKey',
+    summary: 'A new secret now; the old key keeps working for a grace period (default 24 h)',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      params: keyId,
+      body: { required: false, content: { 'application/json': { schema: RotateApiKeyRequest } } },
+    },
+    responses: {
+      201: json(ApiKeyWithSecretSchema.extend({ previous: ApiKeySchema }), 'The new key, and the old one'),
+      400: problem('Invalid input'),
+      404: problem('No such key'),
+      409: problem('The key is revoked, expired or already rotated'),
+      415: problem('The body is not JSON'),
+    },
+  });
+  const oauthError = z
+    .object({
+      error: z.enum([
+        'invalid_request',
+        'invalid_client',
+        'invalid_grant',
+        'unauthorized_client',
+        'unsupported_grant_type',
+        'invalid_scope',
+      ]),
+      error_description: z.string(),
+    })
+    .meta({ id: 'OAuthError' });
+  registry.registerPath({
+    method: 'post',
+    path: '/oauth/token',
+    operationId: 'issueAccessToken',
+    summary: 'OAuth 2.0 client credentials: an access token for an API key (RFC 6749 section 4.4)',
+    description:
+      'Authenticate with HTTP Basic (client_id = the key id, client_secret = the key) or with both in the ' +
+      'body. The token is a signed JWT (RFC 9068) accepted wherever a key is, with the scopes asked for ' +
+      "(at most the key's); it stops working when its key is revoked or expires.",
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/x-www-form-urlencoded': {
+            schema: z.object({
+              grant_type: z.literal('client_credentials'),
+              scope: z.string().optional().meta({ description: 'Space-separated, e.g. `read payins`' }),
+              client_id: z.string().optional(),
+              client_secret: z.string().optional(),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(
+        z.object({
+          access_token: z.string(),
+          token_type: z.literal('Bearer'),
+          expires_in: z.number().int(),
+          scope: z.string(),
+        }),
+        'A token',
+      ),
+      400: { description: 'RFC 6749 error', content: { 'application/json': { schema: oauthError } } },
+      401: {
+        description: 'Client authentication failed',
+        content: { 'application/json': { schema: oauthError } },
+      },
+    },
+  });
 
   registry.registerPath({
     method: 'get',
@@ -702,21 +847,42 @@ export function buildOpenApiDocument() {
     },
     servers: [{ url: '/' }],
   });
-  // Every operation behind a key answers 401 without one (or with a wrong one): say so everywhere.
-  for (const item of Object.values(doc.paths ?? {})) {
-    for (const op of Object.values(item as Record<string, SecuredOperation>)) {
-      if (op?.security?.length && op.responses && !op.responses['401']) {
-        op.responses['401'] = {
-          description: 'Missing or invalid key',
-          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-        };
-      }
+  const problemContent = {
+    'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+  };
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(item as Record<string, SecuredOperation>)) {
+      if (!op?.security?.length || !op.responses) continue;
+      // Every operation behind a key answers 401 without one (or with a wrong one): say so everywhere.
+      op.responses['401'] ??= {
+        description: 'Missing, unknown, revoked or expired key',
+        content: problemContent,
+      };
+      if (!op.security.some((s) => 'apiKey' in s)) continue;
+      // A merchant operation takes a key or an access token, needs a scope, and is rate limited.
+      const scope = scopeNeeded(method, path.replace(/\{[^}]+\}/g, 'x'));
+      op.security = [{ apiKey: [] }, { oauth2: [scope] }];
+      op.description = `${op.description ? `${op.description}\n\n` : ''}Scope: \`${scope}\`${scope === 'read' ? ' (any scope reads)' : ''}.`;
+      op.responses['403'] ??= {
+        description: `The key or token lacks the \`${scope}\` scope`,
+        content: problemContent,
+      };
+      op.responses['429'] ??= {
+        description: 'Rate limited: retry after `Retry-After` seconds',
+        headers: {
+          'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' },
+          RateLimit: { schema: { type: 'string' }, description: 'Remaining requests and seconds to reset' },
+          'RateLimit-Policy': { schema: { type: 'string' }, description: 'The limit and its window' },
+        },
+        content: problemContent,
+      };
     }
   }
   return doc;
 }
 
 interface SecuredOperation {
-  security?: unknown[];
+  security?: Record<string, string[]>[];
+  description?: string;
   responses?: Record<string, unknown>;
 }

@@ -18,6 +18,15 @@ export interface PaymentRouteDeps {
   operators: OperatorRules;
 }
 
+/** A body is optional on some POSTs (rotations, resends); when there is one, it is JSON. */
+export function optionalJsonBody(req: Request): unknown {
+  const hasBody =
+    Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return {};
+  requireJson(req.is('application/json'));
+  return req.body ?? {};
+}
+
 export function requireJson(isJson: string | false | null): void {
   if (!isJson)
     throw new Problem('unsupported-media-type', 'Send the body as JSON with Content-Type: application/json');

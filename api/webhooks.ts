@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { eventView, getMerchantEvent, listMerchantEvents } from '../db/events.js';
 import type { Pool } from '../db/pool.js';
 import {
@@ -29,7 +29,7 @@ import {
   RotateSecretRequest,
   UpdateWebhookEndpointRequest,
 } from './event-schemas.js';
-import { requireJson } from './payment-routes.js';
+import { optionalJsonBody, requireJson } from './payment-routes.js';
 import { Problem, validationProblem } from './problems.js';
 import { decodeCursor, listAnswer } from './views.js';
 
@@ -59,15 +59,6 @@ function deliveryView(d: WebhookDelivery) {
       error: a.error,
     })),
   };
-}
-
-/** A body is optional on these POSTs; when there is one, it is JSON. */
-function optionalJsonBody(req: Request): unknown {
-  const hasBody =
-    Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody) return {};
-  requireJson(req.is('application/json'));
-  return req.body ?? {};
 }
 
 /**

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../lib/operator-settings/tmoney.js';
-import { createMerchant, insertApiKey } from '../db/merchants.js';
+import { createMerchant, setMerchantRateLimit } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
 import {
@@ -252,9 +252,10 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
 
   const pool = createPool(opts.databaseUrl, 8);
   const created = await createMerchant(pool, `bench ${opts.name}`);
-  // A test-mode key: the system runs with NODE_ENV=production, where an unprefixed key is live,
-  // and the benchmarks' webhook receivers listen on 127.0.0.1 (refused to live keys).
-  const testKey = await insertApiKey(pool, created.merchant.id, 'test');
+  // A test-mode key (createMerchant's): the benchmarks' webhook receivers listen on 127.0.0.1,
+  // refused to live keys. The benchmarks measure the engine, not the per-key rate limit.
+  await setMerchantRateLimit(pool, created.merchant.id, 100_000);
+  const testKey = { apiKey: created.apiKey };
 
   return {
     apiUrl,

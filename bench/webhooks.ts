@@ -110,10 +110,11 @@ async function payins(sys: BenchSystem, key: string, n: number, tag: string) {
 }
 
 async function newMerchantKey(sys: BenchSystem, name: string): Promise<{ id: string; key: string }> {
-  const { createMerchant, insertApiKey } = await import('../db/merchants.js');
+  const { createMerchant, setMerchantRateLimit } = await import('../db/merchants.js');
+  // Test mode (createMerchant's key): the receivers listen on 127.0.0.1.
   const m = await createMerchant(sys.pool, name);
-  // Test mode: the receivers listen on 127.0.0.1.
-  return { id: m.merchant.id, key: (await insertApiKey(sys.pool, m.merchant.id, 'test')).apiKey };
+  await setMerchantRateLimit(sys.pool, m.merchant.id, 100_000);
+  return { id: m.merchant.id, key: m.apiKey };
 }
 
 /** Workflow tasks and history events of the delivery workflows, from their histories. */

@@ -3,7 +3,28 @@ import { Client, Connection } from '@temporalio/client';
 import { startReconciliationRun } from '../api/reconciliation.js';
 import { OPERATORS, isOperatorName } from '../lib/operators.js';
 import { reconciliationRunId } from '../lib/reconciliation.js';
-import { createMerchant, setLateSuccessPolicy, setRefundRecipients } from '../db/merchants.js';
+import {
+  getApiKeyById,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  rotateApiKey,
+  type ApiKey,
+} from '../db/api-keys.js';
+import {
+  createMerchant,
+  getMerchant,
+  setLateSuccessPolicy,
+  setMerchantRateLimit,
+  setRefundRecipients,
+} from '../db/merchants.js';
+import { apiKeyView } from '../db/resource-views.js';
+import {
+  API_KEY_SCOPES,
+  DEFAULT_ROTATION_GRACE_SECONDS,
+  MAX_ROTATION_GRACE_SECONDS,
+  type ApiKeyScope,
+} from '../lib/api-keys.js';
 import { setFeeSchedule } from '../db/fees.js';
 import { checkLedger } from '../db/ledger.js';
 import { migrateUp } from '../db/migrate.js';
@@ -17,7 +38,17 @@ import { loadConfigOrExit } from '../lib/config.js';
 const USAGE = `usage: passerelle <command>
 
 commands:
-  merchant create <name> [--json]   create a merchant and print its id and a new API key (shown once)
+  merchant create <name> [--json]   create a merchant and print its id, a test key and a live key (shown once)
+  merchant rate-limit --merchant mer_… --requests 50|default
+                                    requests each of the merchant's keys may make per RATE_LIMIT_WINDOW_SECONDS
+  keys create --merchant mer_… --name "Back office" [--mode test|live] [--scopes read,payins,payouts,admin]
+              [--expires 2027-06-30T00:00:00Z] [--json]
+                                    a new API key for a merchant (its secret shown once)
+  keys list --merchant mer_… [--json]
+                                    the merchant's keys: prefix, mode, scopes, last use, expiry
+  keys revoke --key key_…           revoke a key at once
+  keys rotate --key key_… [--grace 86400] [--json]
+                                    a new secret now; the old one works for --grace seconds
   db migrate                        apply pending database migrations
   fees set --kind payin|payout|refund|transfer [--merchant mer_…] [--operator ${OPERATORS.join('|')}]
            [--currency XOF] [--percent 1.5] [--fixed 100]
@@ -67,6 +98,13 @@ function parseCommandLine() {
         api: { type: 'string' },
         port: { type: 'string', default: '0' },
         events: { type: 'string', default: '*' },
+        name: { type: 'string' },
+        mode: { type: 'string' },
+        scopes: { type: 'string' },
+        expires: { type: 'string' },
+        key: { type: 'string' },
+        grace: { type: 'string' },
+        requests: { type: 'string' },
       },
     });
   } catch (err) {
@@ -94,15 +132,23 @@ if (group === 'merchant' && command === 'create') {
   const config = loadConfigOrExit();
   const pool = createPool(config.DATABASE_URL, 1);
   try {
-    const created = await createMerchant(pool, name);
+    const created = await createMerchant(pool, name, { live: true });
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ merchant_id: created.merchant.id, name, api_key: created.apiKey, api_key_id: created.apiKeyId })}\n`,
+        `${JSON.stringify({
+          merchant_id: created.merchant.id,
+          name,
+          api_key: created.apiKey,
+          api_key_id: created.apiKeyId,
+          live_api_key: created.liveApiKey,
+          live_api_key_id: created.liveApiKeyId,
+        })}\n`,
       );
     } else {
       process.stdout.write(
         `Merchant ${created.merchant.id} (${name}) created.\n` +
-          `API key (shown once, keep it secret): ${created.apiKey}\n`,
+          `API key (test mode; shown once, keep it secret): ${created.apiKey}\n` +
+          `API key (live mode; shown once, keep it secret): ${created.liveApiKey}\n`,
       );
     }
   } catch (err) {
@@ -222,6 +268,28 @@ if (group === 'merchant' && command === 'create') {
   } finally {
     await pool.end();
   }
+} else if (group === 'merchant' && command === 'rate-limit') {
+  const requests = values.requests;
+  if (!values.merchant || !requests) fail('merchant rate-limit needs --merchant and --requests N|default');
+  const limit = requests === 'default' ? null : Number(requests);
+  if (limit !== null && (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000))
+    fail('--requests is a whole number from 1 to 1000000, or default');
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    if (!(await setMerchantRateLimit(pool, values.merchant, limit))) {
+      process.stderr.write(`no merchant ${values.merchant}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stdout.write(
+        `${values.merchant}: ${limit ?? `the default (${config.RATE_LIMIT_REQUESTS})`} requests per ${config.RATE_LIMIT_WINDOW_SECONDS} s per key\n`,
+      );
+    }
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'keys') {
+  await keysCommand(command);
 } else if (group === 'reconcile') {
   const { operator, date, from, to, sweep } = values;
   if (!operator || !isOperatorName(operator)) fail(`reconcile needs --operator ${OPERATORS.join('|')}`);
@@ -307,4 +375,87 @@ if (group === 'merchant' && command === 'create') {
   }, 2_000).unref();
 } else {
   fail(`unknown command: ${positionals.join(' ')}`);
+}
+
+/** `passerelle keys …`: operations staff manage a merchant's keys (the API does the same for merchants). */
+async function keysCommand(command: string | undefined): Promise<void> {
+  const config = loadConfigOrExit();
+  const production = config.NODE_ENV === 'production';
+  const print = (key: ApiKey, extra: { secret?: string; previous_expires_at?: string } = {}) => {
+    const view = { ...apiKeyView(key, production), ...extra };
+    if (values.json) return process.stdout.write(`${JSON.stringify(view)}\n`);
+    process.stdout.write(
+      `${key.id}  ${view.prefix}…  ${view.mode}  ${view.status}  scopes=${key.scopes.join(',')}  ` +
+        `expires=${view.expires_at ?? 'never'}  last used=${view.last_used_at ?? 'never'}  "${key.name}"\n` +
+        (extra.secret ? `secret (shown once, keep it secret): ${extra.secret}\n` : ''),
+    );
+  };
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    if (command === 'create') {
+      if (!values.merchant || !values.name) fail('keys create needs --merchant and --name');
+      const mode = values.mode ?? 'test';
+      if (mode !== 'test' && mode !== 'live') fail('--mode is test or live');
+      const scopes = (values.scopes ?? API_KEY_SCOPES.join(',')).split(',').map((s) => s.trim());
+      const unknown = scopes.filter((s) => !(API_KEY_SCOPES as readonly string[]).includes(s));
+      if (unknown.length || !scopes.length)
+        fail(`unknown scopes ${unknown.join(',')}; known: ${API_KEY_SCOPES.join(',')}`);
+      const expiresAt = values.expires ? new Date(values.expires) : null;
+      if (expiresAt && (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()))
+        fail('--expires is a date and time in the future (ISO 8601)');
+      if (!(await getMerchant(pool, values.merchant))) {
+        process.stderr.write(`no merchant ${values.merchant}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const made = await insertApiKey(pool, {
+        merchantId: values.merchant,
+        mode,
+        name: values.name,
+        scopes: [...new Set(scopes)] as ApiKeyScope[],
+        expiresAt,
+      });
+      print(made.key, { secret: made.apiKey });
+    } else if (command === 'list') {
+      if (!values.merchant) fail('keys list needs --merchant');
+      for (const key of await listApiKeys(pool, values.merchant, ['test', 'live', null])) print(key);
+    } else if (command === 'revoke' || command === 'rotate') {
+      if (!values.key) fail(`keys ${command} needs --key key_…`);
+      const existing = await getApiKeyById(pool, values.key);
+      if (!existing) {
+        process.stderr.write(`no key ${values.key}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (command === 'revoke') {
+        print((await revokeApiKey(pool, existing.merchantId, existing.id))!);
+        return;
+      }
+      const grace = values.grace === undefined ? DEFAULT_ROTATION_GRACE_SECONDS : Number(values.grace);
+      if (!Number.isInteger(grace) || grace < 0 || grace > MAX_ROTATION_GRACE_SECONDS)
+        fail(`--grace is a whole number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS}`);
+      const rotated = await rotateApiKey(
+        pool,
+        existing.merchantId,
+        existing.id,
+        grace,
+        production ? 'live' : 'test',
+      );
+      if (typeof rotated === 'string') {
+        process.stderr.write(
+          `key ${existing.id} cannot be rotated: it is not active or was already rotated\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      print(rotated.key, {
+        secret: rotated.apiKey,
+        previous_expires_at: rotated.previous.expiresAt?.toISOString(),
+      });
+    } else {
+      fail('keys commands: create, list, revoke, rotate');
+    }
+  } finally {
+    await pool.end();
+  }
 }

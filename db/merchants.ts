@@ -1,4 +1,5 @@
-import { hashApiKey, newApiKey, newId } from '../lib/ids.js';
+import { newId } from '../lib/ids.js';
+import { apiKeyStatus, findApiKeyBySecret, insertApiKey } from './api-keys.js';
 import { inTransaction, type Pool, type Queryable } from './pool.js';
 
 export interface Merchant {
@@ -9,49 +10,65 @@ export interface Merchant {
 
 export interface CreatedMerchant {
   merchant: Merchant;
-  /** The only time the key is available in clear: it is stored as a SHA-256 digest. */
+  /** A test-mode key (`sk_test_…`): the only time it is available in clear (stored as a SHA-256 digest). */
   apiKey: string;
   apiKeyId: string;
+  /** A live-mode key (`sk_live_…`), when asked for. */
+  liveApiKey?: string;
+  liveApiKeyId?: string;
 }
 
-export async function createMerchant(pool: Pool, name: string): Promise<CreatedMerchant> {
+/** A merchant with a test key, and a live key too when `live` is set. */
+export async function createMerchant(
+  pool: Pool,
+  name: string,
+  opts: { live?: boolean } = {},
+): Promise<CreatedMerchant> {
   return inTransaction(pool, async (client) => {
     const id = newId('mer');
     const { rows } = await client.query<{ created_at: Date }>(
       'INSERT INTO merchants (id, name) VALUES ($1, $2) RETURNING created_at',
       [id, name],
     );
-    const { apiKey, apiKeyId } = await insertApiKey(client, id);
-    return { merchant: { id, name, createdAt: rows[0]!.created_at }, apiKey, apiKeyId };
+    const test = await insertApiKey(client, { merchantId: id, mode: 'test', name: 'Test key' });
+    const live = opts.live
+      ? await insertApiKey(client, { merchantId: id, mode: 'live', name: 'Live key' })
+      : undefined;
+    return {
+      merchant: { id, name, createdAt: rows[0]!.created_at },
+      apiKey: test.apiKey,
+      apiKeyId: test.apiKeyId,
+      ...(live ? { liveApiKey: live.apiKey, liveApiKeyId: live.apiKeyId } : {}),
+    };
   });
 }
 
-export async function insertApiKey(
-  db: Queryable,
-  merchantId: string,
-  mode?: 'test' | 'live',
-): Promise<{ apiKey: string; apiKeyId: string }> {
-  const apiKey = newApiKey(mode);
-  const apiKeyId = newId('key');
-  await db.query('INSERT INTO api_keys (id, merchant_id, key_hash, key_prefix) VALUES ($1, $2, $3, $4)', [
-    apiKeyId,
-    merchantId,
-    hashApiKey(apiKey),
-    apiKey.slice(0, 7),
-  ]);
-  return { apiKey, apiKeyId };
+/** The merchant owning a usable (neither revoked nor expired) key, or undefined. */
+export async function findMerchantByApiKey(db: Queryable, apiKey: string): Promise<Merchant | undefined> {
+  const key = await findApiKeyBySecret(db, apiKey);
+  if (!key || apiKeyStatus(key) !== 'active') return undefined;
+  return getMerchant(db, key.merchantId);
 }
 
-/** The merchant owning an active key, or undefined. */
-export async function findMerchantByApiKey(db: Queryable, apiKey: string): Promise<Merchant | undefined> {
-  const { rows } = await db.query<{ id: string; name: string; created_at: Date }>(
-    `SELECT m.id, m.name, m.created_at
-       FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
-      WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-    [hashApiKey(apiKey)],
+/** Requests per window the merchant's keys may each make (undefined: the deployment's default). */
+export async function merchantRateLimit(db: Queryable, merchantId: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ rate_limit_requests: number | null }>(
+    'SELECT rate_limit_requests FROM merchants WHERE id = $1',
+    [merchantId],
   );
-  const row = rows[0];
-  return row && { id: row.id, name: row.name, createdAt: row.created_at };
+  return rows[0]?.rate_limit_requests ?? undefined;
+}
+
+export async function setMerchantRateLimit(
+  db: Queryable,
+  merchantId: string,
+  requests: number | null,
+): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE merchants SET rate_limit_requests = $2 WHERE id = $1', [
+    merchantId,
+    requests,
+  ]);
+  return rowCount === 1;
 }
 
 export async function getMerchant(db: Queryable, id: string): Promise<Merchant | undefined> {

@@ -1,3 +1,5 @@
+import { modeOfKey } from '../lib/api-keys.js';
+import { apiKeyStatus, type ApiKey } from './api-keys.js';
 import { getPayment, type PaymentRecord } from './payments.js';
 import type { Queryable } from './pool.js';
 import { listTransferLegs, type TransferRecord } from './transfers.js';
@@ -101,5 +103,25 @@ export async function transferView(db: Queryable, t: TransferRecord) {
     created_at: t.createdAt.toISOString(),
     updated_at: t.updatedAt.toISOString(),
     completed_at: t.completedAt?.toISOString() ?? null,
+  };
+}
+
+/** An API key as its merchant sees it (never its secret, which is not stored). */
+export function apiKeyView(key: ApiKey, production: boolean) {
+  const mode = modeOfKey(key, production);
+  return {
+    id: key.id,
+    object: 'api_key' as const,
+    name: key.name,
+    mode,
+    livemode: mode === 'live',
+    scopes: key.scopes,
+    prefix: key.prefix,
+    status: apiKeyStatus(key),
+    created_at: key.createdAt.toISOString(),
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    expires_at: key.expiresAt?.toISOString() ?? null,
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+    replaced_by: key.replacedBy,
   };
 }

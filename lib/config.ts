@@ -119,6 +119,15 @@ const envSchema = z.object({
   /** Bearer token Prometheus sends to `GET /metrics` (the operations key works too); unset and no ADMIN_API_KEY: 401. */
   METRICS_TOKEN: z.string().min(16).optional(),
 
+  /**
+   * Requests each API key may make per RATE_LIMIT_WINDOW_SECONDS, unless its merchant has its own
+   * limit; counted in PostgreSQL, so shared by every API process.
+   */
+  RATE_LIMIT_REQUESTS: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3_600).default(1),
+  /** Lifetime of an OAuth access token (client credentials), in seconds. */
+  OAUTH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+
   /** Callbacks stored per minute from one source address; more are answered 429, not stored. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
 

@@ -41,6 +41,7 @@ export const EVENT_TYPES: readonly string[] = [
   ),
   ...TRANSFER_EVENT_STATUSES.map((s) => `transfer.${s}`),
   'webhook_endpoint.disabled',
+  'api_key.expiring',
 ];
 
 /** Operations events (no merchant): listed by the operations key only. */

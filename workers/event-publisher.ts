@@ -1,5 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { warnExpiringApiKeys } from '../db/api-keys.js';
 import { listenForEvents, publishEvents } from '../db/events.js';
+import { apiKeyView } from '../db/resource-views.js';
 import type { Pool } from '../db/pool.js';
 import { markDeliveriesDispatched, undispatchedDeliveries } from '../db/webhooks.js';
 import type { Config } from '../lib/config.js';
@@ -54,9 +56,24 @@ export function startEventPublisher(deps: {
     }
   };
 
+  // Keys close to their expiry are looked for once a minute (their warning is an event).
+  let keysCheckedAt = 0;
+  const warnExpiringKeys = async () => {
+    if (Date.now() - keysCheckedAt < 60_000) return;
+    keysCheckedAt = Date.now();
+    const production = config.NODE_ENV === 'production';
+    for (const key of await warnExpiringApiKeys(pool, (k) => apiKeyView(k, production))) {
+      logger.warn(
+        { merchantId: key.merchantId, apiKeyId: key.id, expiresAt: key.expiresAt },
+        'API key expires within 7 days: rotate it',
+      );
+    }
+  };
+
   const pass = async () => {
     do {
       again = false;
+      await warnExpiringKeys();
       for (;;) {
         const published = await publishEvents(pool);
         if (published.events) logger.debug(published, 'events published');

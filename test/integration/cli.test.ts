@@ -27,17 +27,25 @@ describe('passerelle CLI', () => {
   it('creates a merchant and prints its key once (--json for machines)', async () => {
     const run = passerelle('merchant', 'create', 'Boutique', 'Ouaga', '--json');
     expect(run.status).toBe(0);
-    const out = JSON.parse(run.stdout) as { merchant_id: string; name: string; api_key: string };
+    const out = JSON.parse(run.stdout) as {
+      merchant_id: string;
+      name: string;
+      api_key: string;
+      live_api_key: string;
+    };
     expect(out.name).toBe('Boutique Ouaga');
-    expect(out.api_key).toMatch(/^sk_[a-z2-7]{40}$/);
+    expect(out.api_key).toMatch(/^sk_test_[a-z2-7]{40}$/);
+    expect(out.live_api_key).toMatch(/^sk_live_[a-z2-7]{40}$/);
     expect((await findMerchantByApiKey(pool, out.api_key))?.id).toBe(out.merchant_id);
-    const { rows } = await pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM api_keys WHERE key_prefix = $1 AND key_hash IS NOT NULL',
-      [out.api_key.slice(0, 7)],
+    expect((await findMerchantByApiKey(pool, out.live_api_key))?.id).toBe(out.merchant_id);
+    // Stored as a digest and a short prefix, never in clear.
+    const { rows } = await pool.query<{ key_prefix: string }>(
+      'SELECT key_prefix FROM api_keys WHERE merchant_id = $1 ORDER BY key_prefix',
+      [out.merchant_id],
     );
-    expect(rows[0]!.n).toBeGreaterThanOrEqual(1);
+    expect(rows.map((r) => r.key_prefix)).toEqual([out.live_api_key.slice(0, 12), out.api_key.slice(0, 12)]);
     const human = passerelle('merchant', 'create', 'Lomé shop');
-    expect(human.stdout).toMatch(/API key \(shown once, keep it secret\): sk_/);
+    expect(human.stdout).toMatch(/API key \(test mode; shown once, keep it secret\): sk_test_/);
   });
 
   it('sets and clears routes, refusing an operator that does not serve the network', async () => {
@@ -77,6 +85,62 @@ describe('passerelle CLI', () => {
         .status,
     ).toBe(0);
     expect(await merchantRoutes(pool, merchant, 'togocel_tg', 'payin')).toBeUndefined();
+  });
+
+  it('manages keys for operations staff: create, list, rotate, revoke, rate limit', async () => {
+    const merchant = (
+      JSON.parse(passerelle('merchant', 'create', 'Keys', '--json').stdout) as { merchant_id: string }
+    ).merchant_id;
+    const expires = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    const made = passerelle(
+      'keys',
+      'create',
+      '--merchant',
+      merchant,
+      '--name',
+      'Reporting',
+      '--mode',
+      'live',
+      '--scopes',
+      'read',
+      '--expires',
+      expires,
+      '--json',
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const key = JSON.parse(made.stdout) as {
+      id: string;
+      secret: string;
+      scopes: string[];
+      expires_at: string;
+    };
+    expect(key.secret).toMatch(/^sk_live_/);
+    expect(key.scopes).toEqual(['read']);
+    expect(key.expires_at).toBe(expires);
+    const listed = passerelle('keys', 'list', '--merchant', merchant, '--json')
+      .stdout.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { id: string; secret?: string });
+    expect(listed.map((k) => k.id)).toContain(key.id);
+    expect(listed.every((k) => k.secret === undefined)).toBe(true);
+
+    const rotated = passerelle('keys', 'rotate', '--key', key.id, '--grace', '0', '--json');
+    expect(rotated.status, rotated.stderr).toBe(0);
+    const successor = JSON.parse(rotated.stdout) as { id: string; secret: string; scopes: string[] };
+    expect(successor.scopes).toEqual(['read']);
+    expect(await findMerchantByApiKey(pool, key.secret)).toBeUndefined();
+    expect((await findMerchantByApiKey(pool, successor.secret))?.id).toBe(merchant);
+    expect(passerelle('keys', 'revoke', '--key', successor.id).status).toBe(0);
+    expect(await findMerchantByApiKey(pool, successor.secret)).toBeUndefined();
+    expect(passerelle('keys', 'revoke', '--key', 'key_nothing').status).toBe(1);
+
+    expect(passerelle('merchant', 'rate-limit', '--merchant', merchant, '--requests', '7').status).toBe(0);
+    const { rows } = await pool.query<{ rate_limit_requests: number }>(
+      'SELECT rate_limit_requests FROM merchants WHERE id = $1',
+      [merchant],
+    );
+    expect(rows[0]!.rate_limit_requests).toBe(7);
+    expect(passerelle('merchant', 'rate-limit', '--merchant', merchant, '--requests', '0').status).toBe(64);
   });
 
   it('explains its usage and refuses unknown commands', () => {

@@ -53,11 +53,25 @@ async function send(r: FuzzRequest): Promise<{ status: number; contentType: stri
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
+const OAUTH_ERRORS = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+];
+
 /** The properties every answer keeps, whatever the request. */
 function expectWellFormed(r: FuzzRequest, res: { status: number; contentType: string; text: string }) {
   const label = `${r.method} ${r.path} → ${res.status} ${res.text.slice(0, 300)}`;
   expect(res.status, label).toBeLessThan(500);
-  if (res.status >= 400) {
+  if (res.status >= 400 && r.path === '/oauth/token') {
+    // The token endpoint answers as RFC 6749 section 5.2 says, not problem+json.
+    expect(res.contentType, label).toContain('application/json');
+    const error = (JSON.parse(res.text) as { error?: unknown }).error;
+    expect(OAUTH_ERRORS, label).toContain(error);
+  } else if (res.status >= 400) {
     expect(res.contentType, label).toContain('application/problem+json');
     const problem = JSON.parse(res.text) as { type?: unknown; title?: unknown; status?: unknown };
     expect(typeof problem.type, label).toBe('string');

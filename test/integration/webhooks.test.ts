@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createMerchant, insertApiKey } from '../../db/merchants.js';
+import { insertApiKey } from '../../db/api-keys.js';
+import { createMerchant } from '../../db/merchants.js';
 import { applyTransition } from '../../db/payments.js';
 import { nominalRetryDelayMs } from '../../lib/events.js';
 import { insertBarePayin } from '../support/money.js';
@@ -524,7 +525,7 @@ describe('webhook endpoints', () => {
 
   it('live keys may not point webhooks at private, loopback or link-local addresses; test keys may', async () => {
     const merchant = await createMerchant(stack.pool, 'Live');
-    const live = (await insertApiKey(stack.pool, merchant.merchant.id, 'live')).apiKey;
+    const live = (await insertApiKey(stack.pool, { merchantId: merchant.merchant.id, mode: 'live' })).apiKey;
     expect(live).toMatch(/^sk_live_/);
     for (const url of [
       'https://127.0.0.1/hook',
@@ -539,7 +540,7 @@ describe('webhook endpoints', () => {
       expect(refused.status, url).toBe(400);
       expect((refused.body as unknown as { errors: Array<{ field: string }> }).errors[0]!.field).toBe('url');
     }
-    const test = (await insertApiKey(stack.pool, merchant.merchant.id, 'test')).apiKey;
+    const test = (await insertApiKey(stack.pool, { merchantId: merchant.merchant.id, mode: 'test' })).apiKey;
     expect((await createEndpoint({ url: `${receiver.url}/ok-test` }, test)).status).toBe(201);
     // Malformed input is a 400 problem, never stored.
     expect((await createEndpoint({ url: 'not a url' }, test)).status).toBe(400);
