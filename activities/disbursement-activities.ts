@@ -1,3 +1,4 @@
+import type { OperatorAdapters } from '../operators/registry.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { InsufficientBalanceError, capturePosting, holdPosting, post, releasePosting } from '../db/ledger.js';
@@ -17,16 +18,16 @@ import { sendLeaseMs } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
 import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payments.js';
-import type { OperatorName } from '../lib/operators.js';
 import type { DisbursementLookup, OperatorAdapter } from '../operators/types.js';
 import { callbackUrlFor } from '../lib/urls.js';
+import { circuitOf } from '../db/operator-health.js';
 import { paymentAccess, recordSendOutcome } from './payment-access.js';
 import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 import { withSendLease } from './send-lease.js';
 
 export interface DisbursementActivityDeps {
   pool: Pool;
-  operators: Record<OperatorName, OperatorAdapter>;
+  operators: OperatorAdapters;
   publicBaseUrl: string;
   logger: Logger;
   /** Route health: failures in a row that open an operator's circuit, and for how long. */
@@ -202,7 +203,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     log(payment).info({ attempt, outcome: outcome.kind }, 'disbursement sent');
     // The operator's health counts its payouts too: a refused key or an outage on /disburse is
     // the operator's, and payins then go to the next route (the same key often serves both).
-    await recordSendOutcome(pool, payment.operator, outcome, deps.circuit);
+    await recordSendOutcome(pool, circuitOf(payment.operator, payment.livemode), outcome, deps.circuit);
     switch (outcome.kind) {
       case 'accepted':
         await applyTransition(pool, {

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
 import { runWithCancellation } from '../lib/cancellation.js';
 import { ConfigError, type Config } from '../lib/config.js';
-import { operatorTiming } from '../lib/operators.js';
+import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
@@ -44,6 +44,7 @@ export function createActivities(deps: {
     ...createReconciliationActivities({
       ...shared,
       timingFor: (operator) => operatorTiming(deps.config, operator),
+      settlementModes: (operator) => modesAtLiveEndpoint(deps.config, operator),
       sweep: {
         lookbackDays: deps.config.SWEEP_LOOKBACK_DAYS,
         batch: deps.config.SWEEP_BATCH,
@@ -58,7 +59,7 @@ export function createActivities(deps: {
  * while its calls are still in flight, and the retry would wait on the lease for nothing.
  */
 export function checkSendTimeouts(operators: OperatorAdapters): void {
-  for (const op of Object.values(operators)) {
+  for (const op of [...Object.values(operators.live), ...Object.values(operators.test)]) {
     const worst = op.worstCaseCallMs * SEND_CALLS_PER_ACTIVITY;
     if (worst + 15_000 > SEND_ACTIVITY_TIMEOUT_MS) {
       throw new ConfigError([

@@ -1,6 +1,7 @@
+import type { OperatorAdapters } from '../operators/registry.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { latestTrustedCallback } from '../db/callbacks.js';
-import { isOperatorDown } from '../db/operator-health.js';
+import { circuitOf, isOperatorDown } from '../db/operator-health.js';
 import {
   applyTransition,
   forgetPayinOtp,
@@ -18,15 +19,14 @@ import type { Network } from '../lib/networks.js';
 import { type NextAction, type PaymentFailure, type PaymentStatus, type PayinMode } from '../lib/payments.js';
 import { payinSucceededPosting, post } from '../db/ledger.js';
 import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
-import type { OperatorName } from '../lib/operators.js';
-import type { OperatorAdapter, ParsedCallback } from '../operators/types.js';
+import type { ParsedCallback } from '../operators/types.js';
 import { paymentAccess, recordSendOutcome } from './payment-access.js';
 import { withSendLease } from './send-lease.js';
 import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 
 export interface PayinActivityDeps {
   pool: Pool;
-  operators: Record<OperatorName, OperatorAdapter>;
+  operators: OperatorAdapters;
   /** Base URL operators use to reach our callback endpoints. */
   publicBaseUrl: string;
   logger: Logger;
@@ -121,7 +121,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       : payment.status === 'created';
     if (!sendable) return viewOf(payment);
     const operator = operatorFor(payment);
-    if (await isOperatorDown(pool, payment.operator)) {
+    if (await isOperatorDown(pool, circuitOf(payment.operator, payment.livemode))) {
       return { kind: 'route_down', detail: `${payment.operator} is marked down (circuit open)` };
     }
     const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
@@ -153,7 +153,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       checkoutUrl: checkoutUrlFor(deps.publicBaseUrl, paymentId),
     });
     log(payment).info({ attempt, outcome: outcome.kind }, 'payin initiation answered');
-    await recordSendOutcome(pool, payment.operator, outcome, deps.circuit);
+    await recordSendOutcome(pool, circuitOf(payment.operator, payment.livemode), outcome, deps.circuit);
     if (outcome.kind === 'unreachable' || outcome.kind === 'ambiguous') return outcome;
     if (outcome.kind === 'rejected' && outcome.operatorSide && options.canFailOver) {
       return { kind: 'route_failed', detail: `${payment.operator}: ${outcome.failure.message}` };

@@ -18,13 +18,16 @@ export function paymentAccess(deps: { pool: Pool; operators: OperatorAdapters; l
     return payment;
   }
 
-  /** The adapter of a payment's operator (or of an operator by name). */
-  function adapterFor(of: { operator: string } | string): OperatorAdapter {
+  /**
+   * The adapter of a payment's operator in the payment's mode (a test payment's is the sandbox's),
+   * or of an operator by name in live mode.
+   */
+  function adapterFor(of: { operator: string; livemode: boolean } | string): OperatorAdapter {
     const name = typeof of === 'string' ? of : of.operator;
     if (!isOperatorName(name)) {
       throw ApplicationFailure.nonRetryable(`no adapter for ${name}`, 'UnknownOperator');
     }
-    return deps.operators[name];
+    return typeof of === 'string' || of.livemode ? deps.operators.live[name] : deps.operators.test[name];
   }
 
   function paymentLog(payment: { id: string }): Logger {
@@ -42,6 +45,7 @@ export function paymentAccess(deps: { pool: Pool; operators: OperatorAdapters; l
  */
 export async function recordSendOutcome(
   pool: Pool,
+  /** The operator's circuit in the payment's mode (db/operator-health.ts circuitOf). */
   operator: string,
   outcome: InitiationOutcome,
   circuit: { threshold: number; cooldownSeconds: number },

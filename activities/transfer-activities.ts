@@ -92,6 +92,7 @@ export function createTransferActivities(deps: TransferActivityDeps) {
       await insertPayment(pool, {
         id: refundId,
         merchantId: transfer.merchantId,
+        livemode: collection.livemode,
         kind: 'refund',
         parentPaymentId: collection.id,
         transferId,

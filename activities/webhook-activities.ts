@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, metricMeter } from '@temporalio/activity';
 import { Webhook } from 'standardwebhooks';
 import { eventView } from '../db/events.js';
 import type { Pool } from '../db/pool.js';
@@ -134,6 +134,35 @@ function postOnce(
  * itself after the schedule's delay (`nextRetryDelay`): a waiting retry is a timer on the server,
  * no workflow task and no worker memory.
  */
+/**
+ * Webhook monitoring, through the worker's Temporal metric meter (exported with the SDK's own
+ * metrics, workers/telemetry.ts): attempts by outcome, their latency, and the delivery lag (from
+ * the event to the merchant's 2xx).
+ */
+function recordDeliveryMetrics(result: AttemptResult, ok: boolean, eventCreatedAt: Date): void {
+  const outcome = ok
+    ? 'delivered'
+    : result.status === undefined
+      ? 'no_answer'
+      : `http_${Math.floor(result.status / 100)}xx`;
+  metricMeter
+    .createCounter('passerelle_webhook_attempts', 'attempts', 'Webhook delivery attempts by outcome')
+    .add(1, { outcome });
+  metricMeter
+    .createHistogram('passerelle_webhook_attempt_seconds', 'float', 's', 'Time to the merchant answer')
+    .record(result.latencyMs / 1000, { outcome });
+  if (ok) {
+    metricMeter
+      .createHistogram(
+        'passerelle_webhook_delivery_lag_seconds',
+        'float',
+        's',
+        'From the event to its successful delivery (retries included)',
+      )
+      .record(Math.max(0, (Date.now() - eventCreatedAt.getTime()) / 1000));
+  }
+}
+
 export function createWebhookActivities(deps: {
   pool: Pool;
   logger: Logger;
@@ -186,6 +215,7 @@ export function createWebhookActivities(deps: {
         );
       }
       const ok = result.status !== undefined && result.status >= 200 && result.status < 300;
+      recordDeliveryMetrics(result, ok, event.createdAt);
       const base = {
         deliveryId,
         attempt,

@@ -113,9 +113,14 @@ export function requireMerchant(deps: AuthDeps): RequestHandler {
   };
 }
 
-export function currentMerchant(locals: { merchant?: Merchant }): Merchant {
-  if (!locals.merchant) throw new Problem('unauthenticated');
-  return locals.merchant;
+/** A merchant acting in one mode: what a request may make and see is of that mode only. */
+export interface MerchantInMode extends Merchant {
+  livemode: boolean;
+}
+
+export function currentMerchant(locals: { merchant?: Merchant; livemode?: boolean }): MerchantInMode {
+  if (!locals.merchant || locals.livemode === undefined) throw new Problem('unauthenticated');
+  return { ...locals.merchant, livemode: locals.livemode };
 }
 
 /** The mode the request acts in (set by requireMerchant). */

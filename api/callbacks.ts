@@ -102,12 +102,21 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
   const router = Router();
   const rateLimit = new CallbackRateLimit(config.CALLBACK_RATE_LIMIT_PER_MINUTE);
-  const allowLists = new Map(
-    OPERATORS.flatMap((op) => {
-      const entries = config.operators[op].callback.allowedIps;
-      return entries.length ? [[op, allowListOf(entries)] as const] : [];
-    }),
-  );
+  // Each mode authenticates its callbacks with its own settings: live ones with the operators'
+  // configured secrets and addresses, test ones with the sandbox's (public) defaults.
+  const modes = [
+    { livemode: true, settings: config.operators },
+    { livemode: false, settings: config.testOperators },
+  ].map(({ livemode, settings }) => ({
+    livemode,
+    settings,
+    allowLists: new Map(
+      OPERATORS.flatMap((op) => {
+        const entries = settings[op].callback.allowedIps;
+        return entries.length ? [[op, allowListOf(entries)] as const] : [];
+      }),
+    ),
+  }));
 
   // `/:operator` or `/:operator/:token` (TMoney's notification URL carries our secret token).
   router.all('/:operator{/:token}', express.raw({ type: () => true, limit: '16kb' }), async (req, res) => {
@@ -149,39 +158,67 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
       answer('rejected');
     };
 
-    const allowed = allowLists.get(operator);
-    if (allowed && !(sourceIp && isAllowed(allowed, sourceIp))) {
-      return reject(`source address ${sourceIp ?? '?'} not allowed`);
-    }
-    // Something a forger cannot know (DESIGN.md rule 11): for TMoney, whose notification has no
-    // signature, the secret token in the URL registered in its back office.
-    const expectedToken = config.operators[operator].callback.token;
-    if (expectedToken !== undefined ? !sameSecret(token, expectedToken) : token !== undefined) {
-      return reject(token === undefined ? 'notification token missing' : 'notification token wrong');
-    }
+    // The modes whose settings this callback satisfies: its source address, and something a
+    // forger cannot know (DESIGN.md rule 11): for TMoney, whose notification has no signature,
+    // the secret token in the URL registered in its back office.
+    const refusals = new Map<boolean, string>();
+    const authenticated = modes.filter((m) => {
+      const allowed = m.allowLists.get(operator);
+      if (allowed && !(sourceIp && isAllowed(allowed, sourceIp))) {
+        refusals.set(m.livemode, `source address ${sourceIp ?? '?'} not allowed`);
+        return false;
+      }
+      const expectedToken = m.settings[operator].callback.token;
+      if (expectedToken !== undefined ? !sameSecret(token, expectedToken) : token !== undefined) {
+        refusals.set(
+          m.livemode,
+          token === undefined ? 'notification token missing' : 'notification token wrong',
+        );
+        return false;
+      }
+      return true;
+    });
+    // The live refusal: it is the one an operator's misconfiguration shows.
+    if (!authenticated.length) return reject(refusals.get(true)!);
     const input = {
       method: req.method,
       query: queryOf(req),
       contentType: req.header('content-type'),
       rawBody,
     };
-    const first = operators.parseCallback(operator, input);
+    const first = operators.parseCallback(operator, input, undefined, authenticated[0]!.livemode);
     if (!first.ok) return reject(first.reason);
     const payment = first.callback.paymentId ? await getPayment(pool, first.callback.paymentId) : undefined;
     if (!payment || payment.operator !== operator)
       return reject('unknown payment reference', { parsed: first.callback });
-    // Read again with the payment's kind: a payout's callback words are not a payin's.
-    const parsed =
-      payment.kind === 'payin'
-        ? first
-        : operators.parseCallback(operator, input, { kind: payment.kind, mode: payment.mode });
+    // A callback authenticated only by the sandbox's public credentials never touches a live
+    // payment (nor the reverse).
+    if (!authenticated.some((m) => m.livemode === payment.livemode)) {
+      return reject(
+        `${refusals.get(payment.livemode)!} for a ${payment.livemode ? 'live' : 'test'} payment ` +
+          `(only the ${payment.livemode ? "sandbox's test-mode" : 'live'} settings accept it)`,
+        { paymentId: payment.id },
+      );
+    }
+    // Read again in the payment's mode and with its kind: a payout's callback words are not a payin's.
+    const parsed = operators.parseCallback(
+      operator,
+      input,
+      payment.kind === 'payin' ? undefined : { kind: payment.kind, mode: payment.mode },
+      payment.livemode,
+    );
     if (!parsed.ok) return reject(parsed.reason, { paymentId: payment.id });
     const cb = parsed.callback;
     const context = { paymentId: payment.id, parsed: cb };
     if (
       !operators.callbackReferenceMatches(
         operator,
-        { paymentId: payment.id, operatorReference: payment.operatorReference, kind: payment.kind },
+        {
+          paymentId: payment.id,
+          operatorReference: payment.operatorReference,
+          kind: payment.kind,
+          livemode: payment.livemode,
+        },
         cb,
       )
     ) {

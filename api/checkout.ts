@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import type { Client } from '@temporalio/client';
-import { listOperatorHealth } from '../db/operator-health.js';
+import { circuitOf, listOperatorHealth } from '../db/operator-health.js';
 import { getMerchant } from '../db/merchants.js';
 import { getPayment, setPayerNumber, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
@@ -235,10 +235,12 @@ export function operatorRoutes(pool: Pool, operators: OperatorRules, config: Con
     const admin = isAdmin(req);
     // A merchant key otherwise (it throws 401 when unknown).
     if (!admin) await merchantOnly(req, res, () => undefined);
+    // A merchant sees the routes of its key's mode; operations see the live ones.
+    const livemode = admin ? true : res.locals.livemode === true;
     const health = new Map((await listOperatorHealth(pool)).map((h) => [h.operator, h]));
     const data = await Promise.all(
       OPERATORS.map(async (operator: OperatorName) => {
-        const h = health.get(operator);
+        const h = health.get(circuitOf(operator, livemode));
         const up = !h?.openUntil || h.openUntil.getTime() <= Date.now();
         const balance = admin ? await balancesOf(operator) : undefined;
         return {

@@ -35,6 +35,10 @@ export const EventSchema = z
     id: z.string().meta({ example: 'evt_2b4d6f8h2j4l6n8p3r5t7v2x' }),
     object: z.literal('event'),
     type: z.string().meta({ example: 'payin.succeeded' }),
+    livemode: z
+      .boolean()
+      .nullable()
+      .meta({ description: 'The mode of its resource (null: an operations event)' }),
     api_version: z.string().meta({ example: '2026-12-01' }),
     created_at: z.string(),
     timestamp: z.string().meta({ description: 'Same as created_at (the Standard Webhooks payload field)' }),

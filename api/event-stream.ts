@@ -25,6 +25,7 @@ const KEEPALIVE_MS = 25_000;
 
 interface Subscriber {
   merchantId: string;
+  livemode: boolean;
   position: number;
   send(events: StoredEvent[]): Promise<void>;
   busy: boolean;
@@ -46,10 +47,13 @@ export class EventStreamHub {
   constructor(private readonly deps: { pool: Pool; databaseUrl: string; logger: Logger; auth: AuthDeps }) {}
 
   /** Where a reader starts: after the event it names (its own), or after the latest event. */
-  private async startPosition(merchantId: string, after: string | undefined): Promise<number> {
+  private async startPosition(
+    owner: { merchantId: string; livemode: boolean },
+    after: string | undefined,
+  ): Promise<number> {
     if (!after) return lastEventPosition(this.deps.pool);
     const event = /^evt_[a-z2-7]{24}$/.test(after)
-      ? await getMerchantEvent(this.deps.pool, merchantId, after)
+      ? await getMerchantEvent(this.deps.pool, owner, after)
       : undefined;
     if (!event) {
       throw new Problem('validation-error', `No event ${after} to resume after`, {
@@ -90,7 +94,7 @@ export class EventStreamHub {
         sub.again = false;
         for (;;) {
           if (sub.closed) return;
-          const events = await eventsAfterPosition(this.deps.pool, sub.merchantId, sub.position, PAGE);
+          const events = await eventsAfterPosition(this.deps.pool, sub, sub.position, PAGE);
           if (!events.length) break;
           await sub.send(events);
           sub.position = events[events.length - 1]!.position!;
@@ -119,7 +123,10 @@ export class EventStreamHub {
     }
     const after =
       req.header('last-event-id') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
-    const position = await this.startPosition(merchant.id, after || undefined);
+    const position = await this.startPosition(
+      { merchantId: merchant.id, livemode: merchant.livemode },
+      after || undefined,
+    );
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -129,6 +136,7 @@ export class EventStreamHub {
     res.write(': passerelle event stream\n\n');
     const unsubscribe = this.subscribe({
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       position,
       busy: false,
       again: false,
@@ -159,21 +167,29 @@ export class EventStreamHub {
       );
     };
     try {
-      const { merchant } = await principalOfAuthorization(this.deps.auth, req.headers.authorization);
+      const { merchant, livemode } = await principalOfAuthorization(
+        this.deps.auth,
+        req.headers.authorization,
+      );
+      const owner = { merchantId: merchant.id, livemode };
       const after = url.searchParams.get('after') ?? req.headers['last-event-id'];
       const position = await this.startPosition(
-        merchant.id,
+        owner,
         typeof after === 'string' && after ? after : undefined,
       );
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.serveSocket(ws, merchant.id, position));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.serveSocket(ws, owner, position));
     } catch (err) {
       refuse(err instanceof Problem ? err : new Problem('internal-error'));
     }
   }
 
-  private serveSocket(ws: WebSocket, merchantId: string, position: number): void {
+  private serveSocket(
+    ws: WebSocket,
+    owner: { merchantId: string; livemode: boolean },
+    position: number,
+  ): void {
     const unsubscribe = this.subscribe({
-      merchantId,
+      ...owner,
       position,
       busy: false,
       again: false,

@@ -63,7 +63,11 @@ export async function replayIdempotent(
       ],
     });
   }
-  const existing = await findIdempotencyKey(pool, o.merchantId, key);
+  const existing = await findIdempotencyKey(
+    pool,
+    { merchantId: o.merchantId, livemode: livemodeOf(res) },
+    key,
+  );
   if (!existing) return false;
   if (existing.requestHash !== requestHash('POST', o.path, req.body)) {
     throw new Problem(
@@ -74,6 +78,12 @@ export async function replayIdempotent(
   if (existing.responseStatus === null) return false;
   replay(res, existing.responseStatus, existing.responseBody);
   return true;
+}
+
+/** The mode of the request's key: an Idempotency-Key of a test request never answers a live one. */
+function livemodeOf(res: Response): boolean {
+  if (res.locals.livemode === undefined) throw new Problem('unauthenticated');
+  return res.locals.livemode;
 }
 
 export interface CreateAnswer {
@@ -103,6 +113,7 @@ export async function idempotentCreate(
     const hash = requestHash('POST', o.path, req.body);
     const reservation = await reserveIdempotencyKey(pool, {
       merchantId: o.merchantId,
+      livemode: livemodeOf(res),
       key,
       method: 'POST',
       path: o.path,
@@ -129,6 +140,7 @@ export async function idempotentCreate(
   if (key && answer.status !== 202) {
     await completeIdempotencyKey(pool, {
       merchantId: o.merchantId,
+      livemode: livemodeOf(res),
       key,
       status: answer.status,
       body: answer.body,

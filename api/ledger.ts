@@ -12,9 +12,9 @@ export function ledgerRoutes(pool: Pool): Router {
   router.get('/balance', async (_req, res) => {
     const merchant = currentMerchant(res.locals);
     const [balances, pending] = await Promise.all([
-      merchantBalances(pool, merchant.id),
+      merchantBalances(pool, merchant.id, merchant.livemode),
       // Payins still open: what may be credited (net of fees) once they succeed.
-      pendingPayinTotals(pool, merchant.id),
+      pendingPayinTotals(pool, merchant.id, merchant.livemode),
     ]);
     const byCurrency = new Map<
       string,
@@ -39,6 +39,7 @@ export function ledgerRoutes(pool: Pool): Router {
     }
     res.json({
       object: 'balance',
+      livemode: merchant.livemode,
       balances: [...byCurrency.values()].sort((a, b) => a.currency.localeCompare(b.currency)),
     });
   });
@@ -59,6 +60,7 @@ export function ledgerRoutes(pool: Pool): Router {
     }
     const page = await merchantLedgerEntries(pool, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       paymentId: payment_id,
       limit,
       beforeId,

@@ -1,7 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { countOpenTransfers, countWatchedPayments, webhookBacklog } from '../db/metrics.js';
+import {
+  countOpenTransfers,
+  countWatchedPayments,
+  reconciliationState,
+  recentCallbacks,
+  recentOutcomes,
+  webhookBacklog,
+} from '../db/metrics.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { Problem } from './problems.js';
@@ -26,18 +33,24 @@ export function metricsRoutes(pool: Pool, config: Config): Router {
         payments: { kind: string; status: string; operator: string; n: number }[];
         transfers: { status: string; n: number }[];
         webhooks: Awaited<ReturnType<typeof webhookBacklog>>;
+        outcomes: Awaited<ReturnType<typeof recentOutcomes>>;
+        callbacks: Awaited<ReturnType<typeof recentCallbacks>>;
+        reconciliation: Awaited<ReturnType<typeof reconciliationState>>;
       }
     | undefined;
   let reading: Promise<NonNullable<typeof snapshot>> | undefined;
   const read = async () => {
     if (snapshot && Date.now() - snapshot.at < SNAPSHOT_MS) return snapshot;
     reading ??= (async () => {
-      const [payments, transfers, webhooks] = await Promise.all([
+      const [payments, transfers, webhooks, outcomes, callbacks, reconciliation] = await Promise.all([
         countWatchedPayments(pool),
         countOpenTransfers(pool),
         webhookBacklog(pool),
+        recentOutcomes(pool),
+        recentCallbacks(pool),
+        reconciliationState(pool),
       ]);
-      snapshot = { at: Date.now(), payments, transfers, webhooks };
+      snapshot = { at: Date.now(), payments, transfers, webhooks, outcomes, callbacks, reconciliation };
       return snapshot;
     })().finally(() => {
       reading = undefined;
@@ -80,6 +93,58 @@ export function metricsRoutes(pool: Pool, config: Config): Router {
       this.set({ state: 'deliveries_pending' }, webhooks.pending);
       this.set({ state: 'deliveries_undispatched' }, webhooks.undispatched);
       this.set({ state: 'endpoints_disabled' }, webhooks.disabledEndpoints);
+    },
+  });
+
+  new Gauge({
+    name: 'passerelle_payments_finished_last_hour',
+    help:
+      'Payments that reached a final status in the last hour, by kind, operator, status and mode: ' +
+      "an operator's success rate is succeeded over the sum",
+    labelNames: ['kind', 'operator', 'status', 'livemode'],
+    registers: [registry],
+    async collect() {
+      const { outcomes } = await read();
+      this.reset();
+      for (const r of outcomes) {
+        this.set({ kind: r.kind, operator: r.operator, status: r.status, livemode: String(r.livemode) }, r.n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'passerelle_callbacks_last_hour',
+    help: 'Operator callbacks received in the last hour, by operator and verdict (rejected: forged or unreadable)',
+    labelNames: ['operator', 'verdict'],
+    registers: [registry],
+    async collect() {
+      const { callbacks } = await read();
+      this.reset();
+      for (const r of callbacks) this.set({ operator: r.operator, verdict: r.verdict }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'passerelle_reconciliation_discrepancies_open',
+    help: 'Reconciliation discrepancies waiting for a person, by operator and class',
+    labelNames: ['operator', 'class'],
+    registers: [registry],
+    async collect() {
+      const { reconciliation } = await read();
+      this.reset();
+      for (const r of reconciliation.open) this.set({ operator: r.operator, class: r.class }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'passerelle_reconciliation_last_run_timestamp_seconds',
+    help: "When each operator's last sweep and settlement run ended (or started, while running), by status",
+    labelNames: ['operator', 'kind', 'status'],
+    registers: [registry],
+    async collect() {
+      const { reconciliation } = await read();
+      this.reset();
+      for (const r of reconciliation.lastRuns) {
+        const at = r.finishedAt ?? r.startedAt;
+        this.set({ operator: r.operator, kind: r.kind, status: r.status }, Math.floor(at.getTime() / 1000));
+      }
     },
   });
 

@@ -63,6 +63,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
     const { phone, network } = payerDetails(body);
     const routes = await payinRoutesFor(pool, operators, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       operator: body.operator,
       draft: {
         amount: { amount: body.amount, currency: body.currency },
@@ -94,6 +95,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
           const inserted = await insertPayment(client, {
             id: paymentId,
             merchantId: merchant.id,
+            livemode: merchant.livemode,
             kind: 'payin',
             amount: body.amount,
             currency: body.currency,
@@ -118,7 +120,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
           if (inserted && body.otp) await storePayinOtp(client, paymentId, body.otp);
         });
         req.log = req.log.child({ paymentId, workflowId: payinWorkflowId(paymentId) });
-        const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payin'))!;
+        const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payin', merchant.livemode))!;
         const started = await startPayin(temporal, config, stored, routes);
         if (started === 'unavailable') {
           throw new Problem(
@@ -126,7 +128,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             `The payin ${paymentId} is recorded but could not be started; retry with the same Idempotency-Key`,
           );
         }
-        const payment = (await getMerchantPayment(pool, merchant.id, paymentId, 'payin'))!;
+        const payment = (await getMerchantPayment(pool, merchant.id, paymentId, 'payin', merchant.livemode))!;
         req.log.info({ status: payment.status }, 'payin created');
         res.location(`/v1/payins/${paymentId}`);
         return { status: started === 'waiting' ? 202 : 201, body: paymentView(payment) };
@@ -137,12 +139,12 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
   router.get('/', listRoute(pool, 'payin'));
 
   router.get('/:id', async (req, res) => {
-    const payment = await findPayment(pool, currentMerchant(res.locals).id, req.params.id, 'payin');
+    const payment = await findPayment(pool, currentMerchant(res.locals), req.params.id, 'payin');
     res.json(paymentView(payment));
   });
 
   router.get('/:id/events', async (req, res) => {
-    const payment = await findPayment(pool, currentMerchant(res.locals).id, req.params.id, 'payin');
+    const payment = await findPayment(pool, currentMerchant(res.locals), req.params.id, 'payin');
     const events = await listPaymentEvents(pool, payment.id);
     res.json({
       object: 'list',

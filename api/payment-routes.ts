@@ -5,7 +5,7 @@ import { getMerchantPayment, listMerchantPayments, type PaymentRecord } from '..
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { PAYMENT_ID_PATTERN, type PaymentKind } from '../lib/payments.js';
-import { currentMerchant } from './auth.js';
+import { currentMerchant, type MerchantInMode } from './auth.js';
 import { Problem, validationProblem } from './problems.js';
 import { PayinListQuery } from './schemas.js';
 import { decodeCursor, listAnswer, paymentView } from './views.js';
@@ -41,6 +41,7 @@ export function listRoute(pool: Pool, kind: PaymentKind) {
     const { status, limit, cursor } = parsed.data;
     const page = await listMerchantPayments(pool, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       kind,
       status,
       limit,
@@ -52,12 +53,12 @@ export function listRoute(pool: Pool, kind: PaymentKind) {
 
 export async function findPayment(
   pool: Pool,
-  merchantId: string,
+  merchant: MerchantInMode,
   id: string,
   kind: PaymentKind,
 ): Promise<PaymentRecord> {
   const payment = PAYMENT_ID_PATTERN.test(id)
-    ? await getMerchantPayment(pool, merchantId, id, kind)
+    ? await getMerchantPayment(pool, merchant.id, id, kind, merchant.livemode)
     : undefined;
   if (!payment) throw new Problem('not-found', `No ${kind} ${id}`);
   return payment;

@@ -88,6 +88,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
     const recipient = recipientNumber(body.recipient.phone, body.recipient.network, 'recipient.phone');
     const operator = await payoutRouteFor(pool, operators, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       operator: body.operator,
       draft: {
         amount: { amount: body.amount, currency: body.currency },
@@ -112,6 +113,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
         await insertPayment(pool, {
           id: paymentId,
           merchantId: merchant.id,
+          livemode: merchant.livemode,
           kind: 'payout',
           amount: body.amount,
           currency: body.currency,
@@ -130,7 +132,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
           workflowId: workflowIdFor('payout', paymentId),
         });
         req.log = req.log.child({ paymentId, workflowId: workflowIdFor('payout', paymentId) });
-        const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payout'))!;
+        const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payout', merchant.livemode))!;
         const started = await startDisbursement(temporal, config, stored);
         if (started === 'unavailable') {
           throw new Problem(
@@ -138,7 +140,13 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
             `The payout ${paymentId} is recorded but could not be started; retry with the same Idempotency-Key`,
           );
         }
-        const payment = (await getMerchantPayment(pool, merchant.id, paymentId, 'payout'))!;
+        const payment = (await getMerchantPayment(
+          pool,
+          merchant.id,
+          paymentId,
+          'payout',
+          merchant.livemode,
+        ))!;
         req.log.info({ status: payment.status }, 'payout created');
         res.location(`/v1/payouts/${paymentId}`);
         return disbursementAnswer(req, payment, started);
@@ -148,7 +156,7 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
 
   router.get('/', listRoute(pool, 'payout'));
   router.get('/:id', async (req, res) => {
-    res.json(paymentView(await findPayment(pool, currentMerchant(res.locals).id, req.params.id, 'payout')));
+    res.json(paymentView(await findPayment(pool, currentMerchant(res.locals), req.params.id, 'payout')));
   });
   return router;
 }

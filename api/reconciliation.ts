@@ -359,7 +359,7 @@ export function reconciliationRoutes(deps: { config: Config; pool: Pool; tempora
     const q = OperationsEventQuery.safeParse(req.query);
     if (!q.success) throw validationProblem(q.error);
     const page = await listMerchantEvents(pool, {
-      merchantId: null,
+      owner: null,
       limit: q.data.limit,
       createdAfter: q.data.created_after ? new Date(q.data.created_after) : undefined,
       before: q.data.cursor ? decodeCursor(q.data.cursor) : undefined,

@@ -35,7 +35,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
   router.post('/', async (req, res) => {
     const merchant = currentMerchant(res.locals);
     const payinId = (req.params as { id: string }).id;
-    await findPayment(pool, merchant.id, payinId, 'payin');
+    await findPayment(pool, merchant, payinId, 'payin');
     requireJson(req.is('application/json'));
     const path = `/v1/payins/${payinId}/refunds`;
     if (await replayIdempotent(pool, req, res, { merchantId: merchant.id, path, required: true })) return;
@@ -52,7 +52,13 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
       newResourceId: () => newId('pay'),
       create: async (refundId) => {
         const refund = await inTransaction(pool, async (client) => {
-          const existing = await getMerchantPayment(client, merchant.id, refundId, 'refund');
+          const existing = await getMerchantPayment(
+            client,
+            merchant.id,
+            refundId,
+            'refund',
+            merchant.livemode,
+          );
           if (existing) return existing;
           const payin = (await lockPayment(client, payinId))!;
           if (payin.transferId) {
@@ -137,6 +143,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
           await insertPayment(client, {
             id: refundId,
             merchantId: merchant.id,
+            livemode: merchant.livemode,
             kind: 'refund',
             parentPaymentId: payinId,
             amount,
@@ -151,7 +158,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             deadlineAt: paymentDeadline(operatorTiming(config, payin.operator), 'refund'),
             workflowId: workflowIdFor('refund', refundId),
           });
-          return (await getMerchantPayment(client, merchant.id, refundId, 'refund'))!;
+          return (await getMerchantPayment(client, merchant.id, refundId, 'refund', merchant.livemode))!;
         });
         req.log = req.log.child({ paymentId: refundId, workflowId: refund.workflowId });
         const started = await startDisbursement(temporal, config, refund);
@@ -161,7 +168,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             `The refund ${refundId} is recorded but could not be started; retry with the same Idempotency-Key`,
           );
         }
-        const now = (await getMerchantPayment(pool, merchant.id, refundId, 'refund'))!;
+        const now = (await getMerchantPayment(pool, merchant.id, refundId, 'refund', merchant.livemode))!;
         req.log.info({ status: now.status, payinId }, 'refund created');
         res.location(`/v1/refunds/${refundId}`);
         return disbursementAnswer(req, now, started);
@@ -171,7 +178,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
 
   router.get('/', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const payin = await findPayment(pool, merchant.id, (req.params as { id: string }).id, 'payin');
+    const payin = await findPayment(pool, merchant, (req.params as { id: string }).id, 'payin');
     res.json({ object: 'list', data: (await listRefundsOf(pool, payin.id)).map(paymentView) });
   });
   return router;
@@ -180,9 +187,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
 export function refundRoutes(deps: PaymentRouteDeps): Router {
   const router = Router();
   router.get('/:id', async (req, res) => {
-    res.json(
-      paymentView(await findPayment(deps.pool, currentMerchant(res.locals).id, req.params.id, 'refund')),
-    );
+    res.json(paymentView(await findPayment(deps.pool, currentMerchant(res.locals), req.params.id, 'refund')));
   });
   return router;
 }

@@ -16,7 +16,13 @@ import { Problem } from './problems.js';
  */
 async function routesFor(
   pool: Pool,
-  q: { merchantId: string; kind: RoutedKind; network: Network | undefined; operator?: OperatorName },
+  q: {
+    merchantId: string;
+    livemode: boolean;
+    kind: RoutedKind;
+    network: Network | undefined;
+    operator?: OperatorName;
+  },
   accepts: (operator: OperatorName) => PaymentFailure | undefined,
 ): Promise<OperatorName[]> {
   const configured = q.network ? await merchantRoutes(pool, q.merchantId, q.network, q.kind) : undefined;
@@ -39,18 +45,24 @@ async function routesFor(
       code: firstRefusal?.code ?? 'no_route',
     });
   }
-  const down = await operatorsDown(pool, usable);
+  const down = await operatorsDown(pool, usable, q.livemode);
   return [...usable.filter((o) => !down.has(o)), ...usable.filter((o) => down.has(o))];
 }
 
 export function payinRoutesFor(
   pool: Pool,
   operators: OperatorRules,
-  q: { merchantId: string; operator?: OperatorName; draft: PayinDraft },
+  q: { merchantId: string; livemode: boolean; operator?: OperatorName; draft: PayinDraft },
 ): Promise<OperatorName[]> {
   return routesFor(
     pool,
-    { merchantId: q.merchantId, kind: 'payin', network: q.draft.network, operator: q.operator },
+    {
+      merchantId: q.merchantId,
+      livemode: q.livemode,
+      kind: 'payin',
+      network: q.draft.network,
+      operator: q.operator,
+    },
     (op) => operators.validatePayin(op, q.draft),
   );
 }
@@ -59,11 +71,17 @@ export function payinRoutesFor(
 export async function payoutRouteFor(
   pool: Pool,
   operators: OperatorRules,
-  q: { merchantId: string; operator?: OperatorName; draft: PayoutDraft },
+  q: { merchantId: string; livemode: boolean; operator?: OperatorName; draft: PayoutDraft },
 ): Promise<OperatorName> {
   const routes = await routesFor(
     pool,
-    { merchantId: q.merchantId, kind: 'payout', network: q.draft.network, operator: q.operator },
+    {
+      merchantId: q.merchantId,
+      livemode: q.livemode,
+      kind: 'payout',
+      network: q.draft.network,
+      operator: q.operator,
+    },
     (op) => operators.validatePayout(op, q.draft),
   );
   return routes[0]!;

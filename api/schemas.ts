@@ -97,6 +97,7 @@ export const PayinSchema = z
   .object({
     id: z.string().meta({ example: 'pay_7k2m4q6s8u2w4y6a3c5e7g2i' }),
     object: z.literal('payin'),
+    livemode: z.boolean().meta({ description: 'Live money (a live key) or test mode (sandbox operators)' }),
     status: z.enum(PAYMENT_STATUSES),
     amount: z.number().int(),
     currency: z.string(),
@@ -228,6 +229,7 @@ export const LedgerQuery = z
 
 const disbursementFields = {
   id: z.string(),
+  livemode: z.boolean(),
   status: z.enum(PAYMENT_STATUSES),
   amount: z.number().int(),
   currency: z.string(),
@@ -261,6 +263,7 @@ export const RefundSchema = z
 export const BalanceSchema = z
   .object({
     object: z.literal('balance'),
+    livemode: z.boolean(),
     balances: z.array(
       z.object({
         currency: z.string(),

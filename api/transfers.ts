@@ -52,6 +52,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
     // Routes first with the plain amount, then the fee on the payout route, then both amounts checked.
     const payoutOperator = await payoutRouteFor(pool, operators, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       draft: {
         amount: { amount: body.amount, currency: body.currency },
         method: 'mobile_money',
@@ -83,6 +84,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
       throw new Problem('payment-not-possible', payoutRefusal.message, { code: payoutRefusal.code });
     const collectionRoutes = await payinRoutesFor(pool, operators, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       draft: {
         amount: { amount: collectAmount, currency: body.currency },
         mode: body.mode,
@@ -127,6 +129,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
           await insertTransfer(client, {
             id: transferId,
             merchantId: merchant.id,
+            livemode: merchant.livemode,
             currency: body.currency,
             collectAmount,
             disburseAmount,
@@ -143,6 +146,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
           await insertPayment(client, {
             id: collection,
             merchantId: merchant.id,
+            livemode: merchant.livemode,
             kind: 'payin',
             transferId,
             amount: collectAmount,
@@ -160,6 +164,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
           await insertPayment(client, {
             id: disbursement,
             merchantId: merchant.id,
+            livemode: merchant.livemode,
             kind: 'payout',
             transferId,
             amount: disburseAmount,
@@ -193,7 +198,10 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             `The transfer ${transferId} is recorded but could not be started; retry with the same Idempotency-Key`,
           );
         }
-        const transfer = (await getTransfer(pool, transferId, merchant.id))!;
+        const transfer = (await getTransfer(pool, transferId, {
+          merchantId: merchant.id,
+          livemode: merchant.livemode,
+        }))!;
         req.log.info({ status: transfer.status }, 'transfer created');
         res.location(`/v1/transfers/${transferId}`);
         return { status: started === 'waiting' ? 202 : 201, body: await transferView(pool, transfer) };
@@ -208,6 +216,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
     const { status, limit, cursor } = parsed.data;
     const page = await listTransfers(pool, {
       merchantId: merchant.id,
+      livemode: merchant.livemode,
       status,
       limit,
       after: cursor ? decodeCursor(cursor) : undefined,
@@ -217,7 +226,10 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const transfer = /^trf_[a-z2-7]{24}$/.test(req.params.id)
-      ? await getTransfer(pool, req.params.id, currentMerchant(res.locals).id)
+      ? await getTransfer(pool, req.params.id, {
+          merchantId: currentMerchant(res.locals).id,
+          livemode: currentMerchant(res.locals).livemode,
+        })
       : undefined;
     if (!transfer) throw new Problem('not-found', `No transfer ${req.params.id}`);
     const events = await listTransferEvents(pool, transfer.id);

@@ -19,7 +19,7 @@ import {
 } from '../db/webhooks.js';
 import { newId } from '../lib/ids.js';
 import { isNonPublicAddress, webhookSecretFrom, webhookUrlProblem } from '../lib/events.js';
-import { currentMerchant } from './auth.js';
+import { currentMerchant, type MerchantInMode } from './auth.js';
 import {
   CreateWebhookEndpointRequest,
   DeliveryListQuery,
@@ -80,9 +80,12 @@ async function checkEndpointUrl(url: string, livemode: boolean): Promise<void> {
     throw refuse(`host ${host} resolves to ${bad.address}, not a public address (refused in live mode)`);
 }
 
-async function findEndpoint(pool: Pool, merchantId: string, id: string) {
-  const endpoint = /^we_[a-z2-7]{24}$/.test(id) ? await getWebhookEndpoint(pool, merchantId, id) : undefined;
-  if (!endpoint) throw new Problem('not-found', `No webhook endpoint ${id}`);
+/** The merchant's endpoint of the request's mode: another merchant's, or one of the other mode, reads as absent. */
+async function findEndpoint(pool: Pool, merchant: MerchantInMode, id: string) {
+  const endpoint = /^we_[a-z2-7]{24}$/.test(id) ? await getWebhookEndpoint(pool, merchant.id, id) : undefined;
+  if (!endpoint || endpoint.livemode !== merchant.livemode) {
+    throw new Problem('not-found', `No webhook endpoint ${id}`);
+  }
   return endpoint;
 }
 
@@ -117,17 +120,19 @@ export function webhookEndpointRoutes(pool: Pool): Router {
     const merchant = currentMerchant(res.locals);
     res.json({
       object: 'list',
-      data: (await listWebhookEndpoints(pool, merchant.id)).map(webhookEndpointView),
+      data: (await listWebhookEndpoints(pool, merchant.id))
+        .filter((e) => e.livemode === merchant.livemode)
+        .map(webhookEndpointView),
     });
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(webhookEndpointView(await findEndpoint(pool, currentMerchant(res.locals).id, req.params.id)));
+    res.json(webhookEndpointView(await findEndpoint(pool, currentMerchant(res.locals), req.params.id)));
   });
 
   router.patch('/:id', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const existing = await findEndpoint(pool, merchant.id, req.params.id);
+    const existing = await findEndpoint(pool, merchant, req.params.id);
     requireJson(req.is('application/json'));
     const parsed = UpdateWebhookEndpointRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
@@ -144,14 +149,14 @@ export function webhookEndpointRoutes(pool: Pool): Router {
 
   router.delete('/:id', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const endpoint = await findEndpoint(pool, merchant.id, req.params.id);
+    const endpoint = await findEndpoint(pool, merchant, req.params.id);
     await deleteWebhookEndpoint(pool, merchant.id, endpoint.id);
     res.json({ id: endpoint.id, object: 'webhook_endpoint', deleted: true });
   });
 
   router.post('/:id/rotate-secret', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const endpoint = await findEndpoint(pool, merchant.id, req.params.id);
+    const endpoint = await findEndpoint(pool, merchant, req.params.id);
     const parsed = RotateSecretRequest.safeParse(optionalJsonBody(req));
     if (!parsed.success) throw validationProblem(parsed.error);
     const secret = webhookSecretFrom(randomBytes(32));
@@ -174,7 +179,7 @@ export function webhookEndpointRoutes(pool: Pool): Router {
 
   router.get('/:id/deliveries', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const endpoint = await findEndpoint(pool, merchant.id, req.params.id);
+    const endpoint = await findEndpoint(pool, merchant, req.params.id);
     const parsed = DeliveryListQuery.safeParse(req.query);
     if (!parsed.success) throw validationProblem(parsed.error);
     const page = await listWebhookDeliveries(pool, {
@@ -189,7 +194,7 @@ export function webhookEndpointRoutes(pool: Pool): Router {
 
   router.post('/:id/replay', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const endpoint = await findEndpoint(pool, merchant.id, req.params.id);
+    const endpoint = await findEndpoint(pool, merchant, req.params.id);
     if (!endpoint.enabled)
       throw new Problem('conflict', 'This endpoint is disabled: enable it first (PATCH enabled=true)');
     requireJson(req.is('application/json'));
@@ -233,7 +238,7 @@ export function eventRoutes(pool: Pool): Router {
     if (!parsed.success) throw validationProblem(parsed.error);
     const q = parsed.data;
     const page = await listMerchantEvents(pool, {
-      merchantId: merchant.id,
+      owner: { merchantId: merchant.id, livemode: merchant.livemode },
       types: q.type,
       resourceId: q.resource_id,
       createdAfter: q.created_after ? new Date(q.created_after) : undefined,
@@ -243,19 +248,21 @@ export function eventRoutes(pool: Pool): Router {
     res.json(listAnswer(page.items.map(eventView), page.next));
   });
 
-  const findEvent = async (merchantId: string, id: string) => {
-    const event = /^evt_[a-z2-7]{24}$/.test(id) ? await getMerchantEvent(pool, merchantId, id) : undefined;
+  const findEvent = async (merchant: MerchantInMode, id: string) => {
+    const event = /^evt_[a-z2-7]{24}$/.test(id)
+      ? await getMerchantEvent(pool, { merchantId: merchant.id, livemode: merchant.livemode }, id)
+      : undefined;
     if (!event) throw new Problem('not-found', `No event ${id}`);
     return event;
   };
 
   router.get('/:id', async (req, res) => {
-    res.json(eventView(await findEvent(currentMerchant(res.locals).id, req.params.id)));
+    res.json(eventView(await findEvent(currentMerchant(res.locals), req.params.id)));
   });
 
   router.get('/:id/deliveries', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const event = await findEvent(merchant.id, req.params.id);
+    const event = await findEvent(merchant, req.params.id);
     const parsed = DeliveryListQuery.safeParse(req.query);
     if (!parsed.success) throw validationProblem(parsed.error);
     const page = await listWebhookDeliveries(pool, {
@@ -270,11 +277,11 @@ export function eventRoutes(pool: Pool): Router {
 
   router.post('/:id/resend', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const event = await findEvent(merchant.id, req.params.id);
+    const event = await findEvent(merchant, req.params.id);
     const parsed = ResendRequest.safeParse(optionalJsonBody(req));
     if (!parsed.success) throw validationProblem(parsed.error);
     if (parsed.data.endpoint_id) {
-      const endpoint = await findEndpoint(pool, merchant.id, parsed.data.endpoint_id);
+      const endpoint = await findEndpoint(pool, merchant, parsed.data.endpoint_id);
       if (!endpoint.enabled) throw new Problem('conflict', 'This endpoint is disabled: enable it first');
     }
     const queued = await createResend(pool, {

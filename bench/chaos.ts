@@ -33,7 +33,7 @@ import { createReconciliationActivities } from '../activities/reconciliation/ind
 import { createOperators } from '../operators/registry.js';
 import { checkLedger } from '../db/ledger.js';
 import { loadConfig } from '../lib/config.js';
-import { operatorTiming } from '../lib/operators.js';
+import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { createLogger } from '../lib/logger.js';
 import { FINAL_STATUSES, type PaymentStatus } from '../lib/payments.js';
 import { DATA_DIR, stopLocalPostgres } from '../scripts/infra.js';
@@ -532,6 +532,7 @@ async function blindSweep(sys: BenchSystem, operator: 'ligdicash' | 'tmoney', ru
     operators: createOperators(config),
     logger: createLogger({ level: 'silent' }),
     timingFor: (op) => operatorTiming(config, op),
+    settlementModes: (op) => modesAtLiveEndpoint(config, op),
     sweep: { lookbackDays: 1, batch: 200, recheckMinutes: 0 },
   });
   // The activity's context gives it the unreachable client, as a worker gives its own.

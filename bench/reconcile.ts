@@ -23,7 +23,7 @@ import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { loadConfig } from '../lib/config.js';
-import { operatorTiming } from '../lib/operators.js';
+import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { createLogger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
 import { ensurePostgres, recreateDatabase } from '../scripts/infra.js';
@@ -219,6 +219,7 @@ for (const n of sizes) {
     operators: createOperators(config),
     logger,
     timingFor: (op) => operatorTiming(config, op),
+    settlementModes: (op) => modesAtLiveEndpoint(config, op),
     sweep: { lookbackDays: 1, batch: 1, recheckMinutes: 0 },
   });
 

@@ -162,7 +162,9 @@ if (group === 'merchant' && command === 'create') {
   }
 } else if (group === 'db' && command === 'migrate') {
   const config = loadConfigOrExit();
-  const applied = await migrateUp(config.DATABASE_URL);
+  const applied = await migrateUp(config.DATABASE_URL, undefined, {
+    production: config.NODE_ENV === 'production',
+  });
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database schema up to date\n');
 } else if (group === 'fees' && command === 'set') {
   const kind = values.kind;

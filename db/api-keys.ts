@@ -205,7 +205,10 @@ export const EXPIRY_WARNING_DAYS = 7;
  * and was not warned yet (a rotated key's grace period is not warned about: the merchant chose
  * it). Safe to run from several processes at once: each key is claimed by one under its row lock.
  */
-export async function warnExpiringApiKeys(pool: Pool, view: (key: ApiKey) => unknown): Promise<ApiKey[]> {
+export async function warnExpiringApiKeys(
+  pool: Pool,
+  view: (key: ApiKey) => { livemode: boolean },
+): Promise<ApiKey[]> {
   return inTransaction(pool, async (client: PoolClient) => {
     const { rows } = await client.query<ApiKeyRow>(
       `UPDATE api_keys SET expiry_warned_at = now()
@@ -219,13 +222,16 @@ export async function warnExpiringApiKeys(pool: Pool, view: (key: ApiKey) => unk
     );
     const keys = rows.map(toApiKey);
     for (const key of keys) {
+      const data = view(key);
       await recordEvent(client, {
         merchantId: key.merchantId,
+        // Seen by the key's own mode (a test key's expiry is a test-mode event).
+        livemode: data.livemode,
         type: 'api_key.expiring',
         resourceType: 'api_key',
         resourceId: key.id,
         source: `api_key:${key.id}:expiring:${key.expiresAt!.toISOString()}`,
-        data: view(key),
+        data,
       });
     }
     return keys;

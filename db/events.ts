@@ -10,6 +10,8 @@ import { keysetPage, type Page, type PageCursor } from './pagination.js';
 export interface StoredEvent {
   id: string;
   merchantId: string | null;
+  /** null: an operations event. */
+  livemode: boolean | null;
   type: string;
   resourceType: string;
   resourceId: string;
@@ -22,6 +24,7 @@ export interface StoredEvent {
 interface EventRow {
   id: string;
   merchant_id: string | null;
+  livemode: boolean | null;
   type: string;
   resource_type: string;
   resource_id: string;
@@ -35,6 +38,7 @@ function toEvent(r: EventRow): StoredEvent {
   return {
     id: r.id,
     merchantId: r.merchant_id,
+    livemode: r.livemode,
     type: r.type,
     resourceType: r.resource_type,
     resourceId: r.resource_id,
@@ -54,6 +58,7 @@ export function eventView(e: StoredEvent) {
     id: e.id,
     object: 'event' as const,
     type: e.type,
+    livemode: e.livemode,
     api_version: e.apiVersion,
     created_at: e.createdAt.toISOString(),
     timestamp: e.createdAt.toISOString(),
@@ -62,8 +67,13 @@ export function eventView(e: StoredEvent) {
   };
 }
 
+/** Whose events: a merchant's of one mode, or (null) the operations events. */
+export type EventOwner = { merchantId: string; livemode: boolean } | null;
+
 export interface NewEvent {
   merchantId: string | null;
+  /** The mode of what it is about (null with merchantId null: an operations event). */
+  livemode: boolean | null;
   type: string;
   resourceType: string;
   resourceId: string;
@@ -75,9 +85,18 @@ export interface NewEvent {
 /** Appends an event inside the caller's transaction (the outbox). */
 export async function recordEvent(client: PoolClient, e: NewEvent): Promise<void> {
   await client.query(
-    `INSERT INTO events (merchant_id, type, resource_type, resource_id, source, api_version, data)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source) DO NOTHING`,
-    [e.merchantId, e.type, e.resourceType, e.resourceId, e.source, API_VERSION, JSON.stringify(e.data)],
+    `INSERT INTO events (merchant_id, livemode, type, resource_type, resource_id, source, api_version, data)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source) DO NOTHING`,
+    [
+      e.merchantId,
+      e.livemode,
+      e.type,
+      e.resourceType,
+      e.resourceId,
+      e.source,
+      API_VERSION,
+      JSON.stringify(e.data),
+    ],
   );
 }
 
@@ -89,6 +108,7 @@ export async function recordEvent(client: PoolClient, e: NewEvent): Promise<void
 export async function recordPaymentEvent(client: PoolClient, p: PaymentRecord, step: string): Promise<void> {
   await recordEvent(client, {
     merchantId: p.merchantId,
+    livemode: p.livemode,
     type: `${p.kind}.${p.status}`,
     resourceType: p.kind,
     resourceId: p.id,
@@ -104,6 +124,7 @@ export async function recordTransferEvent(
 ): Promise<void> {
   await recordEvent(client, {
     merchantId: t.merchantId,
+    livemode: t.livemode,
     type: `transfer.${t.status}`,
     resourceType: 'transfer',
     resourceId: t.id,
@@ -114,18 +135,19 @@ export async function recordTransferEvent(
 
 export async function getMerchantEvent(
   db: Queryable,
-  merchantId: string | null,
+  owner: EventOwner,
   id: string,
 ): Promise<StoredEvent | undefined> {
   const { rows } = await db.query<EventRow>(
-    'SELECT * FROM events WHERE id = $1 AND merchant_id IS NOT DISTINCT FROM $2',
-    [id, merchantId],
+    `SELECT * FROM events WHERE id = $1 AND merchant_id IS NOT DISTINCT FROM $2
+        AND ($2::text IS NULL OR livemode = $3)`,
+    [id, owner?.merchantId ?? null, owner?.livemode ?? null],
   );
   return rows[0] && toEvent(rows[0]);
 }
 
 export interface EventQuery {
-  merchantId: string | null;
+  owner: EventOwner;
   types?: string[];
   resourceId?: string;
   createdAfter?: Date;
@@ -139,6 +161,7 @@ export async function listMerchantEvents(db: Queryable, q: EventQuery): Promise<
     `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts
        FROM events
       WHERE merchant_id IS NOT DISTINCT FROM $1
+        AND ($1::text IS NULL OR livemode = $8)
         AND ($2::text[] IS NULL OR type = ANY($2))
         AND ($3::text IS NULL OR resource_id = $3)
         AND ($4::timestamptz IS NULL OR created_at >= $4)
@@ -146,13 +169,14 @@ export async function listMerchantEvents(db: Queryable, q: EventQuery): Promise<
       ORDER BY created_at DESC, id DESC
       LIMIT $7`,
     [
-      q.merchantId,
+      q.owner?.merchantId ?? null,
       q.types?.length ? q.types : null,
       q.resourceId ?? null,
       q.createdAfter ?? null,
       q.before?.createdAt ?? null,
       q.before?.id ?? null,
       q.limit + 1,
+      q.owner?.livemode ?? null,
     ],
   );
   return keysetPage(rows, q.limit, toEvent);
@@ -161,13 +185,13 @@ export async function listMerchantEvents(db: Queryable, q: EventQuery): Promise<
 /** A merchant's published events after `position`, oldest first (the live stream). */
 export async function eventsAfterPosition(
   db: Queryable,
-  merchantId: string,
+  owner: { merchantId: string; livemode: boolean },
   position: number,
   limit: number,
 ): Promise<StoredEvent[]> {
   const { rows } = await db.query<EventRow>(
-    `SELECT * FROM events WHERE merchant_id = $1 AND position > $2 ORDER BY position LIMIT $3`,
-    [merchantId, position, limit],
+    `SELECT * FROM events WHERE merchant_id = $1 AND livemode = $4 AND position > $2 ORDER BY position LIMIT $3`,
+    [owner.merchantId, position, limit, owner.livemode],
   );
   return rows.map(toEvent);
 }
@@ -211,7 +235,8 @@ export async function publishEvents(pool: Pool, limit = 500): Promise<PublishedB
       const inserted = await client.query(
         `WITH wanted AS (
            SELECT e.id AS event_id, w.id AS endpoint_id, e.position
-             FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id
+             FROM events e JOIN webhook_endpoints w
+                  ON w.merchant_id = e.merchant_id AND w.livemode = e.livemode
             WHERE e.id = ANY($1) AND w.enabled AND w.deleted_at IS NULL
               AND ('*' = ANY(w.event_types) OR e.type = ANY(w.event_types))),
          batches AS (

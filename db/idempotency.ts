@@ -16,6 +16,7 @@ export async function reserveIdempotencyKey(
   db: Queryable,
   r: {
     merchantId: string;
+    livemode: boolean;
     key: string;
     method: string;
     path: string;
@@ -24,18 +25,19 @@ export async function reserveIdempotencyKey(
   },
 ): Promise<{ reserved: true } | { reserved: false; existing: IdempotencyRecord }> {
   const inserted = await db.query(
-    `INSERT INTO idempotency_keys (merchant_id, key, request_method, request_path, request_hash, resource_id)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, key) DO NOTHING`,
-    [r.merchantId, r.key, r.method, r.path, r.requestHash, r.resourceId],
+    `INSERT INTO idempotency_keys (merchant_id, livemode, key, request_method, request_path, request_hash,
+                                   resource_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, livemode, key) DO NOTHING`,
+    [r.merchantId, r.livemode, r.key, r.method, r.path, r.requestHash, r.resourceId],
   );
   if (inserted.rowCount) return { reserved: true };
-  return { reserved: false, existing: (await findIdempotencyKey(db, r.merchantId, r.key))! };
+  return { reserved: false, existing: (await findIdempotencyKey(db, r, r.key))! };
 }
 
-/** The stored request and answer of a key, if it was used. */
+/** The stored request and answer of a key, if it was used (keys are per merchant and mode). */
 export async function findIdempotencyKey(
   db: Queryable,
-  merchantId: string,
+  owner: { merchantId: string; livemode: boolean },
   key: string,
 ): Promise<IdempotencyRecord | undefined> {
   const { rows } = await db.query<{
@@ -45,8 +47,8 @@ export async function findIdempotencyKey(
     response_status: number | null;
     response_body: unknown;
   }>(
-    'SELECT request_hash, request_path, resource_id, response_status, response_body FROM idempotency_keys WHERE merchant_id = $1 AND key = $2',
-    [merchantId, key],
+    'SELECT request_hash, request_path, resource_id, response_status, response_body FROM idempotency_keys WHERE merchant_id = $1 AND livemode = $2 AND key = $3',
+    [owner.merchantId, owner.livemode, key],
   );
   const row = rows[0];
   return (
@@ -62,11 +64,11 @@ export async function findIdempotencyKey(
 
 export async function completeIdempotencyKey(
   db: Queryable,
-  r: { merchantId: string; key: string; status: number; body: unknown },
+  r: { merchantId: string; livemode: boolean; key: string; status: number; body: unknown },
 ): Promise<void> {
   await db.query(
-    `UPDATE idempotency_keys SET response_status = $3, response_body = $4, completed_at = now()
-      WHERE merchant_id = $1 AND key = $2`,
-    [r.merchantId, r.key, r.status, JSON.stringify(r.body)],
+    `UPDATE idempotency_keys SET response_status = $4, response_body = $5, completed_at = now()
+      WHERE merchant_id = $1 AND livemode = $2 AND key = $3`,
+    [r.merchantId, r.livemode, r.key, r.status, JSON.stringify(r.body)],
   );
 }

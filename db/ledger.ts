@@ -11,12 +11,17 @@ import type { PaymentRecord } from './payments.js';
 export type AccountKind =
   'merchant_available' | 'merchant_held' | 'operator_clearing' | 'fees_revenue' | 'transfer_transit';
 
-export type AccountRef =
+/**
+ * An account of one mode's books: test payments post to test accounts only (a merchant's test
+ * balance, the sandbox operators' clearing, test fees), never to live ones.
+ */
+export type AccountRef = { livemode: boolean } & (
   | { kind: 'merchant_available' | 'merchant_held'; merchantId: string; currency: CurrencyCode }
   | { kind: 'operator_clearing'; operator: string; currency: CurrencyCode }
   | { kind: 'fees_revenue'; currency: CurrencyCode }
   /** A transfer's money between its legs: collected, not yet paid out or refunded. */
-  | { kind: 'transfer_transit'; transferId: string; currency: CurrencyCode };
+  | { kind: 'transfer_transit'; transferId: string; currency: CurrencyCode }
+);
 
 export type PostingStep =
   'payin_succeeded' | 'late_payin_succeeded' | 'fee_return' | 'hold' | 'capture' | 'release';
@@ -44,15 +49,18 @@ function accountCode(ref: AccountRef): string {
 /** Finds or opens an account. Merchant accounts are credit-normal liabilities with a tracked balance. */
 export async function accountId(db: Queryable, ref: AccountRef): Promise<number> {
   const code = accountCode(ref);
-  const found = await db.query<{ id: number }>('SELECT id FROM ledger_accounts WHERE code = $1', [code]);
+  const found = await db.query<{ id: number }>(
+    'SELECT id FROM ledger_accounts WHERE livemode = $1 AND code = $2',
+    [ref.livemode, code],
+  );
   if (found.rows[0]) return found.rows[0].id;
   const merchant = ref.kind === 'merchant_available' || ref.kind === 'merchant_held';
   // Merchant balances and a transfer's transit money are never negative: their balance is tracked and checked.
   const tracked = merchant || ref.kind === 'transfer_transit';
   const inserted = await db.query<{ id: number }>(
-    `INSERT INTO ledger_accounts (code, kind, merchant_id, operator, currency, normal_side, track_balance)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code
+    `INSERT INTO ledger_accounts (code, kind, merchant_id, operator, currency, normal_side, track_balance, livemode)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (livemode, code) DO UPDATE SET code = EXCLUDED.code
      RETURNING id`,
     [
       code,
@@ -62,6 +70,7 @@ export async function accountId(db: Queryable, ref: AccountRef): Promise<number>
       ref.currency,
       ref.kind === 'operator_clearing' ? 'debit' : 'credit',
       tracked,
+      ref.livemode,
     ],
   );
   return inserted.rows[0]!.id;
@@ -125,23 +134,31 @@ export async function post(client: PoolClient, p: Posting | undefined): Promise<
 // ------------------------------------------------------------------ the posting table
 
 const available = (p: PaymentRecord): AccountRef => ({
+  livemode: p.livemode,
   kind: 'merchant_available',
   merchantId: p.merchantId,
   currency: p.currency,
 });
 const held = (p: PaymentRecord): AccountRef => ({
+  livemode: p.livemode,
   kind: 'merchant_held',
   merchantId: p.merchantId,
   currency: p.currency,
 });
 const clearing = (p: PaymentRecord): AccountRef => ({
+  livemode: p.livemode,
   kind: 'operator_clearing',
   operator: p.operator,
   currency: p.currency,
 });
-const fees = (p: PaymentRecord): AccountRef => ({ kind: 'fees_revenue', currency: p.currency });
+const fees = (p: PaymentRecord): AccountRef => ({
+  livemode: p.livemode,
+  kind: 'fees_revenue',
+  currency: p.currency,
+});
 
 const transit = (p: PaymentRecord): AccountRef => ({
+  livemode: p.livemode,
   kind: 'transfer_transit',
   transferId: p.transferId!,
   currency: p.currency,
@@ -255,13 +272,17 @@ export interface MerchantBalance {
 }
 
 /** A merchant's balances per currency, from the tracked balances (checked against the lines in tests). */
-export async function merchantBalances(db: Queryable, merchantId: string): Promise<MerchantBalance[]> {
+export async function merchantBalances(
+  db: Queryable,
+  merchantId: string,
+  livemode: boolean,
+): Promise<MerchantBalance[]> {
   const { rows } = await db.query<{ currency: CurrencyCode; available: number; held: number }>(
     `SELECT currency,
             COALESCE(sum(balance) FILTER (WHERE kind = 'merchant_available'), 0)::bigint AS available,
             COALESCE(sum(balance) FILTER (WHERE kind = 'merchant_held'), 0)::bigint AS held
-       FROM ledger_accounts WHERE merchant_id = $1 GROUP BY currency ORDER BY currency`,
-    [merchantId],
+       FROM ledger_accounts WHERE merchant_id = $1 AND livemode = $2 GROUP BY currency ORDER BY currency`,
+    [merchantId, livemode],
   );
   return rows.map((r) => ({ currency: r.currency, available: r.available, onHold: r.held }));
 }
@@ -278,7 +299,7 @@ export interface LedgerEntryView {
 /** Entries that move a merchant's accounts, newest first, with only that merchant's lines. */
 export async function merchantLedgerEntries(
   db: Queryable,
-  q: { merchantId: string; paymentId?: string; limit: number; beforeId?: number },
+  q: { merchantId: string; livemode: boolean; paymentId?: string; limit: number; beforeId?: number },
 ): Promise<{ entries: LedgerEntryView[]; hasMore: boolean }> {
   const { rows } = await db.query<{
     id: number;
@@ -294,13 +315,13 @@ export async function merchantLedgerEntries(
        FROM journal_entries e
        JOIN ledger_lines l ON l.entry_id = e.id
        JOIN ledger_accounts a ON a.id = l.account_id
-      WHERE a.merchant_id = $1
+      WHERE a.merchant_id = $1 AND a.livemode = $5
         AND ($2::text IS NULL OR e.payment_id = $2)
         AND ($3::bigint IS NULL OR e.id < $3)
       GROUP BY e.id
       ORDER BY e.id DESC
       LIMIT $4`,
-    [q.merchantId, q.paymentId ?? null, q.beforeId ?? null, q.limit + 1],
+    [q.merchantId, q.paymentId ?? null, q.beforeId ?? null, q.limit + 1, q.livemode],
   );
   return {
     entries: rows.slice(0, q.limit).map((r) => ({
@@ -354,12 +375,14 @@ export async function checkLedger(db: Queryable): Promise<LedgerCheck> {
 export async function pendingPayinTotals(
   db: Queryable,
   merchantId: string,
+  livemode: boolean,
 ): Promise<{ currency: string; pending: number }[]> {
   const { rows } = await db.query<{ currency: string; pending: number }>(
     `SELECT currency, sum(amount - fee_amount)::bigint AS pending FROM payments
-      WHERE merchant_id = $1 AND kind = 'payin' AND status IN ('created', 'pending', 'action_required')
+      WHERE merchant_id = $1 AND livemode = $2 AND kind = 'payin'
+        AND status IN ('created', 'pending', 'action_required')
       GROUP BY currency`,
-    [merchantId],
+    [merchantId, livemode],
   );
   return rows;
 }

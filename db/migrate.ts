@@ -9,9 +9,14 @@ export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.u
 export async function migrateUp(
   databaseUrl: string,
   log: (msg: string) => void = () => undefined,
+  opts: { production?: boolean } = {},
 ): Promise<string[]> {
   const applied = await runner({
-    databaseUrl,
+    // Migrations that give existing rows a mode read it from this setting (1733170000000_livemode).
+    databaseUrl: {
+      connectionString: databaseUrl,
+      options: `-c passerelle.production=${opts.production ?? false}`,
+    },
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',

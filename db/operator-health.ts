@@ -1,5 +1,13 @@
 import type { Queryable } from './pool.js';
 
+/**
+ * The circuit an operator's health is counted in, per mode: failures at the sandbox (a test key's
+ * scenario numbers fail on purpose) never mark the live operator down, nor the reverse.
+ */
+export function circuitOf(operator: string, livemode: boolean): string {
+  return livemode ? operator : `${operator}:test`;
+}
+
 /** Whether the operator's circuit is open (too many recent operator-side failures). */
 export async function isOperatorDown(db: Queryable, operator: string): Promise<boolean> {
   const { rows } = await db.query<{ down: boolean }>(
@@ -9,13 +17,18 @@ export async function isOperatorDown(db: Queryable, operator: string): Promise<b
   return rows[0]?.down ?? false;
 }
 
-/** Operators among `operators` whose circuit is open now. */
-export async function operatorsDown(db: Queryable, operators: string[]): Promise<Set<string>> {
+/** Operators among `operators` whose circuit of the given mode is open now. */
+export async function operatorsDown(
+  db: Queryable,
+  operators: string[],
+  livemode: boolean,
+): Promise<Set<string>> {
   const { rows } = await db.query<{ operator: string }>(
     'SELECT operator FROM operator_health WHERE operator = ANY($1::text[]) AND open_until > now()',
-    [operators],
+    [operators.map((o) => circuitOf(o, livemode))],
   );
-  return new Set(rows.map((r) => r.operator));
+  const down = new Set(rows.map((r) => r.operator));
+  return new Set(operators.filter((o) => down.has(circuitOf(o, livemode))));
 }
 
 /**

@@ -24,6 +24,8 @@ export interface PaymentCustomer {
 export interface PaymentRecord {
   id: string;
   merchantId: string;
+  /** Its mode, the mode of the key that made it: test payments go to the sandbox operators. */
+  livemode: boolean;
   kind: PaymentKind;
   status: PaymentStatus;
   amount: number;
@@ -58,6 +60,7 @@ export interface PaymentRecord {
 interface PaymentRow {
   id: string;
   merchant_id: string;
+  livemode: boolean;
   kind: PaymentKind;
   status: PaymentStatus;
   amount: number;
@@ -91,6 +94,7 @@ function toRecord(row: PaymentRow): PaymentRecord {
   return {
     id: row.id,
     merchantId: row.merchant_id,
+    livemode: row.livemode,
     kind: row.kind,
     status: row.status,
     amount: row.amount,
@@ -123,6 +127,7 @@ function toRecord(row: PaymentRow): PaymentRecord {
 export interface NewPayment {
   id: string;
   merchantId: string;
+  livemode: boolean;
   kind: PaymentKind;
   amount: number;
   currency: CurrencyCode;
@@ -148,8 +153,8 @@ export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promi
   const inserted = await db.query<PaymentRow>(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
-                           parent_payment_id, transfer_id)
-     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                           parent_payment_id, transfer_id, livemode)
+     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
      ON CONFLICT (id) DO NOTHING
      RETURNING *`,
     [
@@ -171,6 +176,7 @@ export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promi
       p.feeAmount ?? 0,
       p.parentPaymentId ?? null,
       p.transferId ?? null,
+      p.livemode,
     ],
   );
   const row = inserted.rows[0];
@@ -189,16 +195,20 @@ export async function getPayment(db: Queryable, id: string): Promise<PaymentReco
   return rows[0] && toRecord(rows[0]);
 }
 
-/** A merchant only ever sees its own payments: another merchant's id reads as absent. */
+/**
+ * A merchant only ever sees its own payments of its key's mode: another merchant's id, or a
+ * payment of the other mode, reads as absent.
+ */
 export async function getMerchantPayment(
   db: Queryable,
   merchantId: string,
   id: string,
   kind: PaymentKind,
+  livemode: boolean,
 ): Promise<PaymentRecord | undefined> {
   const { rows } = await db.query<PaymentRow>(
-    'SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 AND kind = $3',
-    [id, merchantId, kind],
+    'SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 AND kind = $3 AND livemode = $4',
+    [id, merchantId, kind, livemode],
   );
   return rows[0] && toRecord(rows[0]);
 }
@@ -206,10 +216,17 @@ export async function getMerchantPayment(
 /** Newest first, keyset pagination on (created_at, id); the cursor keeps PostgreSQL's microseconds. */
 export async function listMerchantPayments(
   db: Queryable,
-  q: { merchantId: string; kind: PaymentKind; status?: PaymentStatus; limit: number; after?: PageCursor },
+  q: {
+    merchantId: string;
+    livemode: boolean;
+    kind: PaymentKind;
+    status?: PaymentStatus;
+    limit: number;
+    after?: PageCursor;
+  },
 ): Promise<Page<PaymentRecord>> {
-  const params: unknown[] = [q.merchantId, q.kind, q.limit + 1];
-  let where = 'merchant_id = $1 AND kind = $2';
+  const params: unknown[] = [q.merchantId, q.kind, q.limit + 1, q.livemode];
+  let where = 'merchant_id = $1 AND kind = $2 AND livemode = $4';
   if (q.status) {
     params.push(q.status);
     where += ` AND status = $${params.length}`;

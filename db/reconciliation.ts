@@ -366,7 +366,15 @@ export interface StagedLine {
 export async function ingestSettlementReport(
   pool: Pool,
   report: { body: Readable; parseLine: (line: string) => StagedLine | null | { error: string } },
-  run: { runId: string; operator: string; periodStart: Date; periodEnd: Date; wholeDay?: boolean },
+  run: {
+    runId: string;
+    operator: string;
+    periodStart: Date;
+    periodEnd: Date;
+    wholeDay?: boolean;
+    /** The modes whose payments the report covers: a live report never judges test payments. */
+    livemodes: boolean[];
+  },
 ): Promise<{ lines: number; counts: Record<string, number> }> {
   const counter = { lines: 0 };
   const client = await pool.connect();
@@ -481,8 +489,17 @@ const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
  */
 async function classifyStagedReport(
   client: PoolClient,
-  r: { runId: string; operator: string; periodStart: Date; periodEnd: Date; wholeDay?: boolean },
+  r: {
+    runId: string;
+    operator: string;
+    periodStart: Date;
+    periodEnd: Date;
+    wholeDay?: boolean;
+    livemodes: boolean[];
+  },
 ): Promise<Record<string, number>> {
+  // Booleans only, written as SQL literals: the same filter in every statement below.
+  const modes = `(${r.livemodes.map((m) => (m ? 'true' : 'false')).join(', ') || 'NULL'})`;
   const cols = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
   await client.query(`CREATE TEMP TABLE recon_first ON COMMIT DROP AS
       SELECT DISTINCT ON (our_reference) * FROM recon_lines WHERE error IS NULL ORDER BY our_reference, line_no`);
@@ -506,7 +523,7 @@ async function classifyStagedReport(
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'duplicate_line', p.id, p.merchant_id, l.our_reference, l.operator_reference, l.line_no, p.amount, l.amount, p.status, l.operator_status
        FROM (SELECT l.*, row_number() OVER (PARTITION BY our_reference ORDER BY line_no) AS rn FROM recon_lines l WHERE error IS NULL) l
-       LEFT JOIN payments p ON p.id = l.our_reference AND p.operator = $2
+       LEFT JOIN payments p ON p.id = l.our_reference AND p.operator = $2 AND p.livemode IN ${modes}
       WHERE l.rn > 1`,
   );
   await run(
@@ -514,7 +531,8 @@ async function classifyStagedReport(
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'missing_on_our_side', NULL, NULL, f.our_reference, f.operator_reference, f.line_no, NULL, f.amount, NULL, f.operator_status
        FROM recon_first f
-      WHERE f.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = f.our_reference AND p.operator = $2)
+      WHERE f.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = f.our_reference AND p.operator = $2
+                                                                   AND p.livemode IN ${modes})
        `,
   );
   await run(
@@ -522,7 +540,7 @@ async function classifyStagedReport(
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'missing_on_operator_side', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
        FROM payments p
-      WHERE p.operator = $2
+      WHERE p.operator = $2 AND p.livemode IN ${modes}
         AND ((p.created_at >= $3 AND p.created_at < $4 AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown'))
           -- A day's run: a disbursement of unknown outcome from the day before may have been
           -- executed (and reported) on this day.
@@ -535,14 +553,14 @@ async function classifyStagedReport(
     'amount_mismatch',
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'amount_mismatch', p.id, p.merchant_id, p.id, f.operator_reference, f.line_no, p.amount, f.amount, p.status, f.operator_status
-       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2
+       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2 AND p.livemode IN ${modes}
       WHERE f.amount <> p.amount AND f.status <> 'pending'`,
   );
   await run(
     'status_mismatch',
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'status_mismatch', p.id, p.merchant_id, p.id, f.operator_reference, f.line_no, p.amount, f.amount, p.status, f.status
-       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2
+       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2 AND p.livemode IN ${modes}
       WHERE f.amount = p.amount
         AND ((f.status = 'succeeded' AND p.status NOT IN ${MONEY_MOVED})
           OR (f.status IN ('failed', 'cancelled', 'expired') AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown')))
@@ -553,7 +571,7 @@ async function classifyStagedReport(
     `INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'ledger_mismatch', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
        FROM payments p
-      WHERE p.operator = $2 AND p.created_at >= $3 AND p.created_at < $4
+      WHERE p.operator = $2 AND p.livemode IN ${modes} AND p.created_at >= $3 AND p.created_at < $4
         AND ((p.kind = 'payin' AND p.status IN ${MONEY_MOVED}
               AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.credits_payment))
           OR (p.kind IN ('payout', 'refund') AND p.status = 'succeeded'

@@ -21,6 +21,7 @@ export function paymentView(p: PaymentRecord) {
   const common = {
     id: p.id,
     object: p.kind,
+    livemode: p.livemode,
     status: p.status,
     amount: p.amount,
     currency: p.currency,
@@ -77,6 +78,7 @@ export async function transferView(db: Queryable, t: TransferRecord) {
   return {
     id: t.id,
     object: 'transfer' as const,
+    livemode: t.livemode,
     status: t.status,
     currency: t.currency,
     amount: t.feeBearer === 'sender' ? t.disburseAmount : t.collectAmount,

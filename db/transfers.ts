@@ -32,6 +32,7 @@ export interface TransferParty {
 export interface TransferRecord {
   id: string;
   merchantId: string;
+  livemode: boolean;
   status: TransferStatus;
   currency: CurrencyCode;
   collectAmount: number;
@@ -52,6 +53,7 @@ export interface TransferRecord {
 interface TransferRow {
   id: string;
   merchant_id: string;
+  livemode: boolean;
   status: TransferStatus;
   currency: string;
   collect_amount: number;
@@ -74,6 +76,7 @@ function toRecord(r: TransferRow): TransferRecord {
   return {
     id: r.id,
     merchantId: r.merchant_id,
+    livemode: r.livemode,
     status: r.status,
     currency: r.currency as CurrencyCode,
     collectAmount: r.collect_amount,
@@ -100,8 +103,9 @@ export type NewTransfer = Omit<
 export async function insertTransfer(db: PoolClient, t: NewTransfer): Promise<boolean> {
   const { rows } = await db.query<TransferRow>(
     `INSERT INTO transfers (id, merchant_id, status, currency, collect_amount, disburse_amount, fee_amount, fee_bearer,
-                            sender, recipient, description, metadata, workflow_id)
-     VALUES ($1, $2, 'created', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+                            sender, recipient, description, metadata, workflow_id, livemode)
+     VALUES ($1, $2, 'created', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING
+     RETURNING *`,
     [
       t.id,
       t.merchantId,
@@ -115,6 +119,7 @@ export async function insertTransfer(db: PoolClient, t: NewTransfer): Promise<bo
       t.description,
       JSON.stringify(t.metadata),
       t.workflowId,
+      t.livemode,
     ],
   );
   const row = rows[0];
@@ -127,24 +132,26 @@ export async function insertTransfer(db: PoolClient, t: NewTransfer): Promise<bo
   return true;
 }
 
+/** A transfer; with an owner, only if it is that merchant's in that mode (another reads as absent). */
 export async function getTransfer(
   db: Queryable,
   id: string,
-  merchantId?: string,
+  owner?: { merchantId: string; livemode: boolean },
 ): Promise<TransferRecord | undefined> {
   const { rows } = await db.query<TransferRow>(
-    'SELECT * FROM transfers WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)',
-    [id, merchantId ?? null],
+    `SELECT * FROM transfers WHERE id = $1
+        AND ($2::text IS NULL OR (merchant_id = $2 AND livemode = $3))`,
+    [id, owner?.merchantId ?? null, owner?.livemode ?? null],
   );
   return rows[0] && toRecord(rows[0]);
 }
 
 export async function listTransfers(
   db: Queryable,
-  q: { merchantId: string; status?: string; limit: number; after?: PageCursor },
+  q: { merchantId: string; livemode: boolean; status?: string; limit: number; after?: PageCursor },
 ): Promise<Page<TransferRecord>> {
-  const params: unknown[] = [q.merchantId, q.limit + 1];
-  let where = 'merchant_id = $1';
+  const params: unknown[] = [q.merchantId, q.limit + 1, q.livemode];
+  let where = 'merchant_id = $1 AND livemode = $3';
   if (q.status) {
     params.push(q.status);
     where += ` AND status = $${params.length}`;

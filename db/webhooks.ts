@@ -216,6 +216,7 @@ export async function disableWebhookEndpoint(
   if (!endpoint) return;
   await recordEvent(client, {
     merchantId: endpoint.merchantId,
+    livemode: endpoint.livemode,
     type: 'webhook_endpoint.disabled',
     resourceType: 'webhook_endpoint',
     resourceId: endpoint.id,
@@ -360,6 +361,7 @@ export async function loadDeliveryWork(db: Queryable, deliveryId: string): Promi
       ev: {
         id: string;
         merchant_id: string | null;
+        livemode: boolean | null;
         type: string;
         resource_type: string;
         resource_id: string;
@@ -384,6 +386,7 @@ export async function loadDeliveryWork(db: Queryable, deliveryId: string): Promi
     event: {
       id: r.ev.id,
       merchantId: r.ev.merchant_id,
+      livemode: r.ev.livemode,
       type: r.ev.type,
       resourceType: r.ev.resource_type,
       resourceId: r.ev.resource_id,
@@ -507,7 +510,7 @@ export async function createResend(
     `WITH batch AS (SELECT 'webhooks-' || passerelle_random_id('whb') AS workflow_id)
      INSERT INTO webhook_deliveries (event_id, endpoint_id, reason, workflow_id)
      SELECT e.id, w.id, 'resend', batch.workflow_id
-       FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id, batch
+       FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id AND w.livemode = e.livemode, batch
       WHERE e.id = $1 AND e.merchant_id = $2 AND w.enabled AND w.deleted_at IS NULL
         AND ($3::text IS NULL OR w.id = $3)
         AND ($3::text IS NOT NULL OR '*' = ANY(w.event_types) OR e.type = ANY(w.event_types))`,
@@ -528,7 +531,7 @@ export async function createReplay(
   const { rowCount } = await pool.query(
     `WITH chosen AS (
        SELECT e.id AS event_id, row_number() OVER (ORDER BY e.created_at, e.id) - 1 AS n
-         FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id
+         FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id AND w.livemode = e.livemode
         WHERE w.id = $1 AND w.merchant_id = $2 AND e.created_at >= $3
           AND ($4::timestamptz IS NULL OR e.created_at < $4)
           AND ('*' = ANY(w.event_types) OR e.type = ANY(w.event_types))

@@ -118,6 +118,14 @@ const envSchema = z.object({
   ADMIN_API_KEY: z.string().min(16).optional(),
   /** Bearer token Prometheus sends to `GET /metrics` (the operations key works too); unset and no ADMIN_API_KEY: 401. */
   METRICS_TOKEN: z.string().min(16).optional(),
+  /**
+   * Where the worker serves its Prometheus metrics (host:port; the SDK's and ours); unset: none.
+   * `npm start` sets 127.0.0.1:9464.
+   */
+  WORKER_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[\w.:[\]-]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
 
   /**
    * Requests each API key may make per RATE_LIMIT_WINDOW_SECONDS, unless its merchant has its own
@@ -170,7 +178,13 @@ export type Env = z.infer<typeof envSchema>;
 export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'SANDBOX_URL'> {
   PUBLIC_BASE_URL: string;
   SANDBOX_URL: string;
+  /** Live mode: every operator's configured endpoints and credentials. */
   operators: OperatorSettingsTable;
+  /**
+   * Test mode: every operator at the sandbox (SANDBOX_URL) with the sandbox's credentials, in any
+   * deployment; timing and behaviour settings as in live mode.
+   */
+  testOperators: OperatorSettingsTable;
 }
 
 /** What an operations person must hear about a configuration that runs but takes a risk. */
@@ -192,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sandboxUrl = (base.SANDBOX_URL ?? `http://127.0.0.1:${base.SANDBOX_PORT}`).replace(/\/$/, '');
   const context = { sandboxUrl, storeName: base.STORE_NAME, storeWebsiteUrl: base.STORE_WEBSITE_URL };
   const operators: Partial<Record<OperatorName, OperatorSettings>> = {};
+  const testOperators: Partial<Record<OperatorName, OperatorSettings>> = {};
   for (const name of OPERATORS) {
     const definition: OperatorDefinition<z.ZodObject, OperatorSettings> = OPERATOR_TABLE[name];
     const own = definition.env.safeParse(cleaned);
@@ -205,6 +220,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(...missing.map((variable) => `${variable}: required when NODE_ENV=production`));
     }
     operators[name] = definition.settings(own.data, context);
+    const connection = new Set<string>(definition.connectionVariables);
+    const sandboxEnv = Object.fromEntries(Object.entries(cleaned).filter(([k]) => !connection.has(k)));
+    testOperators[name] = definition.settings(definition.env.parse(sandboxEnv), context);
   }
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -212,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     PUBLIC_BASE_URL: base.PUBLIC_BASE_URL ?? `http://127.0.0.1:${base.PORT}`,
     SANDBOX_URL: sandboxUrl,
     operators: operators as OperatorSettingsTable,
+    testOperators: testOperators as OperatorSettingsTable,
   };
 }
 

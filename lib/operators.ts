@@ -60,3 +60,17 @@ export function operatorTiming(
     poll: timing.poll,
   };
 }
+
+/**
+ * The modes whose payments an operator's settlement report (read from its live endpoint) covers:
+ * live ones, and test ones too when test mode reaches the very same endpoint with the same
+ * credentials (a development or acceptance deployment whose "live" operators are the sandbox).
+ */
+export function modesAtLiveEndpoint(
+  config: { operators: OperatorSettingsTable; testOperators: OperatorSettingsTable },
+  operator: string,
+): boolean[] {
+  const name = operatorNamed(operator);
+  const same = JSON.stringify(config.operators[name]) === JSON.stringify(config.testOperators[name]);
+  return same ? [true, false] : [true];
+}

@@ -1,4 +1,5 @@
 import { callDeadline } from '../lib/cancellation.js';
+import { operationOf, recordOperatorCall } from './call-metrics.js';
 
 /**
  * Small HTTP helper for adapters: it tells apart "nothing was sent" from "sent, outcome unknown",
@@ -28,7 +29,36 @@ function pathOf(url: string): string {
   return q === -1 ? url : `${url.slice(0, q)}?…`;
 }
 
+/** Which operator a call is to, for its latency metric (`operation` defaults to the URL's path). */
+export interface CallLabel {
+  operator: string;
+  operation?: string;
+}
+
 export async function httpRequest(
+  url: string,
+  init: {
+    method: 'GET' | 'POST';
+    headers?: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+    label?: CallLabel;
+  },
+): Promise<HttpOutcome> {
+  const started = performance.now();
+  const outcome = await sendRequest(url, init);
+  if (init.label) {
+    recordOperatorCall({
+      operator: init.label.operator,
+      operation: init.label.operation ?? operationOf(url),
+      outcome: outcome.kind === 'answered' ? `${Math.floor(outcome.status / 100)}xx` : outcome.kind,
+      seconds: (performance.now() - started) / 1000,
+    });
+  }
+  return outcome;
+}
+
+async function sendRequest(
   url: string,
   init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
 ): Promise<HttpOutcome> {

@@ -31,13 +31,26 @@ const ADAPTERS: { [N in OperatorName]: (settings: SettingsOf<N>) => OperatorAdap
   paygate: (settings) => new PaygateOperator(settings),
 };
 
-export type OperatorAdapters = Record<OperatorName, OperatorAdapter>;
+export type OperatorAdapterSet = Record<OperatorName, OperatorAdapter>;
 
-/** One adapter per operator, from its settings (whose defaults point at the sandbox). */
-export function createOperators(config: { operators: OperatorSettingsTable }): OperatorAdapters {
+/** The adapters of each mode: live ones speak to the configured operators, test ones to the sandbox. */
+export interface OperatorAdapters {
+  live: OperatorAdapterSet;
+  test: OperatorAdapterSet;
+}
+
+function adapterSet(settings: OperatorSettingsTable): OperatorAdapterSet {
   const adapters = {} as Record<OperatorName, OperatorAdapter>;
-  for (const name of OPERATORS) adapters[name] = create(name, config.operators[name]);
+  for (const name of OPERATORS) adapters[name] = create(name, settings[name]);
   return adapters;
+}
+
+/** One adapter per operator and mode, from its settings (whose defaults point at the sandbox). */
+export function createOperators(config: {
+  operators: OperatorSettingsTable;
+  testOperators: OperatorSettingsTable;
+}): OperatorAdapters {
+  return { live: adapterSet(config.operators), test: adapterSet(config.testOperators) };
 }
 
 function create<N extends OperatorName>(name: N, settings: SettingsOf<N>): OperatorAdapter {
@@ -53,25 +66,38 @@ export interface OperatorRules {
   isOperator(name: string): name is OperatorName;
   validatePayin(operator: OperatorName, req: PayinDraft): PaymentFailure | undefined;
   validatePayout(operator: OperatorName, req: PayoutDraft): PaymentFailure | undefined;
-  parseCallback(operator: OperatorName, input: CallbackInput, payment?: CallbackPayment): CallbackParseResult;
+  /** Reads a callback as the adapter of the given mode does (test: the sandbox's). */
+  parseCallback(
+    operator: OperatorName,
+    input: CallbackInput,
+    payment?: CallbackPayment,
+    livemode?: boolean,
+  ): CallbackParseResult;
   callbackReferenceMatches(
     operator: OperatorName,
-    payment: PaymentRefs & { kind: PaymentKind },
+    payment: PaymentRefs & { kind: PaymentKind; livemode: boolean },
     cb: ParsedCallback,
   ): boolean;
   /** The operator's own balances, for operators that report them (PayGateGlobal). */
   balances(operator: OperatorName): Promise<OperatorBalance[] | undefined>;
 }
 
-export function createOperatorRules(config: { operators: OperatorSettingsTable }): OperatorRules {
+export function createOperatorRules(config: {
+  operators: OperatorSettingsTable;
+  testOperators: OperatorSettingsTable;
+}): OperatorRules {
   const operators = createOperators(config);
+  const of = (livemode: boolean) => (livemode ? operators.live : operators.test);
   return {
     isOperator: isOperatorName,
-    validatePayin: (operator, req) => operators[operator].validatePayin(req),
-    validatePayout: (operator, req) => operators[operator].validatePayout(req),
-    parseCallback: (operator, input, payment) => operators[operator].parseCallback(input, payment),
+    // What an operator accepts (amounts, networks, methods) does not depend on the mode.
+    validatePayin: (operator, req) => operators.live[operator].validatePayin(req),
+    validatePayout: (operator, req) => operators.live[operator].validatePayout(req),
+    parseCallback: (operator, input, payment, livemode = true) =>
+      of(livemode)[operator].parseCallback(input, payment),
     callbackReferenceMatches: (operator, payment, cb) =>
-      operators[operator].callbackReferenceMatches(payment, cb),
-    balances: async (operator) => operators[operator].balances?.(),
+      of(payment.livemode)[operator].callbackReferenceMatches(payment, cb),
+    // The platform's float at the live operators (operations).
+    balances: async (operator) => operators.live[operator].balances?.(),
   };
 }

@@ -82,7 +82,31 @@ if (!temporalCli || !testServer) {
   testServer ??= path.join(venvBin, 'temporal-test-server');
 }
 
-// 3. The TypeScript stage.
+// 3. promtool (Debian's prometheus package) for the alert rules' tests: installed when missing.
+let promtool = process.env.PROMTOOL_PATH || onPath('promtool');
+if (!promtool && stage === 'test') {
+  const root_ = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = !root_ && onPath('sudo') ? ['sudo', '-n'] : [];
+  if (root_ || sudo.length) {
+    console.log("• installing promtool (Debian's prometheus package)");
+    const aptGet = [...sudo, 'apt-get'];
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const apt = (args) => spawnSync(aptGet[0], [...aptGet.slice(1), ...args], { stdio: 'inherit', env });
+    if (apt(['install', '-y', '--no-install-recommends', 'prometheus']).status !== 0) {
+      apt(['update']);
+      apt(['install', '-y', '--no-install-recommends', 'prometheus']);
+    }
+    promtool = onPath('promtool');
+  }
+  if (!promtool) {
+    console.error(
+      "✗ promtool is needed by the tests: install Debian's prometheus package (apt-get install prometheus).",
+    );
+    process.exit(69);
+  }
+}
+
+// 4. The TypeScript stage.
 const nodeFlags = stage.startsWith('bench:') ? ['--expose-gc'] : [];
 const child = spawn(
   process.execPath,
@@ -90,7 +114,12 @@ const child = spawn(
   {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, TEMPORAL_CLI_PATH: temporalCli, TEMPORAL_TEST_SERVER_PATH: testServer },
+    env: {
+      ...process.env,
+      TEMPORAL_CLI_PATH: temporalCli,
+      TEMPORAL_TEST_SERVER_PATH: testServer,
+      ...(promtool ? { PROMTOOL_PATH: promtool } : {}),
+    },
   },
 );
 // Ctrl-C reaches the whole foreground process group; the stage handles it and exits.

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { insertApiKey } from '../db/api-keys.js';
 import { createMerchant, getMerchant } from '../db/merchants.js';
 import { ensureDatabase, migrateUp } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
@@ -56,7 +57,9 @@ try {
   stops.push(() => postgres.stop());
   if (postgres.startedLocally) say('  started a project-local cluster under .data/postgres');
   if ((await ensureDatabase(config.DATABASE_URL)) === 'created') say('  created the database');
-  const applied = await migrateUp(config.DATABASE_URL);
+  const applied = await migrateUp(config.DATABASE_URL, undefined, {
+    production: config.NODE_ENV === 'production',
+  });
   say(`  migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
 
   say('• Temporal dev server');
@@ -86,9 +89,12 @@ try {
     writeFileSync(adminKeyFile, `adm_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   const adminKey = config.ADMIN_API_KEY ?? readFileSync(adminKeyFile, 'utf8').trim();
 
+  // The worker's Prometheus metrics (the SDK's and ours), on a port of their own.
+  const workerMetrics = config.WORKER_METRICS_ADDRESS ?? `${config.HOST}:9464`;
   const env = {
     WORKFLOW_BUNDLE_PATH: bundlePath,
     ADMIN_API_KEY: adminKey,
+    WORKER_METRICS_ADDRESS: workerMetrics,
     // The URLs set in the operators' back offices, as the sandbox plays them: ours, with our token.
     SANDBOX_CALLBACK_BASE_URL: config.PUBLIC_BASE_URL,
     SANDBOX_TMONEY_NOTIFICATION_URL: new URL(
@@ -119,13 +125,23 @@ try {
   const demoFile = path.join(DATA_DIR, 'demo-merchant.json');
   const pool = createPool(config.DATABASE_URL, 1);
   let demo = existsSync(demoFile)
-    ? (JSON.parse(readFileSync(demoFile, 'utf8')) as { merchantId: string; apiKey: string })
+    ? (JSON.parse(readFileSync(demoFile, 'utf8')) as {
+        merchantId: string;
+        apiKey: string;
+        liveApiKey?: string;
+      })
     : undefined;
   if (!demo || !(await getMerchant(pool, demo.merchantId))) {
-    const created = await createMerchant(pool, 'Demo merchant');
-    demo = { merchantId: created.merchant.id, apiKey: created.apiKey };
+    // A test key and a live key: in this development deployment, live operators are the sandbox too.
+    const created = await createMerchant(pool, 'Demo merchant', { live: true });
+    demo = { merchantId: created.merchant.id, apiKey: created.apiKey, liveApiKey: created.liveApiKey };
     writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
     say('• created the demo merchant');
+  } else if (!demo.liveApiKey) {
+    // A demo merchant from before test and live modes: give it its live key.
+    const live = await insertApiKey(pool, { merchantId: demo.merchantId, mode: 'live', name: 'Live key' });
+    demo = { ...demo, liveApiKey: live.apiKey };
+    writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
   }
   await pool.end();
 
@@ -138,8 +154,10 @@ Passerelle is running
   Temporal       ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})
   PostgreSQL     ${config.DATABASE_URL}
   Demo merchant  ${demo.merchantId}
-  API key        ${demo.apiKey}
+  API key        ${demo.apiKey}   (test mode)
+  Live API key   ${demo.liveApiKey}   (live mode: the configured operators, here the sandbox)
   Operations key ${adminKey}   (reconciliation: ${apiUrl}/v1/reconciliation/runs)
+  Metrics        ${apiUrl}/metrics (Bearer: the operations key), worker: http://${workerMetrics}/metrics
 
 Try a payin:
   curl -s ${apiUrl}/v1/payins -H "Authorization: Bearer ${demo.apiKey}" \\

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { metricsTelemetry, recordOperatorCallMetrics } from './telemetry.js';
 import { createActivities, withHeartbeats } from '../activities/index.js';
 import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -46,10 +47,14 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
         warn: (m, meta) => logger.warn({ ...meta }, m),
         error: (m, meta) => logger.error({ ...meta }, m),
       },
-      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+      telemetryOptions: {
+        logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+        metrics: metricsTelemetry(config.WORKER_METRICS_ADDRESS),
+      },
       // The entry point decides how to stop (it closes the pool after the worker drains).
       shutdownSignals: [],
     });
+    recordOperatorCallMetrics();
   }
   const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Polls and reports draw on pools of their own: neither can exhaust the connections that

@@ -14,6 +14,8 @@ export interface ReconciliationDeps {
   operators: OperatorAdapters;
   logger: Logger;
   timingFor: (operator: string) => OperatorTiming;
+  /** Whose payments an operator's settlement report covers (lib/operators.ts modesAtLiveEndpoint). */
+  settlementModes: (operator: string) => boolean[];
   sweep: { lookbackDays: number; batch: number; recheckMinutes: number };
 }
 

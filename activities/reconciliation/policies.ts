@@ -81,6 +81,7 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
         await insertPayment(client, {
           id: refundId,
           merchantId: p.merchantId,
+          livemode: p.livemode,
           kind: 'refund',
           parentPaymentId: p.id,
           amount: p.amount,

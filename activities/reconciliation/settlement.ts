@@ -81,6 +81,7 @@ export function createSettlementReconciliation(
         periodStart: start,
         periodEnd: end,
         wholeDay: r.day !== undefined,
+        livemodes: deps.settlementModes(r.operator),
       },
     );
     const { done: resolved, refunds } = await policies.applyPolicies(r.runId, start);

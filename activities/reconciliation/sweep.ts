@@ -46,7 +46,6 @@ export function createSweep(
       triggeredBy: r.triggeredBy,
       workflowId: r.workflowId,
     });
-    const op = adapterFor(r.operator);
     const refundsToStart: DisbursementWorkflowInput[] = [];
     const summary: Record<string, number> = { payins_checked: 0, disbursements_checked: 0 };
     const count = (k: string) => (summary[k] = (summary[k] ?? 0) + 1);
@@ -82,6 +81,8 @@ export function createSweep(
       if (open && (await workflowState(payment.workflowId)) !== 'not_found') continue;
       let paid: (AmountStatement & { word: string }) | undefined;
       let ended: { status: 'failed' | 'cancelled' | 'expired'; word: string } | undefined;
+      // The payment's own mode's operator: a test payment is asked of the sandbox.
+      const op = adapterFor(payment);
       if (op.payinConfirmation(payment.mode as PayinMode) === 'callback') {
         const cb = (await latestTrustedCallback(pool, id))?.parsed as ParsedCallback | undefined;
         if (cb?.reportedStatus === 'succeeded') paid = { amount: cb.amount, word: cb.operatorStatus };
@@ -171,7 +172,7 @@ export function createSweep(
           continue;
         }
       }
-      const verdict = await readDisbursementOutcome(op, payment);
+      const verdict = await readDisbursementOutcome(adapterFor(payment), payment);
       if (verdict) {
         await policies.settleDisbursement(payment, verdict.to, `sweep ${r.runId}: ${verdict.reason}`);
         await record(

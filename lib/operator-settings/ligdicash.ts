@@ -59,6 +59,12 @@ export const ligdicash: OperatorDefinition<typeof env, LigdicashSettings> = {
     currency: 'XOF',
   },
   env,
+  connectionVariables: [
+    'LIGDICASH_BASE_URL',
+    'LIGDICASH_API_KEY',
+    'LIGDICASH_API_TOKEN',
+    'LIGDICASH_CALLBACK_ALLOWED_IPS',
+  ],
   settings: (e, context) => ({
     baseUrl: withTrailingSlash(e.LIGDICASH_BASE_URL ?? `${context.sandboxUrl}/ligdicash/pay/v01/`),
     apiKey: e.LIGDICASH_API_KEY,

@@ -56,6 +56,7 @@ export const paygate: OperatorDefinition<typeof env, PaygateSettings> = {
     currency: 'XOF',
   },
   env,
+  connectionVariables: ['PAYGATE_BASE_URL', 'PAYGATE_AUTH_TOKEN', 'PAYGATE_CALLBACK_ALLOWED_IPS'],
   settings: (e, context) => ({
     baseUrl: withTrailingSlash(e.PAYGATE_BASE_URL ?? `${context.sandboxUrl}/paygate/`),
     authToken: e.PAYGATE_AUTH_TOKEN,

@@ -22,6 +22,12 @@ export interface OperatorDefinition<Env extends z.ZodObject, Settings extends Op
   readonly settlementFile: SettlementFileFormat;
   /** Its environment variables, with the defaults that point at the sandbox. */
   readonly env: Env;
+  /**
+   * The variables that say where and as whom we reach it (endpoints, credentials, callback
+   * secrets and addresses). Test mode ignores them: test payments always go to the sandbox, with
+   * its own defaults; every other variable (timing, behaviour) is shared by both modes.
+   */
+  readonly connectionVariables: readonly (keyof z.infer<Env> & string)[];
   /** Its settings, from its validated environment. */
   settings(env: z.infer<Env>, context: SettingsContext): Settings;
   /** Settings a production deployment must set (no development default authenticates anything there). */

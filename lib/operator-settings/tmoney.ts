@@ -103,6 +103,16 @@ export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
     currency: 'XOF',
   },
   env,
+  connectionVariables: [
+    'TMONEY_ONLINE_BASE_URL',
+    'TMONEY_MERCHANT_ID',
+    'TMONEY_BRAND',
+    'TMONEY_MBANKING_BASE_URL',
+    'TMONEY_MBANKING_USERNAME',
+    'TMONEY_MBANKING_PASSWORD',
+    'TMONEY_CALLBACK_ALLOWED_IPS',
+    'TMONEY_NOTIFICATION_TOKEN',
+  ],
   settings: (e, context) => ({
     onlineBaseUrl: withTrailingSlash(e.TMONEY_ONLINE_BASE_URL ?? `${context.sandboxUrl}/tmoney/`),
     merchantId: e.TMONEY_MERCHANT_ID,

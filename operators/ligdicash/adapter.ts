@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { operationOf } from '../call-metrics.js';
 import { parseMajorUnits } from '../../lib/money.js';
 import type { NextAction, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
@@ -158,6 +159,7 @@ export class LigdicashOperator implements OperatorAdapter {
       headers: ligdicashHeaders(this.options),
       body: JSON.stringify(body),
       timeoutMs: this.options.httpTimeoutMs,
+      label: { operator: this.name, operation: operationOf(path) },
     });
   }
 
@@ -286,6 +288,7 @@ export class LigdicashOperator implements OperatorAdapter {
       method: 'GET',
       headers: ligdicashHeaders(this.options),
       timeoutMs: this.options.httpTimeoutMs,
+      label: { operator: this.name, operation: operationOf(pathAndQuery) },
     });
     if (answer.kind !== 'answered') return { reachable: false, detail: answer.detail };
     if (answer.status >= 500) return { reachable: false, detail: `HTTP ${answer.status}` };

@@ -1,3 +1,4 @@
+import { operationOf } from '../call-metrics.js';
 import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
 import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
@@ -78,6 +79,7 @@ export class PaygateOperator implements OperatorAdapter {
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ auth_token: this.options.authToken, ...body }),
       timeoutMs: this.options.httpTimeoutMs,
+      label: { operator: this.name, operation: operationOf(path) },
     });
   }
 

@@ -1,4 +1,5 @@
 import type { TmoneySettings } from '../../lib/operator-settings/tmoney.js';
+import { operationOf } from '../call-metrics.js';
 import { randomUUID } from 'node:crypto';
 import { CURRENCIES, parseMajorUnits } from '../../lib/money.js';
 import type {
@@ -162,7 +163,11 @@ export class TmoneyOperator implements OperatorAdapter {
   /** Online payment: ask a session id, then hand the payer's browser the order form. */
   private async openOnlineSession(req: PayinRequest): Promise<InitiationOutcome> {
     const url = `${new URL(TMONEY_ONLINE_PATH, this.options.onlineBaseUrl).toString()}?merchantid=${encodeURIComponent(this.options.merchantId)}`;
-    const answer = await httpRequest(url, { method: 'GET', timeoutMs: this.options.httpTimeoutMs });
+    const answer = await httpRequest(url, {
+      method: 'GET',
+      timeoutMs: this.options.httpTimeoutMs,
+      label: { operator: this.name, operation: operationOf(TMONEY_ONLINE_PATH) },
+    });
     // A session moves no money and cannot be found again: whatever became of a request for one,
     // asking for another is safe, so no answer here is ambiguous.
     if (answer.kind === 'ambiguous')
@@ -356,6 +361,7 @@ export class TmoneyOperator implements OperatorAdapter {
     const answer = await httpRequest(url.toString(), {
       method: 'GET',
       timeoutMs: this.options.httpTimeoutMs,
+      label: { operator: this.name, operation: operationOf(url.pathname) },
     });
     if (answer.kind !== 'answered') return answer;
     if (answer.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${answer.status}` };
@@ -470,6 +476,7 @@ export class TmoneyOperator implements OperatorAdapter {
     const send = async (token: string) =>
       httpRequest(url, {
         method: 'POST',
+        label: { operator: this.name, operation: operationOf(path) },
         headers: {
           Authorization: `Bearer ${token}`,
           'Content-Type': 'application/json',
@@ -509,6 +516,7 @@ export class TmoneyOperator implements OperatorAdapter {
   private async fetchToken(): Promise<string> {
     const answer = await httpRequest(new URL(MBANKING_PATHS.token, this.options.mbankingBaseUrl).toString(), {
       method: 'POST',
+      label: { operator: this.name, operation: operationOf(MBANKING_PATHS.token) },
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ username: this.options.username, password: this.options.password }),
       timeoutMs: this.options.httpTimeoutMs,

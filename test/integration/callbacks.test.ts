@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCallbacks } from '../../db/callbacks.js';
+import { createMerchant } from '../../db/merchants.js';
 import { listPaymentEvents } from '../../db/payments.js';
 import {
   api,
@@ -174,17 +175,27 @@ describe('LigdiCash callbacks', () => {
 
 describe('callback source allow-list', () => {
   it('refuses a callback from an address not allowed, whatever it says', async () => {
-    const guarded = await startStack({ env: { LIGDICASH_CALLBACK_ALLOWED_IPS: '10.9.8.7' }, worker: false });
+    // The allow-list is a live-mode setting: test mode (the sandbox's defaults) has none.
+    const guarded = await startStack({
+      env: { LIGDICASH_CALLBACK_ALLOWED_IPS: '10.9.8.7', INITIATION_WAIT_SECONDS: '1' },
+      worker: false,
+    });
     try {
+      const live = (await createMerchant(guarded.pool, 'Guarded', { live: true })).liveApiKey!;
+      const payin = await api<PayinBody>(guarded, 'POST', '/v1/payins', {
+        key: live,
+        body: { amount: 1500, currency: 'XOF' },
+      });
+      expect(payin.body.livemode).toBe(true);
       const res = await fetch(`${guarded.apiUrl}/v1/callbacks/ligdicash`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: forgedCompleted('pay_aaaaaaaaaaaaaaaaaaaaaaaa', 100),
+        body: forgedCompleted(payin.body.id, 1500),
       });
       const { id } = (await res.json()) as { id: number };
       const row = (await listCallbacks(guarded.pool)).find((r) => r.id === id)!;
       expect(row.verdict).toBe('rejected');
-      expect(row.rejectReason).toContain('not allowed');
+      expect(row.rejectReason).toContain('not allowed for a live payment');
     } finally {
       await guarded.stop();
     }

@@ -66,7 +66,7 @@ const OAUTH_ERRORS = [
 function expectWellFormed(r: FuzzRequest, res: { status: number; contentType: string; text: string }) {
   const label = `${r.method} ${r.path} → ${res.status} ${res.text.slice(0, 300)}`;
   expect(res.status, label).toBeLessThan(500);
-  if (res.status >= 400 && r.path === '/oauth/token') {
+  if (res.status >= 400 && r.path === '/oauth/token' && r.method.toUpperCase() === 'POST') {
     // The token endpoint answers as RFC 6749 section 5.2 says, not problem+json.
     expect(res.contentType, label).toContain('application/json');
     const error = (JSON.parse(res.text) as { error?: unknown }).error;

@@ -80,6 +80,7 @@ async function newPayment(
   await insertPayment(pool, {
     id,
     merchantId,
+    livemode: false,
     kind,
     amount,
     currency: 'XOF',
@@ -204,7 +205,7 @@ describe('ledger postings (property)', () => {
             cachedBalanceMismatches: 0,
             negativeMerchantBalances: 0,
           });
-          const [balance] = await merchantBalances(pool, merchant);
+          const [balance] = await merchantBalances(pool, merchant, false);
           expect({ available: balance?.available ?? 0, held: balance?.onHold ?? 0 }).toEqual(model);
         }
       }),

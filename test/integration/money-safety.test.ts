@@ -8,7 +8,7 @@ import { createMerchant } from '../../db/merchants.js';
 import { applyTransition, getPayment, insertPayment } from '../../db/payments.js';
 import { inTransaction } from '../../db/pool.js';
 import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/operator-settings/tmoney.js';
-import { operatorTiming } from '../../lib/operators.js';
+import { modesAtLiveEndpoint, operatorTiming } from '../../lib/operators.js';
 import { newId } from '../../lib/ids.js';
 import { createLogger } from '../../lib/logger.js';
 import { createOperators } from '../../operators/registry.js';
@@ -89,6 +89,7 @@ function sweepActivities(temporal: Client, batch: number) {
     operators: createOperators(stack.config),
     logger: createLogger({ level: 'silent' }),
     timingFor: (operator) => operatorTiming(stack.config, operator),
+    settlementModes: (op) => modesAtLiveEndpoint(stack.config, op),
     sweep: { lookbackDays: 7, batch, recheckMinutes: 0 },
   });
   return {
@@ -116,6 +117,7 @@ describe('credit exactly once', () => {
     await insertPayment(stack.pool, {
       id,
       merchantId: m.id,
+      livemode: false,
       kind: 'payin',
       amount: 7_000,
       currency: 'XOF',
@@ -168,6 +170,7 @@ describe('credit exactly once', () => {
     await insertPayment(stack.pool, {
       id,
       merchantId: m.id,
+      livemode: false,
       kind: 'payin',
       amount: 7_100,
       currency: 'XOF',
@@ -529,14 +532,31 @@ describe('callbacks', () => {
     });
     const direct = await startStack({ worker: false, env: { TMONEY_CALLBACK_ALLOWED_IPS: '10.9.9.9' } });
     try {
-      const path = `/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?${notification('pay_aaaaaaaaaaaaaaaaaaaaaaaa', 100)}`;
+      // The allow-list guards live payments (test mode takes the sandbox's settings, which have none).
+      const m = await newMerchant('Proxied');
+      const paymentId = newId('pay');
+      await insertPayment(stack.pool, {
+        id: paymentId,
+        merchantId: m.id,
+        livemode: true,
+        kind: 'payin',
+        amount: 100,
+        currency: 'XOF',
+        operator: 'tmoney',
+        mode: 'redirect',
+        customer: {},
+        metadata: {},
+        deadlineAt: new Date(Date.now() + 600_000),
+        workflowId: `payin-${paymentId}`,
+      });
+      const path = `/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?${notification(paymentId, 100)}`;
       const reason = async (st: TestStack) => {
         const res = await fetch(`${st.apiUrl}${path}`, { headers: { 'X-Forwarded-For': '10.9.9.9' } });
         const { id } = (await res.json()) as { id: number };
         return (await listCallbacks(st.pool, { operator: 'tmoney' })).find((r) => r.id === id)?.rejectReason;
       };
-      expect(await reason(proxied)).toBe('unknown payment reference'); // past the allow-list
-      expect(await reason(direct)).toContain('not allowed'); // the header alone proves nothing
+      expect(await reason(proxied)).not.toContain('not allowed'); // past the allow-list
+      expect(await reason(direct)).toContain('not allowed for a live payment'); // the header alone proves nothing
     } finally {
       await Promise.all([proxied.stop(), direct.stop()]);
     }
@@ -619,6 +639,7 @@ describe('the API', () => {
     await insertPayment(stack.pool, {
       id,
       merchantId: m.id,
+      livemode: false,
       kind: 'payout',
       amount: 1_500,
       currency: 'XOF',
@@ -644,6 +665,7 @@ describe('the API', () => {
       await insertPayment(stack.pool, {
         id,
         merchantId: m.id,
+        livemode: false,
         kind: 'payout',
         amount: 1_000 + i,
         currency: 'XOF',

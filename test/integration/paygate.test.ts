@@ -129,9 +129,11 @@ describe('PayGateGlobal', () => {
   });
 
   it('a refused key on /disburse (HTTP 401) fails the payout as an operator-side problem that opens the circuit', async () => {
+    // A live key: test mode would use the sandbox's own key whatever PAYGATE_AUTH_TOKEN says.
     const refused = await startStack({
       ...TOGO_STACK,
       env: { ...TOGO_STACK.env, PAYGATE_AUTH_TOKEN: 'not-our-paygate-key', CIRCUIT_FAILURE_THRESHOLD: '1' },
+      liveKey: true,
     });
     try {
       await fundMerchant(refused, refused.merchant.apiKey, [10_000]);

@@ -226,7 +226,8 @@ describe('direct payin', () => {
 
 describe('operator credentials', () => {
   it('a payin sent with a wrong LigdiCash key is refused by the operator as LigdiCash refuses', async () => {
-    const wrongKey = await startStack({ env: { LIGDICASH_API_KEY: 'not-the-key' } });
+    // A live key: test mode would use the sandbox's own (right) key whatever LIGDICASH_API_KEY says.
+    const wrongKey = await startStack({ env: { LIGDICASH_API_KEY: 'not-the-key' }, liveKey: true });
     try {
       const res = await api<PayinBody>(wrongKey, 'POST', '/v1/payins', {
         key: wrongKey.merchant.apiKey,

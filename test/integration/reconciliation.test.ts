@@ -128,6 +128,7 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     await insertPayment(stack.pool, {
       id: unposted,
       merchantId: m.merchant.id,
+      livemode: false,
       kind: 'payin',
       amount: 700,
       currency: 'XOF',
@@ -328,6 +329,7 @@ describe('settlement reconciliation (LigdiCash report)', () => {
       await insertPayment(stack.pool, {
         id,
         merchantId: m.merchant.id,
+        livemode: false,
         kind: 'payin',
         amount,
         currency: 'XOF',

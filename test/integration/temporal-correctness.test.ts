@@ -190,6 +190,7 @@ async function heldPayout(
   await insertPayment(stack.pool, {
     id,
     merchantId,
+    livemode: false,
     kind: 'payout',
     amount,
     currency: 'XOF',

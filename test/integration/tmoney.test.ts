@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/operator-settings/tmoney.js';
 import { listCallbacks } from '../../db/callbacks.js';
 import { createMerchant } from '../../db/merchants.js';
+import { getPayment, insertPayment } from '../../db/payments.js';
+import { newId } from '../../lib/ids.js';
 import { api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.js';
 import {
@@ -208,13 +210,30 @@ describe('TMoney notification checks', () => {
   it('a notification from an address not allowed changes nothing', async () => {
     const guarded = await startStack({ env: { TMONEY_CALLBACK_ALLOWED_IPS: '10.1.2.3' }, worker: false });
     try {
+      // The allow-list is a live-mode setting: a live payment's notification from elsewhere is refused.
+      const paymentId = newId('pay');
+      await insertPayment(guarded.pool, {
+        id: paymentId,
+        merchantId: guarded.merchant.id,
+        livemode: true,
+        kind: 'payin',
+        amount: 100,
+        currency: 'XOF',
+        operator: 'tmoney',
+        mode: 'redirect',
+        customer: {},
+        metadata: {},
+        deadlineAt: new Date(Date.now() + 600_000),
+        workflowId: `payin-${paymentId}`,
+      });
       const res = await fetch(
-        `${guarded.apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?purchaseref=pay_aaaaaaaaaaaaaaaaaaaaaaaa&amount=100&currency=952&status=OK`,
+        `${guarded.apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?purchaseref=${paymentId}&amount=100&currency=952&status=OK`,
       );
       const { id } = (await res.json()) as { id: number };
       const row = (await listCallbacks(guarded.pool, { operator: 'tmoney' })).find((r) => r.id === id)!;
       expect(row.verdict).toBe('rejected');
-      expect(row.rejectReason).toContain('not allowed');
+      expect(row.rejectReason).toContain('not allowed for a live payment');
+      expect((await getPayment(guarded.pool, paymentId))!.status).toBe('created');
     } finally {
       await guarded.stop();
     }

@@ -77,6 +77,7 @@ export async function insertBarePayin(pool: Pool, merchantId: string): Promise<s
   await insertPayment(pool, {
     id,
     merchantId,
+    livemode: false,
     kind: 'payin',
     amount: 1000,
     currency: 'XOF',

@@ -55,6 +55,11 @@ export interface StackOptions {
   sandboxEnv?: Record<string, string>;
   /** Whether a worker runs in this process (default true). */
   worker?: boolean;
+  /**
+   * The merchant's key is a live one: for tests of the operators' live settings (credentials,
+   * allow-lists), which test mode ignores (it always uses the sandbox's).
+   */
+  liveKey?: boolean;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
@@ -126,7 +131,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   eventStreamOf(app).attach(apiServer);
 
   const worker = opts.worker === false ? undefined : await createPaymentsWorker(config, logger);
-  const created = await createMerchant(pool, `Test merchant ${Date.now()}`);
+  const created = await createMerchant(pool, `Test merchant ${Date.now()}`, { live: opts.liveKey });
 
   const close = (server: http.Server) =>
     new Promise<void>((resolve) => {
@@ -142,7 +147,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     pool,
     temporal,
     worker,
-    merchant: { id: created.merchant.id, apiKey: created.apiKey },
+    merchant: { id: created.merchant.id, apiKey: opts.liveKey ? created.liveApiKey! : created.apiKey },
     stop: async () => {
       await worker?.shutdown();
       await eventStreamOf(app).close();
