@@ -12,7 +12,8 @@ import { AccessTokens, oauthRoutes } from './oauth.js';
 import { rateLimitByKey } from './rate-limit.js';
 import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { buildContract } from './openapi.js';
+import { checkResponsesAgainstDocument } from './response-check.js';
 import { ledgerRoutes } from './ledger.js';
 import { metricsRoutes } from './metrics.js';
 import { payinRoutes } from './payins.js';
@@ -64,6 +65,11 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
 
+  const contract = buildContract();
+  const openapi = contract.doc;
+  // In the test suite, every answer is checked against the document (api/response-check.ts).
+  if (deps.config.CHECK_RESPONSES) app.use(checkResponsesAgainstDocument(contract.responses, logger));
+
   app.get('/healthz', async (_req, res) => {
     const [postgres, temporalCheck] = await Promise.all([
       pingDatabase(pool).then(
@@ -83,7 +89,6 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use('/metrics', metricsRoutes(pool, deps.config));
 
-  const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });

@@ -264,5 +264,9 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
       return answer('stored');
     }
   });
+  // Anything else under /v1/callbacks is no callback endpoint (and never a merchant route).
+  router.all('/{*rest}', () => {
+    throw new Problem('not-found', 'No such callback endpoint');
+  });
   return router;
 }

@@ -34,9 +34,22 @@ export function requestHash(method: string, path: string, body: unknown): string
     .digest('hex');
 }
 
+const RESOURCE_PATHS: Record<string, string> = {
+  payin: '/v1/payins',
+  payout: '/v1/payouts',
+  refund: '/v1/refunds',
+  transfer: '/v1/transfers',
+};
+
 /** Sends a stored answer again, as the first request got it. */
 function replay(res: Response, status: number, body: unknown): void {
   res.setHeader('Idempotent-Replayed', 'true');
+  // The first answer's Location, from the resource it created.
+  const created = body as { id?: unknown; object?: unknown } | null;
+  const collection = typeof created?.object === 'string' ? RESOURCE_PATHS[created.object] : undefined;
+  if (status < 300 && collection && typeof created?.id === 'string') {
+    res.location(`${collection}/${created.id}`);
+  }
   res.status(status).type(status >= 400 ? 'application/problem+json' : 'json');
   res.send(JSON.stringify(body));
 }

@@ -16,6 +16,12 @@ import {
   PayinSchema,
   PaymentEventSchema,
   ProblemSchema,
+  HealthSchema,
+  OperatorListSchema,
+  PayoutListSchema,
+  TransferListSchema,
+  TransferSchema,
+  TransferWithEventsSchema,
 } from './schemas.js';
 import {
   CreateWebhookEndpointRequest,
@@ -50,7 +56,92 @@ import {
 import { scopeNeeded } from '../lib/api-keys.js';
 
 /** The OpenAPI 3.1 document of the merchant API, generated from the same zod schemas that validate it. */
+/** Every operation's operationId (those registered with one keep it); callbacks are named in the loop below. */
+const OPERATION_IDS: Record<string, string> = {
+  'post /v1/payins': 'createPayin',
+  'get /v1/payins': 'listPayins',
+  'get /v1/payins/{id}': 'getPayin',
+  'get /v1/payins/{id}/events': 'listPayinEvents',
+  'post /v1/payouts': 'createPayout',
+  'get /v1/payouts': 'listPayouts',
+  'get /v1/payouts/{id}': 'getPayout',
+  'post /v1/payins/{id}/refunds': 'refundPayin',
+  'get /v1/payins/{id}/refunds': 'listPayinRefunds',
+  'get /v1/refunds/{id}': 'getRefund',
+  'post /v1/transfers': 'createTransfer',
+  'get /v1/transfers': 'listTransfers',
+  'get /v1/transfers/{id}': 'getTransfer',
+  'get /v1/operators': 'listOperators',
+  'get /v1/balance': 'getBalance',
+  'get /v1/ledger/entries': 'listLedgerEntries',
+  'post /v1/reconciliation/runs': 'startReconciliationRun',
+  'get /v1/reconciliation/runs': 'listReconciliationRuns',
+  'get /v1/reconciliation/runs/{id}': 'getReconciliationRun',
+  'get /v1/reconciliation/events': 'listOperationsEvents',
+  'post /v1/reconciliation/reports': 'uploadSettlementReport',
+  'post /v1/reconciliation/discrepancies/{id}/resolve': 'resolveDiscrepancy',
+  'get /v1/reconciliation/runs/{id}/discrepancies.csv': 'exportDiscrepanciesCsv',
+  'get /v1/reconciliation/runs/{id}/discrepancies.xml': 'exportDiscrepanciesXml',
+  'get /v1/events': 'listEvents',
+  'get /v1/events/stream': 'streamEvents',
+  'get /v1/events/{id}': 'getEvent',
+  'get /v1/events/{id}/deliveries': 'listEventDeliveries',
+  'post /v1/events/{id}/resend': 'resendEvent',
+  'post /v1/webhook-endpoints': 'createWebhookEndpoint',
+  'get /v1/webhook-endpoints': 'listWebhookEndpoints',
+  'get /v1/webhook-endpoints/{id}': 'getWebhookEndpoint',
+  'patch /v1/webhook-endpoints/{id}': 'updateWebhookEndpoint',
+  'delete /v1/webhook-endpoints/{id}': 'deleteWebhookEndpoint',
+  'post /v1/webhook-endpoints/{id}/rotate-secret': 'rotateWebhookEndpointSecret',
+  'get /v1/webhook-endpoints/{id}/deliveries': 'listWebhookEndpointDeliveries',
+  'post /v1/webhook-endpoints/{id}/replay': 'replayWebhookEndpointEvents',
+  'get /healthz': 'getHealth',
+};
+
+/** What a create answers, and the operation that reads it again (OpenAPI links). */
+const READ_BACK: Record<string, { operationId: string; status: string[] }> = {
+  createPayin: { operationId: 'getPayin', status: ['201', '202'] },
+  createPayout: { operationId: 'getPayout', status: ['201', '202'] },
+  refundPayin: { operationId: 'getRefund', status: ['201', '202'] },
+  createTransfer: { operationId: 'getTransfer', status: ['201', '202'] },
+  createWebhookEndpoint: { operationId: 'getWebhookEndpoint', status: ['201'] },
+  createApiKey: { operationId: 'getApiKey', status: ['201'] },
+  rotateApiKey: { operationId: 'getApiKey', status: ['201'] },
+  startReconciliationRun: { operationId: 'getReconciliationRun', status: ['202'] },
+};
+
+const UploadSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('reconciliation_upload'),
+    operator: z.string(),
+    sha256: z.string(),
+    filename: z.string().nullable(),
+    period_start: z.string(),
+    period_end: z.string(),
+    lines: z.number().int(),
+    unreadable_lines: z.number().int(),
+    run_id: z.string().nullable(),
+    duplicate: z.boolean(),
+  })
+  .meta({ id: 'ReconciliationUpload' });
+
+/** The OpenAPI document the API serves. */
 export function buildOpenApiDocument() {
+  return buildContract().doc;
+}
+
+/** One documented operation's JSON answers, by status: the zod schemas the document is made of. */
+export interface DocumentedResponses {
+  method: string;
+  path: string;
+  /** The path as a regular expression (`{id}` matches one segment). */
+  pattern: RegExp;
+  schemas: Record<string, z.ZodType>;
+}
+
+/** The document and, for the response check, each operation's JSON response schemas. */
+export function buildContract() {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
@@ -189,7 +280,7 @@ export function buildOpenApiDocument() {
     summary: 'List payouts, newest first',
     security: [{ [bearer.name]: [] }],
     request: { query: PayinListQuery },
-    responses: { 200: { description: 'A page of payouts' } },
+    responses: { 200: json(PayoutListSchema, 'A page of payouts') },
   });
   registry.registerPath({
     method: 'get',
@@ -251,8 +342,8 @@ export function buildOpenApiDocument() {
       body: { required: true, content: { 'application/json': { schema: CreateTransferRequest } } },
     },
     responses: {
-      201: { description: 'Transfer started; `next_action` says what the sender must do' },
-      202: { description: 'Transfer recorded; its first step is still running' },
+      201: json(TransferSchema, 'Transfer started; `next_action` says what the sender must do'),
+      202: json(TransferSchema, 'Transfer recorded; its first step is still running'),
       400: problem('Invalid input'),
       422: problem('A number not routable, an amount outside a route, or the payout route cannot pay now'),
     },
@@ -263,7 +354,10 @@ export function buildOpenApiDocument() {
     summary: 'Read a transfer, its legs and its events',
     security: [{ [bearer.name]: [] }],
     request: { params: z.object({ id: z.string().meta({ example: 'trf_7k2m4q6s8u2w4y6a3c5e7g2i' }) }) },
-    responses: { 200: { description: 'The transfer' }, 404: problem('No such transfer for this merchant') },
+    responses: {
+      200: json(TransferWithEventsSchema, 'The transfer'),
+      404: problem('No such transfer for this merchant'),
+    },
   });
   registry.registerPath({
     method: 'get',
@@ -271,14 +365,14 @@ export function buildOpenApiDocument() {
     summary: 'List transfers, newest first',
     security: [{ [bearer.name]: [] }],
     request: { query: PayinListQuery },
-    responses: { 200: { description: 'A page of transfers' } },
+    responses: { 200: json(TransferListSchema, 'A page of transfers') },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/operators',
     summary: 'Route health and the balances operators report',
     security: [{ [bearer.name]: [] }],
-    responses: { 200: { description: 'One entry per operator' } },
+    responses: { 200: json(OperatorListSchema, 'One entry per operator') },
   });
   registry.registerPath({
     method: 'get',
@@ -348,7 +442,15 @@ export function buildOpenApiDocument() {
     security: [{ [admin.name]: [] }],
     request: { body: { required: true, content: { 'application/json': { schema: TriggerRun } } } },
     responses: {
-      202: { description: 'Started; poll the run at `Location`' },
+      202: json(
+        z.object({
+          id: z.string(),
+          object: z.literal('reconciliation_run'),
+          status: z.literal('running'),
+          workflow_id: z.string(),
+        }),
+        'Started; readable at `Location` at once',
+      ),
       400: problem('Invalid operator, kind or period'),
       401: problem('Missing or invalid operations key'),
     },
@@ -418,8 +520,8 @@ export function buildOpenApiDocument() {
       },
     },
     responses: {
-      202: { description: 'Stored; its reconciliation run started (Location)' },
-      200: { description: 'This file was uploaded before for this period: its first upload and run' },
+      202: json(UploadSchema, 'Stored; its reconciliation run started (Location)'),
+      200: json(UploadSchema, 'This file was uploaded before for this period: its first upload and run'),
       400: problem('Bad period, or a header that names no column for a field'),
       401: problem('Missing or invalid operations key'),
       413: problem('Larger than 200 MB, or more than 5,000,000 lines'),
@@ -835,7 +937,10 @@ export function buildOpenApiDocument() {
     method: 'get',
     path: '/healthz',
     summary: 'Liveness: 200 only when PostgreSQL and Temporal answer',
-    responses: { 200: { description: 'Healthy' }, 503: { description: 'A dependency does not answer' } },
+    responses: {
+      200: json(HealthSchema, 'Healthy'),
+      503: json(HealthSchema, 'A dependency does not answer'),
+    },
   });
 
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -850,9 +955,69 @@ export function buildOpenApiDocument() {
   const problemContent = {
     'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
   };
+  const header = (description: string) => ({ description, schema: { type: 'string' } });
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(item as Record<string, SecuredOperation>)) {
-      if (!op?.security?.length || !op.responses) continue;
+      if (!op?.responses) continue;
+      const callback = /^\/v1\/callbacks\/(\w+)(\/\{token\})?$/.exec(path);
+      op.operationId ??=
+        OPERATION_IDS[`${method} ${path}`] ??
+        (callback
+          ? `receive${callback[1]!.charAt(0).toUpperCase()}${callback[1]!.slice(1)}Callback` +
+            `${method === 'get' ? 'ByGet' : ''}${callback[2] ? 'WithToken' : ''}`
+          : undefined);
+      // Every answer names its request (ours, or the caller's X-Request-Id when it is well formed).
+      for (const response of Object.values(op.responses) as { headers?: Record<string, unknown> }[]) {
+        response.headers = { 'X-Request-Id': header("This request's id, in our logs"), ...response.headers };
+      }
+      const readBack = op.operationId ? READ_BACK[op.operationId] : undefined;
+      for (const status of readBack?.status ?? []) {
+        const response = op.responses[status] as
+          { headers?: Record<string, unknown>; links?: Record<string, unknown> } | undefined;
+        if (!response) continue;
+        response.headers = { Location: header('Where the created resource is read'), ...response.headers };
+        response.links = {
+          read: {
+            operationId: readBack!.operationId,
+            parameters: { id: '$response.body#/id' },
+            description: 'Read it again (its status changes as the operator answers)',
+          },
+        };
+      }
+      if (op.parameters?.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key')) {
+        for (const [status, response] of Object.entries(op.responses) as [string, { headers?: object }][]) {
+          if (status.startsWith('2')) {
+            response.headers = {
+              ...response.headers,
+              'Idempotent-Replayed': header(
+                '`true` when this is the stored answer of an earlier request with this key',
+              ),
+            };
+          }
+        }
+      }
+      // What every operation of its shape can answer, whatever it does: a body that is not JSON
+      // (415), too large (413) or invalid (400); a query parameter it does not know (400); an id
+      // that names nothing of the caller's (404); an Idempotency-Key used for another body (409).
+      const declare = (status: string, description: string) =>
+        (op.responses![status] ??= { description, content: problemContent });
+      if (op.requestBody) {
+        declare('400', 'Invalid body (the `errors` member names the fields)');
+        declare('413', 'Body too large');
+        const mediaTypes = Object.keys(op.requestBody.content ?? {});
+        if (mediaTypes.includes('application/json')) declare('415', 'The body is not JSON');
+      }
+      const params = op.parameters ?? [];
+      if (params.some((p) => p.in === 'query'))
+        declare('400', 'Unknown or invalid query parameter, or a foreign cursor');
+      if (params.some((p) => p.in === 'path')) {
+        declare('400', 'A path parameter that is not valid percent-encoding');
+        declare('404', 'No such resource (of yours, in this mode)');
+      }
+      if (params.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key')) {
+        declare('409', 'This Idempotency-Key was used with another request');
+      }
+      if (!op.security?.length) continue;
       // Every operation behind a key answers 401 without one (or with a wrong one): say so everywhere.
       op.responses['401'] ??= {
         description: 'Missing, unknown, revoked or expired key',
@@ -863,6 +1028,15 @@ export function buildOpenApiDocument() {
       const scope = scopeNeeded(method, path.replace(/\{[^}]+\}/g, 'x'));
       op.security = [{ apiKey: [] }, { oauth2: [scope] }];
       op.description = `${op.description ? `${op.description}\n\n` : ''}Scope: \`${scope}\`${scope === 'read' ? ' (any scope reads)' : ''}.`;
+      for (const [status, response] of Object.entries(op.responses) as [string, { headers?: object }][]) {
+        if (status.startsWith('2')) {
+          response.headers = {
+            ...response.headers,
+            RateLimit: header('Requests left in this window and seconds to its end: `"per-key";r=97;t=1`'),
+            'RateLimit-Policy': header('The key\'s limit: `"per-key";q=100;w=1`'),
+          };
+        }
+      }
       op.responses['403'] ??= {
         description: `The key or token lacks the \`${scope}\` scope`,
         content: problemContent,
@@ -878,11 +1052,33 @@ export function buildOpenApiDocument() {
       };
     }
   }
-  return doc;
+  const responses: DocumentedResponses[] = [];
+  for (const definition of registry.definitions) {
+    if (definition.type !== 'route') continue;
+    const { method, path, responses: byStatus } = definition.route;
+    const schemas: Record<string, z.ZodType> = {};
+    for (const [status, response] of Object.entries(byStatus)) {
+      const schema = (response as { content?: Record<string, { schema?: unknown }> }).content?.[
+        'application/json'
+      ]?.schema;
+      if (schema instanceof z.ZodType) schemas[status] = schema;
+    }
+    const pattern = new RegExp(
+      `^${path
+        .split(/\{[^}]+\}/)
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]+')}$`,
+    );
+    responses.push({ method, path, pattern, schemas });
+  }
+  return { doc, responses };
 }
 
 interface SecuredOperation {
+  operationId?: string;
   security?: Record<string, string[]>[];
   description?: string;
+  requestBody?: { content?: Record<string, unknown> };
+  parameters?: { in: string; name: string }[];
   responses?: Record<string, unknown>;
 }

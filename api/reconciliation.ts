@@ -55,12 +55,9 @@ export const TriggerRun = z
   .object({
     operator: z.enum(OPERATORS),
     kind: z.enum(['settlement', 'sweep']).default('settlement'),
-    date: z
-      .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD')
-      .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date')
-      .optional()
-      .meta({ description: 'The day to reconcile (UTC); default: yesterday. Settlement only.' }),
+    date: z.iso.date().optional().meta({
+      description: 'The day to reconcile (UTC); default: yesterday. Settlement only; not with from/to.',
+    }),
     from: z.iso.datetime().optional().meta({ description: 'Or a period: from (included)…' }),
     to: z.iso.datetime().optional().meta({ description: '…to (excluded)' }),
   })
@@ -73,17 +70,19 @@ export const TriggerRun = z
     message: 'to must be after from',
     path: ['to'],
   })
-  .refine((b) => !(b.date && b.from), { message: 'give a date or a period, not both', path: ['date'] });
+  .refine((b) => !(b.date && b.from), { message: 'give a date or a period, not both', path: ['date'] })
+  // The same rules, stated in the document: a date or a period (from and to together), not both.
+  .meta({ not: { required: ['date', 'from'] }, dependentRequired: { from: ['to'], to: ['from'] } });
 
 export const DiscrepancyQuery = z
   .object({
     class: z.enum(DISCREPANCY_CLASSES).optional(),
     resolution: z.enum(DISCREPANCY_RESOLUTIONS).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
-    cursor: z.coerce
-      .number()
-      .int()
-      .min(0)
+    cursor: z
+      .string()
+      .regex(/^\d{1,15}$/, 'use next_cursor from the previous page')
+      .transform(Number)
       .optional()
       .meta({ description: 'next_cursor of the previous page' }),
   })
@@ -93,12 +92,10 @@ export const DiscrepancyQuery = z
 export const UploadQuery = z
   .object({
     operator: z.enum(OPERATORS),
-    date: z
-      .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD')
-      .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date')
+    date: z.iso
+      .date()
       .optional()
-      .meta({ description: 'The day the export covers (UTC)' }),
+      .meta({ description: 'The day the export covers (UTC); or give both from and to instead' }),
     from: z.iso.datetime().optional().meta({ description: 'Or a period: from (included)…' }),
     to: z.iso.datetime().optional().meta({ description: '…to (excluded)' }),
     filename: z.string().max(255).optional().meta({ description: "The file's name, kept with the upload" }),

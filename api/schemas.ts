@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { CURRENCY_CODES } from '../lib/money.js';
 import { NETWORK_CODES } from '../lib/networks.js';
 import { PAYER_LANGUAGES, PAYMENT_STATUSES, PAYOUT_METHODS } from '../lib/payments.js';
+import { PHONE_PATTERN } from '../lib/phone.js';
 import { OPERATORS } from '../lib/operators.js';
+import { TRANSFER_EVENT_STATUSES } from '../lib/events.js';
 
 extendZodWithOpenApi(z);
 
@@ -31,7 +33,26 @@ export const OperatorSchema = z.enum(OPERATORS).meta({
 const metadata = z
   .record(text(40).min(1), text(500))
   .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys')
-  .meta({ description: 'Your own key/value pairs, returned as given (20 keys at most).' });
+  .meta({
+    description:
+      'Your own key/value pairs, returned as given: at most 20 keys of 1 to 40 characters, values of at ' +
+      'most 500, no control characters.',
+    maxProperties: 20,
+    propertyNames: { minLength: 1, maxLength: 40 },
+  });
+
+/** A payer's or recipient's number: what lib/phone.ts parseMsisdn accepts, stated as a pattern. */
+const phoneNumber = (example: string) =>
+  z
+    .string()
+    .max(32)
+    .meta({
+      example,
+      pattern: PHONE_PATTERN,
+      description:
+        'International number of a supported country (TG, BF, CI, BJ, ML, SN), with its country code; ' +
+        '`+`, `00`, spaces, dots, dashes and parentheses allowed. Its network must be one we know for the country.',
+    });
 
 export const CreatePayinRequest = z
   .object({
@@ -52,7 +73,7 @@ export const CreatePayinRequest = z
       .meta({ description: "Payer's network for a direct payin; found from the number when absent." }),
     customer: z
       .object({
-        phone: z.string().max(32).optional().meta({ example: '+22670123456' }),
+        phone: phoneNumber('+22670123456').optional(),
         first_name: text(100).optional(),
         last_name: text(100).optional(),
         email: z.email().max(254).optional(),
@@ -67,7 +88,8 @@ export const CreatePayinRequest = z
       .regex(/^\d{4,8}$/, 'must be the 4 to 8 digit code the payer obtained')
       .optional()
       .meta({
-        description: 'Direct payin on Orange Burkina: the code the payer got by dialling *144*4*6*amount#.',
+        description:
+          'Direct payin on Orange Burkina: the code the payer got by dialling *144*4*6*amount#. Only with `mode: "direct"`.',
       }),
     description: text(255).min(1).optional(),
     return_url: z
@@ -81,12 +103,29 @@ export const CreatePayinRequest = z
     metadata: metadata.default({}),
   })
   .strict()
-  .meta({ id: 'CreatePayinRequest' });
+  .meta({
+    id: 'CreatePayinRequest',
+    // `otp` only with `mode: "direct"` (the server answers 400 otherwise).
+    if: { required: ['otp'] },
+    then: { required: ['mode'], properties: { mode: { const: 'direct' } } },
+  });
 export type CreatePayinRequest = z.infer<typeof CreatePayinRequest>;
 
 export const NextActionSchema = z
   .discriminatedUnion('type', [
     z.object({ type: z.literal('redirect'), url: z.string() }),
+    z
+      .object({
+        type: z.literal('form_post'),
+        url: z.string().meta({ description: "The operator's order form" }),
+        fields: z
+          .record(z.string(), z.string())
+          .meta({ description: 'The fields the payer’s browser posts there' }),
+        redirect_url: z
+          .string()
+          .meta({ description: 'Our page that posts them for the payer: send the payer here' }),
+      })
+      .meta({ description: "TMoney's online payment: the payer's browser posts a form to the operator" }),
     z.object({ type: z.literal('approve_on_phone'), message: z.string() }),
     z.object({ type: z.literal('wait'), message: z.string() }),
     z.object({ type: z.literal('none') }),
@@ -101,6 +140,7 @@ export const PayinSchema = z
     status: z.enum(PAYMENT_STATUSES),
     amount: z.number().int(),
     currency: z.string(),
+    fee: z.number().int().meta({ description: 'Our fee, taken from what the merchant is credited' }),
     operator: z.string(),
     network: z.string().nullable(),
     mode: z.string(),
@@ -191,7 +231,7 @@ export const CreatePayoutRequest = z
       }),
     recipient: z
       .object({
-        phone: z.string().max(32).meta({ example: '+22670123456' }),
+        phone: phoneNumber('+22670123456'),
         network: z.enum(NETWORK_CODES).optional(),
         first_name: text(100).optional(),
         last_name: text(100).optional(),
@@ -209,7 +249,7 @@ export const CreateRefundRequest = z
     amount: amount.optional().meta({ description: 'Defaults to what remains refundable.' }),
     reason: text(255).min(1).optional(),
     recipient: z
-      .object({ phone: z.string().max(32) })
+      .object({ phone: phoneNumber('+22670123456') })
       .strict()
       .optional()
       .meta({ description: "Where the refund goes; defaults to the payer's number." }),
@@ -311,7 +351,7 @@ export const CreateTransferRequest = z
     }),
     sender: z
       .object({
-        phone: z.string().max(32).meta({ example: '+22890112233' }),
+        phone: phoneNumber('+22890112233'),
         network: z.enum(NETWORK_CODES).optional(),
         otp: z
           .string()
@@ -321,7 +361,7 @@ export const CreateTransferRequest = z
       .strict(),
     recipient: z
       .object({
-        phone: z.string().max(32).meta({ example: '+22897112233' }),
+        phone: phoneNumber('+22897112233'),
         network: z.enum(NETWORK_CODES).optional(),
       })
       .strict(),
@@ -331,3 +371,107 @@ export const CreateTransferRequest = z
   .strict()
   .meta({ id: 'CreateTransferRequest' });
 export type CreateTransferRequest = z.infer<typeof CreateTransferRequest>;
+
+// ------------------------------------------------------------------ transfers, operators, health
+
+const TransferPartySchema = z.object({ phone: z.string(), network: z.string(), operator: z.string() });
+const TransferLegSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(PAYMENT_STATUSES),
+    amount: z.number().int(),
+    operator: z.string(),
+    network: z.string().nullable(),
+    operator_reference: z.string().nullable(),
+    failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  })
+  .meta({ id: 'TransferLeg' });
+
+export const TransferSchema = z
+  .object({
+    id: z.string().meta({ example: 'trf_7k2m4q6s8u2w4y6a3c5e7g2i' }),
+    object: z.literal('transfer'),
+    livemode: z.boolean(),
+    status: z.enum(TRANSFER_EVENT_STATUSES),
+    currency: z.string(),
+    amount: z
+      .number()
+      .int()
+      .meta({ description: 'What the request named (sent or received, by fee_bearer)' }),
+    fee: z.number().int(),
+    fee_bearer: z.enum(['sender', 'recipient']),
+    collect_amount: z.number().int().meta({ description: 'What the sender pays' }),
+    disburse_amount: z.number().int().meta({ description: 'What the recipient receives' }),
+    sender: TransferPartySchema,
+    recipient: TransferPartySchema,
+    next_action: NextActionSchema.nullable(),
+    legs: z.object({
+      collection: TransferLegSchema.nullable(),
+      disbursement: TransferLegSchema.nullable(),
+      refunds: z.array(TransferLegSchema),
+    }),
+    description: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    workflow_id: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    completed_at: z.string().nullable(),
+  })
+  .meta({ id: 'Transfer' });
+
+export const TransferWithEventsSchema = TransferSchema.extend({
+  events: z.array(
+    z.object({
+      step: z.string(),
+      from_status: z.string().nullable(),
+      to_status: z.string(),
+      reason: z.string().nullable(),
+      created_at: z.string(),
+    }),
+  ),
+}).meta({ id: 'TransferWithEvents' });
+
+export const listOf = <T extends z.ZodType>(item: T, id: string) =>
+  z
+    .object({
+      object: z.literal('list'),
+      data: z.array(item),
+      has_more: z.boolean(),
+      next_cursor: z.string().nullable(),
+    })
+    .meta({ id });
+
+export const TransferListSchema = listOf(TransferSchema, 'TransferList');
+export const PayoutListSchema = listOf(PayoutSchema, 'PayoutList');
+
+export const OperatorListSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(
+      z.object({
+        operator: z.string(),
+        status: z
+          .enum(['up', 'down'])
+          .meta({ description: 'Route health in the caller’s mode (its circuit)' }),
+        down_until: z.string().optional(),
+        balances: z
+          .array(z.object({ network: z.string(), amount: z.number().int(), currency: z.string() }))
+          .nullable()
+          .optional()
+          .meta({ description: 'Operations key only: what the operator reports holding for us' }),
+        balance_error: z.string().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'OperatorList' });
+
+export const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    checks: z.object({
+      postgres: z.string().meta({ description: '`ok`, or what failed' }),
+      temporal: z.string().meta({ description: '`ok`, or what failed' }),
+    }),
+  })
+  .meta({ id: 'Health' });

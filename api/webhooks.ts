@@ -113,7 +113,10 @@ export function webhookEndpointRoutes(pool: Pool): Router {
     if (!parsed.data.enabled)
       endpoint = (await updateWebhookEndpoint(pool, merchant.id, endpoint.id, { enabled: false }))!;
     // The only time the secret is shown.
-    res.status(201).json({ ...webhookEndpointView(endpoint), secret });
+    res
+      .status(201)
+      .location(`/v1/webhook-endpoints/${endpoint.id}`)
+      .json({ ...webhookEndpointView(endpoint), secret });
   });
 
   router.get('/', async (_req, res) => {

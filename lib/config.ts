@@ -136,6 +136,12 @@ const envSchema = z.object({
   /** Lifetime of an OAuth access token (client credentials), in seconds. */
   OAUTH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
 
+  /** Check every API answer against the OpenAPI document (the test suite turns it on). */
+  CHECK_RESPONSES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+
   /** Callbacks stored per minute from one source address; more are answered 429, not stored. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
 

@@ -53,3 +53,16 @@ export function parseMsisdn(input: string): PhoneParseResult {
     },
   };
 }
+
+/**
+ * What `parseMsisdn` can accept, as a regular expression for the API document: an international
+ * number of a supported country (with `+` or `00` or neither, separators allowed) with its
+ * country's number of digits. The parser then also checks the network prefix.
+ */
+export const PHONE_PATTERN = (() => {
+  const sep = '[\\s.()-]*';
+  const countries = Object.values(NUMBERING_PLANS)
+    .map((plan) => `${plan.callingCode}(?:${sep}\\d){${plan.nationalLength}}`)
+    .join('|');
+  return `^${sep}(?:\\+|00)?${sep}(?:${countries})${sep}$`;
+})();

@@ -33,6 +33,8 @@ interface Operation {
   path: string;
   query: string[];
   hasBody: boolean;
+  /** The statuses the document declares for it. */
+  statuses: string[];
 }
 
 interface FuzzRequest {
@@ -294,7 +296,10 @@ describe('fuzzing the API from its OpenAPI document', () => {
     const doc = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as {
       paths: Record<
         string,
-        Record<string, { parameters?: { in: string; name: string }[]; requestBody?: unknown }>
+        Record<
+          string,
+          { parameters?: { in: string; name: string }[]; requestBody?: unknown; responses?: object }
+        >
       >;
     };
     const ops: Operation[] = [];
@@ -306,6 +311,7 @@ describe('fuzzing the API from its OpenAPI document', () => {
           path,
           query: (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
           hasBody: op.requestBody !== undefined,
+          statuses: Object.keys(op.responses ?? {}),
         });
       }
     }
@@ -322,6 +328,8 @@ describe('fuzzing the API from its OpenAPI document', () => {
     const ids = [paid.body.id, 'rcn_none', stack.merchant.id];
 
     const statuses: Record<string, number> = {};
+    // Every status answered is one the document declares for that operation.
+    const undeclared = new Set<string>();
     for (const op of ops) {
       const runs = op.path.startsWith('/v1/reconciliation') && op.method === 'post' ? 15 : RUNS;
       await fc.assert(
@@ -329,11 +337,14 @@ describe('fuzzing the API from its OpenAPI document', () => {
           const res = await send(r);
           expectWellFormed(r, res);
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+          if (!op.statuses.includes(String(res.status)))
+            undeclared.add(`${op.method} ${op.path} ${res.status}`);
         }),
         { numRuns: runs },
       );
     }
     console.log(`fuzzed ${ops.length} operations: answers ${JSON.stringify(statuses)}`);
+    expect([...undeclared].sort()).toEqual([]);
     // The generators reach both sides: accepted requests and each kind of refusal.
     expect(Object.keys(statuses)).toEqual(expect.arrayContaining(['200', '400', '401', '404']));
     expect((statuses['201'] ?? 0) + (statuses['202'] ?? 0)).toBeGreaterThan(0);

@@ -20,7 +20,9 @@ let stack: TestStack;
 let test: string;
 let live: string;
 beforeAll(async () => {
-  stack = await startStack({ env: { LIGDICASH_BASE_URL: 'http://127.0.0.1:9/pay/v01/' } });
+  stack = await startStack({
+    env: { LIGDICASH_BASE_URL: 'http://127.0.0.1:9/pay/v01/', INITIATION_WAIT_SECONDS: '1' },
+  });
   const created = await createMerchant(stack.pool, 'Two modes', { live: true });
   test = created.apiKey;
   live = created.liveApiKey!;

@@ -120,6 +120,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     DATABASE_POOL_SIZE: '5',
     // The tests that fire many requests at once are not about the rate limit (its own test sets one).
     RATE_LIMIT_REQUESTS: '1000000',
+    // Every answer of every test is checked against the OpenAPI document.
+    CHECK_RESPONSES: 'true',
     ...opts.env,
   };
   const config = loadConfig(env);

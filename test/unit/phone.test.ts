@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   NUMBERING_PLANS,
   networkForNationalNumber,
   type CountryCode,
   type Network,
 } from '../../lib/networks.js';
-import { parseMsisdn } from '../../lib/phone.js';
+import { PHONE_PATTERN, parseMsisdn } from '../../lib/phone.js';
 
 describe('parseMsisdn', () => {
   it.each([
@@ -74,6 +75,43 @@ describe('numbering plans', () => {
     for (const country of Object.keys(NUMBERING_PLANS) as CountryCode[]) {
       const prefixes = Object.keys(NUMBERING_PLANS[country].prefixes);
       expect(new Set(prefixes).size).toBe(prefixes.length);
+    }
+  });
+});
+
+describe('PHONE_PATTERN (the API document states it)', () => {
+  const pattern = new RegExp(PHONE_PATTERN);
+  it('matches every number the parser accepts, whatever its separators', () => {
+    const plans = Object.values(NUMBERING_PLANS);
+    const sep = fc.constantFrom('', ' ', '.', '-', ' (', ') ');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...plans),
+        fc.constantFrom('+', '00', ''),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 6, maxLength: 12 }),
+        fc.array(sep, { minLength: 13, maxLength: 13 }),
+        (plan, lead, digits, seps) => {
+          const prefix = Object.keys(plan.prefixes)[digits[0]! % Object.keys(plan.prefixes).length]!;
+          const national = `${prefix}${digits.join('')}`
+            .padEnd(plan.nationalLength, '0')
+            .slice(0, plan.nationalLength);
+          const number = `${lead}${plan.callingCode}${[...national].map((d, i) => `${seps[i] ?? ''}${d}`).join('')}`;
+          if (parseMsisdn(number).ok) expect(pattern.test(number), number).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses what the parser refuses for its shape', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 20 }), (s) => {
+        if (pattern.test(s)) expect(s.replace(/[\s.()-]/g, '')).toMatch(/^(\+|00)?\d{8,15}$/);
+      }),
+      { numRuns: 500 },
+    );
+    for (const refused of ['not a number', '+33612345678', '+2267012345', '+22507000000']) {
+      expect(pattern.test(refused), refused).toBe(false);
     }
   });
 });
