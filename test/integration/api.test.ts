@@ -162,7 +162,10 @@ describe('Idempotency-Key', () => {
         }),
       ),
     );
-    expect(answers.every((a) => a.status === 201)).toBe(true);
+    expect(
+      answers.map((a) => a.status),
+      JSON.stringify(answers.map((a) => a.body)),
+    ).toEqual([201, 201, 201, 201, 201]);
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
     expect(stack.sandbox.ligdicash.invoices.findByTransactionId(answers[0]!.body.id)).toHaveLength(1);
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishEvents } from '../../db/events.js';
 import { setFeeSchedule } from '../../db/fees.js';
 import { createMerchant } from '../../db/merchants.js';
 import { api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
@@ -155,6 +156,20 @@ describe('transfers', () => {
         `transfer-${done.id}`,
       ].sort(),
     );
+    // Its story as events, from its creation to its end (the creation's event was once missing).
+    await publishEvents(stack.pool);
+    const events = await api<{ data: { type: string }[] }>(
+      stack,
+      'GET',
+      `/v1/events?resource_id=${done.id}`,
+      {
+        key: m.apiKey,
+      },
+    );
+    expect(events.body.data.map((e) => e.type).reverse()).toEqual(
+      expect.arrayContaining(['transfer.created', 'transfer.completed']),
+    );
+    expect(events.body.data.map((e) => e.type).at(-1)).toBe('transfer.created');
     await recordHistory(stack, done.id, 'transfer-completed', 'transfer');
     // The collection leg of a transfer, with its signal to the parent.
     await recordHistory(stack, done.legs.collection!.id, 'payin-transfer-leg');
