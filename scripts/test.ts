@@ -29,6 +29,8 @@ if (!quick) {
   step('type check (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', '.']);
   step('lint (eslint)', bin('eslint'), ['--max-warnings=0', '.']);
   step('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']);
+  // What production runs: dist/ (its workflow bundle serves the suite too).
+  step('build (npm run build: dist/)', process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')]);
 }
 
 say('• PostgreSQL (fresh test database)');
@@ -42,8 +44,11 @@ const temporal = await startTemporal({
   logFile: path.join(DATA_DIR, 'temporal-test.log'),
 });
 
-say('• bundling workflow code');
-const bundlePath = await bundleWorkflows(path.join(DATA_DIR, 'test-workflow-bundle.js'));
+let bundlePath = path.join(ROOT, 'dist', 'workflow-bundle.js');
+if (quick) {
+  say('• bundling workflow code');
+  bundlePath = await bundleWorkflows(path.join(DATA_DIR, 'test-workflow-bundle.js'));
+}
 
 say('• vitest');
 const result = spawnSync(bin('vitest'), ['run', ...vitestArgs], {
@@ -54,6 +59,8 @@ const result = spawnSync(bin('vitest'), ['run', ...vitestArgs], {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,
     WORKFLOW_BUNDLE_PATH: bundlePath,
+    // The built-code test uses this build instead of making its own.
+    ...(quick ? {} : { PASSERELLE_DIST_BUILT: 'true' }),
   },
 });
 await temporal.stop();

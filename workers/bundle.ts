@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const WORKFLOWS_PATH = path.join(root, 'workflows', 'index.ts');
+// Beside this file: the TypeScript sources (tsx), or their compiled form in dist/ (node).
+const compiled = import.meta.url.endsWith('.js');
+export const WORKFLOWS_PATH = path.join(root, 'workflows', compiled ? 'index.js' : 'index.ts');
 export const DEFAULT_BUNDLE_PATH = path.join(root, '.data', 'workflow-bundle.js');
 
 /** Bundles the workflow code ahead of time so that workers start without running webpack. */

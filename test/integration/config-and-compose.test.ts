@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../lib/config.js';
-import { ROOT } from '../support/stack.js';
+import { ROOT, eventually } from '../support/stack.js';
 
 describe('configuration', () => {
   it('has defaults that point a fresh clone at the local sandbox', () => {
@@ -101,5 +102,70 @@ describe('docker-compose.yml', () => {
       expect(new URL(config.operators.ligdicash.baseUrl).hostname).toBe('sandbox');
     }
     expect(compose.services.temporal!.environment!.DB).toBe('postgres12');
+  });
+});
+
+describe('the built code (npm run build)', () => {
+  it('runs with plain node: the CLI and the API start from dist/ without a TypeScript loader', async () => {
+    // `npm test` built dist/ before the suite; a quick run of this file builds it here.
+    if (process.env.PASSERELLE_DIST_BUILT !== 'true') {
+      const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      expect(build.status, build.stderr).toBe(0);
+    }
+    const dist = path.join(ROOT, 'dist');
+    for (const file of [
+      'api/server.js',
+      'workers/main.js',
+      'sandbox/server.js',
+      'cli/passerelle.js',
+      'workflow-bundle.js',
+    ]) {
+      expect(existsSync(path.join(dist, file)), file).toBe(true);
+    }
+    expect(readdirSync(path.join(dist, 'db', 'migrations')).filter((f) => f.endsWith('.sql')).length).toBe(
+      readdirSync(path.join(ROOT, 'db', 'migrations')).filter((f) => f.endsWith('.sql')).length,
+    );
+    // No loader: node alone, with nothing but PATH and the database in its environment.
+    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: process.env.DATABASE_URL ?? '' };
+    const help = spawnSync(process.execPath, [path.join(dist, 'cli', 'passerelle.js'), '--help'], {
+      encoding: 'utf8',
+      env,
+    });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toContain('usage: passerelle');
+
+    const port = await new Promise<number>((resolve) => {
+      const server = net.createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port: p } = server.address() as net.AddressInfo;
+        server.close(() => resolve(p));
+      });
+    });
+    const api = spawn(process.execPath, [path.join(dist, 'api', 'server.js')], {
+      env: {
+        ...env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? '',
+        LOG_LEVEL: 'silent',
+      },
+      stdio: 'ignore',
+    });
+    try {
+      const health = await eventually('the built API', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return res?.status === 200 ? ((await res.json()) as { status: string }) : undefined;
+      });
+      expect(health.status).toBe('ok');
+      const doc = (await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as {
+        openapi: string;
+      };
+      expect(doc.openapi).toBe('3.1.0');
+    } finally {
+      api.kill('SIGTERM');
+    }
   });
 });
