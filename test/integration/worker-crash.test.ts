@@ -8,7 +8,7 @@ import {
   eventually,
   ligdicashControl,
   payinReaches,
-  spawnWorker,
+  spawnPollingWorker,
   startStack,
   type PayinBody,
   type TestStack,
@@ -47,7 +47,7 @@ function killed(child: ChildProcess): Promise<void> {
 
 describe('worker killed', () => {
   it('mid-payin (after initiation, while waiting for the payer): a new worker completes it', async () => {
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
       key: stack.merchant.apiKey,
       body: { amount: 7000, currency: 'XOF', description: 'Crash test' },
@@ -70,7 +70,7 @@ describe('worker killed', () => {
     });
     expect(stillWaiting.body.status).toBe('action_required');
 
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const done = await payinReaches(stack, created.body.id, ['succeeded', 'failed', 'expired'], 45_000);
     expect(done.status).toBe('succeeded');
     const events = await listPaymentEvents(stack.pool, created.body.id);
@@ -89,7 +89,7 @@ describe('worker killed', () => {
     expect(created.body.status).toBe('created');
     expect(created.body.next_action).toBeNull();
 
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const started = await payinReaches(stack, created.body.id, ['action_required', 'failed'], 45_000);
     expect(started.next_action?.type).toBe('redirect');
     await ligdicashControl(stack, started.operator_reference!, 'pay');
@@ -103,7 +103,7 @@ describe('worker killed during a payout', () => {
   type Payout = { id: string; status: string };
 
   async function fundedMerchant(amount: number) {
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const m = await createMerchant(stack.pool, 'Crash payouts');
     await fundMerchant(stack, m.apiKey, [amount]);
     return m;
@@ -145,7 +145,7 @@ describe('worker killed during a payout', () => {
       },
     );
     expect(forced.ok).toBe(true);
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'failed', 'unknown']);
     expect(done.status).toBe('succeeded');
     expect(
@@ -164,7 +164,7 @@ describe('worker killed during a payout', () => {
       body: { amount: 1_500, currency: 'XOF', recipient: { phone: recipientNumber() } },
     });
     expect(created.status).toBe(202);
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     await eventually(
       'hold posted',
       async () => {
@@ -178,7 +178,7 @@ describe('worker killed during a payout', () => {
       5,
     );
     await killed(worker);
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
     const executed = stack.sandbox.ligdicash.payouts
       .findByTransactionId(created.body.id)
@@ -219,7 +219,7 @@ describe('worker killed during a payout', () => {
     await killed(worker!);
     const created = await request;
     expect(created.status).toBe(202);
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
     expect(done.status).toBe('unknown');
     await new Promise((r) => setTimeout(r, 2_000));
@@ -233,7 +233,7 @@ describe('worker killed during a payout', () => {
 
 describe('worker killed during a transfer', () => {
   it('at each step boundary: collected once, never paid out twice, refunded once, books balanced', async () => {
-    worker = spawnWorker(stack.env);
+    worker = await spawnPollingWorker(stack);
     const created = await api<{ id: string; legs: { collection: { id: string } } }>(
       stack,
       'POST',
@@ -266,7 +266,7 @@ describe('worker killed during a transfer', () => {
     for (const boundary of ['disbursing', 'refunding']) {
       await statusIs(boundary);
       await killed(worker);
-      worker = spawnWorker(stack.env);
+      worker = await spawnPollingWorker(stack);
     }
     await statusIs('refunded');
     const { rows } = await stack.pool.query<{ id: string; kind: string }>(

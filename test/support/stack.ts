@@ -160,6 +160,36 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   };
 }
 
+/**
+ * Starts the real worker entry point as a child process and waits until it polls its workflow
+ * and activity task queues (a poller seen after its start): a test that creates a payment right
+ * after must not depend on how long a worker takes to start on a busy machine.
+ */
+export async function spawnPollingWorker(
+  stack: Pick<TestStack, 'env' | 'temporal' | 'config'>,
+): Promise<ChildProcess> {
+  const since = Date.now();
+  const child = spawnWorker(stack.env);
+  const service = stack.temporal.connection.workflowService;
+  const polledSince = async (taskQueueType: 1 | 2) => {
+    const { pollers } = await service.describeTaskQueue({
+      namespace: stack.config.TEMPORAL_NAMESPACE,
+      taskQueue: { name: stack.config.TEMPORAL_TASK_QUEUE, kind: 1 },
+      taskQueueType,
+    });
+    return (pollers ?? []).some((p) => {
+      const at = p.lastAccessTime;
+      return at ? Number(at.seconds) * 1000 + Math.floor((at.nanos ?? 0) / 1e6) >= since : false;
+    });
+  };
+  await eventually(
+    'the spawned worker polling its queues',
+    async () => ((await polledSince(1)) && (await polledSince(2)) ? true : undefined),
+    60_000,
+  );
+  return child;
+}
+
 /** Starts the real worker entry point as a child process (for kill -9 tests). */
 export function spawnWorker(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'main.ts')], {
