@@ -91,14 +91,16 @@ export class AccessTokens {
   }
 }
 
-/** An error answer of the token endpoint (RFC 6749 section 5.2). */
-type OAuthError =
-  | 'invalid_request'
-  | 'invalid_client'
-  | 'invalid_grant'
-  | 'unauthorized_client'
-  | 'unsupported_grant_type'
-  | 'invalid_scope';
+/** The error codes of the token endpoint (RFC 6749 section 5.2). */
+export const OAUTH_ERRORS = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+] as const;
+type OAuthError = (typeof OAUTH_ERRORS)[number];
 
 function sendOAuthError(res: Response, error: OAuthError, description: string): void {
   const status = error === 'invalid_client' ? 401 : 400;

@@ -54,6 +54,7 @@ import {
   RotateApiKeyRequest,
 } from './api-keys.js';
 import { scopeNeeded } from '../lib/api-keys.js';
+import { OAUTH_ERRORS } from './oauth.js';
 
 /** The OpenAPI 3.1 document of the merchant API, generated from the same zod schemas that validate it. */
 /** Every operation's operationId (those registered with one keep it); callbacks are named in the loop below. */
@@ -880,14 +881,7 @@ export function buildContract() {
   });
   const oauthError = z
     .object({
-      error: z.enum([
-        'invalid_request',
-        'invalid_client',
-        'invalid_grant',
-        'unauthorized_client',
-        'unsupported_grant_type',
-        'invalid_scope',
-      ]),
+      error: z.enum(OAUTH_ERRORS),
       error_description: z.string(),
     })
     .meta({ id: 'OAuthError' });

@@ -358,6 +358,17 @@ export interface StagedLine {
   occurredAt: string;
 }
 
+/** What one settlement run judges: an operator's report for a period, against our payments of some modes. */
+export interface SettlementScope {
+  runId: string;
+  operator: string;
+  periodStart: Date;
+  periodEnd: Date;
+  wholeDay?: boolean;
+  /** The modes whose payments the report covers: a live report never judges test payments. */
+  livemodes: boolean[];
+}
+
 /**
  * Streams an operator's report into a staging table with COPY and classifies it against our
  * payments, in one transaction: memory stays flat whatever the report's size. Returns the number
@@ -366,15 +377,7 @@ export interface StagedLine {
 export async function ingestSettlementReport(
   pool: Pool,
   report: { body: Readable; parseLine: (line: string) => StagedLine | null | { error: string } },
-  run: {
-    runId: string;
-    operator: string;
-    periodStart: Date;
-    periodEnd: Date;
-    wholeDay?: boolean;
-    /** The modes whose payments the report covers: a live report never judges test payments. */
-    livemodes: boolean[];
-  },
+  run: SettlementScope,
 ): Promise<{ lines: number; counts: Record<string, number> }> {
   const counter = { lines: 0 };
   const client = await pool.connect();
@@ -487,17 +490,7 @@ const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
  * Classifies the staged report against our payments of the operator and the period, in set
  * operations, and inserts one discrepancy per finding. Returns the counts per class.
  */
-async function classifyStagedReport(
-  client: PoolClient,
-  r: {
-    runId: string;
-    operator: string;
-    periodStart: Date;
-    periodEnd: Date;
-    wholeDay?: boolean;
-    livemodes: boolean[];
-  },
-): Promise<Record<string, number>> {
+async function classifyStagedReport(client: PoolClient, r: SettlementScope): Promise<Record<string, number>> {
   // Booleans only, written as SQL literals: the same filter in every statement below.
   const modes = `(${r.livemodes.map((m) => (m ? 'true' : 'false')).join(', ') || 'NULL'})`;
   const cols = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;

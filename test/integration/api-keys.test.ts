@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warnExpiringApiKeys } from '../../db/api-keys.js';
 import { publishEvents } from '../../db/events.js';
 import { createMerchant, setMerchantRateLimit } from '../../db/merchants.js';
 import { apiKeyView } from '../../db/resource-views.js';
-import { ROOT, api, eventually, startStack, type TestStack } from '../support/stack.js';
+import { ROOT, api, eventually, freePort, startStack, type TestStack } from '../support/stack.js';
 
 /** Keys a merchant manages: scopes, revocation, rotation, expiry, OAuth tokens, shared rate limits. */
 let stack: TestStack;
@@ -314,16 +313,6 @@ describe('rate limits', () => {
   afterAll(() => {
     for (const child of apis) child.kill('SIGTERM');
   });
-
-  function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-      const server = net.createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
-  }
 
   /** A second and a third API process (the real entry point), sharing only the database. */
   async function spawnApi(): Promise<string> {

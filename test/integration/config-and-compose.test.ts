@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../lib/config.js';
-import { ROOT, eventually } from '../support/stack.js';
+import { ROOT, eventually, freePort } from '../support/stack.js';
 
 describe('configuration', () => {
   it('has defaults that point a fresh clone at the local sandbox', () => {
@@ -137,13 +136,7 @@ describe('the built code (npm run build)', () => {
     expect(help.status, help.stderr).toBe(0);
     expect(help.stdout).toContain('usage: passerelle');
 
-    const port = await new Promise<number>((resolve) => {
-      const server = net.createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port: p } = server.address() as net.AddressInfo;
-        server.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const api = spawn(process.execPath, [path.join(dist, 'api', 'server.js')], {
       env: {
         ...env,

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { OAUTH_ERRORS } from '../../api/oauth.js';
 import { OPERATORS } from '../../lib/operators.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant } from '../../db/merchants.js';
@@ -55,15 +56,6 @@ async function send(r: FuzzRequest): Promise<{ status: number; contentType: stri
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
-const OAUTH_ERRORS = [
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-];
-
 /** The properties every answer keeps, whatever the request. */
 function expectWellFormed(r: FuzzRequest, res: { status: number; contentType: string; text: string }) {
   const label = `${r.method} ${r.path} → ${res.status} ${res.text.slice(0, 300)}`;
@@ -72,7 +64,7 @@ function expectWellFormed(r: FuzzRequest, res: { status: number; contentType: st
     // The token endpoint answers as RFC 6749 section 5.2 says, not problem+json.
     expect(res.contentType, label).toContain('application/json');
     const error = (JSON.parse(res.text) as { error?: unknown }).error;
-    expect(OAUTH_ERRORS, label).toContain(error);
+    expect(OAUTH_ERRORS as readonly unknown[], label).toContain(error);
   } else if (res.status >= 400) {
     expect(res.contentType, label).toContain('application/problem+json');
     const problem = JSON.parse(res.text) as { type?: unknown; title?: unknown; status?: unknown };

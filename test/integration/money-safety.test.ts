@@ -23,7 +23,13 @@ import {
   type PayinBody,
   type TestStack,
 } from '../support/stack.js';
-import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
+import {
+  balanceOf,
+  expectBalancedLedger,
+  fundMerchant,
+  insertBarePayin,
+  recipientNumber,
+} from '../support/money.js';
 
 /**
  * The paths by which a payer, a lagging report, a forger or an outage could move money wrongly
@@ -534,20 +540,10 @@ describe('callbacks', () => {
     try {
       // The allow-list guards live payments (test mode takes the sandbox's settings, which have none).
       const m = await newMerchant('Proxied');
-      const paymentId = newId('pay');
-      await insertPayment(stack.pool, {
-        id: paymentId,
-        merchantId: m.id,
-        livemode: true,
-        kind: 'payin',
-        amount: 100,
-        currency: 'XOF',
+      const paymentId = await insertBarePayin(stack.pool, m.id, {
         operator: 'tmoney',
-        mode: 'redirect',
-        customer: {},
-        metadata: {},
-        deadlineAt: new Date(Date.now() + 600_000),
-        workflowId: `payin-${paymentId}`,
+        amount: 100,
+        livemode: true,
       });
       const path = `/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?${notification(paymentId, 100)}`;
       const reason = async (st: TestStack) => {

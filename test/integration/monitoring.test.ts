@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,6 +7,7 @@ import {
   TEST_ADMIN_KEY,
   api,
   eventually,
+  freePort,
   ligdicashControl,
   payinReaches,
   startStack,
@@ -22,16 +22,6 @@ import {
  */
 const PROMETHEUS_DIR = path.join(ROOT, 'deploy', 'prometheus');
 const promtool = process.env.PROMTOOL_PATH ?? 'promtool';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let stack: TestStack;
 let workerMetricsUrl: string;

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_TMONEY_NOTIFICATION_TOKEN } from '../../lib/operator-settings/tmoney.js';
 import { listCallbacks } from '../../db/callbacks.js';
 import { createMerchant } from '../../db/merchants.js';
-import { getPayment, insertPayment } from '../../db/payments.js';
-import { newId } from '../../lib/ids.js';
+import { getPayment } from '../../db/payments.js';
 import { api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
-import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.js';
+import { balanceOf, expectBalancedLedger, fundMerchant, insertBarePayin } from '../support/money.js';
 import {
   TOGOCEL,
   TOGO_STACK,
@@ -211,20 +210,10 @@ describe('TMoney notification checks', () => {
     const guarded = await startStack({ env: { TMONEY_CALLBACK_ALLOWED_IPS: '10.1.2.3' }, worker: false });
     try {
       // The allow-list is a live-mode setting: a live payment's notification from elsewhere is refused.
-      const paymentId = newId('pay');
-      await insertPayment(guarded.pool, {
-        id: paymentId,
-        merchantId: guarded.merchant.id,
-        livemode: true,
-        kind: 'payin',
-        amount: 100,
-        currency: 'XOF',
+      const paymentId = await insertBarePayin(guarded.pool, guarded.merchant.id, {
         operator: 'tmoney',
-        mode: 'redirect',
-        customer: {},
-        metadata: {},
-        deadlineAt: new Date(Date.now() + 600_000),
-        workflowId: `payin-${paymentId}`,
+        amount: 100,
+        livemode: true,
       });
       const res = await fetch(
         `${guarded.apiUrl}/v1/callbacks/tmoney/${DEV_TMONEY_NOTIFICATION_TOKEN}?purchaseref=${paymentId}&amount=100&currency=952&status=OK`,

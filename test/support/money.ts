@@ -69,19 +69,24 @@ export function recipientNumber(): string {
 }
 
 /**
- * A LigdiCash redirect payin of 1,000 XOF recorded straight in the database (`created`, with its
- * event), with no workflow: for tests about what the database does with a payment's rows.
+ * A redirect payin (LigdiCash, 1,000 XOF, test mode unless told) recorded straight in the
+ * database (`created`, with its event), with no workflow: for tests about what the database or a
+ * callback does with a payment's rows.
  */
-export async function insertBarePayin(pool: Pool, merchantId: string): Promise<string> {
+export async function insertBarePayin(
+  pool: Pool,
+  merchantId: string,
+  o: { operator?: string; amount?: number; livemode?: boolean } = {},
+): Promise<string> {
   const id = newId('pay');
   await insertPayment(pool, {
     id,
     merchantId,
-    livemode: false,
+    livemode: o.livemode ?? false,
     kind: 'payin',
-    amount: 1000,
+    amount: o.amount ?? 1000,
     currency: 'XOF',
-    operator: 'ligdicash',
+    operator: o.operator ?? 'ligdicash',
     mode: 'redirect',
     customer: {},
     metadata: {},

@@ -36,6 +36,17 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+/** A TCP port nobody listens on now (for a process the test starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = http.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function listen(server: http.Server): Promise<number> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
