@@ -75,9 +75,12 @@ export async function principalOfAuthorization(
   if (problem || !key) throw problem ?? new Problem('unauthenticated');
   const merchant = await getMerchant(deps.pool, key.merchantId);
   if (!merchant) throw new Problem('unauthenticated', 'This API key is unknown');
-  touchApiKey(deps.pool, key.id).catch((err: unknown) =>
-    deps.logger?.warn({ err: (err as Error).message, apiKeyId: key.id }, 'last_used_at not written'),
-  );
+  // last_used_at is kept to the minute: no write at all while the one we read is recent.
+  if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
+    touchApiKey(deps.pool, key.id).catch((err: unknown) =>
+      deps.logger?.warn({ err: (err as Error).message, apiKeyId: key.id }, 'last_used_at not written'),
+    );
+  }
   return {
     merchant,
     key,
