@@ -1,5 +1,20 @@
 import { settleSignalledCallbacks } from '../db/callbacks.js';
 import type { Pool } from '../db/pool.js';
+import type { weighCallbacks } from '../lib/payment-decisions.js';
+
+/** Records the verdicts of callbacks weighed against a status answer (confirmed, then rejected). */
+export async function settleWeighedCallbacks(
+  pool: Pool,
+  weighed: Pick<ReturnType<typeof weighCallbacks>, 'confirmed' | 'rejected'>,
+): Promise<void> {
+  await settleSignalledCallbacks(pool, weighed.confirmed, 'confirmed');
+  await settleSignalledCallbacks(
+    pool,
+    weighed.rejected,
+    'rejected',
+    'not confirmed by the operator status API',
+  );
+}
 
 /** The activities about operator callbacks that every payment workflow (payin, payout, refund) uses. */
 export function createCallbackActivities(deps: { pool: Pool }) {

@@ -22,7 +22,15 @@ import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { ParsedCallback } from '../operators/types.js';
 import { paymentAccess, recordSendOutcome } from './payment-access.js';
 import { withSendLease } from './send-lease.js';
-import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
+import { definiteOrRetry, scrubUrls, type Confirmation, type StatusCheck } from './status-checks.js';
+import { settleWeighedCallbacks } from './callback-activities.js';
+import {
+  decideAtDeadline,
+  decideFromStatus,
+  weighCallbacks,
+  type CallbackHint,
+  type OutcomeDecision,
+} from '../lib/payment-decisions.js';
 
 export interface PayinActivityDeps {
   pool: Pool;
@@ -84,7 +92,11 @@ export function createPayinActivities(deps: PayinActivityDeps) {
    * For an operator without one (TMoney online), the verified notification is the answer.
    */
   async function checkPayinStatus(paymentId: string): Promise<StatusCheck> {
-    const payment = await loadPayment(paymentId);
+    return observePayin(await loadPayment(paymentId));
+  }
+
+  async function observePayin(payment: PaymentRecord): Promise<StatusCheck> {
+    const paymentId = payment.id;
     const adapter = operatorFor(payment);
     if (adapter.payinConfirmation(payment.mode as PayinMode) === 'callback') {
       return outcomeFromCallback(await latestTrustedCallback(pool, paymentId));
@@ -238,28 +250,88 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       return switchPaymentOperator(pool, paymentId, operator, reason);
     },
 
+    recordPayinTransition,
+
     /**
-     * Records a transition decided by the workflow (idempotent per step); a success is posted to
-     * the ledger in the same database transaction.
+     * Asks the operator where the payin stands, weighs the callback hints against the answer and,
+     * when it is definite (or the deadline has passed), records the end with its ledger entry:
+     * what checkPayinStatus, settleOperatorCallbacks and recordPayinTransition did as three
+     * activities. Safe to re-run: the end is recorded once per payment (step `final`).
      */
-    async recordPayinTransition(t: Transition): Promise<PaymentStatus> {
-      const result = await applyTransition(
-        pool,
-        t,
-        t.to === 'succeeded'
-          ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
-          : undefined,
-      );
-      if (!result.applied && result.reason === 'not_allowed') {
-        log(result.payment).error(
-          { from: result.payment.status, to: t.to, step: t.step },
-          'transition refused',
-        );
-      }
-      if (t.step === 'initiate') await forgetPayinOtp(pool, t.paymentId);
-      return result.payment.status;
+    async confirmPayinOutcome(
+      paymentId: string,
+      hints: CallbackHint[],
+      options: { atDeadline?: boolean } = {},
+    ): Promise<Confirmation> {
+      const payment = await loadPayment(paymentId);
+      const observation = await observePayin(payment);
+      const decision = options.atDeadline
+        ? decideAtDeadline(observation, payment.amount)
+        : decideFromStatus(observation, payment.amount);
+      return concludePayin(payment, observation, decision, hints);
+    },
+
+    /**
+     * One poll of a waiting payin, run by the server's retry policy until the operator's answer
+     * is definite (see pollPayinUntilDefinite); the definite answer is recorded as the end here,
+     * so that the workflow only mirrors it.
+     */
+    async pollPayinUntilEnded(paymentId: string): Promise<Confirmation> {
+      const payment = await loadPayment(paymentId);
+      const observation = definiteOrRetry(await observePayin(payment));
+      return concludePayin(payment, observation, decideFromStatus(observation, payment.amount), []);
     },
   };
+
+  /**
+   * Records a transition decided by the workflow (idempotent per step); a success is posted to
+   * the ledger in the same database transaction.
+   */
+  async function recordPayinTransition(t: Transition): Promise<PaymentStatus> {
+    const result = await applyTransition(
+      pool,
+      t,
+      t.to === 'succeeded'
+        ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
+        : undefined,
+    );
+    if (!result.applied && result.reason === 'not_allowed') {
+      log(result.payment).error(
+        { from: result.payment.status, to: t.to, step: t.step },
+        'transition refused',
+      );
+    }
+    if (t.step === 'initiate') await forgetPayinOtp(pool, t.paymentId);
+    return result.payment.status;
+  }
+
+  /** Records a definite decision as the payin's end, then the callbacks' verdicts. */
+  async function concludePayin(
+    payment: PaymentRecord,
+    observation: StatusCheck,
+    decision: OutcomeDecision,
+    hints: CallbackHint[],
+  ): Promise<Confirmation> {
+    const weighed = weighCallbacks(hints, observation, payment.amount);
+    let ended: Confirmation['ended'];
+    if (decision.final) {
+      const observed = observation.reachable ? observation : undefined;
+      const status = await recordPayinTransition({
+        paymentId: payment.id,
+        step: 'final',
+        to: decision.status,
+        actor: 'status_check',
+        reason: decision.reason,
+        failure: decision.failure,
+        operatorStatus: observed?.operatorStatus,
+        operatorMessage: observed?.operatorMessage,
+        operatorData: observed ? { status: observed.status, amount: observed.amount } : undefined,
+      });
+      ended = decision.failure ? { status, failure: decision.failure } : { status };
+    }
+    await settleWeighedCallbacks(pool, weighed);
+    return { observation, ...(ended ? { ended } : {}), undecided: weighed.undecided };
+  }
 }
 
 export type PayinActivities = ReturnType<typeof createPayinActivities>;

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
-import { isDefiniteOperatorStatus } from '../lib/payments.js';
+import type { CallbackHint } from '../lib/payment-decisions.js';
+import { isDefiniteOperatorStatus, type PaymentFailure, type PaymentStatus } from '../lib/payments.js';
 import type { StatusReport } from '../operators/types.js';
 
 /**
@@ -9,6 +10,22 @@ import type { StatusReport } from '../operators/types.js';
  */
 export type StatusCheck =
   Extract<StatusReport, { reachable: false }> | Omit<Extract<StatusReport, { reachable: true }>, 'raw'>;
+
+/**
+ * What an activity that learns a payment's outcome answers: what the operator said, the end it
+ * recorded (with its ledger entry) when that answer was definite, and the callback hints it could
+ * not weigh because the operator did not answer. One activity asks, decides, records and settles
+ * the callbacks, instead of three activities and three workflow tasks.
+ */
+export interface Confirmation {
+  observation: StatusCheck;
+  /** The payment's end as recorded; absent while the operator's answer is not definite. */
+  ended?: { status: PaymentStatus; failure?: PaymentFailure };
+  undecided: CallbackHint[];
+}
+
+/** A confirmation that ended the payment (at the deadline, every confirmation does). */
+export type Ending = Confirmation & { ended: NonNullable<Confirmation['ended']> };
 
 /**
  * The answer of a polling activity: the observation when the operator's answer is definite;

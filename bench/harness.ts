@@ -139,9 +139,23 @@ export function markdownTable(rows: Record<string, string | number | boolean>[])
   ].join('\n');
 }
 
-function spawnService(entry: string, env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+/**
+ * `BENCH_PROFILE=worker,api` writes a V8 CPU profile of those services (`<run dir>/profiles`,
+ * open it in Chrome DevTools or speedscope) when they stop.
+ */
+function profileFlags(name: ServiceName, dir: string): string[] {
+  const wanted = (process.env.BENCH_PROFILE ?? '').split(',').map((s) => s.trim());
+  return wanted.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profiles')}`] : [];
+}
+
+function spawnService(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  nodeFlags: string[] = [],
+): ChildProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -234,6 +248,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       entries[name],
       name === 'sandbox' ? { ...env, ...opts.sandboxEnv } : env,
       path.join(dir, `${name}.log`),
+      profileFlags(name, dir),
     );
     children[name] = child;
     child.once('exit', () => {

@@ -189,7 +189,15 @@ try {
   const warm = Math.min(100, N);
   say(`• baseline: warm-up ${warm}, then ${N} bare workflows at concurrency ${C}`);
   await baselineRun(sys, warm, 'warmup');
+  const baselineCpuBefore = {
+    temporal: cpuSecondsOf(sys.pid('temporal')),
+    worker: cpuSecondsOf(baselineWorker.pid),
+  };
   const baseline = await baselineRun(sys, N, 'run');
+  const baselineCpu = {
+    temporal_server: round(cpuSecondsOf(sys.pid('temporal')) - baselineCpuBefore.temporal),
+    baseline_worker: round(cpuSecondsOf(baselineWorker.pid) - baselineCpuBefore.worker),
+  };
   const baselineMemory = memoryOf(baselineWorker.pid);
 
   say(`• payins: warm-up ${warm}, then ${N} payins at concurrency ${C}`);
@@ -226,6 +234,7 @@ try {
       completed_per_second: round(baseline.completedPerSecond),
       start_latency_ms: { p50: round(baseline.startP50), p99: round(baseline.startP99) },
       worker_peak_memory_mb: baselineMemory?.peakMb,
+      cpu_seconds_during_run: baselineCpu,
     },
     ratio_to_baseline: round(ours.completedPerSecond / baseline.completedPerSecond, 2),
     cpu_seconds_during_run: cpu,
@@ -245,7 +254,9 @@ try {
         'ratio to baseline': result.ratio_to_baseline,
       },
     ])}\n\nfinal states: ${JSON.stringify(result.final_states)}; refused: ${JSON.stringify(result.refused)}\n` +
-      `CPU seconds during the measured run: ${JSON.stringify(cpu)}\n`,
+      `CPU seconds during the measured run: ${JSON.stringify(cpu)}\n` +
+      `CPU seconds during the baseline run: ${JSON.stringify(baselineCpu)}\n` +
+      `Temporal server CPU per payin / per bare workflow: ${round((cpu.temporal_server! * 1000) / N)} / ${round((baselineCpu.temporal_server * 1000) / N)} ms\n`,
   );
   if (ours.accepted !== N || (ours.byStatus.succeeded ?? 0) !== N) process.exitCode = 1;
 } finally {

@@ -163,6 +163,12 @@ const envSchema = z.object({
   WEBHOOK_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
   /** How often the publisher looks for events and deliveries without a NOTIFY (a safety net). */
   EVENT_PUBLISH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+  /**
+   * How long the publisher gathers commits after a NOTIFY before a pass: under load one pass then
+   * publishes the events of many payments (fewer statements and delivery workflows), at the cost
+   * of this much delivery lag.
+   */
+  EVENT_PUBLISH_GATHER_MS: z.coerce.number().int().min(0).max(1_000).default(25),
   /** Whether this worker publishes events and starts their deliveries (one or more may). */
   EVENT_PUBLISHER_ENABLED: z
     .enum(['true', 'false'])

@@ -23,3 +23,21 @@ export function reconciliationQueue(mainQueue: string): string {
 export function webhooksQueue(mainQueue: string): string {
   return `${mainQueue}-webhooks`;
 }
+
+/**
+ * An operator's own task queues: every call to the operator runs on one of them, so that the
+ * operator's rate limit (the operator table's `rateLimit`, set on the queue with
+ * `maxTaskQueueActivitiesPerSecond`) holds across all workers together.
+ *
+ * - `-operator-<name>`: sends (payin initiations, payout and refund requests) and the
+ *   confirmations a callback triggers, which a merchant or a payer waits for;
+ * - `-operator-<name>-polling`: background polls of payments waiting for their payer, with a
+ *   share of the limit of their own, so that thousands of waiting payins never hold a send back.
+ */
+export function operatorQueue(mainQueue: string, operator: string): string {
+  return `${mainQueue}-operator-${operator}`;
+}
+
+export function operatorPollingQueue(mainQueue: string, operator: string): string {
+  return `${operatorQueue(mainQueue, operator)}-polling`;
+}

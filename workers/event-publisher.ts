@@ -96,11 +96,16 @@ export function startEventPublisher(deps: {
     return running;
   };
 
-  const listener = listenForEvents(
-    config.DATABASE_URL,
-    'passerelle_events',
-    () => void publishNow(),
-    (err) => logger.warn({ err }, 'event notifications interrupted; listening again'),
+  // A NOTIFY starts a pass after a short gathering time; those that come meanwhile join it.
+  let gathering: NodeJS.Timeout | undefined;
+  const publishSoon = () => {
+    gathering ??= setTimeout(() => {
+      gathering = undefined;
+      void publishNow();
+    }, config.EVENT_PUBLISH_GATHER_MS);
+  };
+  const listener = listenForEvents(config.DATABASE_URL, 'passerelle_events', publishSoon, (err) =>
+    logger.warn({ err }, 'event notifications interrupted; listening again'),
   );
   const timer = setInterval(() => void publishNow(), config.EVENT_PUBLISH_INTERVAL_MS);
   return {
@@ -108,6 +113,7 @@ export function startEventPublisher(deps: {
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(gathering);
       await listener.close();
       await running;
     },

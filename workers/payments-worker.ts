@@ -6,7 +6,14 @@ import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { pollingQueue, reconciliationQueue, webhooksQueue } from '../lib/task-queues.js';
+import { OPERATORS } from '../lib/operators.js';
+import {
+  operatorPollingQueue,
+  operatorQueue,
+  pollingQueue,
+  reconciliationQueue,
+  webhooksQueue,
+} from '../lib/task-queues.js';
 import { createWebhookActivities } from '../activities/webhook-activities.js';
 import { startEventPublisher, type EventPublisher } from './event-publisher.js';
 import { WORKFLOWS_PATH } from './bundle.js';
@@ -87,6 +94,8 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     shutdownGraceTime: '10 seconds',
     shutdownForceTime: '30 seconds',
   };
+  const activities = createActivities({ config, pool, logger, operators });
+  const pollingActivities = createActivities({ config, pool: pollingPool, logger, operators });
   const workers = await Promise.all([
     // Workflows, initiations and sends, and the short database steps.
     Worker.create({
@@ -95,7 +104,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       ...(bundlePath && existsSync(bundlePath)
         ? { workflowBundle: { codePath: bundlePath } }
         : { workflowsPath: WORKFLOWS_PATH }),
-      activities: createActivities({ config, pool, logger, operators }),
+      activities,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       // A workflow task sent to this worker's own (sticky) queue goes back to the shared queue
       // after this long unanswered: how long a payment waits when the worker that ran it died.
@@ -106,8 +115,31 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     Worker.create({
       ...common,
       taskQueue: pollingQueue(config.TEMPORAL_TASK_QUEUE),
-      activities: createActivities({ config, pool: pollingPool, logger, operators }),
+      activities: pollingActivities,
       maxConcurrentActivityTaskExecutions: config.WORKER_POLLING_SLOTS,
+    }),
+    // Each operator's calls, under its rate limit across all workers (the server enforces
+    // maxTaskQueueActivitiesPerSecond per task queue): sends and confirmations, then polls.
+    ...OPERATORS.flatMap((name) => {
+      const { rateLimit } = config.operators[name];
+      return [
+        Worker.create({
+          ...common,
+          taskQueue: operatorQueue(config.TEMPORAL_TASK_QUEUE, name),
+          activities,
+          maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_SLOTS,
+          maxTaskQueueActivitiesPerSecond: rateLimit.sendsPerSecond,
+          maxConcurrentActivityTaskPolls: 2,
+        }),
+        Worker.create({
+          ...common,
+          taskQueue: operatorPollingQueue(config.TEMPORAL_TASK_QUEUE, name),
+          activities: pollingActivities,
+          maxConcurrentActivityTaskExecutions: config.WORKER_POLLING_SLOTS,
+          maxTaskQueueActivitiesPerSecond: rateLimit.pollsPerSecond,
+          maxConcurrentActivityTaskPolls: 2,
+        }),
+      ];
     }),
     // Sweeps and settlement reports: few, long.
     Worker.create({

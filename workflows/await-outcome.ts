@@ -7,8 +7,8 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { CallbackActivities } from '../activities/callback-activities.js';
-import type { StatusCheck } from '../activities/status-checks.js';
-import { nextPollDelay, weighCallbacks, type OutcomeDecision } from './decisions.js';
+import type { Confirmation, Ending, StatusCheck } from '../activities/status-checks.js';
+import { nextPollDelay, weighCallbacks, type OutcomeDecision } from '../lib/payment-decisions.js';
 import { ACTIVITY_OPTIONS, type CallbackHint } from './shared.js';
 
 const callbackActivities = proxyActivities<CallbackActivities>(ACTIVITY_OPTIONS);
@@ -111,13 +111,101 @@ export async function settleHints(
   hints: CallbackHint[],
   observation: StatusCheck,
   amount: number,
+  /** Workflows whose end is recorded by one activity never ran the activity under its old name. */
+  settle: typeof settleOperatorCallbacks = settleOperatorCallbacks,
 ): Promise<CallbackHint[]> {
   if (hints.length === 0) return [];
   const { confirmed, rejected, undecided } = weighCallbacks(hints, observation, amount);
-  if (confirmed.length) await settleOperatorCallbacks(confirmed, 'confirmed');
-  if (rejected.length)
-    await settleOperatorCallbacks(rejected, 'rejected', 'not confirmed by the operator status API');
+  if (confirmed.length) await settle(confirmed, 'confirmed');
+  if (rejected.length) await settle(rejected, 'rejected', 'not confirmed by the operator status API');
   return undecided;
+}
+
+/** Settles hints weighed by the workflow itself (those that came after the end was recorded). */
+export const settleLateHints = (hints: CallbackHint[], observation: StatusCheck, amount: number) =>
+  settleHints(hints, observation, amount, callbackActivities.settleOperatorCallbacks);
+
+/**
+ * The waiting part of a payment whose end is recorded by the activity that learns it: wake on a
+ * callback hint or poll on the server's backoff, until an activity answers with the recorded end
+ * or the deadline passes; then one last confirmation, which always ends the payment.
+ */
+export interface AwaitEndOptions {
+  deadlineAt: string;
+  poll: { initialSeconds: number; maxSeconds: number };
+  /** Filled by the workflow's callback signal handler. */
+  hints: CallbackHint[];
+  /** Asks the operator now, weighs the hints, records the end if definite (always, at the deadline). */
+  confirm: (hints: CallbackHint[], atDeadline: boolean) => Promise<Confirmation>;
+  /** Polls on the server's retry backoff until the answer is definite, and records the end. */
+  pollUntilEnded: (schedule: PollSchedule) => Promise<Confirmation>;
+  onCheck: () => void;
+}
+
+export async function awaitEnd(o: AwaitEndOptions): Promise<Ending> {
+  const deadline = Date.parse(o.deadlineAt);
+  const left = () => deadline - Date.now();
+  let pollDelay = o.poll.initialSeconds;
+  // Hints the operator's silence left unweighed: weighed again at the next confirmation.
+  let undecided: CallbackHint[] = [];
+  const takeHints = () => [...undecided.splice(0), ...o.hints.splice(0)];
+  const ending = (c: Confirmation): Ending | undefined => (c.ended ? { ...c, ended: c.ended } : undefined);
+
+  // Most payers answer within seconds: a timer first, so that a quick payment costs no poll.
+  if (o.hints.length === 0 && left() > 0) {
+    const hinted = await condition(() => o.hints.length > 0, Math.min(pollDelay * 1000, left()));
+    // The first poll runs at once, the next ones on the backoff after it.
+    if (!hinted) pollDelay = nextPollDelay(pollDelay, o.poll.maxSeconds);
+  }
+  while (left() > 0) {
+    if (o.hints.length === 0) {
+      const outcome = await hintOrAnswer(o.hints, () =>
+        o.pollUntilEnded({ initialSeconds: pollDelay, maxSeconds: o.poll.maxSeconds, timeoutMs: left() }),
+      );
+      if (outcome.kind === 'answer') {
+        o.onCheck();
+        const ended = ending(outcome.value);
+        if (ended) return ended;
+        continue;
+      }
+      if (outcome.kind === 'gave_up') {
+        if (isCancellation(outcome.error)) throw outcome.error;
+        // The server stops retrying when its next backoff would cross the deadline: the time
+        // left is still the payer's. Wait for a hint until the deadline, then take the last look.
+        if (left() <= 0 || !(await condition(() => o.hints.length > 0, left()))) break;
+      } else {
+        // A callback hint: confirmed at once below; the polling resumes where its backoff was.
+        pollDelay = nextPollDelay(pollDelay, o.poll.maxSeconds);
+      }
+    }
+    const confirmation = await o.confirm(takeHints(), false);
+    o.onCheck();
+    const ended = ending(confirmation);
+    if (ended) return ended;
+    undecided = confirmation.undecided;
+  }
+  // Deadline: one last look, which ends the payment whatever it finds.
+  const last = await o.confirm(takeHints(), true);
+  o.onCheck();
+  const ended = ending(last);
+  if (!ended) throw new Error('the confirmation at the deadline recorded no end');
+  return ended;
+}
+
+/** Waits for a callback hint or the polling activity's answer, whichever comes first. */
+async function hintOrAnswer<T>(
+  hints: CallbackHint[],
+  poll: () => Promise<T>,
+): Promise<{ kind: 'hint' } | { kind: 'answer'; value: T } | { kind: 'gave_up'; error: unknown }> {
+  const scope = new CancellationScope();
+  const polling = scope.run(poll).then(
+    (value) => ({ kind: 'answer' as const, value }),
+    (error: unknown) => ({ kind: 'gave_up' as const, error }),
+  );
+  const hinted = condition(() => hints.length > 0).then(() => ({ kind: 'hint' as const }));
+  const first = await Promise.race([polling, hinted]);
+  if (first.kind === 'hint') scope.cancel();
+  return first;
 }
 
 export async function awaitOutcome(

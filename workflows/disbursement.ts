@@ -10,11 +10,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { DisbursementActivities } from '../activities/disbursement-activities.js';
-import { pollingQueue } from '../lib/task-queues.js';
+import { operatorPollingQueue, operatorQueue } from '../lib/task-queues.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { awaitOutcome, pollingActivityOptions, settleHints, type PollSchedule } from './await-outcome.js';
 import { mirror } from './search.js';
-import { decideDisbursement, decideDisbursementAtDeadline } from './decisions.js';
+import { decideDisbursement, decideDisbursementAtDeadline } from '../lib/payment-decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
@@ -27,15 +27,31 @@ import {
 } from './shared.js';
 import { SA, type DisbursementWorkflowInput } from '../lib/payment-workflows.js';
 
-const { holdFunds, checkDisbursementStatus, settleDisbursement, abandonDisbursement } =
+const { holdFunds, settleDisbursement, abandonDisbursement } =
   proxyActivities<DisbursementActivities>(ACTIVITY_OPTIONS);
-const { initiateDisbursement } = proxyActivities<DisbursementActivities>(SEND_ACTIVITY_OPTIONS);
 
-/** Polling a disbursement in flight as retries of one activity (see the payin workflow). */
-const pollDisbursementUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
-  proxyActivities<DisbursementActivities>(
-    pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, pollingQueue(workflowInfo().taskQueue)),
-  ).pollDisbursementUntilDefinite(paymentId);
+/**
+ * The calls to the operator, on its own task queues (lib/task-queues.ts) so that its rate limit
+ * holds across all workers: the send and the checks a callback triggers on one, polls (as
+ * retries of one activity, see the payin workflow) on another. A task queue is not part of what
+ * a replay compares: payouts started before run on with these queues.
+ */
+function operatorCalls(operator: string) {
+  const main = workflowInfo().taskQueue;
+  const { initiateDisbursement } = proxyActivities<DisbursementActivities>({
+    ...SEND_ACTIVITY_OPTIONS,
+    taskQueue: operatorQueue(main, operator),
+  });
+  const { checkDisbursementStatus } = proxyActivities<DisbursementActivities>({
+    ...ACTIVITY_OPTIONS,
+    taskQueue: operatorQueue(main, operator),
+  });
+  const pollDisbursementUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
+    proxyActivities<DisbursementActivities>(
+      pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, operatorPollingQueue(main, operator)),
+    ).pollDisbursementUntilDefinite(paymentId);
+  return { initiateDisbursement, checkDisbursementStatus, pollDisbursementUntilDefinite };
+}
 
 /** Sends that reached nobody (connection refused, or the operator confirmed it has no such request). */
 const MAX_SEND_ATTEMPTS = 3;
@@ -82,6 +98,9 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
     return view;
   };
 
+  const { initiateDisbursement, checkDisbursementStatus, pollDisbursementUntilDefinite } = operatorCalls(
+    input.operator,
+  );
   try {
     // 1. Hold the amount and fee on the merchant's balance.
     const held = await holdFunds(input.paymentId);
@@ -89,7 +108,7 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
     setStatus('pending');
 
     // 2. Send it, once.
-    const sent = await sendOnce(input);
+    const sent = await sendOnce(input, initiateDisbursement);
     accepted = { status: sent.status, nextAction: { type: 'none' }, failure: sent.failure };
     if (sent.status !== 'pending') return end(sent);
 
@@ -135,6 +154,7 @@ export async function runDisbursement(input: DisbursementWorkflowInput): Promise
 
 async function sendOnce(
   input: DisbursementWorkflowInput,
+  initiateDisbursement: DisbursementActivities['initiateDisbursement'],
 ): Promise<{ status: PaymentStatus; failure?: PaymentFailure }> {
   let detail = '';
   for (let attempt = 1; attempt <= MAX_SEND_ATTEMPTS; attempt++) {

@@ -8,12 +8,19 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PayinActivities } from '../activities/payin-activities.js';
-import { pollingQueue } from '../lib/task-queues.js';
+import type { InitiationAttempt, PayinActivities } from '../activities/payin-activities.js';
+import { operatorPollingQueue, operatorQueue, pollingQueue } from '../lib/task-queues.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import { awaitOutcome, pollingActivityOptions, settleHints, type PollSchedule } from './await-outcome.js';
+import {
+  awaitEnd,
+  awaitOutcome,
+  pollingActivityOptions,
+  settleHints,
+  settleLateHints,
+  type PollSchedule,
+} from './await-outcome.js';
 import { mirror } from './search.js';
-import { decideAtDeadline, decideFromStatus } from './decisions.js';
+import { decideAtDeadline, decideFromStatus } from '../lib/payment-decisions.js';
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
@@ -41,6 +48,30 @@ const pollPayinUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
     pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, pollingQueue(workflowInfo().taskQueue)),
   ).pollPayinUntilDefinite(paymentId);
 
+/**
+ * The activities that call an operator, on its own task queues (lib/task-queues.ts), so that its
+ * rate limit holds across all workers: the sends and confirmations on one, the polls on another.
+ */
+function operatorCalls(operator: string) {
+  const main = workflowInfo().taskQueue;
+  const { initiatePayin, confirmPayinOutcome } = proxyActivities<PayinActivities>({
+    ...SEND_ACTIVITY_OPTIONS,
+    taskQueue: operatorQueue(main, operator),
+  });
+  const pollUntilEnded = (paymentId: string, schedule: PollSchedule) =>
+    proxyActivities<PayinActivities>(
+      pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, operatorPollingQueue(main, operator)),
+    ).pollPayinUntilEnded(paymentId);
+  return { initiatePayin, confirmPayinOutcome, pollUntilEnded };
+}
+
+/**
+ * Payins started from this version on learn and record their end in one activity, and call their
+ * operator on its own task queues (DESIGN.md "Temporal"; docs/BENCHMARKS.md, events per payin).
+ * Checked once, in the first workflow task: payins started before keep their shape to the end.
+ */
+const ONE_STEP_END = 'payin-end-in-one-activity';
+
 /** How many times an initiation that reached nobody (or a redirect payin's unclear one) is sent. */
 const MAX_INITIATION_ATTEMPTS = 3;
 
@@ -54,6 +85,15 @@ export interface PayinOutcome {
  * API, wait for the callback or poll the status API until the deadline, confirm, end definite.
  */
 export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
+  const oneStepEnd = patched(ONE_STEP_END);
+  // The operator the payin is with (it changes when the payin fails over before any send).
+  let operator = input.operator;
+  const send: Send = (attempt, options) =>
+    oneStepEnd
+      ? operatorCalls(operator).initiatePayin(input.paymentId, attempt, options)
+      : options
+        ? initiatePayin(input.paymentId, attempt, options)
+        : initiatePayin(input.paymentId, attempt);
   let status: PaymentStatus = 'created';
   let initiation: InitiationView | undefined = undefined;
   let checks = 0;
@@ -94,7 +134,7 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   );
 
   // 1. Initiate.
-  let started = await initiateWithRetries(input);
+  let started = await initiateWithRetries(input, send, (next) => (operator = next));
   setStatus(started.status);
   initiation = started;
   if (started.awaitingPayer) {
@@ -115,7 +155,7 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
         failure: { code: 'expired', message: 'The payer did not complete the payment in time' },
       };
     }
-    started = await sendAfterPayer(input);
+    started = await sendAfterPayer(input, send);
     afterPayer = started;
     setStatus(started.status);
   }
@@ -134,6 +174,23 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   }
 
   // 2. Wait for a callback or the next poll, until the deadline; every answer is confirmed by the status API.
+  if (oneStepEnd) {
+    // The activity that learns the definite answer records the end (and its ledger entry).
+    const calls = operatorCalls(operator);
+    const { ended, observation } = await awaitEnd({
+      deadlineAt: input.deadlineAt,
+      poll: input.poll,
+      hints: pendingHints,
+      confirm: (hints, atDeadline) => calls.confirmPayinOutcome(input.paymentId, hints, { atDeadline }),
+      pollUntilEnded: (schedule) => calls.pollUntilEnded(input.paymentId, schedule),
+      onCheck: () => checks++,
+    });
+    setStatus(ended.status);
+    // Callbacks that came while the end was being recorded are weighed too, not left `signalled`.
+    if (pendingHints.length) await settleLateHints(pendingHints.splice(0), observation, input.amount);
+    log.info('payin ended', { paymentId: input.paymentId, status: ended.status, checks, callbacksReceived });
+    return ended;
+  }
   const { decision: final, observation: lastObservation } = await awaitOutcome({
     deadlineAt: input.deadlineAt,
     poll: input.poll,
@@ -169,11 +226,17 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
 /** Attempt numbers of the send made after the payer gave their number (after the first ones). */
 const PAYER_ATTEMPT_BASE = 100;
 
+/** One initiation attempt, through the payin's current operator. */
+type Send = (
+  attempt: number,
+  options?: { canFailOver?: boolean; payerGiven?: boolean },
+) => Promise<InitiationAttempt>;
+
 /** Sends the payin once the payer gave their number on our page (same rules as the first send). */
-async function sendAfterPayer(input: PayinWorkflowInput): Promise<InitiationView> {
+async function sendAfterPayer(input: PayinWorkflowInput, send: Send): Promise<InitiationView> {
   let detail = '';
   for (let tries = 1; tries <= MAX_INITIATION_ATTEMPTS; tries++) {
-    const result = await initiatePayin(input.paymentId, PAYER_ATTEMPT_BASE + tries, { payerGiven: true });
+    const result = await send(PAYER_ATTEMPT_BASE + tries, { payerGiven: true });
     if (result.kind === 'initiated') return result;
     detail = result.detail;
     if (result.kind === 'ambiguous') {
@@ -200,7 +263,11 @@ async function sendAfterPayer(input: PayinWorkflowInput): Promise<InitiationView
   );
 }
 
-async function initiateWithRetries(input: PayinWorkflowInput): Promise<InitiationView> {
+async function initiateWithRetries(
+  input: PayinWorkflowInput,
+  send: Send,
+  switchedTo: (operator: string) => void,
+): Promise<InitiationView> {
   const routes = input.routes ?? [input.operator];
   let attempt = 0;
   let detail = '';
@@ -210,13 +277,12 @@ async function initiateWithRetries(input: PayinWorkflowInput): Promise<Initiatio
     if (r > 0) {
       // Failover: nothing reached the previous route that could charge the payer.
       await switchPayinRoute(input.paymentId, operator, detail);
+      switchedTo(operator);
       mirror([{ key: SA.operator, value: operator }]);
     }
     for (let tries = 1; tries <= MAX_INITIATION_ATTEMPTS; tries++) {
       attempt++;
-      const result = more
-        ? await initiatePayin(input.paymentId, attempt, { canFailOver: true })
-        : await initiatePayin(input.paymentId, attempt);
+      const result = more ? await send(attempt, { canFailOver: true }) : await send(attempt);
       if (result.kind === 'initiated') return result;
       detail = routes.length > 1 ? `${operator}: ${result.detail}` : result.detail;
       // A direct payin that may have reached the operator is never sent again, nor elsewhere: the

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_HEARTBEAT_TIMEOUT_MS } from '../lib/timeouts.js';
-import type { NextAction, OperatorStatus, PaymentFailure, PaymentStatus } from '../lib/payments.js';
+import type { CallbackHint } from '../lib/payment-decisions.js';
+import type { NextAction, PaymentFailure, PaymentStatus } from '../lib/payments.js';
 
 /**
  * What the API, the callback intake and the worker share about the payin workflow: its input,
@@ -48,12 +49,7 @@ export interface InitiationView {
   awaitingPayer?: boolean;
 }
 
-/** A verified callback, handed to the workflow as a hint to check the status API now. */
-export interface CallbackHint {
-  callbackId: number;
-  reportedStatus: OperatorStatus;
-  amount?: number;
-}
+export type { CallbackHint } from '../lib/payment-decisions.js';
 
 /** What a payment's workflow answers to the `paymentState` query (the Temporal UI's Queries tab). */
 export interface PaymentState {

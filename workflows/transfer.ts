@@ -15,7 +15,7 @@ import {
 import type { DisbursementActivities } from '../activities/disbursement-activities.js';
 import type { TransferActivities } from '../activities/transfer-activities.js';
 import type { TransferStatus } from '../db/transfers.js';
-import { pollingQueue } from '../lib/task-queues.js';
+import { operatorPollingQueue } from '../lib/task-queues.js';
 import type { PaymentFailure, PaymentStatus } from '../lib/payments.js';
 import { payin } from './payin.js';
 import { payout } from './payout.js';
@@ -145,7 +145,7 @@ export async function transfer(input: TransferWorkflowInput): Promise<TransferOu
     let paid = await runLeg('payout', payoutInput);
     if (paid === 'unknown') {
       await mark('awaiting_resolution', 'payout outcome unknown: looking it up before deciding');
-      paid = await resolveLeg(input.disbursementPaymentId, input);
+      paid = await resolveLeg(payoutInput, input);
       if (paid === 'unknown') {
         await alertNeedsReview(transferId, 'payout outcome still unknown');
         return mark('needs_review', 'the payout outcome could not be established', {
@@ -163,7 +163,7 @@ export async function transfer(input: TransferWorkflowInput): Promise<TransferOu
       const refundInput = await createTransferRefund(transferId, attempt);
       state.refunds.push(refundInput.paymentId);
       let refunded = await runLeg('refund', refundInput);
-      if (refunded === 'unknown') refunded = await resolveLeg(refundInput.paymentId, input);
+      if (refunded === 'unknown') refunded = await resolveLeg(refundInput, input);
       if (refunded === 'succeeded') return mark('refunded', `the sender was refunded (attempt ${attempt})`);
       if (refunded === 'unknown') break;
       if (attempt < attempts) await sleep(`${input.refundRetrySeconds[attempt - 1]} seconds`);
@@ -211,12 +211,17 @@ export async function transfer(input: TransferWorkflowInput): Promise<TransferOu
  * retries of one activity (no history event per look), so that a week of looks every five
  * minutes stays a few events instead of thousands (docs/transfers.md).
  */
-async function resolveLeg(paymentId: string, input: TransferWorkflowInput): Promise<PaymentStatus> {
+async function resolveLeg(
+  leg: { paymentId: string; operator: string },
+  input: TransferWorkflowInput,
+): Promise<PaymentStatus> {
+  const { paymentId } = leg;
   if (patched('resolve-leg-by-activity-retries')) {
     try {
       return await proxyActivities<Pick<DisbursementActivities, 'resolveUnknownDisbursementUntilSettled'>>({
         ...ACTIVITY_TIMEOUTS,
-        taskQueue: pollingQueue(workflowInfo().taskQueue),
+        // Each look asks the leg's operator: under its polling rate limit.
+        taskQueue: operatorPollingQueue(workflowInfo().taskQueue, leg.operator),
         scheduleToCloseTimeout: `${input.resolution.maxWaitSeconds} seconds`,
         retry: {
           initialInterval: `${input.resolution.everySeconds} seconds`,

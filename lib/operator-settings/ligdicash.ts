@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
+  DEFAULT_RATE_LIMIT,
   addressList,
+  callsPerSecond,
   milliseconds,
   seconds,
   url,
@@ -19,6 +21,9 @@ const env = z.object({
   /** The callback is the main channel; polling only catches a lost one, and an unpaid invoice is polled until its deadline. */
   LIGDICASH_POLL_MAX_SECONDS: seconds.default(300),
   LIGDICASH_HTTP_TIMEOUT_MS: milliseconds.default(15_000),
+  /** How fast we call it: sends and confirmations, and background polls (docs/configuration.md). */
+  LIGDICASH_SENDS_PER_SECOND: callsPerSecond.default(DEFAULT_RATE_LIMIT.sendsPerSecond),
+  LIGDICASH_POLLS_PER_SECOND: callsPerSecond.default(DEFAULT_RATE_LIMIT.pollsPerSecond),
   /** Source addresses allowed to post LigdiCash callbacks; empty accepts any (LigdiCash publishes none). */
   LIGDICASH_CALLBACK_ALLOWED_IPS: addressList.default([]),
   /** How long we wait for a LigdiCash payout to end before leaving it `unknown` for reconciliation. */
@@ -72,6 +77,7 @@ export const ligdicash: OperatorDefinition<typeof env, LigdicashSettings> = {
     storeName: context.storeName,
     storeUrl: context.storeWebsiteUrl,
     httpTimeoutMs: e.LIGDICASH_HTTP_TIMEOUT_MS,
+    rateLimit: { sendsPerSecond: e.LIGDICASH_SENDS_PER_SECOND, pollsPerSecond: e.LIGDICASH_POLLS_PER_SECOND },
     timing: {
       payinDeadlineSeconds: e.LIGDICASH_PAYIN_DEADLINE_SECONDS,
       payoutDeadlineSeconds: e.LIGDICASH_PAYOUT_DEADLINE_SECONDS,

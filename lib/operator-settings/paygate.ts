@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
+  DEFAULT_RATE_LIMIT,
   addressList,
+  callsPerSecond,
   flag,
   milliseconds,
   seconds,
@@ -18,6 +20,9 @@ const env = z.object({
   PAYGATE_POLL_INITIAL_SECONDS: seconds.default(5),
   PAYGATE_POLL_MAX_SECONDS: seconds.default(300),
   PAYGATE_HTTP_TIMEOUT_MS: milliseconds.default(15_000),
+  /** How fast we call it: sends and confirmations, and background polls (docs/configuration.md). */
+  PAYGATE_SENDS_PER_SECOND: callsPerSecond.default(DEFAULT_RATE_LIMIT.sendsPerSecond),
+  PAYGATE_POLLS_PER_SECOND: callsPerSecond.default(DEFAULT_RATE_LIMIT.pollsPerSecond),
   PAYGATE_CALLBACK_ALLOWED_IPS: addressList.default([]),
   /**
    * Opt-in to PayGateGlobal's hosted page (method 2) for redirect payins. Unsafe: its URL hands
@@ -62,6 +67,7 @@ export const paygate: OperatorDefinition<typeof env, PaygateSettings> = {
     authToken: e.PAYGATE_AUTH_TOKEN,
     unsafeHostedPage: e.PAYGATE_UNSAFE_HOSTED_PAGE,
     httpTimeoutMs: e.PAYGATE_HTTP_TIMEOUT_MS,
+    rateLimit: { sendsPerSecond: e.PAYGATE_SENDS_PER_SECOND, pollsPerSecond: e.PAYGATE_POLLS_PER_SECOND },
     timing: {
       payinDeadlineSeconds: e.PAYGATE_PAYIN_DEADLINE_SECONDS,
       payoutDeadlineSeconds: e.PAYGATE_PAYOUT_DEADLINE_SECONDS,

@@ -69,6 +69,12 @@ export interface SettingsContext {
 export interface OperatorSettings {
   /** The longest any one HTTP request to it may take. */
   httpTimeoutMs: number;
+  /**
+   * How many calls a second we make to it, across all workers (each is the
+   * `maxTaskQueueActivitiesPerSecond` of one of its task queues, lib/task-queues.ts): sends and
+   * the confirmations a callback triggers, and background polls. Their sum is its whole limit.
+   */
+  rateLimit: { sendsPerSecond: number; pollsPerSecond: number };
   timing: {
     /** How long a payin may stay open before it ends `expired`… */
     payinDeadlineSeconds: number;
@@ -91,6 +97,12 @@ export interface OperatorSettings {
 // Helpers every operator's environment schema uses.
 
 export const seconds = z.coerce.number().positive();
+export const callsPerSecond = z.coerce.number().positive().max(10_000);
+/**
+ * No operator document states a rate limit: these defaults keep us well below what a payment API
+ * usually allows, and above what one machine of ours makes (docs/BENCHMARKS.md).
+ */
+export const DEFAULT_RATE_LIMIT = { sendsPerSecond: 100, pollsPerSecond: 20 } as const;
 export const milliseconds = z.coerce.number().int().positive();
 export const url = z.url();
 const csv = z.string().transform((s) =>

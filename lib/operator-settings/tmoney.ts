@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
+  DEFAULT_RATE_LIMIT,
   addressList,
+  callsPerSecond,
   milliseconds,
   seconds,
   url,
@@ -47,6 +49,9 @@ const env = z.object({
   TMONEY_POLL_INITIAL_SECONDS: seconds.default(5),
   TMONEY_POLL_MAX_SECONDS: seconds.default(30),
   TMONEY_HTTP_TIMEOUT_MS: milliseconds.default(15_000),
+  /** How fast we call it: sends and confirmations, and background polls (docs/configuration.md). */
+  TMONEY_SENDS_PER_SECOND: callsPerSecond.default(DEFAULT_RATE_LIMIT.sendsPerSecond),
+  TMONEY_POLLS_PER_SECOND: callsPerSecond.default(DEFAULT_RATE_LIMIT.pollsPerSecond),
   /**
    * Source addresses allowed to send TMoney notifications (TMoney recommends allowing its address
    * only). Required in production; the development default is this machine.
@@ -135,6 +140,7 @@ export const tmoney: OperatorDefinition<typeof env, TmoneySettings> = {
           }
         : { version: 'v2' },
     httpTimeoutMs: e.TMONEY_HTTP_TIMEOUT_MS,
+    rateLimit: { sendsPerSecond: e.TMONEY_SENDS_PER_SECOND, pollsPerSecond: e.TMONEY_POLLS_PER_SECOND },
     timing: {
       // The push-USSD debit lives as long as we wait for the payer; the online payment as long as its session.
       payinDeadlineSeconds: e.TMONEY_PAYIN_DEADLINE_SECONDS,

@@ -82,7 +82,6 @@ describe('redirect payin', () => {
     expect(found.searchAttributes.MerchantId).toEqual([stack.merchant.id]);
     expect(found.searchAttributes.AmountMinor).toEqual([5000]);
     await recordHistory(stack, created.body.id, 'payin-redirect-succeeded');
-    await recordHistory(stack, created.body.id, 'payin-redirect-succeeded-settle-operator-callbacks');
   });
 
   it('is cancelled by the payer', async () => {
@@ -128,8 +127,10 @@ describe('redirect payin', () => {
     const scheduled = (history.events ?? [])
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((name) => name !== undefined);
-    expect(scheduled.filter((name) => name === 'pollPayinUntilDefinite')).toHaveLength(1);
-    expect(scheduled.filter((name) => name === 'checkPayinStatus')).toHaveLength(1); // the last look at the deadline
+    expect(scheduled.filter((name) => name === 'pollPayinUntilEnded')).toHaveLength(1);
+    // The last look at the deadline, which also records the end: nothing else is scheduled.
+    expect(scheduled.filter((name) => name === 'confirmPayinOutcome')).toHaveLength(1);
+    expect(scheduled).toEqual(['initiatePayin', 'pollPayinUntilEnded', 'confirmPayinOutcome']);
     expect(polls).toBeGreaterThanOrEqual(3);
   });
 

@@ -8,7 +8,7 @@ import { acquireSendLease, getPayment, insertPayment } from '../../db/payments.j
 import { newId } from '../../lib/ids.js';
 import { parseMsisdn } from '../../lib/phone.js';
 import { createLogger } from '../../lib/logger.js';
-import { pollingQueue } from '../../lib/task-queues.js';
+import { operatorPollingQueue, operatorQueue } from '../../lib/task-queues.js';
 import {
   api,
   eventually,
@@ -75,7 +75,7 @@ describe('deadlines', () => {
     const workflowId = `payin-${created.body.id}`;
     await eventually('polling started', async () =>
       (await historyOf(workflowId)).some(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollPayinUntilDefinite',
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollPayinUntilEnded',
       )
         ? true
         : undefined,
@@ -133,7 +133,7 @@ describe('schedules', () => {
 });
 
 describe('task queues', () => {
-  it('polls run on the polling queue, apart from initiations and sends', async () => {
+  it("an operator's calls run on its own task queues, polls apart from sends", async () => {
     const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
       key: stack.merchant.apiKey,
       body: { amount: 1_003, currency: 'XOF' }, // paid, never called back: found by polling
@@ -147,8 +147,11 @@ describe('task queues', () => {
         .filter((a) => a !== null && a !== undefined)
         .map((a) => [a.activityType?.name ?? '', a.taskQueue?.name ?? '']),
     );
-    expect(queues.get('pollPayinUntilDefinite')).toBe(pollingQueue(stack.config.TEMPORAL_TASK_QUEUE));
-    expect(queues.get('initiatePayin')).toBe(stack.config.TEMPORAL_TASK_QUEUE);
+    const main = stack.config.TEMPORAL_TASK_QUEUE;
+    expect(Object.fromEntries(queues)).toEqual({
+      initiatePayin: operatorQueue(main, 'ligdicash'),
+      pollPayinUntilEnded: operatorPollingQueue(main, 'ligdicash'),
+    });
   });
 });
 

@@ -8,9 +8,9 @@ import { createMerchant } from '../../db/merchants.js';
 import { getPayment, insertPayment, listPaymentEvents } from '../../db/payments.js';
 import { createPool, type Pool } from '../../db/pool.js';
 import { loadConfig } from '../../lib/config.js';
-import { operatorTiming } from '../../lib/operators.js';
+import { OPERATORS, operatorTiming } from '../../lib/operators.js';
 import { newId } from '../../lib/ids.js';
-import { pollingQueue } from '../../lib/task-queues.js';
+import { operatorPollingQueue, operatorQueue, pollingQueue } from '../../lib/task-queues.js';
 import { createLogger } from '../../lib/logger.js';
 import { createSandbox, type Sandbox } from '../../sandbox/app.js';
 import { loadSandboxConfig } from '../../sandbox/config.js';
@@ -93,13 +93,17 @@ describe('TMoney online session', () => {
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! },
       activities,
     });
-    // Polls run on their own queue (lib/task-queues.ts).
-    const pollingWorker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: pollingQueue(taskQueue),
-      activities,
-    });
-    const polling = pollingWorker.run();
+    // Operator calls and polls run on queues of their own (lib/task-queues.ts).
+    const queues = [
+      pollingQueue(taskQueue),
+      ...OPERATORS.flatMap((op) => [operatorQueue(taskQueue, op), operatorPollingQueue(taskQueue, op)]),
+    ];
+    const activityWorkers = await Promise.all(
+      queues.map((queue) =>
+        Worker.create({ connection: env.nativeConnection, taskQueue: queue, activities }),
+      ),
+    );
+    const polling = Promise.all(activityWorkers.map((w) => w.run()));
     const input: PayinWorkflowInput = {
       paymentId,
       merchantId: merchant,
@@ -119,7 +123,7 @@ describe('TMoney online session', () => {
       }) as Promise<PayinOutcome>,
     );
     const wallSeconds = (Date.now() - started) / 1000;
-    pollingWorker.shutdown();
+    for (const w of activityWorkers) w.shutdown();
     await polling;
 
     expect(outcome.status).toBe('expired');

@@ -6,7 +6,7 @@ import {
   decideFromStatus,
   nextPollDelay,
   weighCallbacks,
-} from '../../workflows/decisions.js';
+} from '../../lib/payment-decisions.js';
 
 describe('decideFromStatus', () => {
   it('succeeds only when the status API agrees on the amount', () => {

@@ -1,11 +1,18 @@
-import { unconfirmedAmount, type AmountStatement } from '../lib/amount-check.js';
-import type { OperatorStatus, PaymentFailure, PaymentStatus } from '../lib/payments.js';
-import type { CallbackHint } from './shared.js';
+import { unconfirmedAmount, type AmountStatement } from './amount-check.js';
+import type { OperatorStatus, PaymentFailure, PaymentStatus } from './payments.js';
 
 /**
- * Pure decisions of the payment workflows (payin, payout, refund), kept apart so that each rule
- * is tested case by case.
+ * Pure decisions about a payment's outcome (payin, payout, refund), kept apart so that each rule
+ * is tested case by case. Workflow code and the activities that learn an outcome share them: the
+ * activity that asks the operator also decides and records the end (one step instead of three).
  */
+
+/** A verified callback, handed to the workflow as a hint to check the status API now. */
+export interface CallbackHint {
+  callbackId: number;
+  reportedStatus: OperatorStatus;
+  amount?: number;
+}
 
 export interface StatusObservation extends AmountStatement {
   reachable: boolean;
