@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { migrateUp } from '../db/migrate.js';
 import { bundleWorkflows } from '../workers/bundle.js';
@@ -24,11 +24,34 @@ function step(name: string, cmd: string, cmdArgs: string[]): void {
   }
 }
 
+/**
+ * A check that runs while the suite runs (the suite mostly waits on timers and callbacks): its
+ * output is kept and shown at the end, and its failure fails `npm test` like a test's.
+ */
+function backgroundCheck(
+  name: string,
+  cmd: string,
+  cmdArgs: string[],
+): Promise<{ name: string; ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(cmd, cmdArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', (err) => resolve({ name, ok: false, output: `${output}${String(err)}` }));
+    child.on('close', (code) => resolve({ name, ok: code === 0, output }));
+  });
+}
+
 const bin = (name: string) => path.join(ROOT, 'node_modules', '.bin', name);
+const checks: Promise<{ name: string; ok: boolean; output: string }>[] = [];
 if (!quick) {
-  step('type check (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', '.']);
-  step('lint (eslint)', bin('eslint'), ['--max-warnings=0', '.']);
-  step('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']);
+  say('• type check, lint and format (tsc --noEmit, eslint, prettier --check), beside the suite');
+  checks.push(
+    backgroundCheck('type check (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', '.']),
+    backgroundCheck('lint (eslint)', bin('eslint'), ['--max-warnings=0', '.']),
+    backgroundCheck('format (prettier --check)', bin('prettier'), ['--check', '--log-level=warn', '.']),
+  );
   // What production runs: dist/ (its workflow bundle serves the suite too).
   step('build (npm run build: dist/)', process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')]);
 }
@@ -65,5 +88,14 @@ const result = spawnSync(bin('vitest'), ['run', ...vitestArgs], {
 });
 await temporal.stop();
 await postgres.stop();
-say(`• npm test finished in ${Math.round((Date.now() - started) / 1000)} s (exit ${result.status})`);
-process.exit(result.status ?? 1);
+let failedChecks = 0;
+for (const check of await Promise.all(checks)) {
+  if (check.ok) say(`✓ ${check.name}`);
+  else {
+    failedChecks++;
+    say(`✗ ${check.name} failed:\n${check.output}`);
+  }
+}
+const exitCode = failedChecks ? 1 : (result.status ?? 1);
+say(`• npm test finished in ${Math.round((Date.now() - started) / 1000)} s (exit ${exitCode})`);
+process.exit(exitCode);

@@ -88,6 +88,27 @@ type Run = {
 };
 const runReconciliation = (body: Record<string, unknown>) => reconciliationRun<Run>(stack, body);
 
+/**
+ * A payment's discrepancies in a run, read through every page: a whole day's run also reports
+ * every other test file's payments of the day, so the run's first page need not hold this one.
+ */
+async function discrepanciesOf(runId: string, paymentId: string): Promise<Run['discrepancies']['data']> {
+  const found: Run['discrepancies']['data'] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { status: number; body: Run & { discrepancies: { next_cursor: string | null } } } = await api(
+      stack,
+      'GET',
+      `/v1/reconciliation/runs/${runId}?limit=1000${cursor ? `&cursor=${cursor}` : ''}`,
+      { key: TEST_ADMIN_KEY },
+    );
+    expect(page.status).toBe(200);
+    found.push(...page.body.discrepancies.data.filter((d) => d.payment_id === paymentId));
+    cursor = page.body.discrepancies.next_cursor;
+  } while (cursor);
+  return found;
+}
+
 /** The sweep's activity run in this process, its context giving the Temporal client given, with the batch given. */
 function sweepActivities(temporal: Client, batch: number) {
   const activities = createReconciliationActivities({
@@ -249,7 +270,7 @@ describe('amounts the operator does not state never credit', () => {
         to: new Date(Date.now() + 60_000).toISOString(),
       });
       expect(run.status).toBe('completed');
-      const mine = run.discrepancies.data.filter((d) => d.payment_id === created.body.id);
+      const mine = await discrepanciesOf(run.id, created.body.id);
       expect(mine.map((d) => d.class)).toContain('amount_mismatch');
       expect(mine.every((d) => d.resolution === 'open')).toBe(true);
       expect(await balanceOf(optedIn, optedIn.merchant.apiKey)).toMatchObject({ available: 0 });
@@ -341,12 +362,12 @@ describe('payouts', () => {
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const first = await runReconciliation({ operator: 'ligdicash', date: today });
-    const mine = first.discrepancies.data.find((d) => d.payment_id === created.body.id);
+    const [mine] = await discrepanciesOf(first.id, created.body.id);
     expect(mine).toMatchObject({ class: 'missing_on_operator_side', resolution: 'open' });
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 2_009 });
     // The next day's report does not list it either, but LigdiCash cannot say it never executed it.
     const second = await runReconciliation({ operator: 'ligdicash', date: tomorrow });
-    const next = second.discrepancies.data.find((d) => d.payment_id === created.body.id);
+    const [next] = await discrepanciesOf(second.id, created.body.id);
     expect(next).toMatchObject({ class: 'missing_on_operator_side', resolution: 'open' });
     expect(next?.action_reason).toContain('cannot confirm');
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 2_009 });
