@@ -102,8 +102,9 @@ async function buildOurSide(pool: Pool, merchantId: string, n: number): Promise<
   const p = plan(n);
   await pool.query(`DELETE FROM reconciliation_discrepancies`);
   await pool.query(
-    `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, mode, customer, metadata, workflow_id, created_at, updated_at)
-     SELECT 'pay_b' || lpad(i::text, 23, '0'), $1, 'payin', 'succeeded', 1000 + (i % 9000), 'XOF', 'ligdicash', 'redirect', '{}', '{}',
+    // Live payments: the report comes from the live endpoint (the bench's own server), which judges live ones only.
+    `INSERT INTO payments (id, merchant_id, livemode, kind, status, amount, currency, operator, mode, customer, metadata, workflow_id, created_at, updated_at)
+     SELECT 'pay_b' || lpad(i::text, 23, '0'), $1, true, 'payin', 'succeeded', 1000 + (i % 9000), 'XOF', 'ligdicash', 'redirect', '{}', '{}',
             'payin-bench-' || i, $2::timestamptz + make_interval(secs => i % 80000), now()
        FROM generate_series(1, $3) AS i`,
     [merchantId, `${DAY}T00:00:00Z`, n],
@@ -182,6 +183,8 @@ interface BenchResult {
   /** `report`: pulled from the operator; `upload`: the same lines uploaded as an export (read, stored, reconciled). */
   source: 'report' | 'upload';
   lines: number;
+  /** Where the run's time went (copy, classify, carry_resolutions, commit). */
+  phases_ms?: Record<string, number>;
   seconds: number;
   lines_per_second: number;
   peak_rss_mb: number;
@@ -248,8 +251,11 @@ for (const n of sizes) {
     );
     const ok = exact && rows[0]!.stray === 0 && summary.status === 'completed';
     failed ||= !ok;
+    if (summary.phasesMs)
+      process.stdout.write(`  ${source}: phases (ms) ${JSON.stringify(summary.phasesMs)}\n`);
     results.push({
       source,
+      phases_ms: summary.phasesMs,
       lines: summary.linesIngested,
       seconds: +(ms / 1000).toFixed(2),
       lines_per_second: Math.round(summary.linesIngested / (ms / 1000)),

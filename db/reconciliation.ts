@@ -1,4 +1,4 @@
-import readline from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -204,6 +204,29 @@ export async function listDiscrepancies(
   return rows.map(toDiscrepancy);
 }
 
+/**
+ * The open discrepancies of a run that an automatic policy may act on (activities/reconciliation/
+ * policies.ts): a payin the report shows paid that we ended otherwise, and payments of unknown
+ * outcome; never a transfer's leg. The others (most of a large report's) are left for a person
+ * without a look-up each.
+ */
+export async function listPolicyCandidates(
+  db: Queryable,
+  q: { runId: string; limit?: number; afterId?: number },
+): Promise<Discrepancy[]> {
+  const { rows } = await db.query<DiscrepancyRow>(
+    `SELECT d.* FROM reconciliation_discrepancies d JOIN payments p ON p.id = d.payment_id
+      WHERE d.run_id = $1 AND d.resolution = 'open' AND d.class IN ('status_mismatch', 'missing_on_operator_side')
+        AND ($3::bigint IS NULL OR d.id > $3) AND p.transfer_id IS NULL
+        AND (p.status = 'unknown'
+          OR (p.kind = 'payin' AND d.class = 'status_mismatch' AND d.their_status = 'succeeded'
+              AND p.status IN ('expired', 'failed', 'cancelled')))
+      ORDER BY d.id LIMIT $2`,
+    [q.runId, q.limit ?? 1000, q.afterId ?? null],
+  );
+  return rows.map(toDiscrepancy);
+}
+
 function toDiscrepancy(r: DiscrepancyRow): Discrepancy {
   return {
     id: r.id,
@@ -378,28 +401,43 @@ export async function ingestSettlementReport(
   pool: Pool,
   report: { body: Readable; parseLine: (line: string) => StagedLine | null | { error: string } },
   run: SettlementScope,
-): Promise<{ lines: number; counts: Record<string, number> }> {
-  const counter = { lines: 0 };
+): Promise<{ lines: number; counts: Record<string, number>; timingsMs: Record<string, number> }> {
+  const counter = { lines: 0, unreadable: 0 };
+  const timingsMs: Record<string, number> = {};
+  const timed = async <T>(phase: string, step: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await step();
+    } finally {
+      timingsMs[phase] = Math.round(performance.now() - started);
+    }
+  };
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    // The sort and the hash joins over a whole report (a million lines) fit in memory instead of
+    // spilling to disk: for this transaction only.
+    await client.query(`SET LOCAL work_mem = '${CLASSIFY_WORK_MEM}'`);
     await client.query(`CREATE TEMP TABLE recon_lines (
         line_no bigint NOT NULL, our_reference text, operator_reference text, kind text, amount bigint,
         currency text, status text, operator_status text, occurred_at text, error text
       ) ON COMMIT DROP`);
-    await pipeline(
-      Readable.from(copyChunks(report.body, report.parseLine, counter)),
-      client.query(
-        copyFrom(
-          'COPY recon_lines (line_no, our_reference, operator_reference, kind, amount, currency, status, operator_status, occurred_at, error) FROM STDIN',
+    await timed('copy', () =>
+      pipeline(
+        Readable.from(copyChunks(report.body, report.parseLine, counter)),
+        client.query(
+          copyFrom(
+            'COPY recon_lines (line_no, our_reference, operator_reference, kind, amount, currency, status, operator_status, occurred_at, error) FROM STDIN',
+          ),
         ),
       ),
     );
-    const counts = await classifyStagedReport(client, run);
-    const carried = await carryPersonResolutions(client, run.runId);
+    const counts = await timed('classify', () => classifyStagedReport(client, run, timed));
+    counts.unreadable_lines = counter.unreadable;
+    const carried = await timed('carry_resolutions', () => carryPersonResolutions(client, run.runId));
     if (carried) counts.resolved_earlier = carried;
-    await client.query('COMMIT');
-    return { lines: counter.lines, counts };
+    await timed('commit', () => client.query('COMMIT'));
+    return { lines: counter.lines, counts, timingsMs };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     report.body.destroy();
@@ -408,6 +446,9 @@ export async function ingestSettlementReport(
     client.release();
   }
 }
+
+/** Memory for the classification's sort and hash joins (one transaction at a time per run). */
+const CLASSIFY_WORK_MEM = '256MB';
 
 /**
  * A discrepancy a person closed stops being reported as open: the same class found again for the
@@ -429,10 +470,36 @@ async function carryPersonResolutions(client: PoolClient, runId: string): Promis
   return rowCount ?? 0;
 }
 
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
 /** One COPY text-format field: NULL as \N, and the characters COPY reserves escaped. */
 function copyField(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '\\N';
-  return String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  const text = String(v);
+  // Most fields have nothing to escape: one test instead of four replacements.
+  if (!COPY_SPECIAL.test(text)) return text;
+  return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+/**
+ * The lines of a text body (LF or CRLF), as they come: a chunk's last, unfinished line waits
+ * for the next chunk; nothing else is kept.
+ */
+async function* textLines(body: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+      const end = nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      yield text.slice(from, end);
+      from = nl + 1;
+    }
+    rest = text.slice(from);
+  }
+  rest += decoder.end();
+  if (rest) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
 }
 
 /**
@@ -442,28 +509,30 @@ function copyField(v: string | number | null | undefined): string {
 async function* copyChunks(
   body: Readable,
   parseLine: (line: string) => StagedLine | null | { error: string },
-  counter: { lines: number },
+  counter: { lines: number; unreadable: number },
 ) {
-  const lines = readline.createInterface({ input: body, crlfDelay: Infinity });
   async function* rows() {
-    for await (const line of lines) {
+    for await (const line of textLines(body)) {
       const parsed = parseLine(line);
       if (parsed === null) continue;
       const n = ++counter.lines;
-      yield 'error' in parsed
-        ? [n, null, null, null, null, null, null, null, null, parsed.error]
-        : [
-            n,
-            parsed.ourReference,
-            parsed.operatorReference,
-            parsed.kind,
-            parsed.amount,
-            parsed.currency,
-            parsed.status,
-            parsed.operatorStatus,
-            parsed.occurredAt,
-            null,
-          ];
+      if ('error' in parsed) {
+        counter.unreadable++;
+        yield [n, null, null, null, null, null, null, null, null, parsed.error];
+      } else {
+        yield [
+          n,
+          parsed.ourReference,
+          parsed.operatorReference,
+          parsed.kind,
+          parsed.amount,
+          parsed.currency,
+          parsed.status,
+          parsed.operatorStatus,
+          parsed.occurredAt,
+          null,
+        ];
+      }
     }
   }
   yield* copyText(rows());
@@ -475,7 +544,9 @@ export async function* copyText(
 ): AsyncGenerator<string> {
   let chunk = '';
   for await (const fields of rows) {
-    chunk += `${fields.map(copyField).join('\t')}\n`;
+    let row = '';
+    for (let i = 0; i < fields.length; i++) row += (i ? '\t' : '') + copyField(fields[i]);
+    chunk += `${row}\n`;
     if (chunk.length >= 65_536) {
       yield chunk;
       chunk = '';
@@ -489,48 +560,61 @@ const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
 /**
  * Classifies the staged report against our payments of the operator and the period, in set
  * operations, and inserts one discrepancy per finding. Returns the counts per class.
+ *
+ * Three passes: the report's lines joined once with our payments (a line repeated, a line we
+ * have no payment for, another amount, another outcome: one class at most per line), then our
+ * payments of the period once against the report (missing on the operator's side), and once
+ * against the ledger.
  */
-async function classifyStagedReport(client: PoolClient, r: SettlementScope): Promise<Record<string, number>> {
+async function classifyStagedReport(
+  client: PoolClient,
+  r: SettlementScope,
+  timed: <T>(phase: string, step: () => Promise<T>) => Promise<T>,
+): Promise<Record<string, number>> {
   // Booleans only, written as SQL literals: the same filter in every statement below.
   const modes = `(${r.livemodes.map((m) => (m ? 'true' : 'false')).join(', ') || 'NULL'})`;
   const cols = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
-  await client.query(`CREATE TEMP TABLE recon_first ON COMMIT DROP AS
-      SELECT DISTINCT ON (our_reference) * FROM recon_lines WHERE error IS NULL ORDER BY our_reference, line_no`);
-  await client.query('CREATE INDEX ON recon_first (our_reference)');
-  await client.query('ANALYZE recon_first');
-  const counts: Record<string, number> = {};
-  // Statements that read the report only take ($1 run, $2 operator); those that read our period also ($3, $4).
-  const run = async (cls: DiscrepancyClass, sql: string, period: false | 'period' | 'day' = false) => {
-    const res = await client.query(
-      sql,
-      period === 'day'
-        ? [r.runId, r.operator, r.periodStart, r.periodEnd, r.wholeDay === true]
-        : period
-          ? [r.runId, r.operator, r.periodStart, r.periodEnd]
-          : [r.runId, r.operator],
-    );
-    counts[cls] = res.rowCount ?? 0;
+  // Each readable line with its rank among the lines for the same reference (1: the first).
+  await timed('classify_rank', async () => {
+    await client.query(`CREATE TEMP TABLE recon_ranked ON COMMIT DROP AS
+      SELECT our_reference, operator_reference, line_no, amount, status, operator_status,
+             row_number() OVER (PARTITION BY our_reference ORDER BY line_no) AS rank
+        FROM recon_lines WHERE error IS NULL`);
+    await client.query('ANALYZE recon_ranked');
+  });
+  const counts: Record<string, number> = Object.fromEntries(DISCREPANCY_CLASSES.map((c) => [c, 0]));
+  const count = (rows: { class: string; n: number }[]) => {
+    for (const row of rows) counts[row.class] = row.n;
   };
-  await run(
-    'duplicate_line',
-    `INSERT INTO reconciliation_discrepancies ${cols}
-     SELECT $1, $2, 'duplicate_line', p.id, p.merchant_id, l.our_reference, l.operator_reference, l.line_no, p.amount, l.amount, p.status, l.operator_status
-       FROM (SELECT l.*, row_number() OVER (PARTITION BY our_reference ORDER BY line_no) AS rn FROM recon_lines l WHERE error IS NULL) l
-       LEFT JOIN payments p ON p.id = l.our_reference AND p.operator = $2 AND p.livemode IN ${modes}
-      WHERE l.rn > 1`,
+  const byClass = (insert: string) => `WITH found AS (${insert} RETURNING class)
+      SELECT class, count(*)::int AS n FROM found GROUP BY class`;
+
+  const lines = await timed('classify_lines', () =>
+    client.query<{ class: string; n: number }>(
+      byClass(`INSERT INTO reconciliation_discrepancies ${cols}
+     SELECT $1, $2, c.class, c.payment_id, c.merchant_id, c.our_reference, c.operator_reference, c.line_no,
+            c.our_amount, c.amount, c.our_status,
+            CASE WHEN c.class = 'status_mismatch' THEN c.status ELSE c.operator_status END
+       FROM (SELECT l.*, p.id AS payment_id, p.merchant_id, p.amount AS our_amount, p.status AS our_status,
+                    CASE
+                      WHEN l.rank > 1 THEN 'duplicate_line'
+                      WHEN p.id IS NULL THEN CASE WHEN l.status = 'succeeded' THEN 'missing_on_our_side' END
+                      WHEN l.amount <> p.amount THEN CASE WHEN l.status <> 'pending' THEN 'amount_mismatch' END
+                      WHEN l.amount = p.amount
+                       AND ((l.status = 'succeeded' AND p.status NOT IN ${MONEY_MOVED})
+                         OR (l.status IN ('failed', 'cancelled', 'expired')
+                             AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown'))) THEN 'status_mismatch'
+                    END AS class
+               FROM recon_ranked l
+               LEFT JOIN payments p ON p.id = l.our_reference AND p.operator = $2 AND p.livemode IN ${modes}) c
+      WHERE c.class IS NOT NULL`),
+      [r.runId, r.operator],
+    ),
   );
-  await run(
-    'missing_on_our_side',
-    `INSERT INTO reconciliation_discrepancies ${cols}
-     SELECT $1, $2, 'missing_on_our_side', NULL, NULL, f.our_reference, f.operator_reference, f.line_no, NULL, f.amount, NULL, f.operator_status
-       FROM recon_first f
-      WHERE f.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = f.our_reference AND p.operator = $2
-                                                                   AND p.livemode IN ${modes})
-       `,
-  );
-  await run(
-    'missing_on_operator_side',
-    `INSERT INTO reconciliation_discrepancies ${cols}
+  count(lines.rows);
+  const missing = await timed('classify_missing', () =>
+    client.query<{ class: string; n: number }>(
+      byClass(`INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'missing_on_operator_side', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
        FROM payments p
       WHERE p.operator = $2 AND p.livemode IN ${modes}
@@ -539,42 +623,25 @@ async function classifyStagedReport(client: PoolClient, r: SettlementScope): Pro
           -- executed (and reported) on this day.
           OR ($5 AND p.kind IN ('payout', 'refund') AND p.status = 'unknown'
               AND p.created_at >= $3::timestamptz - interval '1 day' AND p.created_at < $3))
-        AND NOT EXISTS (SELECT 1 FROM recon_first f WHERE f.our_reference = p.id)`,
-    'day',
+        AND NOT EXISTS (SELECT 1 FROM recon_ranked f WHERE f.our_reference = p.id)`),
+      [r.runId, r.operator, r.periodStart, r.periodEnd, r.wholeDay === true],
+    ),
   );
-  await run(
-    'amount_mismatch',
-    `INSERT INTO reconciliation_discrepancies ${cols}
-     SELECT $1, $2, 'amount_mismatch', p.id, p.merchant_id, p.id, f.operator_reference, f.line_no, p.amount, f.amount, p.status, f.operator_status
-       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2 AND p.livemode IN ${modes}
-      WHERE f.amount <> p.amount AND f.status <> 'pending'`,
-  );
-  await run(
-    'status_mismatch',
-    `INSERT INTO reconciliation_discrepancies ${cols}
-     SELECT $1, $2, 'status_mismatch', p.id, p.merchant_id, p.id, f.operator_reference, f.line_no, p.amount, f.amount, p.status, f.status
-       FROM recon_first f JOIN payments p ON p.id = f.our_reference AND p.operator = $2 AND p.livemode IN ${modes}
-      WHERE f.amount = p.amount
-        AND ((f.status = 'succeeded' AND p.status NOT IN ${MONEY_MOVED})
-          OR (f.status IN ('failed', 'cancelled', 'expired') AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown')))
-       `,
-  );
-  await run(
-    'ledger_mismatch',
-    `INSERT INTO reconciliation_discrepancies ${cols}
+  count(missing.rows);
+  const ledger = await timed('classify_ledger', () =>
+    client.query<{ class: string; n: number }>(
+      byClass(`INSERT INTO reconciliation_discrepancies ${cols}
      SELECT $1, $2, 'ledger_mismatch', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
        FROM payments p
       WHERE p.operator = $2 AND p.livemode IN ${modes} AND p.created_at >= $3 AND p.created_at < $4
         AND ((p.kind = 'payin' AND p.status IN ${MONEY_MOVED}
               AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.credits_payment))
           OR (p.kind IN ('payout', 'refund') AND p.status = 'succeeded'
-              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture')))`,
-    'period',
+              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture')))`),
+      [r.runId, r.operator, r.periodStart, r.periodEnd],
+    ),
   );
-  const unreadable = await client.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM recon_lines WHERE error IS NOT NULL',
-  );
-  counts.unreadable_lines = unreadable.rows[0]!.n;
+  count(ledger.rows);
   return counts;
 }
 

@@ -25,6 +25,8 @@ export interface RunSummary {
   linesIngested: number;
   summary: Record<string, number>;
   error?: string;
+  /** How long each phase of a settlement run took (copy, classify, …), for operations and benchmarks. */
+  phasesMs?: Record<string, number>;
   /**
    * Refunds the late-success policy decided: the reconciliation workflow starts each as its child
    * (ABANDON), so that activities start no workflow themselves.

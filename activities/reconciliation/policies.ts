@@ -2,7 +2,7 @@ import { feeReturnPosting, payinSucceededPosting, post } from '../../db/ledger.j
 import { lateSuccessPolicy } from '../../db/merchants.js';
 import { applyTransition, getPayment, insertPayment, type PaymentRecord } from '../../db/payments.js';
 import {
-  listDiscrepancies,
+  listPolicyCandidates,
   missingFromEarlierReport,
   noteDiscrepancy,
   resolveDiscrepancy,
@@ -214,21 +214,13 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
 
   /** The discrepancies a policy may resolve, a page at a time (a report may produce many). */
   async function* policyCandidates(runId: string): AsyncGenerator<Discrepancy> {
-    for (const cls of ['status_mismatch', 'missing_on_operator_side'] as const) {
-      let afterId: number | undefined;
-      for (;;) {
-        // A discrepancy a person already closed (carried from an earlier run) is theirs: no policy acts on it.
-        const page = await listDiscrepancies(pool, {
-          runId,
-          class: cls,
-          resolution: 'open',
-          limit: 1000,
-          afterId,
-        });
-        if (page.length === 0) break;
-        yield* page;
-        afterId = page[page.length - 1]!.id;
-      }
+    // A discrepancy a person already closed (carried from an earlier run) is theirs: no policy acts on it.
+    let afterId: number | undefined;
+    for (;;) {
+      const page = await listPolicyCandidates(pool, { runId, limit: 1000, afterId });
+      if (page.length === 0) break;
+      yield* page;
+      afterId = page[page.length - 1]!.id;
     }
   }
 

@@ -72,7 +72,7 @@ export function createSettlementReconciliation(
         refundsToStart: [],
       };
     }
-    const { lines, counts } = await ingestSettlementReport(
+    const { lines, counts, timingsMs } = await ingestSettlementReport(
       pool,
       { body: opened.body, parseLine: opened.parseLine },
       {
@@ -84,7 +84,9 @@ export function createSettlementReconciliation(
         livemodes: deps.settlementModes(r.operator),
       },
     );
+    const policiesStarted = performance.now();
     const { done: resolved, refunds } = await policies.applyPolicies(r.runId, start);
+    timingsMs.policies = Math.round(performance.now() - policiesStarted);
     const summary = {
       lines: lines,
       ...counts,
@@ -92,10 +94,17 @@ export function createSettlementReconciliation(
     };
     await finishRun(pool, { id: r.runId, status: 'completed', linesIngested: lines, summary });
     log.info(
-      { runId: r.runId, operator: r.operator, from: start, to: end, ...summary },
+      { runId: r.runId, operator: r.operator, from: start, to: end, ...summary, timingsMs },
       'settlement reconciliation done',
     );
-    return { runId: r.runId, status: 'completed', linesIngested: lines, summary, refundsToStart: refunds };
+    return {
+      runId: r.runId,
+      status: 'completed',
+      linesIngested: lines,
+      summary,
+      phasesMs: timingsMs,
+      refundsToStart: refunds,
+    };
   }
 
   /** The operator's own report for the period, read by its adapter. */
