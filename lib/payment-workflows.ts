@@ -48,6 +48,11 @@ export interface PayinWorkflowInput {
    * was sent that could charge the payer (failover). Absent: `operator` only.
    */
   routes?: string[];
+  /**
+   * The workflow's shape, fixed at its start (workflows/payin.ts): 2 for every payin started from
+   * this version on. Absent in payins started before, which replay as they ran.
+   */
+  shape?: 2;
 }
 
 export interface DisbursementWorkflowInput {
@@ -108,6 +113,7 @@ export function payinWorkflowInput(
     poll: timing.poll,
     // Only a payin never sent anywhere fails over (the workflow checks each step).
     ...(routes && routes.length > 1 ? { routes: [...routes] } : {}),
+    shape: 2,
   };
 }
 
