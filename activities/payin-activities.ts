@@ -1,14 +1,14 @@
 import type { OperatorAdapters } from '../operators/registry.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { latestTrustedCallback } from '../db/callbacks.js';
-import { circuitOf, isOperatorDown } from '../db/operator-health.js';
+import { circuitOf } from '../db/operator-health.js';
 import {
   applyTransition,
   forgetPayinOtp,
   rememberPayerPhone,
   switchPaymentOperator,
-  readPayinOtp,
   recordInitiationAttempt,
+  type ClaimedSend,
   type PaymentRecord,
   type Transition,
 } from '../db/payments.js';
@@ -21,7 +21,7 @@ import { payinSucceededPosting, post } from '../db/ledger.js';
 import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { ParsedCallback } from '../operators/types.js';
 import { paymentAccess, recordSendOutcome } from './payment-access.js';
-import { withSendLease } from './send-lease.js';
+import { sendLeasesByCircuit, withClaimedSend } from './send-lease.js';
 import { definiteOrRetry, scrubUrls, type Confirmation, type StatusCheck } from './status-checks.js';
 import { settleWeighedCallbacks } from './callback-activities.js';
 import {
@@ -86,6 +86,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
   const { pool } = deps;
 
   const { loadPayment, adapterFor: operatorFor, paymentLog: log } = paymentAccess(deps);
+  const sendLeases = sendLeasesByCircuit(deps.operators);
 
   /**
    * Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1).
@@ -116,16 +117,17 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     }
     // The payer's number stays out of workflow histories: it goes straight to the payment.
     const { raw: _raw, payerPhone, ...rest } = report;
-    if (payerPhone) await rememberPayerPhone(pool, paymentId, payerPhone);
+    if (payerPhone && !payment.customer.phone) await rememberPayerPhone(pool, paymentId, payerPhone);
     return rest.operatorMessage ? { ...rest, operatorMessage: scrubUrls(rest.operatorMessage) } : rest;
   }
 
+  /** Sends a payin the activity holds the send lease of (claimed: its row read under the lease). */
   async function sendPayin(
-    paymentId: string,
+    { payment, otp: pendingOtp, circuitOpen }: ClaimedSend,
     attempt: number,
     options: { canFailOver?: boolean; payerGiven?: boolean },
   ): Promise<InitiationAttempt> {
-    const payment = await loadPayment(paymentId);
+    const paymentId = payment.id;
     // The send after the payer gave their number on our page: only while nothing was sent yet.
     const afterPayer = options.payerGiven === true;
     const sendable = afterPayer
@@ -133,7 +135,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       : payment.status === 'created';
     if (!sendable) return viewOf(payment);
     const operator = operatorFor(payment);
-    if (await isOperatorDown(pool, circuitOf(payment.operator, payment.livemode))) {
+    if (circuitOpen) {
       return { kind: 'route_down', detail: `${payment.operator} is marked down (circuit open)` };
     }
     const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
@@ -143,7 +145,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
         detail: `attempt ${attempt} may already have reached ${payment.operator}`,
       };
     }
-    const otp = payment.mode === 'direct' ? await readPayinOtp(pool, paymentId) : undefined;
+    const otp = payment.mode === 'direct' ? pendingOtp : undefined;
     const outcome = await operator.initiatePayin({
       paymentId,
       requestId: operatorRequestId(paymentId, attempt),
@@ -226,10 +228,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       attempt: number,
       options: { canFailOver?: boolean; payerGiven?: boolean } = {},
     ): Promise<InitiationAttempt> {
-      const payment = await loadPayment(paymentId);
-      return withSendLease(pool, paymentId, operatorFor(payment).worstCaseCallMs, () =>
-        sendPayin(paymentId, attempt, options),
-      );
+      return withClaimedSend(pool, paymentId, sendLeases, (claimed) => sendPayin(claimed, attempt, options));
     },
 
     checkPayinStatus,

@@ -1,8 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
-import { acquireSendLease, releaseSendLease } from '../db/payments.js';
+import { circuitOf } from '../db/operator-health.js';
+import { acquireSendLease, claimSend, releaseSendLease, type ClaimedSend } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import { sendLeaseMs } from '../lib/timeouts.js';
+import type { OperatorAdapters } from '../operators/registry.js';
 
 /**
  * Runs one send of a payment to its operator under a database lease, so that two attempts of
@@ -17,19 +19,62 @@ export async function withSendLease<T>(
   worstCaseCallMs: number,
   send: () => Promise<T>,
 ): Promise<T> {
-  const info = Context.current().info;
-  const owner = `${info.workflowExecution?.runId ?? '-'}:${info.activityId}:${info.attempt}`;
-  const forMs = sendLeaseMs(worstCaseCallMs);
-  if (!(await acquireSendLease(pool, paymentId, owner, forMs))) {
-    throw ApplicationFailure.create({
-      type: 'SendInFlight',
-      message: `an earlier attempt to send ${paymentId} may still be in flight`,
-      category: ApplicationFailureCategory.BENIGN,
-    });
-  }
+  const owner = leaseOwner();
+  if (!(await acquireSendLease(pool, paymentId, owner, sendLeaseMs(worstCaseCallMs))))
+    throw sendInFlight(paymentId);
   try {
     return await send();
   } finally {
     await releaseSendLease(pool, paymentId, owner).catch(() => undefined);
   }
+}
+
+/**
+ * withSendLease for a send that reads the payment, its OTP and its operator's circuit: taken and
+ * read in one statement (db/payments.ts claimSend), the row read being the one under the lease.
+ */
+export async function withClaimedSend<T>(
+  pool: Pool,
+  paymentId: string,
+  leaseMs: Record<string, number>,
+  send: (claimed: ClaimedSend) => Promise<T>,
+): Promise<T> {
+  const owner = leaseOwner();
+  const claimed = await claimSend(pool, paymentId, owner, leaseMs);
+  if (claimed === 'absent')
+    throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+  if (claimed === 'held') throw sendInFlight(paymentId);
+  try {
+    return await send(claimed);
+  } finally {
+    await releaseSendLease(pool, paymentId, owner).catch(() => undefined);
+  }
+}
+
+/** Each operator circuit's send lease (db/operator-health.ts circuitOf), for withClaimedSend. */
+export function sendLeasesByCircuit(operators: OperatorAdapters): Record<string, number> {
+  const leases: Record<string, number> = {};
+  for (const [livemode, adapters] of [
+    [true, operators.live],
+    [false, operators.test],
+  ] as const) {
+    for (const adapter of Object.values(adapters)) {
+      leases[circuitOf(adapter.name, livemode)] = sendLeaseMs(adapter.worstCaseCallMs);
+    }
+  }
+  return leases;
+}
+
+/** One activity attempt: a retry of the same attempt (after its worker died) is the same owner. */
+function leaseOwner(): string {
+  const info = Context.current().info;
+  return `${info.workflowExecution?.runId ?? '-'}:${info.activityId}:${info.attempt}`;
+}
+
+function sendInFlight(paymentId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'SendInFlight',
+    message: `an earlier attempt to send ${paymentId} may still be in flight`,
+    category: ApplicationFailureCategory.BENIGN,
+  });
 }

@@ -46,6 +46,26 @@ function refused(key: ApiKey | undefined): Problem | undefined {
 }
 
 /**
+ * Merchants as every request reads them (id, name, creation: never changed once made), kept per
+ * database pool after the first read instead of a query per request.
+ */
+const knownMerchants = new WeakMap<AuthDeps['pool'], Map<string, Merchant>>();
+const KNOWN_MERCHANTS_MAX = 10_000;
+
+async function merchantOf(pool: AuthDeps['pool'], id: string): Promise<Merchant | undefined> {
+  let known = knownMerchants.get(pool);
+  if (!known) knownMerchants.set(pool, (known = new Map<string, Merchant>()));
+  const cached = known.get(id);
+  if (cached) return cached;
+  const merchant = await getMerchant(pool, id);
+  if (merchant) {
+    if (known.size >= KNOWN_MERCHANTS_MAX) known.clear();
+    known.set(id, merchant);
+  }
+  return merchant;
+}
+
+/**
  * Who sends an `Authorization: Bearer …` header: an API key (`sk_test_…`, `sk_live_…`) or an
  * OAuth access token issued for one; 401 when missing, unknown, revoked or expired. A revoked
  * key's tokens stop working with it (each request reads the key).
@@ -73,7 +93,7 @@ export async function principalOfAuthorization(
   }
   const problem = refused(key);
   if (problem || !key) throw problem ?? new Problem('unauthenticated');
-  const merchant = await getMerchant(deps.pool, key.merchantId);
+  const merchant = await merchantOf(deps.pool, key.merchantId);
   if (!merchant) throw new Problem('unauthenticated', 'This API key is unknown');
   // last_used_at is kept to the minute: no write at all while the one we read is recent.
   if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {

@@ -91,8 +91,8 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
           currency: body.currency,
           amount: body.amount,
         });
-        await inTransaction(pool, async (client) => {
-          const inserted = await insertPayment(client, {
+        const inserted = await inTransaction(pool, async (client) => {
+          const payment = await insertPayment(client, {
             id: paymentId,
             merchantId: merchant.id,
             livemode: merchant.livemode,
@@ -117,10 +117,13 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             deadlineAt: paymentDeadline(timing, 'payin'),
             workflowId: payinWorkflowId(paymentId),
           });
-          if (inserted && body.otp) await storePayinOtp(client, paymentId, body.otp);
+          if (payment && body.otp) await storePayinOtp(client, paymentId, body.otp);
+          return payment;
         });
         req.log = req.log.child({ paymentId, workflowId: payinWorkflowId(paymentId) });
-        const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payin', merchant.livemode))!;
+        // Created now, or by an earlier try of the same request (read back).
+        const stored =
+          inserted ?? (await getMerchantPayment(pool, merchant.id, paymentId, 'payin', merchant.livemode))!;
         const started = await startPayin(temporal, config, stored, routes);
         if (started === 'unavailable') {
           throw new Problem(

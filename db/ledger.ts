@@ -48,32 +48,62 @@ function accountCode(ref: AccountRef): string {
 
 /** Finds or opens an account. Merchant accounts are credit-normal liabilities with a tracked balance. */
 export async function accountId(db: Queryable, ref: AccountRef): Promise<number> {
-  const code = accountCode(ref);
-  const found = await db.query<{ id: number }>(
-    'SELECT id FROM ledger_accounts WHERE livemode = $1 AND code = $2',
-    [ref.livemode, code],
-  );
-  if (found.rows[0]) return found.rows[0].id;
-  const merchant = ref.kind === 'merchant_available' || ref.kind === 'merchant_held';
-  // Merchant balances and a transfer's transit money are never negative: their balance is tracked and checked.
-  const tracked = merchant || ref.kind === 'transfer_transit';
-  const inserted = await db.query<{ id: number }>(
-    `INSERT INTO ledger_accounts (code, kind, merchant_id, operator, currency, normal_side, track_balance, livemode)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (livemode, code) DO UPDATE SET code = EXCLUDED.code
-     RETURNING id`,
+  return (await accountIds(db, [ref])).get(accountCode(ref))!;
+}
+
+/**
+ * Finds or opens accounts of one mode, in one statement: the ids by account code. An account
+ * another transaction opens meanwhile is found by the insert's conflict, not missed.
+ */
+async function accountIds(db: Queryable, refs: AccountRef[]): Promise<Map<string, number>> {
+  const livemode = refs[0]!.livemode;
+  if (refs.some((r) => r.livemode !== livemode))
+    throw new Error('a posting never mixes test and live accounts');
+  const wanted = new Map(refs.map((ref) => [accountCode(ref), ref]));
+  const columns = { code: [] as string[], kind: [] as string[], merchant: [] as (string | null)[] };
+  const more = {
+    operator: [] as (string | null)[],
+    currency: [] as string[],
+    side: [] as string[],
+    tracked: [] as boolean[],
+  };
+  for (const [code, ref] of wanted) {
+    const merchant = ref.kind === 'merchant_available' || ref.kind === 'merchant_held';
+    columns.code.push(code);
+    columns.kind.push(ref.kind);
+    columns.merchant.push(merchant ? ref.merchantId : null);
+    more.operator.push(ref.kind === 'operator_clearing' ? ref.operator : null);
+    more.currency.push(ref.currency);
+    more.side.push(ref.kind === 'operator_clearing' ? 'debit' : 'credit');
+    // Merchant balances and a transfer's transit money are never negative: their balance is tracked and checked.
+    more.tracked.push(merchant || ref.kind === 'transfer_transit');
+  }
+  const { rows } = await db.query<{ id: number; code: string }>(
+    `WITH wanted AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+                  AS w(code, kind, merchant_id, operator, currency, normal_side, track_balance)),
+     found AS (SELECT a.id, a.code FROM ledger_accounts a JOIN wanted w ON a.code = w.code WHERE a.livemode = $8),
+     opened AS (
+       INSERT INTO ledger_accounts (code, kind, merchant_id, operator, currency, normal_side, track_balance, livemode)
+       SELECT w.code, w.kind, w.merchant_id, w.operator, w.currency, w.normal_side, w.track_balance, $8
+         FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.code = w.code)
+       ON CONFLICT (livemode, code) DO UPDATE SET code = EXCLUDED.code
+       RETURNING id, code)
+     SELECT id, code FROM found UNION ALL SELECT id, code FROM opened`,
     [
-      code,
-      ref.kind,
-      merchant ? ref.merchantId : null,
-      ref.kind === 'operator_clearing' ? ref.operator : null,
-      ref.currency,
-      ref.kind === 'operator_clearing' ? 'debit' : 'credit',
-      tracked,
-      ref.livemode,
+      columns.code,
+      columns.kind,
+      columns.merchant,
+      more.operator,
+      more.currency,
+      more.side,
+      more.tracked,
+      livemode,
     ],
   );
-  return inserted.rows[0]!.id;
+  const ids = new Map(rows.map((r) => [r.code, Number(r.id)]));
+  for (const code of wanted.keys()) if (!ids.has(code)) throw new Error(`ledger account ${code} not found`);
+  return ids;
 }
 
 export interface Posting {
@@ -100,27 +130,37 @@ export async function post(client: PoolClient, p: Posting | undefined): Promise<
   const lines = p.lines.filter((l) => l.amount !== 0);
   const total = lines.reduce((sum, l) => sum + l.amount, 0);
   if (total !== 0) throw new Error(`posting ${p.step} for ${p.paymentId} does not balance (${total})`);
-  const entry = await client.query<{ id: number }>(
-    `INSERT INTO journal_entries (payment_id, step, description, credits_payment) VALUES ($1, $2, $3, $4)
-     ON CONFLICT DO NOTHING RETURNING id`,
-    [p.paymentId, p.step, p.description, p.credit === true],
+  if (lines.length === 0) throw new Error(`posting ${p.step} for ${p.paymentId} has no lines`);
+  const ids = await accountIds(
+    client,
+    lines.map((l) => l.account),
   );
-  const entryId = entry.rows[0]?.id;
-  if (entryId === undefined) return false;
-  // One query at a time: a pg client does not run queries concurrently (pg@9 refuses to queue them).
-  const resolved: { id: number; currency: string; amount: number }[] = [];
-  for (const l of lines) {
-    resolved.push({ id: await accountId(client, l.account), currency: l.account.currency, amount: l.amount });
-  }
   // Accounts are touched in id order so that concurrent postings cannot deadlock.
-  resolved.sort((a, b) => a.id - b.id);
+  const resolved = lines
+    .map((l) => ({ id: ids.get(accountCode(l.account))!, currency: l.account.currency, amount: l.amount }))
+    .sort((a, b) => a.id - b.id);
   try {
-    for (const line of resolved) {
-      await client.query(
-        'INSERT INTO ledger_lines (entry_id, account_id, currency, amount) VALUES ($1, $2, $3, $4)',
-        [entryId, line.id, line.currency, line.amount],
-      );
-    }
+    // The entry and its lines in one statement (the lines in account order); none when the
+    // entry was posted already.
+    const posted = await client.query(
+      `WITH entry AS (
+         INSERT INTO journal_entries (payment_id, step, description, credits_payment) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING RETURNING id)
+       INSERT INTO ledger_lines (entry_id, account_id, currency, amount)
+       SELECT entry.id, l.account_id, l.currency, l.amount
+         FROM entry, unnest($5::bigint[], $6::text[], $7::bigint[]) WITH ORDINALITY AS l(account_id, currency, amount, n)
+        ORDER BY l.n`,
+      [
+        p.paymentId,
+        p.step,
+        p.description,
+        p.credit === true,
+        resolved.map((l) => l.id),
+        resolved.map((l) => l.currency),
+        resolved.map((l) => l.amount),
+      ],
+    );
+    return (posted.rowCount ?? 0) > 0;
   } catch (err) {
     // The caller's transaction is aborted either way; name the one failure a merchant must hear about.
     if ((err as { constraint?: string }).constraint === 'merchant_balance_not_negative') {
@@ -128,7 +168,6 @@ export async function post(client: PoolClient, p: Posting | undefined): Promise<
     }
     throw err;
   }
-  return true;
 }
 
 // ------------------------------------------------------------------ the posting table

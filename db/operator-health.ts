@@ -40,9 +40,11 @@ export async function recordOperatorOutcome(
   o: { operator: string; ok: boolean; detail?: string; threshold: number; cooldownSeconds: number },
 ): Promise<void> {
   if (o.ok) {
+    // A healthy operator's row is left alone (an absent row is a closed circuit): every payin of
+    // every merchant answers here, and a write each would queue them all on one row lock.
     await db.query(
-      `INSERT INTO operator_health (operator) VALUES ($1)
-       ON CONFLICT (operator) DO UPDATE SET consecutive_failures = 0, open_until = NULL, updated_at = now()`,
+      `UPDATE operator_health SET consecutive_failures = 0, open_until = NULL, updated_at = now()
+        WHERE operator = $1 AND (consecutive_failures <> 0 OR open_until IS NOT NULL)`,
       [o.operator],
     );
     return;

@@ -146,8 +146,14 @@ export interface NewPayment {
   workflowId: string;
 }
 
-/** Inserts a payment in `created` with its first event; a second call with the same id is a no-op. */
-export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promise<boolean> {
+/**
+ * Inserts a payment in `created` with its first event and returns it; a second call with the same
+ * id is a no-op and returns undefined.
+ */
+export async function insertPayment(
+  db: Pool | PoolClient,
+  p: NewPayment,
+): Promise<PaymentRecord | undefined> {
   // The payment, its first transition and the merchant's event are one fact: one transaction.
   if (!('release' in db)) return inTransaction(db, (client) => insertPayment(client, p));
   const inserted = await db.query<PaymentRow>(
@@ -180,14 +186,15 @@ export async function insertPayment(db: Pool | PoolClient, p: NewPayment): Promi
     ],
   );
   const row = inserted.rows[0];
-  if (!row) return false;
+  if (!row) return undefined;
   await db.query(
     `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
      VALUES ($1, 'create', NULL, 'created', 'api', 'created by the merchant')`,
     [p.id],
   );
-  await recordPaymentEvent(db, toRecord(row), 'create');
-  return true;
+  const payment = toRecord(row);
+  await recordPaymentEvent(db, payment, 'create');
+  return payment;
 }
 
 export async function getPayment(db: Queryable, id: string): Promise<PaymentRecord | undefined> {
@@ -331,24 +338,27 @@ export async function applyTransition(
   post?: (client: PoolClient, payment: PaymentRecord) => Promise<void>,
 ): Promise<TransitionResult> {
   return inTransaction(pool, async (client) => {
-    const current = await client.query<PaymentRow>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [
-      t.paymentId,
-    ]);
-    const row = current.rows[0];
-    if (!row) throw new Error(`payment ${t.paymentId} does not exist`);
-    const seen = await client.query('SELECT 1 FROM payment_events WHERE payment_id = $1 AND step = $2', [
-      t.paymentId,
-      t.step,
-    ]);
-    if (seen.rowCount) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
+    // The row, locked, and whether this step was recorded already (read under the lock).
+    const current = await client.query<PaymentRow & { step_recorded: boolean }>(
+      `SELECT p.*, EXISTS (SELECT 1 FROM payment_events e WHERE e.payment_id = p.id AND e.step = $2) AS step_recorded
+         FROM payments p WHERE p.id = $1 FOR UPDATE OF p`,
+      [t.paymentId, t.step],
+    );
+    const found = current.rows[0];
+    if (!found) throw new Error(`payment ${t.paymentId} does not exist`);
+    const { step_recorded: stepRecorded, ...row } = found;
+    if (stepRecorded) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
     const sameStatus = row.status === t.to;
     if (!sameStatus && !canTransition(row.status, t.to, row.kind)) {
       return { applied: false, reason: 'not_allowed', payment: toRecord(row) };
     }
-    await client.query(
+    // A concurrent transaction that recorded the same step while this one waited for the lock is
+    // not in the snapshot the check above read: the conflict says it.
+    const recorded = await client.query(
       `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason, operator_status,
                                    operator_message, operator_data, callback_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (payment_id, step) DO NOTHING`,
       [
         t.paymentId,
         t.step,
@@ -362,6 +372,7 @@ export async function applyTransition(
         t.callbackId ?? null,
       ],
     );
+    if (!recorded.rowCount) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
     const updated = await client.query<PaymentRow>(
       `UPDATE payments
           SET status = $2,
@@ -538,6 +549,51 @@ export async function acquireSendLease(
     [paymentId, owner, forMs],
   );
   return rowCount === 1;
+}
+
+/** A payment claimed for a send (claimSend): the row under the lease, what the send needs with it. */
+export interface ClaimedSend {
+  payment: PaymentRecord;
+  /** The OTP the payer gave for this payin, if one waits (single use: forget it after the send). */
+  otp?: string;
+  /** Whether the operator's circuit in the payment's mode is open now (db/operator-health.ts). */
+  circuitOpen: boolean;
+}
+
+/**
+ * acquireSendLease and what a send reads once it holds the lease, in one statement: the payment
+ * as it is under the lease, the payer's OTP, and its operator's circuit. `leaseMs` gives the
+ * lease per circuit (db/operator-health.ts circuitOf: `operator`, or `operator:test` in test
+ * mode); a circuit it does not name gets the longest. `held` when another attempt holds the
+ * lease, `absent` when there is no such payment.
+ */
+export async function claimSend(
+  db: Queryable,
+  paymentId: string,
+  owner: string,
+  leaseMs: Record<string, number>,
+): Promise<ClaimedSend | 'held' | 'absent'> {
+  const longest = Math.max(...Object.values(leaseMs));
+  const { rows } = await db.query<PaymentRow & { pending_otp: string | null; circuit_open: boolean }>(
+    `WITH claimed AS (
+       UPDATE payments
+          SET send_lease_until = now() + make_interval(secs => COALESCE(
+                ($3::jsonb ->> (operator || CASE WHEN livemode THEN '' ELSE ':test' END))::double precision,
+                $4::double precision) / 1000),
+              send_lease_owner = $2
+        WHERE id = $1 AND (send_lease_until IS NULL OR send_lease_until < now() OR send_lease_owner = $2)
+        RETURNING *)
+     SELECT c.*, a.otp AS pending_otp,
+            COALESCE(h.open_until > now(), false) AS circuit_open
+       FROM claimed c
+       LEFT JOIN payin_authorisations a ON a.payment_id = c.id
+       LEFT JOIN operator_health h ON h.operator = c.operator || CASE WHEN c.livemode THEN '' ELSE ':test' END`,
+    [paymentId, owner, JSON.stringify(leaseMs), longest],
+  );
+  const row = rows[0];
+  if (!row) return (await getPayment(db, paymentId)) ? 'held' : 'absent';
+  const { pending_otp: otp, circuit_open: circuitOpen, ...paymentRow } = row;
+  return { payment: toRecord(paymentRow), ...(otp ? { otp } : {}), circuitOpen };
 }
 
 /** Gives the right back, if this owner still holds it. */

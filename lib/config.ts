@@ -168,7 +168,7 @@ const envSchema = z.object({
    * publishes the events of many payments (fewer statements and delivery workflows), at the cost
    * of this much delivery lag.
    */
-  EVENT_PUBLISH_GATHER_MS: z.coerce.number().int().min(0).max(1_000).default(25),
+  EVENT_PUBLISH_GATHER_MS: z.coerce.number().int().min(0).max(1_000).default(100),
   /** Whether this worker publishes events and starts their deliveries (one or more may). */
   EVENT_PUBLISHER_ENABLED: z
     .enum(['true', 'false'])
