@@ -24,6 +24,7 @@
  *
  *   npm run chaos                              # 120 s of traffic and kills
  *   npm run chaos -- --seconds 60 --seed 7 --json
+ *   npm run chaos -- --workers 2 --apis 2        # every process of each killed in turn
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,13 +46,19 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '120' },
     concurrency: { type: 'string', default: '6' },
     seed: { type: 'string' },
+    workers: { type: 'string', default: '1' },
+    apis: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
 const CLIENTS = Number(values.concurrency);
-if (!(SECONDS > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1) {
-  process.stderr.write('--seconds is a positive number, --concurrency a positive integer\n');
+const WORKERS = Number(values.workers);
+const APIS = Number(values.apis);
+if (!(SECONDS > 0) || ![CLIENTS, WORKERS, APIS].every((n) => Number.isInteger(n) && n >= 1)) {
+  process.stderr.write(
+    '--seconds is a positive number; --concurrency, --workers and --apis positive integers\n',
+  );
   process.exit(64);
 }
 const seed = values.seed ? Number(values.seed) : Date.now() % 1_000_000;
@@ -133,9 +140,14 @@ const recipientNumber = (n: number) => `+22676${String(100_000 + n).padStart(6, 
 async function main() {
   const clusterDir = path.join(DATA_DIR, 'chaos-postgres');
   stopLocalPostgres(clusterDir);
-  say(`• seed ${seed}; starting the system (own PostgreSQL cluster on :5499, Temporal on SQLite)`);
+  say(
+    `• seed ${seed}; starting the system (own PostgreSQL cluster on :5499, Temporal on SQLite, ` +
+      `${WORKERS} worker(s), ${APIS} API(s))`,
+  );
   const sys = await startBenchSystem({
     name: 'chaos',
+    workers: WORKERS,
+    apis: APIS,
     apiPort: 3200,
     sandboxPort: 4200,
     temporalPort: 7499,
@@ -289,7 +301,12 @@ async function main() {
     );
 
     const monkey = (async () => {
-      const victims = ['worker', 'api', 'temporal', 'postgres'] as const;
+      // Every worker and API process, Temporal and PostgreSQL, each once per cycle in random order.
+      const victims = [
+        ...sys.instances.filter((name) => name !== 'sandbox'),
+        'temporal',
+        'postgres',
+      ] as const;
       let cycle: (typeof victims)[number][] = [];
       while (Date.now() < until - 5_000) {
         await sleep(between(6_000, 14_000));

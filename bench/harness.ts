@@ -3,8 +3,9 @@
  * (PostgreSQL, Temporal dev server, sandbox, worker, API) on ports of their own, so that each
  * process's memory can be read and any of them killed; plus small measuring helpers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -27,6 +28,11 @@ import {
 import { bundleWorkflows } from '../workers/bundle.js';
 
 export type ServiceName = 'api' | 'worker' | 'sandbox';
+/**
+ * One process of a service: `api`, `worker` and `sandbox` name the first; `api#2`, `worker#2`…
+ * the others when the system runs several (`apis`, `workers`).
+ */
+export type ServiceInstance = ServiceName | `${'api' | 'worker'}#${number}`;
 
 export interface BenchSystemOptions {
   /** Names the run's directory under .data/bench and its Temporal SQLite file. */
@@ -42,6 +48,15 @@ export interface BenchSystemOptions {
   /** Extra environment for the worker and the API, and for the sandbox. */
   env?: Record<string, string>;
   sandboxEnv?: Record<string, string>;
+  /**
+   * How many worker and API processes (1 each unless said). With several APIs, `apiUrl` is a
+   * round-robin TCP balancer of this process in front of them (as a load balancer is in
+   * production): merchants' calls and the sandbox's callbacks reach every API through it.
+   */
+  workers?: number;
+  apis?: number;
+  /** Worker n serves its Prometheus metrics on this port + n - 1 (`workerMetricsUrls`); none when unset. */
+  workerMetricsPort?: number;
 }
 
 export interface BenchSystem {
@@ -55,12 +70,16 @@ export interface BenchSystem {
   merchant: { id: string; apiKey: string };
   postgres: PostgresHandle;
   temporalServer(): TemporalDevServer;
-  pid(name: ServiceName | 'temporal'): number | undefined;
+  /** The processes of the system's own services, e.g. ['sandbox', 'worker', 'worker#2', 'api', 'api#2']. */
+  instances: ServiceInstance[];
+  /** Each worker's metrics (workerMetricsPort), in the order of `instances`. */
+  workerMetricsUrls: string[];
+  pid(name: ServiceInstance | 'temporal'): number | undefined;
   /** Starts a service again (after a kill), and waits until it answers. */
-  start(name: ServiceName): Promise<void>;
-  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
-  /** Exits that nobody asked for (crashes), per service; restarted when supervised. */
-  unexpectedExits: Record<ServiceName, number>;
+  start(name: ServiceInstance): Promise<void>;
+  kill(name: ServiceInstance, signal?: NodeJS.Signals): Promise<void>;
+  /** Exits that nobody asked for (crashes), per process; restarted when supervised. */
+  unexpectedExits: Partial<Record<ServiceInstance, number>>;
   killTemporal(): Promise<void>;
   startTemporal(): Promise<void>;
   stop(): Promise<void>;
@@ -148,6 +167,23 @@ function profileFlags(name: ServiceName, dir: string): string[] {
   return wanted.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profiles')}`] : [];
 }
 
+/**
+ * Services run as production runs them: the built code in dist/ with plain node (`npm run build`
+ * at the start of every benchmark), or the TypeScript sources through tsx with BENCH_FROM_SOURCE=1.
+ */
+const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1';
+
+function buildOnce(): void {
+  if (FROM_SOURCE || built) return;
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (result.status !== 0) throw new Error('npm run build failed');
+  built = true;
+}
+let built = false;
+
 function spawnService(
   entry: string,
   env: NodeJS.ProcessEnv,
@@ -155,7 +191,10 @@ function spawnService(
   nodeFlags: string[] = [],
 ): ChildProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
+  const command = FROM_SOURCE
+    ? [...nodeFlags, '--import', 'tsx', entry]
+    : [...nodeFlags, path.join('dist', entry.replace(/\.ts$/, '.js'))];
+  const child = spawn(process.execPath, command, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -171,14 +210,21 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
   mkdirSync(dir, { recursive: true });
   const host = '127.0.0.1';
   const temporalAddress = `${host}:${opts.temporalPort}`;
+  const apiCount = opts.apis ?? 1;
+  const workerCount = opts.workers ?? 1;
+  // API n listens on apiPort + n - 1; with several, the balancer takes apiPort + apiCount.
+  const apiPorts = Array.from({ length: apiCount }, (_, i) => opts.apiPort + i);
+  const balancerPort = apiCount > 1 ? opts.apiPort + apiCount : undefined;
   for (const [what, port] of [
-    ['API', opts.apiPort],
+    ...apiPorts.map((p) => ['API', p] as const),
+    ...(balancerPort ? [['API balancer', balancerPort] as const] : []),
     ['sandbox', opts.sandboxPort],
     ['Temporal', opts.temporalPort],
   ] as const) {
     if (await portAnswers(host, port))
       throw new Error(`port ${port} (${what}) is taken: stop what listens there, or choose other ports`);
   }
+  buildOnce();
 
   const postgres = await ensurePostgres(opts.databaseUrl, { clusterDir: opts.postgresClusterDir });
   if (opts.postgresClusterDir && !postgres.startedLocally)
@@ -192,9 +238,18 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     dbFile: temporalDb,
     logFile: path.join(dir, 'temporal.log'),
   });
-  const bundlePath = await bundleWorkflows(path.join(dir, 'workflow-bundle.js'));
+  const bundlePath = FROM_SOURCE
+    ? await bundleWorkflows(path.join(dir, 'workflow-bundle.js'))
+    : path.join(ROOT, 'dist', 'workflow-bundle.js');
 
-  const apiUrl = `http://${host}:${opts.apiPort}`;
+  const balancer = balancerPort
+    ? await startBalancer(
+        host,
+        balancerPort,
+        apiPorts.map((port) => ({ host, port })),
+      )
+    : undefined;
+  const apiUrl = `http://${host}:${balancerPort ?? opts.apiPort}`;
   const sandboxUrl = `http://${host}:${opts.sandboxPort}`;
   const env: Record<string, string> = {
     NODE_ENV: 'production',
@@ -220,50 +275,63 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     worker: 'workers/main.ts',
     api: 'api/server.ts',
   };
-  const children: Partial<Record<ServiceName, ChildProcess>> = {};
-  const ready: Record<ServiceName, () => Promise<boolean>> = {
-    sandbox: () => portAnswers(host, opts.sandboxPort),
-    api: async () => (await fetch(`${apiUrl}/healthz`).catch(() => undefined))?.ok === true,
-    // The worker is ready when it polls its task queue (a poll newer than its start).
-    worker: async () => {
-      const res = await temporal.workflowService
-        .describeTaskQueue({
-          namespace: 'default',
-          taskQueue: { name: env.TEMPORAL_TASK_QUEUE ?? 'passerelle-payments' },
-          taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        })
-        .catch(() => undefined);
-      return (res?.pollers ?? []).some(
-        (p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= startedAt[`worker`] - 1000,
-      );
-    },
+  const kindOf = (name: ServiceInstance): ServiceName => name.split('#')[0] as ServiceName;
+  const numberOf = (name: ServiceInstance): number => Number(name.split('#')[1] ?? 1);
+  const instances: ServiceInstance[] = [
+    'sandbox',
+    ...Array.from({ length: workerCount }, (_, i): ServiceInstance => (i ? `worker#${i + 1}` : 'worker')),
+    ...Array.from({ length: apiCount }, (_, i): ServiceInstance => (i ? `api#${i + 1}` : 'api')),
+  ];
+  /** Each process's own settings: its API port; a worker's metrics port (none for the others). */
+  const envOf = (name: ServiceInstance): Record<string, string> => {
+    const kind = kindOf(name);
+    if (kind === 'sandbox') return { ...env, ...opts.sandboxEnv };
+    if (kind === 'api') return { ...env, PORT: String(apiPorts[numberOf(name) - 1]) };
+    return opts.workerMetricsPort
+      ? { ...env, WORKER_METRICS_ADDRESS: `${host}:${opts.workerMetricsPort + numberOf(name) - 1}` }
+      : env;
   };
-  const startedAt: Record<ServiceName, number> = { api: 0, worker: 0, sandbox: 0 };
-  const unexpectedExits: Record<ServiceName, number> = { api: 0, worker: 0, sandbox: 0 };
+  const children: Partial<Record<ServiceInstance, ChildProcess>> = {};
+  const ready = async (name: ServiceInstance): Promise<boolean> => {
+    const kind = kindOf(name);
+    if (kind === 'sandbox') return portAnswers(host, opts.sandboxPort);
+    if (kind === 'api') {
+      const url = `http://${host}:${apiPorts[numberOf(name) - 1]}/healthz`;
+      return (await fetch(url).catch(() => undefined))?.ok === true;
+    }
+    // A worker is ready when this very process polls the workflow task queue (its identity is pid@host).
+    const pid = children[name]?.pid;
+    const res = await temporal.workflowService
+      .describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: env.TEMPORAL_TASK_QUEUE ?? 'passerelle-payments' },
+        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      })
+      .catch(() => undefined);
+    return (res?.pollers ?? []).some((p) => pid !== undefined && (p.identity ?? '').startsWith(`${pid}@`));
+  };
+  const unexpectedExits: Partial<Record<ServiceInstance, number>> = {};
   const expectedExit = new Set<ChildProcess>();
   let stopping = false;
-  const start = async (name: ServiceName): Promise<void> => {
-    startedAt[name] = Date.now();
+  const start = async (name: ServiceInstance): Promise<void> => {
     const child = spawnService(
-      entries[name],
-      name === 'sandbox' ? { ...env, ...opts.sandboxEnv } : env,
-      path.join(dir, `${name}.log`),
-      profileFlags(name, dir),
+      entries[kindOf(name)],
+      envOf(name),
+      path.join(dir, `${name.replace('#', '-')}.log`),
+      profileFlags(kindOf(name), dir),
     );
     children[name] = child;
     child.once('exit', () => {
       if (stopping || expectedExit.has(child)) return;
-      unexpectedExits[name]++;
+      unexpectedExits[name] = (unexpectedExits[name] ?? 0) + 1;
       if (opts.supervise && name !== 'sandbox')
         setTimeout(() => void start(name).catch(() => undefined), 1_000);
     });
-    await waitFor(name, ready[name], 60_000, child);
+    await waitFor(name, () => ready(name), 60_000, child);
   };
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new Client({ connection });
-  await start('sandbox');
-  await start('worker');
-  await start('api');
+  for (const name of instances) await start(name);
 
   const pool = createPool(opts.databaseUrl, 8);
   const created = await createMerchant(pool, `bench ${opts.name}`);
@@ -283,6 +351,10 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     merchant: { id: created.merchant.id, apiKey: testKey.apiKey },
     postgres,
     temporalServer: () => temporalServer,
+    instances,
+    workerMetricsUrls: opts.workerMetricsPort
+      ? Array.from({ length: workerCount }, (_, i) => `http://${host}:${opts.workerMetricsPort! + i}/metrics`)
+      : [],
     pid: (name) => (name === 'temporal' ? temporalServer.child?.pid : children[name]?.pid),
     start,
     kill: async (name, signal = 'SIGKILL') => {
@@ -304,14 +376,65 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     },
     stop: async () => {
       stopping = true;
-      for (const name of ['api', 'worker', 'sandbox'] as const) {
+      for (const name of [...instances].reverse()) {
         const child = children[name];
         if (child) await stopChild(child, 'SIGTERM', 15_000);
       }
+      await balancer?.close();
       await connection.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await temporalServer.stop();
       if (opts.postgresClusterDir) await postgres.stop();
     },
+  };
+}
+
+/**
+ * A round-robin TCP balancer in front of several API processes (what a load balancer does in
+ * production): each connection goes to the next API, or past one that refuses it (killed).
+ */
+async function startBalancer(
+  host: string,
+  port: number,
+  backends: { host: string; port: number }[],
+): Promise<{ close(): Promise<void> }> {
+  let next = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.pause();
+    // From the next backend in turn, then each following one until one accepts.
+    const tryBackend = (index: number, left: number) => {
+      const target = backends[index % backends.length]!;
+      const upstream = net.connect(target.port, target.host);
+      let connected = false;
+      upstream.once('connect', () => {
+        connected = true;
+        sockets.add(upstream);
+        upstream.once('close', () => sockets.delete(upstream));
+        client.pipe(upstream).pipe(client);
+        client.resume();
+        const end = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.once('error', end);
+        upstream.once('error', end);
+      });
+      upstream.once('error', () => {
+        if (!connected && left > 1) tryBackend(index + 1, left - 1);
+        else client.destroy();
+      });
+    };
+    tryBackend(next++, backends.length);
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return {
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
