@@ -9,9 +9,21 @@ const compiled = import.meta.url.endsWith('.js');
 export const WORKFLOWS_PATH = path.join(root, 'workflows', compiled ? 'index.js' : 'index.ts');
 export const DEFAULT_BUNDLE_PATH = path.join(root, '.data', 'workflow-bundle.js');
 
-/** Bundles the workflow code ahead of time so that workers start without running webpack. */
+/**
+ * Bundles the workflow code ahead of time so that workers start without running webpack.
+ *
+ * Our workflow modules are preloaded: evaluated once when the worker's (reused) V8 context starts,
+ * and shared by every workflow, instead of evaluated again for each workflow the worker runs or
+ * replays (the SDK's per-workflow module cache). They hold no state of their own: every
+ * workflow's state lives in its function's closures (a test runs many payins at once on one
+ * worker; the replay tests run recorded histories one after another in one context).
+ */
 export async function bundleWorkflows(outputPath = DEFAULT_BUNDLE_PATH): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    preloadModules: [WORKFLOWS_PATH],
+    logger: quietLogger,
+  });
   await mkdir(path.dirname(outputPath), { recursive: true });
   await writeFile(outputPath, code);
   return outputPath;

@@ -103,7 +103,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       ...(bundlePath && existsSync(bundlePath)
         ? { workflowBundle: { codePath: bundlePath } }
-        : { workflowsPath: WORKFLOWS_PATH }),
+        : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: [WORKFLOWS_PATH] } }),
       activities,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       // A workflow task sent to this worker's own (sticky) queue goes back to the shared queue
