@@ -48,6 +48,8 @@ export interface BenchSystemOptions {
   /** Extra environment for the worker and the API, and for the sandbox. */
   env?: Record<string, string>;
   sandboxEnv?: Record<string, string>;
+  /** Extra environment for the workers only. */
+  workerEnv?: Record<string, string>;
   /**
    * How many worker and API processes (1 each unless said). With several APIs, `apiUrl` is a
    * round-robin TCP balancer of this process in front of them (as a load balancer is in
@@ -287,9 +289,13 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     const kind = kindOf(name);
     if (kind === 'sandbox') return { ...env, ...opts.sandboxEnv };
     if (kind === 'api') return { ...env, PORT: String(apiPorts[numberOf(name) - 1]) };
-    return opts.workerMetricsPort
-      ? { ...env, WORKER_METRICS_ADDRESS: `${host}:${opts.workerMetricsPort + numberOf(name) - 1}` }
-      : env;
+    return {
+      ...env,
+      ...opts.workerEnv,
+      ...(opts.workerMetricsPort
+        ? { WORKER_METRICS_ADDRESS: `${host}:${opts.workerMetricsPort + numberOf(name) - 1}` }
+        : {}),
+    };
   };
   const children: Partial<Record<ServiceInstance, ChildProcess>> = {};
   const ready = async (name: ServiceInstance): Promise<boolean> => {

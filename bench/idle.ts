@@ -6,6 +6,7 @@
  *
  *   npm run bench:idle                                   # 5,000 payins, 60 s of waiting
  *   npm run bench:idle -- --payins 1000 --idle-seconds 30 --json
+ *   npm run bench:idle -- --cache 250 --node-options=--max-old-space-size=256   # other worker settings
  */
 import { parseArgs } from 'node:util';
 import {
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     payins: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '50' },
     'idle-seconds': { type: 'string', default: '60' },
+    cache: { type: 'string' },
+    'node-options': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -44,6 +47,27 @@ async function sandboxStatusCalls(sys: BenchSystem): Promise<number> {
   return invoices.reduce((sum, i) => sum + i.statusCalls, 0);
 }
 
+/**
+ * Worker settings to compare (`--cache N`: WORKER_MAX_CACHED_WORKFLOWS; `--node-options`: the
+ * worker's NODE_OPTIONS, e.g. --max-old-space-size=256), else the defaults.
+ */
+function workerSettings(): Record<string, string> {
+  return {
+    ...(values.cache ? { WORKER_MAX_CACHED_WORKFLOWS: values.cache } : {}),
+    ...(values['node-options'] ? { NODE_OPTIONS: values['node-options'] } : {}),
+  };
+}
+
+/** The worker's own memory figures (passerelle_worker_memory_bytes), in MB. */
+async function workerMemory(sys: BenchSystem): Promise<Record<string, number>> {
+  const text = await (await fetch(sys.workerMetricsUrls[0]!)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^passerelle_worker_memory_bytes\{[^}]*area="(\w+)"[^}]*\} (\S+)$/gm)) {
+    out[m[1]!] = Math.round(Number(m[2]) / 1_048_576);
+  }
+  return out;
+}
+
 async function countFinal(sys: BenchSystem, ids: string[]): Promise<number> {
   const { rows } = await sys.pool.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM payments WHERE id = ANY($1) AND status = ANY($2)',
@@ -61,6 +85,8 @@ const sys = await startBenchSystem({
   databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/passerelle_bench_idle',
   // Long enough that no payin expires while 5,000 are created, left waiting and then paid.
   env: { LIGDICASH_PAYIN_DEADLINE_SECONDS: '3600' },
+  workerEnv: workerSettings(),
+  workerMetricsPort: 9650,
   sandboxEnv: { SANDBOX_PROCESSING_DELAY_MS: '0' },
 });
 try {
@@ -96,6 +122,9 @@ try {
   const pollsDuringIdle = (await sandboxStatusCalls(sys)) - pollsBefore;
   const idleElapsed = (Date.now() - idleStarted) / 1000;
   const waiting = { worker: memoryOf(sys.pid('worker')), temporal: memoryOf(sys.pid('temporal')) };
+  // Its main thread's heap, sampled every 15 s: the rest of its resident set is the workflow
+  // thread's heap and the SDK's core.
+  const workerOwn = await workerMemory(sys);
   const endedWhileWaiting = await countFinal(sys, ids);
 
   say(`• every payer pays (the sandbox calls us back); waiting until all are final`);
@@ -145,6 +174,8 @@ try {
       temporal_while_waiting: waiting.temporal?.currentMb,
       temporal_peak: after.temporal?.peakMb,
     },
+    worker_main_heap_mb_while_waiting: { used: workerOwn.heap_used, total: workerOwn.heap_total },
+    worker_settings: workerSettings(),
     worker_kb_per_waiting_payin: round(
       (((waiting.worker?.currentMb ?? 0) - (memoryAtStart.worker?.currentMb ?? 0)) * 1024) / payins.length,
     ),
@@ -165,7 +196,9 @@ try {
         'completed/s': result.completed_per_second,
         'pay → final p50/p99 (ms)': `${result.pay_to_final_ms.p50} / ${result.pay_to_final_ms.p99}`,
       },
-    ])}\n\nfinal states: ${JSON.stringify(byStatus)}; refused at creation: ${JSON.stringify(refused)}\n`,
+    ])}\n\nfinal states: ${JSON.stringify(byStatus)}; refused at creation: ${JSON.stringify(refused)}\n` +
+      `worker main-thread heap while waiting: ${workerOwn.heap_used} MB used of ${workerOwn.heap_total} MB; ` +
+      `settings ${JSON.stringify(result.worker_settings)}\n`,
   );
   if (payins.length !== N || (byStatus.succeeded ?? 0) !== N) process.exitCode = 1;
 } finally {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { metricsTelemetry, recordOperatorCallMetrics } from './telemetry.js';
+import { metricsTelemetry, recordOperatorCallMetrics, recordProcessMemoryMetrics } from './telemetry.js';
 import { createActivities, withHeartbeats } from '../activities/index.js';
 import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -62,6 +62,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       shutdownSignals: [],
     });
     recordOperatorCallMetrics();
+    if (config.WORKER_METRICS_ADDRESS) recordProcessMemoryMetrics();
   }
   const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   // Polls and reports draw on pools of their own: neither can exhaust the connections that

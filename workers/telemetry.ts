@@ -44,3 +44,29 @@ export function recordOperatorCallMetrics(): void {
     }),
   );
 }
+
+/**
+ * The worker process's memory every 15 s (operations watch it; bench:idle reads it): resident set
+ * (every thread: the workflow thread's V8 heap and the SDK's core included) and the main
+ * thread's V8 heap, where activities and their database and HTTP clients live.
+ */
+export function recordProcessMemoryMetrics(): () => void {
+  const gauge = Runtime.instance().metricMeter.createGauge(
+    'passerelle_worker_memory_bytes',
+    'int',
+    'By',
+    'Worker process memory: rss (whole process), heap_used and heap_total (main thread V8 heap), external, array_buffers',
+  );
+  const sample = () => {
+    const m = process.memoryUsage();
+    gauge.set(m.rss, { area: 'rss' });
+    gauge.set(m.heapUsed, { area: 'heap_used' });
+    gauge.set(m.heapTotal, { area: 'heap_total' });
+    gauge.set(m.external, { area: 'external' });
+    gauge.set(m.arrayBuffers, { area: 'array_buffers' });
+  };
+  sample();
+  const timer = setInterval(sample, 15_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

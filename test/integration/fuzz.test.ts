@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant } from '../../db/merchants.js';
 import {
   api,
+  eventually,
   ligdicashControl,
   payinReaches,
   startStack,
@@ -532,9 +533,15 @@ describe('fuzzing the callback endpoints', () => {
       { numRuns: RUNS * 10 },
     );
     // Some forged callbacks looked right enough to reach the workflows: those asked the operator,
-    // who denied them. Give them time to do so, then nothing may have moved.
+    // who denied them. Once every one handed to a workflow has its verdict, nothing may have moved.
     expect(verdicts.rejected ?? 0).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 3_000));
+    await eventually('every signalled forged callback weighed by its workflow', async () => {
+      const { rows } = await stack.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM operator_callbacks WHERE payment_id = ANY($1) AND verdict IN ('received', 'signalled')`,
+        [refs],
+      );
+      return rows[0]!.n === 0 ? true : undefined;
+    });
     expect(await snapshot()).toEqual(before);
   });
 });
