@@ -419,17 +419,13 @@ export async function ingestSettlementReport(
     // spilling to disk: for this transaction only.
     await client.query(`SET LOCAL work_mem = '${CLASSIFY_WORK_MEM}'`);
     await client.query(`CREATE TEMP TABLE recon_lines (
-        line_no bigint NOT NULL, our_reference text, operator_reference text, kind text, amount bigint,
-        currency text, status text, operator_status text, occurred_at text, error text
+        line_no bigint NOT NULL, our_reference text, operator_reference text, amount bigint, status text,
+        operator_status text, error text
       ) ON COMMIT DROP`);
     await timed('copy', () =>
       pipeline(
         Readable.from(copyChunks(report.body, report.parseLine, counter)),
-        client.query(
-          copyFrom(
-            'COPY recon_lines (line_no, our_reference, operator_reference, kind, amount, currency, status, operator_status, occurred_at, error) FROM STDIN',
-          ),
-        ),
+        client.query(copyFrom(`COPY recon_lines (${STAGED_COLUMNS}) FROM STDIN`)),
       ),
     );
     const counts = await timed('classify', () => classifyStagedReport(client, run, timed));
@@ -481,61 +477,51 @@ function copyField(v: string | number | null | undefined): string {
   return text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-/**
- * The lines of a text body (LF or CRLF), as they come: a chunk's last, unfinished line waits
- * for the next chunk; nothing else is kept.
- */
-async function* textLines(body: Readable): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of body as AsyncIterable<Buffer | string>) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    let from = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
-      const end = nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield text.slice(from, end);
-      from = nl + 1;
-    }
-    rest = text.slice(from);
-  }
-  rest += decoder.end();
-  if (rest) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
-}
+/** The staging table's columns, in the order copyChunks writes them. */
+const STAGED_COLUMNS = 'line_no, our_reference, operator_reference, amount, status, operator_status, error';
 
 /**
- * Reads the report line by line and yields COPY rows in chunks of about 64 KB: no line is kept
- * after it is written.
+ * Reads the report (LF or CRLF lines) and yields its lines as COPY text rows of the staging
+ * table, in chunks of about 64 KB: a chunk's last, unfinished line waits for the next chunk;
+ * nothing else is kept. Each line is parsed and written as it is split, with no intermediate
+ * row: the classification reads only these columns (the kind, currency and date are the
+ * adapter's, unused by the matching).
  */
 async function* copyChunks(
   body: Readable,
   parseLine: (line: string) => StagedLine | null | { error: string },
   counter: { lines: number; unreadable: number },
-) {
-  async function* rows() {
-    for await (const line of textLines(body)) {
-      const parsed = parseLine(line);
-      if (parsed === null) continue;
-      const n = ++counter.lines;
-      if ('error' in parsed) {
-        counter.unreadable++;
-        yield [n, null, null, null, null, null, null, null, null, parsed.error];
-      } else {
-        yield [
-          n,
-          parsed.ourReference,
-          parsed.operatorReference,
-          parsed.kind,
-          parsed.amount,
-          parsed.currency,
-          parsed.status,
-          parsed.operatorStatus,
-          parsed.occurredAt,
-          null,
-        ];
+): AsyncGenerator<string> {
+  /** One report line as a COPY row ('' when the adapter skips it: a header, a blank line). */
+  const row = (line: string): string => {
+    const parsed = parseLine(line);
+    if (parsed === null) return '';
+    const n = ++counter.lines;
+    if ('error' in parsed) {
+      counter.unreadable++;
+      return `${n}\t\\N\t\\N\t\\N\t\\N\t\\N\t${copyField(parsed.error)}\n`;
+    }
+    return `${n}\t${copyField(parsed.ourReference)}\t${copyField(parsed.operatorReference)}\t${copyField(parsed.amount)}\t${copyField(parsed.status)}\t${copyField(parsed.operatorStatus)}\t\\N\n`;
+  };
+  const decoder = new StringDecoder('utf8');
+  let out = '';
+  let rest = '';
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+      out += row(text.slice(from, nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl));
+      from = nl + 1;
+      if (out.length >= 65_536) {
+        yield out;
+        out = '';
       }
     }
+    rest = text.slice(from);
   }
-  yield* copyText(rows());
+  rest += decoder.end();
+  if (rest) out += row(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
+  if (out) yield out;
 }
 
 /** Rows as COPY text, in chunks of about 64 KB: no row is kept after it is written. */
