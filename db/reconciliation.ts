@@ -418,6 +418,9 @@ export async function ingestSettlementReport(
     // The sort and the hash joins over a whole report (a million lines) fit in memory instead of
     // spilling to disk: for this transaction only.
     await client.query(`SET LOCAL work_mem = '${CLASSIFY_WORK_MEM}'`);
+    // Compiling statements whose estimated cost is that high (JIT) takes longer than it saves on
+    // expressions this simple.
+    await client.query('SET LOCAL jit = off');
     await client.query(`CREATE TEMP TABLE recon_lines (
         line_no bigint NOT NULL, our_reference text, operator_reference text, amount bigint, status text,
         operator_status text, error text
@@ -543,80 +546,107 @@ export async function* copyText(
 
 const MONEY_MOVED = `('succeeded', 'partially_refunded', 'refunded')`;
 
+/** The modes a run judges, as an SQL list of boolean literals (nothing else is ever written there). */
+const modesList = (r: SettlementScope) =>
+  `(${r.livemodes.map((m) => (m ? 'true' : 'false')).join(', ') || 'NULL'})`;
+
+const DISCREPANCY_COLUMNS = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
+
+/** An INSERT … RETURNING class, counted per class. */
+const countedByClass = (insert: string) => `WITH found AS (${insert} RETURNING class)
+  SELECT class, count(*)::int AS n FROM found GROUP BY class`;
+
 /**
  * Classifies the staged report against our payments of the operator and the period, in set
  * operations, and inserts one discrepancy per finding. Returns the counts per class.
  *
- * Three passes: the report's lines joined once with our payments (a line repeated, a line we
- * have no payment for, another amount, another outcome: one class at most per line), then our
- * payments of the period once against the report (missing on the operator's side), and once
- * against the ledger.
+ * Two statements. The report's lines and our payments of the period in one full join (one scan
+ * of each, one hash): a line repeated, a line we have no payment for, another amount, another
+ * outcome (one class at most per line), and a payment of ours no line mentions (missing on the
+ * operator's side). A line whose payment is not of the period (paid the day after it was
+ * created, say) is looked up by its reference, alone. Then our payments of the period against
+ * the ledger.
  */
 async function classifyStagedReport(
   client: PoolClient,
   r: SettlementScope,
   timed: <T>(phase: string, step: () => Promise<T>) => Promise<T>,
 ): Promise<Record<string, number>> {
-  // Booleans only, written as SQL literals: the same filter in every statement below.
-  const modes = `(${r.livemodes.map((m) => (m ? 'true' : 'false')).join(', ') || 'NULL'})`;
-  const cols = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
-  // Each readable line with its rank among the lines for the same reference (1: the first).
-  await timed('classify_rank', async () => {
-    await client.query(`CREATE TEMP TABLE recon_ranked ON COMMIT DROP AS
-      SELECT our_reference, operator_reference, line_no, amount, status, operator_status,
-             row_number() OVER (PARTITION BY our_reference ORDER BY line_no) AS rank
-        FROM recon_lines WHERE error IS NULL`);
-    await client.query('ANALYZE recon_ranked');
+  const modes = modesList(r);
+  await timed('classify_analyze', async () => {
+    // The row count and the references' spread for the planner: a small sample is enough.
+    await client.query('SET LOCAL default_statistics_target = 10');
+    await client.query('ANALYZE recon_lines');
   });
   const counts: Record<string, number> = Object.fromEntries(DISCREPANCY_CLASSES.map((c) => [c, 0]));
   const count = (rows: { class: string; n: number }[]) => {
     for (const row of rows) counts[row.class] = row.n;
   };
-  const byClass = (insert: string) => `WITH found AS (${insert} RETURNING class)
-      SELECT class, count(*)::int AS n FROM found GROUP BY class`;
-
   const lines = await timed('classify_lines', () =>
     client.query<{ class: string; n: number }>(
-      byClass(`INSERT INTO reconciliation_discrepancies ${cols}
-     SELECT $1, $2, c.class, c.payment_id, c.merchant_id, c.our_reference, c.operator_reference, c.line_no,
-            c.our_amount, c.amount, c.our_status,
-            CASE WHEN c.class = 'status_mismatch' THEN c.status ELSE c.operator_status END
-       FROM (SELECT l.*, p.id AS payment_id, p.merchant_id, p.amount AS our_amount, p.status AS our_status,
-                    CASE
-                      WHEN l.rank > 1 THEN 'duplicate_line'
-                      WHEN p.id IS NULL THEN CASE WHEN l.status = 'succeeded' THEN 'missing_on_our_side' END
-                      WHEN l.amount <> p.amount THEN CASE WHEN l.status <> 'pending' THEN 'amount_mismatch' END
-                      WHEN l.amount = p.amount
-                       AND ((l.status = 'succeeded' AND p.status NOT IN ${MONEY_MOVED})
-                         OR (l.status IN ('failed', 'cancelled', 'expired')
-                             AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown'))) THEN 'status_mismatch'
-                    END AS class
-               FROM recon_ranked l
-               LEFT JOIN payments p ON p.id = l.our_reference AND p.operator = $2 AND p.livemode IN ${modes}) c
+      countedByClass(`
+     WITH lines AS (
+            -- Each readable line with its rank among the lines for the same reference (1: the first).
+            SELECT line_no, our_reference, operator_reference, amount, status, operator_status,
+                   row_number() OVER (PARTITION BY our_reference ORDER BY line_no) AS rank
+              FROM recon_lines WHERE error IS NULL),
+          ours AS (
+            -- Our payments the report must list: the period's, and for a day's run the day before's
+            -- disbursements of unknown outcome (executed at 23:59:59, they may be on this day's).
+            SELECT id, merchant_id, amount, status, operator_reference FROM payments
+             WHERE operator = $2 AND livemode IN ${modes} AND created_at < $4
+               AND (created_at >= $3
+                 OR ($5 AND kind IN ('payout', 'refund') AND status = 'unknown'
+                     AND created_at >= $3::timestamptz - interval '1 day'))),
+          matched AS (
+            SELECT l.line_no, l.our_reference, l.operator_reference, l.amount, l.status, l.operator_status, l.rank,
+                   p.id AS p_id, p.operator_reference AS p_operator_reference,
+                   -- A line with no payment of the period: its payment, if we have it, from another
+                   -- day (looked up for those lines only).
+                   CASE WHEN p.id IS NULL AND l.line_no IS NOT NULL THEN
+                     (SELECT q FROM payments q
+                       WHERE q.id = l.our_reference AND q.operator = $2 AND q.livemode IN ${modes}) END AS other,
+                   p.merchant_id AS p_merchant_id, p.amount AS p_amount, p.status AS p_status
+              FROM lines l FULL JOIN ours p ON p.id = l.our_reference
+            OFFSET 0),
+          paired AS (
+            SELECT line_no, our_reference, operator_reference, amount, status, operator_status, rank,
+                   p_operator_reference,
+                   COALESCE(p_id, (other).id) AS payment_id, COALESCE(p_merchant_id, (other).merchant_id) AS merchant_id,
+                   COALESCE(p_amount, (other).amount) AS our_amount, COALESCE(p_status, (other).status) AS our_status
+              FROM matched),
+          classified AS (
+            SELECT m.*,
+                   CASE
+                     -- A payment of ours no line mentions (those of the day before are all of unknown outcome).
+                     WHEN m.line_no IS NULL THEN
+                       CASE WHEN m.our_status IN ${MONEY_MOVED} OR m.our_status = 'unknown' THEN 'missing_on_operator_side' END
+                     WHEN m.rank > 1 THEN 'duplicate_line'
+                     WHEN m.payment_id IS NULL THEN CASE WHEN m.status = 'succeeded' THEN 'missing_on_our_side' END
+                     WHEN m.amount <> m.our_amount THEN CASE WHEN m.status <> 'pending' THEN 'amount_mismatch' END
+                     WHEN m.amount = m.our_amount
+                      AND ((m.status = 'succeeded' AND m.our_status NOT IN ${MONEY_MOVED})
+                        OR (m.status IN ('failed', 'cancelled', 'expired')
+                            AND (m.our_status IN ${MONEY_MOVED} OR m.our_status = 'unknown'))) THEN 'status_mismatch'
+                   END AS class
+              FROM paired m)
+     INSERT INTO reconciliation_discrepancies ${DISCREPANCY_COLUMNS}
+     SELECT $1, $2, c.class, c.payment_id, c.merchant_id,
+            CASE WHEN c.line_no IS NULL THEN c.payment_id ELSE c.our_reference END,
+            CASE WHEN c.line_no IS NULL THEN c.p_operator_reference ELSE c.operator_reference END,
+            c.line_no, c.our_amount, c.amount, c.our_status,
+            -- For a status mismatch, their outcome in our words; otherwise the operator's own word.
+            CASE WHEN c.line_no IS NULL THEN NULL WHEN c.class = 'status_mismatch' THEN c.status
+                 ELSE c.operator_status END
+       FROM classified c
       WHERE c.class IS NOT NULL`),
-      [r.runId, r.operator],
-    ),
-  );
-  count(lines.rows);
-  const missing = await timed('classify_missing', () =>
-    client.query<{ class: string; n: number }>(
-      byClass(`INSERT INTO reconciliation_discrepancies ${cols}
-     SELECT $1, $2, 'missing_on_operator_side', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
-       FROM payments p
-      WHERE p.operator = $2 AND p.livemode IN ${modes}
-        AND ((p.created_at >= $3 AND p.created_at < $4 AND (p.status IN ${MONEY_MOVED} OR p.status = 'unknown'))
-          -- A day's run: a disbursement of unknown outcome from the day before may have been
-          -- executed (and reported) on this day.
-          OR ($5 AND p.kind IN ('payout', 'refund') AND p.status = 'unknown'
-              AND p.created_at >= $3::timestamptz - interval '1 day' AND p.created_at < $3))
-        AND NOT EXISTS (SELECT 1 FROM recon_ranked f WHERE f.our_reference = p.id)`),
       [r.runId, r.operator, r.periodStart, r.periodEnd, r.wholeDay === true],
     ),
   );
-  count(missing.rows);
+  count(lines.rows);
   const ledger = await timed('classify_ledger', () =>
     client.query<{ class: string; n: number }>(
-      byClass(`INSERT INTO reconciliation_discrepancies ${cols}
+      countedByClass(`INSERT INTO reconciliation_discrepancies ${DISCREPANCY_COLUMNS}
      SELECT $1, $2, 'ledger_mismatch', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
        FROM payments p
       WHERE p.operator = $2 AND p.livemode IN ${modes} AND p.created_at >= $3 AND p.created_at < $4
