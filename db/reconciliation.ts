@@ -394,8 +394,15 @@ export interface SettlementScope {
 
 /**
  * Streams an operator's report into a staging table with COPY and classifies it against our
- * payments, in one transaction: memory stays flat whatever the report's size. Returns the number
- * of data lines and the discrepancies found per class.
+ * payments: memory stays flat whatever the report's size. Returns the number of data lines and
+ * the discrepancies found per class.
+ *
+ * Everything the run records is written in one transaction, on one connection (`main`): a run
+ * that fails stores nothing. When the pool has a second connection free at once, the report is
+ * staged and classified there (`staging`, which writes nothing but its temporary table) while
+ * `main` checks the ledger (which does not read the report) during the COPY, then records the
+ * findings in batches as the staging connection computes the next ones. With no connection free,
+ * `main` does it all, one step after the other.
  */
 export async function ingestSettlementReport(
   pool: Pool,
@@ -412,42 +419,89 @@ export async function ingestSettlementReport(
       timingsMs[phase] = Math.round(performance.now() - started);
     }
   };
-  const client = await pool.connect();
+  const main = await pool.connect();
+  const spare = await spareConnection(pool);
+  const staging = spare ?? main;
+  /** A statement of `main`'s that may still run when something else fails. */
+  let pending: Promise<unknown> | undefined;
+  const broken = new Map<PoolClient, Error>();
   try {
-    await client.query('BEGIN');
-    // The sort and the hash joins over a whole report (a million lines) fit in memory instead of
-    // spilling to disk: for this transaction only.
-    await client.query(`SET LOCAL work_mem = '${CLASSIFY_WORK_MEM}'`);
-    // Compiling statements whose estimated cost is that high (JIT) takes longer than it saves on
-    // expressions this simple.
-    await client.query('SET LOCAL jit = off');
-    await client.query(`CREATE TEMP TABLE recon_lines (
+    await main.query('BEGIN');
+    if (spare) await spare.query('BEGIN');
+    for (const client of new Set([main, staging])) {
+      // The sort and the hash joins over a whole report (a million lines) fit in memory instead
+      // of spilling to disk; compiling statements whose estimated cost is that high (JIT) takes
+      // longer than it saves on expressions this simple: for these transactions only.
+      await client.query(`SET LOCAL work_mem = '${CLASSIFY_WORK_MEM}'`);
+      await client.query('SET LOCAL jit = off');
+    }
+    await staging.query(`CREATE TEMP TABLE recon_lines (
         line_no bigint NOT NULL, our_reference text, operator_reference text, amount bigint, status text,
         operator_status text, error text
       ) ON COMMIT DROP`);
+    // The ledger check reads no report line: on `main` while the report streams into `staging`
+    // (after it, when they are one connection), its payments set aside until the COPY is over.
+    const findUnposted = () => timed('ledger_find', () => findUnpostedPayments(main, run));
+    const found = spare ? findUnposted() : undefined;
+    // Awaited after the COPY; a failure meanwhile is not an unhandled rejection.
+    found?.catch(() => undefined);
+    pending = found;
     await timed('copy', () =>
       pipeline(
         Readable.from(copyChunks(report.body, report.parseLine, counter)),
-        client.query(copyFrom(`COPY recon_lines (${STAGED_COLUMNS}) FROM STDIN`)),
+        staging.query(copyFrom(`COPY recon_lines (${STAGED_COLUMNS}) FROM STDIN`)),
       ),
     );
-    const counts = await timed('classify', () => classifyStagedReport(client, run, timed));
+    await (found ?? findUnposted());
+    // Recorded by `main` while `staging` computes the report's first findings.
+    const unposted = timed('ledger_record', () => recordUnposted(main, run));
+    unposted.catch(() => undefined);
+    pending = unposted;
+    const counts = await timed('classify', () => classifyStagedReport(staging, main, run, timed));
+    counts.ledger_mismatch = await unposted;
     counts.unreadable_lines = counter.unreadable;
-    const carried = await timed('carry_resolutions', () => carryPersonResolutions(client, run.runId));
+    const carried = await timed('carry_resolutions', () => carryPersonResolutions(main, run.runId));
     if (carried) counts.resolved_earlier = carried;
-    await timed('commit', () => client.query('COMMIT'));
+    // The staging connection wrote nothing to keep: its transaction ends, dropping the table (a
+    // failure there is no reason to lose the run's findings).
+    if (spare)
+      await spare.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken.set(spare, rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+      });
+    await timed('commit', () => main.query('COMMIT'));
     return { lines: counter.lines, counts, timingsMs };
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
     report.body.destroy();
+    // A statement may still be running on `main`: its end comes before the rollback.
+    await pending?.catch(() => undefined);
+    for (const client of new Set([main, staging])) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken.set(client, rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+      });
+    }
     throw err;
   } finally {
-    client.release();
+    // A connection whose rollback failed may still hold a transaction: destroyed, not reused.
+    main.release(broken.get(main));
+    spare?.release(broken.get(spare));
   }
 }
 
 /** Memory for the classification's sort and hash joins (one transaction at a time per run). */
 const CLASSIFY_WORK_MEM = '256MB';
+
+/**
+ * A second connection, only if the pool can give one at once: waiting for one while holding
+ * another could wait for ever (a pool of one connection; every connection held by runs waiting
+ * likewise). One taken meanwhile by someone else is waited for only until its holder, which waits
+ * on nothing of ours, releases it.
+ */
+async function spareConnection(pool: Pool): Promise<PoolClient | undefined> {
+  const max = pool.options.max ?? 10;
+  if (pool.idleCount === 0 && pool.totalCount >= max) return undefined;
+  // Not getting one is no reason to fail the run: the main connection does it all.
+  return pool.connect().catch(() => undefined);
+}
 
 /**
  * A discrepancy a person closed stops being reported as open: the same class found again for the
@@ -552,39 +606,37 @@ const modesList = (r: SettlementScope) =>
 
 const DISCREPANCY_COLUMNS = `(run_id, operator, class, payment_id, merchant_id, our_reference, operator_reference, line_no, our_amount, their_amount, our_status, their_status)`;
 
-/** An INSERT … RETURNING class, counted per class. */
-const countedByClass = (insert: string) => `WITH found AS (${insert} RETURNING class)
-  SELECT class, count(*)::int AS n FROM found GROUP BY class`;
+/** How many findings the staging connection hands over at a time (about 1.5 MB of JSON). */
+const FINDINGS_BATCH = 5_000;
 
 /**
- * Classifies the staged report against our payments of the operator and the period, in set
- * operations, and inserts one discrepancy per finding. Returns the counts per class.
+ * Classifies the staged report against our payments of the operator and the period, and records
+ * one discrepancy per finding. Returns the counts per class (the ledger's apart).
  *
- * Two statements. The report's lines and our payments of the period in one full join (one scan
- * of each, one hash): a line repeated, a line we have no payment for, another amount, another
- * outcome (one class at most per line), and a payment of ours no line mentions (missing on the
- * operator's side). A line whose payment is not of the period (paid the day after it was
- * created, say) is looked up by its reference, alone. Then our payments of the period against
- * the ledger.
+ * One statement, on the staging connection: the report's lines and our payments of the period in
+ * one full join (one scan of each, one hash): a line repeated, a line we have no payment for,
+ * another amount, another outcome (one class at most per line), and a payment of ours no line
+ * mentions (missing on the operator's side). A line whose payment is not of the period (paid the
+ * day after it was created, say) is looked up by its reference, alone. Its findings are read
+ * through a cursor, a batch at a time, and inserted by the main connection while the next batch
+ * is computed: the rows are never all held here.
  */
 async function classifyStagedReport(
-  client: PoolClient,
+  staging: PoolClient,
+  main: PoolClient,
   r: SettlementScope,
   timed: <T>(phase: string, step: () => Promise<T>) => Promise<T>,
 ): Promise<Record<string, number>> {
   const modes = modesList(r);
   await timed('classify_analyze', async () => {
     // The row count and the references' spread for the planner: a small sample is enough.
-    await client.query('SET LOCAL default_statistics_target = 10');
-    await client.query('ANALYZE recon_lines');
+    await staging.query('SET LOCAL default_statistics_target = 10');
+    await staging.query('ANALYZE recon_lines');
+    // A cursor's plan is chosen for its first rows unless told it will be read to the end.
+    await staging.query('SET LOCAL cursor_tuple_fraction = 1');
   });
-  const counts: Record<string, number> = Object.fromEntries(DISCREPANCY_CLASSES.map((c) => [c, 0]));
-  const count = (rows: { class: string; n: number }[]) => {
-    for (const row of rows) counts[row.class] = row.n;
-  };
-  const lines = await timed('classify_lines', () =>
-    client.query<{ class: string; n: number }>(
-      countedByClass(`
+  await staging.query(
+    `DECLARE recon_findings NO SCROLL CURSOR FOR
      WITH lines AS (
             -- Each readable line with its rank among the lines for the same reference (1: the first).
             SELECT line_no, our_reference, operator_reference, amount, status, operator_status,
@@ -594,10 +646,10 @@ async function classifyStagedReport(
             -- Our payments the report must list: the period's, and for a day's run the day before's
             -- disbursements of unknown outcome (executed at 23:59:59, they may be on this day's).
             SELECT id, merchant_id, amount, status, operator_reference FROM payments
-             WHERE operator = $2 AND livemode IN ${modes} AND created_at < $4
-               AND (created_at >= $3
-                 OR ($5 AND kind IN ('payout', 'refund') AND status = 'unknown'
-                     AND created_at >= $3::timestamptz - interval '1 day'))),
+             WHERE operator = $1 AND livemode IN ${modes} AND created_at < $3
+               AND (created_at >= $2
+                 OR ($4 AND kind IN ('payout', 'refund') AND status = 'unknown'
+                     AND created_at >= $2::timestamptz - interval '1 day'))),
           matched AS (
             SELECT l.line_no, l.our_reference, l.operator_reference, l.amount, l.status, l.operator_status, l.rank,
                    p.id AS p_id, p.operator_reference AS p_operator_reference,
@@ -605,7 +657,7 @@ async function classifyStagedReport(
                    -- day (looked up for those lines only).
                    CASE WHEN p.id IS NULL AND l.line_no IS NOT NULL THEN
                      (SELECT q FROM payments q
-                       WHERE q.id = l.our_reference AND q.operator = $2 AND q.livemode IN ${modes}) END AS other,
+                       WHERE q.id = l.our_reference AND q.operator = $1 AND q.livemode IN ${modes}) END AS other,
                    p.merchant_id AS p_merchant_id, p.amount AS p_amount, p.status AS p_status
               FROM lines l FULL JOIN ours p ON p.id = l.our_reference
             OFFSET 0),
@@ -630,35 +682,84 @@ async function classifyStagedReport(
                             AND (m.our_status IN ${MONEY_MOVED} OR m.our_status = 'unknown'))) THEN 'status_mismatch'
                    END AS class
               FROM paired m)
-     INSERT INTO reconciliation_discrepancies ${DISCREPANCY_COLUMNS}
-     SELECT $1, $2, c.class, c.payment_id, c.merchant_id,
-            CASE WHEN c.line_no IS NULL THEN c.payment_id ELSE c.our_reference END,
-            CASE WHEN c.line_no IS NULL THEN c.p_operator_reference ELSE c.operator_reference END,
-            c.line_no, c.our_amount, c.amount, c.our_status,
+     SELECT c.class, c.payment_id, c.merchant_id,
+            CASE WHEN c.line_no IS NULL THEN c.payment_id ELSE c.our_reference END AS our_reference,
+            CASE WHEN c.line_no IS NULL THEN c.p_operator_reference ELSE c.operator_reference END AS operator_reference,
+            c.line_no, c.our_amount, c.amount AS their_amount, c.our_status,
             -- For a status mismatch, their outcome in our words; otherwise the operator's own word.
             CASE WHEN c.line_no IS NULL THEN NULL WHEN c.class = 'status_mismatch' THEN c.status
-                 ELSE c.operator_status END
+                 ELSE c.operator_status END AS their_status
        FROM classified c
-      WHERE c.class IS NOT NULL`),
-      [r.runId, r.operator, r.periodStart, r.periodEnd, r.wholeDay === true],
-    ),
+      WHERE c.class IS NOT NULL`,
+    [r.operator, r.periodStart, r.periodEnd, r.wholeDay === true],
   );
-  count(lines.rows);
-  const ledger = await timed('classify_ledger', () =>
-    client.query<{ class: string; n: number }>(
-      countedByClass(`INSERT INTO reconciliation_discrepancies ${DISCREPANCY_COLUMNS}
-     SELECT $1, $2, 'ledger_mismatch', p.id, p.merchant_id, p.id, p.operator_reference, NULL, p.amount, NULL, p.status, NULL
+  const counts: Record<string, number> = Object.fromEntries(DISCREPANCY_CLASSES.map((c) => [c, 0]));
+  const fetchBatch = () => staging.query<Finding>(`FETCH ${FINDINGS_BATCH} FROM recon_findings`);
+  let next = timed('classify_first_batch', fetchBatch);
+  for (;;) {
+    const { rows } = await next;
+    if (!rows.length) break;
+    // The staging connection computes the next batch while this one is recorded (on the same
+    // connection, when there is only one, the two simply take turns).
+    next = fetchBatch();
+    next.catch(() => undefined);
+    for (const row of rows) counts[row.class] = (counts[row.class] ?? 0) + 1;
+    await main.query(
+      `INSERT INTO reconciliation_discrepancies ${DISCREPANCY_COLUMNS}
+       SELECT $1, $2, f.class, f.payment_id, f.merchant_id, f.our_reference, f.operator_reference, f.line_no,
+              f.our_amount, f.their_amount, f.our_status, f.their_status
+         FROM json_to_recordset($3::json) AS f(class text, payment_id text, merchant_id text, our_reference text,
+              operator_reference text, line_no bigint, our_amount bigint, their_amount bigint, our_status text,
+              their_status text)`,
+      [r.runId, r.operator, JSON.stringify(rows)],
+    );
+  }
+  await staging.query('CLOSE recon_findings');
+  return counts;
+}
+
+/** One finding of the classification, as the staging connection hands it over. */
+interface Finding {
+  class: DiscrepancyClass;
+  payment_id: string | null;
+  merchant_id: string | null;
+  our_reference: string | null;
+  operator_reference: string | null;
+  line_no: number | null;
+  our_amount: number | null;
+  their_amount: number | null;
+  our_status: string | null;
+  their_status: string | null;
+}
+
+/**
+ * Our payments of the period in a money-moved state with no ledger posting (a payin's credit, a
+ * payout's or refund's capture), set aside in a temporary table of `main`'s: this reads no
+ * report line.
+ */
+async function findUnpostedPayments(main: PoolClient, r: SettlementScope): Promise<void> {
+  await main.query(
+    `CREATE TEMP TABLE recon_unposted ON COMMIT DROP AS
+     SELECT p.id, p.merchant_id, p.operator_reference, p.amount, p.status
        FROM payments p
-      WHERE p.operator = $2 AND p.livemode IN ${modes} AND p.created_at >= $3 AND p.created_at < $4
+      WHERE p.operator = $1 AND p.livemode IN ${modesList(r)} AND p.created_at >= $2 AND p.created_at < $3
         AND ((p.kind = 'payin' AND p.status IN ${MONEY_MOVED}
               AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.credits_payment))
           OR (p.kind IN ('payout', 'refund') AND p.status = 'succeeded'
-              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture')))`),
-      [r.runId, r.operator, r.periodStart, r.periodEnd],
-    ),
+              AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.payment_id = p.id AND e.step = 'capture')))`,
+    [r.operator, r.periodStart, r.periodEnd],
   );
-  count(ledger.rows);
-  return counts;
+}
+
+/** Records the payments findUnpostedPayments set aside as ledger mismatches; returns how many. */
+async function recordUnposted(main: PoolClient, r: SettlementScope): Promise<number> {
+  const { rowCount } = await main.query(
+    `INSERT INTO reconciliation_discrepancies ${DISCREPANCY_COLUMNS}
+     SELECT $1, $2, 'ledger_mismatch', u.id, u.merchant_id, u.id, u.operator_reference, NULL, u.amount, NULL, u.status, NULL
+       FROM recon_unposted u`,
+    [r.runId, r.operator],
+  );
+  return rowCount ?? 0;
 }
 
 /**
