@@ -183,7 +183,7 @@ interface BenchResult {
   /** `report`: pulled from the operator; `upload`: the same lines uploaded as an export (read, stored, reconciled). */
   source: 'report' | 'upload';
   lines: number;
-  /** Where the run's time went (copy, classify, carry_resolutions, commit). */
+  /** Where the run's time went, per phase (copy, ledger_find, classify and its first batch, …, policies). */
   phases_ms?: Record<string, number>;
   seconds: number;
   lines_per_second: number;
