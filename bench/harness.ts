@@ -26,6 +26,7 @@ import {
   type TemporalDevServer,
 } from '../scripts/infra.js';
 import { bundleWorkflows } from '../workers/bundle.js';
+import { WORKER_V8_FLAGS } from '../workers/heap.js';
 
 export type ServiceName = 'api' | 'worker' | 'sandbox';
 /**
@@ -111,19 +112,34 @@ export function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
-/** CPU time of every PostgreSQL server process on this machine (postmaster and backends), in seconds. */
+/**
+ * CPU time of every PostgreSQL server process on this machine, in seconds: the live ones' own,
+ * plus what the backends that ended meanwhile used (the postmaster's reaped children), so that
+ * the figure only grows while connections come and go.
+ */
 export function postgresCpuSeconds(): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres')
-        total += cpuSecondsOf(Number(entry));
+        total += cpuSecondsOf(Number(entry)) + reapedChildrenCpuSecondsOf(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
   return total;
+}
+
+/** CPU time of a process's children that ended and were waited for (cutime + cstime), in seconds. */
+function reapedChildrenCpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** The p-th percentile (0–100) of the values, nearest rank. */
@@ -190,7 +206,7 @@ function spawnService(
   entry: string,
   env: NodeJS.ProcessEnv,
   logFile: string,
-  nodeFlags: string[] = [],
+  nodeFlags: readonly string[] = [],
 ): ChildProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
   const command = FROM_SOURCE
@@ -320,11 +336,16 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
   const expectedExit = new Set<ChildProcess>();
   let stopping = false;
   const start = async (name: ServiceInstance): Promise<void> => {
+    const ownHeapOptions = opts.workerEnv?.NODE_OPTIONS !== undefined;
     const child = spawnService(
       entries[kindOf(name)],
       envOf(name),
       path.join(dir, `${name.replace('#', '-')}.log`),
-      profileFlags(kindOf(name), dir),
+      [
+        ...profileFlags(kindOf(name), dir),
+        // A worker as production starts it, unless the benchmark compares other heap settings.
+        ...(kindOf(name) === 'worker' && !ownHeapOptions ? WORKER_V8_FLAGS : []),
+      ],
     );
     children[name] = child;
     child.once('exit', () => {

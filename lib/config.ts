@@ -71,10 +71,12 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('passerelle-payments'),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
   /**
-   * Workflows the worker keeps in memory (under 1 MB each). Waiting payins need no workflow
-   * task until their callback or deadline, so evicting them costs one short replay then.
+   * Workflows the worker keeps in memory. Waiting payins need no workflow task until their
+   * callback or deadline, so evicting them costs one short replay then (250 settled 5,000
+   * callbacks faster than 1,000 did: docs/BENCHMARKS.md). More needs a larger workflow-thread
+   * heap than workers/heap.ts gives.
    */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(250),
   /**
    * How long a workflow task waits on the sticky queue of the worker that last ran its workflow
    * before any worker may take it (Temporal's default, 10 s): after a worker dies, its payments

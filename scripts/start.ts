@@ -7,6 +7,7 @@ import { ensureDatabase, migrateUp } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { loadConfigOrExit } from '../lib/config.js';
 import { bundleWorkflows } from '../workers/bundle.js';
+import { WORKER_V8_FLAGS } from '../workers/heap.js';
 import {
   DATA_DIR,
   ROOT,
@@ -103,7 +104,7 @@ try {
     ).toString(),
   };
   services.push(startService('sandbox', 'sandbox/server.ts', env));
-  services.push(startService('worker', 'workers/main.ts', env));
+  services.push(startService('worker', 'workers/main.ts', env, WORKER_V8_FLAGS));
   services.push(startService('api', 'api/server.ts', env));
   for (const s of services) {
     s.child.once('exit', (code) => {

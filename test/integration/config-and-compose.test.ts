@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../lib/config.js';
 import { ROOT, eventually, freePort } from '../support/stack.js';
+import { WORKER_V8_FLAGS } from '../../workers/heap.js';
 
 describe('configuration', () => {
   it('has defaults that point a fresh clone at the local sandbox', () => {
@@ -101,6 +102,10 @@ describe('docker-compose.yml', () => {
       expect(new URL(config.operators.ligdicash.baseUrl).hostname).toBe('sandbox');
     }
     expect(compose.services.temporal!.environment!.DB).toBe('postgres12');
+  });
+
+  it("starts the worker with the built code and the worker's heap limits (workers/heap.ts)", () => {
+    expect(compose.services.worker!.command).toEqual(['node', ...WORKER_V8_FLAGS, 'dist/workers/main.js']);
   });
 });
 
