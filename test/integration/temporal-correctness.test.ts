@@ -352,8 +352,11 @@ describe('the transfer saga', () => {
     await stack.temporal.workflow.getHandle(`payin-${collection}`).terminate('an operator clicked terminate');
     const done = await transferEnds(created.body.id, ['needs_review', 'failed', 'completed']);
     expect(done.status).toBe('needs_review');
-    const description = await stack.temporal.workflow.getHandle(`transfer-${created.body.id}`).describe();
-    expect(description.status.name).toBe('COMPLETED');
+    // The transfer's row says needs_review from an activity, a moment before its workflow
+    // returns: wait for the workflow's end, which must be a completion, not a failure.
+    const handle = stack.temporal.workflow.getHandle(`transfer-${created.body.id}`);
+    await handle.result();
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
     expect(done.legs.disbursement?.status).toBe('cancelled');
   });
 
