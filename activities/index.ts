@@ -8,6 +8,7 @@ import type { Logger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
 import type { OperatorAdapters } from '../operators/registry.js';
 import { createCallbackActivities } from './callback-activities.js';
+import { createCheckoutActivities } from './checkout-activities.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
 import { createReconciliationActivities } from './reconciliation/index.js';
@@ -38,6 +39,10 @@ export function createActivities(deps: {
     ...createCallbackActivities(shared),
     ...createDisbursementActivities(shared),
     ...createTransferActivities({
+      ...shared,
+      timingFor: (operator) => operatorTiming(deps.config, operator),
+    }),
+    ...createCheckoutActivities({
       ...shared,
       timingFor: (operator) => operatorTiming(deps.config, operator),
     }),

@@ -12,6 +12,7 @@ import { AccessTokens, oauthRoutes } from './oauth.js';
 import { rateLimitByKey } from './rate-limit.js';
 import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
+import { hostedCheckoutRoutes } from './hosted-checkout.js';
 import { buildContract } from './openapi.js';
 import { checkResponsesAgainstDocument } from './response-check.js';
 import { ledgerRoutes } from './ledger.js';
@@ -103,6 +104,9 @@ export function createApp(deps: ApiDeps): Express {
     '/checkout',
     checkoutRoutes({ pool, temporal, operators: deps.operators, publicBaseUrl: deps.config.PUBLIC_BASE_URL }),
   );
+
+  // The hosted checkout (docs/checkout.md): reached by its token, never by a payment id.
+  app.use('/pay', hostedCheckoutRoutes(deps));
 
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
   app.use('/v1/callbacks', callbackRoutes(deps));

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { feeFor } from '../db/fees.js';
 import { getMerchantPayment, insertPayment, listPaymentEvents, storePayinOtp } from '../db/payments.js';
 import { inTransaction } from '../db/pool.js';
@@ -14,7 +14,8 @@ import { findPayment, listRoute, requireJson, type PaymentRouteDeps } from './pa
 import { Problem, validationProblem } from './problems.js';
 import { CreatePayinRequest } from './schemas.js';
 import { paymentView } from './views.js';
-import { startPayin } from './payment-start.js';
+import { startHostedPayin, startPayin } from './payment-start.js';
+import { offeredNetworks, payinView, recordHostedPayin } from './hosted-payins.js';
 
 /** Checks what needs no operator: the number, the network, the mode; returns the payer's details. */
 function payerDetails(body: CreatePayinRequest) {
@@ -60,6 +61,14 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
     const parsed = CreatePayinRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     const body = parsed.data;
+    if (body.mode === 'hosted') return void (await createHosted(req, res, body));
+    if (body.country !== undefined || body.expires_in !== undefined) {
+      const field = body.country !== undefined ? 'country' : 'expires_in';
+      throw new Problem('validation-error', `${field} only goes with mode "hosted"`, {
+        errors: [{ field, message: 'only for mode "hosted"' }],
+      });
+    }
+    const mode = body.mode;
     const { phone, network } = payerDetails(body);
     const routes = await payinRoutesFor(pool, operators, {
       merchantId: merchant.id,
@@ -83,7 +92,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
       path: '/v1/payins',
       newResourceId: () => newId('pay'),
       create: async (paymentId) => {
-        const timing = operatorTiming(config, operator, body.mode);
+        const timing = operatorTiming(config, operator, mode);
         const fee = await feeFor(pool, {
           merchantId: merchant.id,
           operator,
@@ -102,7 +111,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             feeAmount: fee,
             operator,
             network,
-            mode: body.mode,
+            mode,
             customer: {
               ...(phone ? { phone } : {}),
               ...(body.customer.first_name ? { firstName: body.customer.first_name } : {}),
@@ -139,11 +148,91 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
     });
   });
 
+  /**
+   * A hosted payin (docs/checkout.md): no operator, network or number is needed; the payer
+   * chooses them on our page, whose address is the answer's `next_action.url`. Answers 201 at
+   * once: nothing is sent to an operator until the payer chooses.
+   */
+  async function createHosted(req: Request, res: Response, body: CreatePayinRequest): Promise<void> {
+    const merchant = currentMerchant(res.locals);
+    const misplaced = (['operator', 'otp'] as const).find((f) => body[f] !== undefined);
+    if (misplaced) {
+      throw new Problem(
+        'validation-error',
+        `${misplaced} does not go with mode "hosted": the payer chooses`,
+        {
+          errors: [{ field: misplaced, message: 'not with mode "hosted"' }],
+        },
+      );
+    }
+    const { phone, network } = payerDetails({ ...body, mode: 'redirect' });
+    const offer = await offeredNetworks(pool, operators, {
+      merchantId: merchant.id,
+      livemode: merchant.livemode,
+      amount: body.amount,
+      currency: body.currency,
+      country: body.country,
+    });
+    if (offer.length === 0) {
+      throw new Problem(
+        'payment-not-possible',
+        `No network can take ${body.amount} ${body.currency}${body.country ? ` in ${body.country}` : ''}`,
+        { code: 'no_route' },
+      );
+    }
+    if (network && !offer.some((o) => o.network === network)) {
+      throw new Problem('payment-not-possible', `${network} cannot take this payin`, {
+        code: 'network_not_served',
+      });
+    }
+    await idempotentCreate(pool, req, res, {
+      merchantId: merchant.id,
+      path: '/v1/payins',
+      newResourceId: () => newId('pay'),
+      create: async (paymentId) => {
+        const payment = await recordHostedPayin(pool, config, {
+          id: paymentId,
+          merchantId: merchant.id,
+          livemode: merchant.livemode,
+          amount: body.amount,
+          currency: body.currency,
+          network,
+          customer: {
+            ...(phone ? { phone } : {}),
+            ...(body.customer.first_name ? { firstName: body.customer.first_name } : {}),
+            ...(body.customer.last_name ? { lastName: body.customer.last_name } : {}),
+            ...(body.customer.email ? { email: body.customer.email } : {}),
+            ...(body.customer.language ? { language: body.customer.language } : {}),
+          },
+          country: body.country,
+          description: body.description,
+          returnUrl: body.return_url,
+          cancelUrl: body.cancel_url,
+          metadata: body.metadata,
+          expiresInSeconds: body.expires_in,
+        });
+        req.log = req.log.child({ paymentId, workflowId: payinWorkflowId(paymentId) });
+        if (
+          (await startHostedPayin(temporal, config, { ...payment, deadlineAt: payment.deadlineAt! })) !==
+          'started'
+        ) {
+          throw new Problem(
+            'service-unavailable',
+            `The payin ${paymentId} is recorded but could not be started; retry with the same Idempotency-Key`,
+          );
+        }
+        req.log.info({ status: payment.status }, 'hosted payin created');
+        res.location(`/v1/payins/${paymentId}`);
+        return { status: 201, body: await payinView(pool, payment) };
+      },
+    });
+  }
+
   router.get('/', listRoute(pool, 'payin'));
 
   router.get('/:id', async (req, res) => {
     const payment = await findPayment(pool, currentMerchant(res.locals), req.params.id, 'payin');
-    res.json(paymentView(payment));
+    res.json(await payinView(pool, payment));
   });
 
   router.get('/:id/events', async (req, res) => {

@@ -1,6 +1,8 @@
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
 import type { SearchAttributePair, Workflow } from '@temporalio/common';
@@ -10,9 +12,12 @@ import {
   disbursementWorkflowInput,
   payinWorkflowInput,
   paymentWorkflowStart,
+  workflowIdFor,
+  type HostedPayinWorkflowInput,
   type StartablePayment,
   type TransferWorkflowInput,
 } from '../lib/payment-workflows.js';
+import { hostedPayin, startAttemptUpdate } from '../workflows/hosted-payin.js';
 import { payin } from '../workflows/payin.js';
 import { payout } from '../workflows/payout.js';
 import { refund } from '../workflows/refund.js';
@@ -97,6 +102,60 @@ export function startTransfer(
     config,
     new WithStartWorkflowOperation(transfer, { ...start, args: [input] }),
   );
+}
+
+/**
+ * Starts a hosted payin's workflow (workflows/hosted-payin.ts). Nothing is sent to an operator
+ * until the payer chooses on our page, so there is no first step to wait for. Safe to repeat.
+ */
+export async function startHostedPayin(
+  temporal: Client,
+  config: Config,
+  p: StartablePayment & { deadlineAt: Date },
+): Promise<'started' | 'unavailable'> {
+  const start = startOptions(config, paymentWorkflowStart(startOf(p)));
+  const input: HostedPayinWorkflowInput = {
+    paymentId: p.id,
+    merchantId: p.merchantId,
+    amount: p.amount,
+    currency: p.currency,
+    deadlineAt: p.deadlineAt.toISOString(),
+  };
+  try {
+    await temporal.connection.withDeadline(Date.now() + config.INITIATION_WAIT_SECONDS * 1000, () =>
+      temporal.workflow.start(hostedPayin, { ...start, args: [input] }),
+    );
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'started';
+    return (await workflowExists(temporal, start.workflowId)) ? 'started' : 'unavailable';
+  }
+}
+
+/**
+ * Hands a stored attempt of a hosted payin to that payin's workflow, which starts it as its child.
+ * `refused`: the payin takes no more attempts (it succeeded, was cancelled or is past its deadline).
+ */
+export async function startCheckoutAttempt(
+  temporal: Client,
+  config: Config,
+  intentId: string,
+  attempt: StartablePayment,
+  routes: readonly string[],
+): Promise<'started' | 'refused' | 'unavailable'> {
+  const input = payinWorkflowInput(attempt, operatorTiming(config, attempt.operator, attempt.mode), routes);
+  try {
+    await temporal.connection.withDeadline(Date.now() + config.INITIATION_WAIT_SECONDS * 1000, () =>
+      temporal.workflow
+        .getHandle(workflowIdFor('payin', intentId))
+        .executeUpdate(startAttemptUpdate, { args: [input], updateId: `attempt:${attempt.id}` }),
+    );
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return 'refused';
+    if (err instanceof WorkflowNotFoundError) return 'refused';
+    return 'unavailable';
+  }
 }
 
 function startOf(p: StartablePayment) {

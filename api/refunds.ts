@@ -34,10 +34,12 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
 
   router.post('/', async (req, res) => {
     const merchant = currentMerchant(res.locals);
-    const payinId = (req.params as { id: string }).id;
-    await findPayment(pool, merchant, payinId, 'payin');
+    const requestedId = (req.params as { id: string }).id;
+    const requested = await findPayment(pool, merchant, requestedId, 'payin');
+    // A hosted payin moved money through one attempt (docs/checkout.md): that attempt is refunded.
+    const payinId = (requested.mode === 'hosted' && requested.operatorReference) || requestedId;
     requireJson(req.is('application/json'));
-    const path = `/v1/payins/${payinId}/refunds`;
+    const path = `/v1/payins/${requestedId}/refunds`;
     if (await replayIdempotent(pool, req, res, { merchantId: merchant.id, path, required: true })) return;
     const parsed = CreateRefundRequest.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
@@ -48,7 +50,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
 
     await idempotentCreate(pool, req, res, {
       merchantId: merchant.id,
-      path: `/v1/payins/${payinId}/refunds`,
+      path,
       newResourceId: () => newId('pay'),
       create: async (refundId) => {
         const refund = await inTransaction(pool, async (client) => {

@@ -1,7 +1,7 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { CURRENCY_CODES } from '../lib/money.js';
-import { NETWORK_CODES } from '../lib/networks.js';
+import { COUNTRY_CODES, NETWORK_CODES } from '../lib/networks.js';
 import { PAYER_LANGUAGES, PAYMENT_STATUSES, PAYOUT_METHODS } from '../lib/payments.js';
 import { PHONE_PATTERN } from '../lib/phone.js';
 import { OPERATORS } from '../lib/operators.js';
@@ -64,8 +64,21 @@ export const CreatePayinRequest = z
       .meta({ description: 'Amount in minor units of the currency (XOF: francs).', example: 5000 }),
     currency: z.enum(CURRENCY_CODES).meta({ description: 'ISO 4217 code', example: 'XOF' }),
     operator: OperatorSchema.optional(),
-    mode: z.enum(['redirect', 'direct']).default('redirect').meta({
-      description: 'redirect: the payer pays on the operator page; direct: on the phone (OTP or approval).',
+    mode: z
+      .enum(['redirect', 'direct', 'hosted'])
+      .default('redirect')
+      .meta({
+        description:
+          'redirect: the payer pays on the operator page; direct: on the phone (OTP or approval); hosted: on ' +
+          "Passerelle's own page (`next_action.url`), where the payer chooses the network and the number, and may " +
+          'try again after a decline (docs/checkout.md). A hosted payin names no operator.',
+      }),
+    country: z.enum(COUNTRY_CODES).optional().meta({
+      description: "Hosted payins only: the payer's country, to offer only its networks. Default: all.",
+    }),
+    expires_in: z.number().int().min(10).max(86_400).optional().meta({
+      description:
+        'Hosted payins only: seconds during which the page takes attempts (default HOSTED_CHECKOUT_SECONDS, 1800).',
     }),
     network: z
       .enum(NETWORK_CODES)
@@ -164,6 +177,28 @@ export const PayinSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     completed_at: z.string().nullable(),
+    attempt_of: z
+      .string()
+      .optional()
+      .meta({ description: 'For an attempt of a hosted payin: that payin (docs/checkout.md)' }),
+    attempts: z
+      .array(
+        z.object({
+          id: z.string(),
+          status: z.enum(PAYMENT_STATUSES),
+          operator: z.string(),
+          network: z.string().nullable(),
+          operator_reference: z.string().nullable(),
+          failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+          created_at: z.string(),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'A hosted payin: what the payer tried, oldest first. It succeeds through at most one; a second ' +
+          'attempt that succeeds is refunded automatically.',
+      }),
   })
   .meta({ id: 'Payin' });
 

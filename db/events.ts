@@ -109,8 +109,10 @@ export async function recordPaymentEvent(client: PoolClient, p: PaymentRecord, s
   await recordEvent(client, {
     merchantId: p.merchantId,
     livemode: p.livemode,
-    type: `${p.kind}.${p.status}`,
-    resourceType: p.kind,
+    // An attempt of a hosted payin is not the merchant's payin: its own events say so
+    // (`payin_attempt.failed` must not read as the order's failure).
+    type: p.attemptOf ? `payin_attempt.${p.status}` : `${p.kind}.${p.status}`,
+    resourceType: p.attemptOf ? 'payin_attempt' : p.kind,
     resourceId: p.id,
     source: `payment:${p.id}:${step}`,
     data: paymentView(p),

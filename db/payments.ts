@@ -50,6 +50,8 @@ export interface PaymentRecord {
   parentPaymentId: string | null;
   /** When the payment is a leg of a transfer (collection, disbursement or refund). */
   transferId: string | null;
+  /** For an attempt of a hosted payin (docs/checkout.md): the payin the payer is paying. */
+  attemptOf: string | null;
   deadlineAt: Date | null;
   workflowId: string;
   createdAt: Date;
@@ -83,6 +85,7 @@ interface PaymentRow {
   fee_amount: number;
   parent_payment_id: string | null;
   transfer_id: string | null;
+  attempt_of: string | null;
   deadline_at: Date | null;
   workflow_id: string;
   created_at: Date;
@@ -116,6 +119,7 @@ function toRecord(row: PaymentRow): PaymentRecord {
     feeAmount: row.fee_amount,
     parentPaymentId: row.parent_payment_id,
     transferId: row.transfer_id,
+    attemptOf: row.attempt_of,
     deadlineAt: row.deadline_at,
     workflowId: row.workflow_id,
     createdAt: row.created_at,
@@ -142,6 +146,7 @@ export interface NewPayment {
   feeAmount?: number;
   parentPaymentId?: string;
   transferId?: string;
+  attemptOf?: string;
   deadlineAt: Date;
   workflowId: string;
 }
@@ -159,8 +164,8 @@ export async function insertPayment(
   const inserted = await db.query<PaymentRow>(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
-                           parent_payment_id, transfer_id, livemode)
-     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                           parent_payment_id, transfer_id, livemode, attempt_of)
+     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
      ON CONFLICT (id) DO NOTHING
      RETURNING *`,
     [
@@ -183,6 +188,7 @@ export async function insertPayment(
       p.parentPaymentId ?? null,
       p.transferId ?? null,
       p.livemode,
+      p.attemptOf ?? null,
     ],
   );
   const row = inserted.rows[0];
@@ -233,7 +239,8 @@ export async function listMerchantPayments(
   },
 ): Promise<Page<PaymentRecord>> {
   const params: unknown[] = [q.merchantId, q.kind, q.limit + 1, q.livemode];
-  let where = 'merchant_id = $1 AND kind = $2 AND livemode = $4';
+  // A hosted payin's attempts are listed under it (its `attempts`), not beside it.
+  let where = 'merchant_id = $1 AND kind = $2 AND livemode = $4 AND attempt_of IS NULL';
   if (q.status) {
     params.push(q.status);
     where += ` AND status = $${params.length}`;
@@ -476,6 +483,28 @@ export async function recordRefundOnPayin(client: PoolClient, refund: PaymentRec
     [row.id, to],
   );
   if (row.status !== to) await recordPaymentEvent(client, toRecord(updated.rows[0]!), `refund:${refund.id}`);
+  // The attempt through which a hosted payin succeeded: the payin the merchant knows follows it.
+  if (row.attempt_of) {
+    const intent = await lockPayment(client, row.attempt_of);
+    if (intent?.operatorReference === row.id && intent.status !== to && canTransition(intent.status, to)) {
+      await client.query(
+        `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
+         VALUES ($1, $2, $3, $4, 'workflow', $5) ON CONFLICT (payment_id, step) DO NOTHING`,
+        [
+          intent.id,
+          `refund:${refund.id}`,
+          intent.status,
+          to,
+          `its attempt ${row.id} was refunded (${refund.id})`,
+        ],
+      );
+      const moved = await client.query<PaymentRow>(
+        'UPDATE payments SET status = $2, updated_at = now() WHERE id = $1 RETURNING *',
+        [intent.id, to],
+      );
+      await recordPaymentEvent(client, toRecord(moved.rows[0]!), `refund:${refund.id}`);
+    }
+  }
 }
 
 /** Refunds of a payin that still commit money (not failed): what a new refund must fit beside. */

@@ -87,6 +87,8 @@ const envSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** How long a create call (payin, payout, refund) waits for the first step before answering 202. */
   INITIATION_WAIT_SECONDS: z.coerce.number().positive().default(30),
+  /** How long a hosted payin's page takes attempts when the merchant gives no `expires_in` (docs/checkout.md). */
+  HOSTED_CHECKOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1_800),
 
   STORE_NAME: z.string().min(1).default('Passerelle'),
   STORE_WEBSITE_URL: url.default('http://127.0.0.1:3000'),

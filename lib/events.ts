@@ -40,6 +40,8 @@ export const EVENT_TYPES: readonly string[] = [
     (s) => `refund.${s}`,
   ),
   ...TRANSFER_EVENT_STATUSES.map((s) => `transfer.${s}`),
+  // Each attempt of a hosted payin (docs/checkout.md); the payin's own events say how it ends.
+  ...PAYMENT_EVENT_STATUSES.filter((s) => s !== 'partially_refunded').map((s) => `payin_attempt.${s}`),
   'webhook_endpoint.disabled',
   'api_key.expiring',
 ];

@@ -26,7 +26,17 @@ export const NETWORKS = {
 export type Network = keyof typeof NETWORKS;
 export const NETWORK_CODES = Object.keys(NETWORKS) as [Network, ...Network[]];
 
-export type CountryCode = 'TG' | 'BF' | 'CI' | 'BJ' | 'ML' | 'SN';
+export const COUNTRY_CODES = ['TG', 'BF', 'CI', 'BJ', 'ML', 'SN'] as const;
+export type CountryCode = (typeof COUNTRY_CODES)[number];
+
+/**
+ * Networks whose direct payin the payer authorises with a one-time code obtained by dialling a
+ * USSD string before the payin is sent (LigdiCash guide §1.5, Orange Burkina: `*144*4*6*amount#`).
+ * The hosted checkout shows the string with the amount filled in, then asks for the code.
+ */
+export const OTP_DIAL_CODES: Partial<Record<keyof typeof NETWORKS, (amount: number) => string>> = {
+  orange_bf: (amount) => `*144*4*6*${amount}#`,
+};
 
 interface CountryPlan {
   callingCode: string;

@@ -55,6 +55,16 @@ export interface PayinWorkflowInput {
   shape?: 2;
 }
 
+/** A hosted payin (workflows/hosted-payin.ts): the payer's attempts come through its page. */
+export interface HostedPayinWorkflowInput {
+  paymentId: string;
+  merchantId: string;
+  amount: number;
+  currency: string;
+  /** After this (ISO 8601) no new attempt starts; the payin ends once those in flight have. */
+  deadlineAt: string;
+}
+
 export interface DisbursementWorkflowInput {
   paymentId: string;
   merchantId: string;
