@@ -52,14 +52,16 @@ if(form&&cfg.plans){
     return digits;};
   var recognise=function(){
     var digits=(phone.value||"").replace(/[^0-9]/g,"");var chosen=form.querySelector("input[name=network]:checked");
-    var countries=chosen?[cfg.networks[chosen.value]]:Object.keys(cfg.plans);
+    var countries=Object.keys(cfg.plans);var found=[];
     for(var i=0;i<countries.length;i++){var c=countries[i];var n=national(digits,c);var p=cfg.plans[c];
-      if(!n||n.length<2)continue;var found=null;
-      for(var len=Math.min(4,n.length);len>=1&&!found;len--){found=p.prefixes[n.slice(0,len)]||null;}
-      if(found&&!chosen){var radio=form.querySelector("input[name=network][value="+found+"]");if(radio){radio.checked=true;}}
-      if(n.length===p.nationalLength&&found){hint.textContent=cfg.text.recognised.replace("{network}",cfg.names[found]||found);return;}
-      if(n.length>p.nationalLength){hint.textContent=cfg.text.tooLong;return;}
+      if(!n||n.length!==p.nationalLength)continue;var hit=null;
+      for(var len=Math.min(4,n.length);len>=1&&!hit;len--){hit=p.prefixes[n.slice(0,len)]||null;}
+      if(hit&&cfg.names[hit])found.push(hit);
     }
+    // One network only: the number says it (an ambiguous national number, BF or ML, says nothing).
+    if(found.length===1){var radio=form.querySelector("input[name=network][value="+found[0]+"]");
+      if(radio&&(!chosen||chosen.dataset.auto)){radio.checked=true;radio.dataset.auto="1";}
+      hint.textContent=cfg.text.recognised.replace("{network}",cfg.names[found[0]]);return;}
     hint.textContent=cfg.text.format;
   };
   phone.addEventListener("input",recognise);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { getMerchant } from '../db/merchants.js';
-import type { PaymentRecord } from '../db/payments.js';
+import { getPayment, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { errorSummary } from '../lib/logger.js';
@@ -133,7 +133,7 @@ export function payerLanguage(acceptLanguage: string | undefined): Lang {
   return 'fr';
 }
 
-const escape = (s: string) =>
+export const escape = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const fill = (template: string, values: Record<string, string>) =>
   template.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '');
@@ -188,7 +188,7 @@ ${p.body}
 }
 
 /** The pages' policy: our own style sheet and script only, forms posted to us (or the operator's form). */
-function securityHeaders(res: Response, formTarget?: string): void {
+export function securityHeaders(res: Response, formTarget?: string): void {
   const formAction = formTarget ? `'self' ${new URL(formTarget).origin}` : `'self'`;
   res.setHeader(
     'Content-Security-Policy',
@@ -479,6 +479,13 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
       try {
         await temporal.workflow.getHandle(payinWorkflowId(intent.id)).signal(cancelCheckoutSignal);
         log.info('payer cancelled on the hosted page');
+        // The page shows the outcome once the workflow has recorded it (at once, unless it is
+        // busy): a few seconds at most, then the page follows by itself.
+        for (let i = 0; i < 50; i++) {
+          const now = await getPayment(pool, intent.id);
+          if (now?.status !== 'action_required') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       } catch (err) {
         log.warn({ err: errorSummary(err) }, 'cancel not delivered');
         return again(t.busy);

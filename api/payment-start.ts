@@ -150,12 +150,21 @@ export async function startCheckoutAttempt(
         .getHandle(workflowIdFor('payin', intentId))
         .executeUpdate(startAttemptUpdate, { args: [input], updateId: `attempt:${attempt.id}` }),
     );
-    return 'started';
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) return 'refused';
     if (err instanceof WorkflowNotFoundError) return 'refused';
     return 'unavailable';
   }
+  // Its first step (approve on the phone, the operator's page...), so that the page shows it at
+  // once; bounded, and only a wait: the attempt goes on whatever this answers.
+  try {
+    await temporal.connection.withDeadline(Date.now() + config.INITIATION_WAIT_SECONDS * 1000, () =>
+      temporal.workflow.getHandle(workflowIdFor('payin', attempt.id)).executeUpdate(initiationUpdate),
+    );
+  } catch {
+    // The page follows the attempt's row instead.
+  }
+  return 'started';
 }
 
 function startOf(p: StartablePayment) {

@@ -82,25 +82,43 @@ if (!temporalCli || !testServer) {
   testServer ??= path.join(venvBin, 'temporal-test-server');
 }
 
-// 3. promtool (Debian's prometheus package) for the alert rules' tests: installed when missing.
+// 3. Debian packages the tests use, installed when missing (as root, or with passwordless sudo):
+//    promtool (prometheus) for the alert rules' tests, chromium for the hosted checkout's browser tests.
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const sudo = !isRoot && onPath('sudo') ? ['sudo', '-n'] : [];
+let aptUpdated = false;
+function aptInstall(pkg, why) {
+  if (!isRoot && !sudo.length) return;
+  console.log(`• installing ${why} (Debian's ${pkg} package)`);
+  const aptGet = [...sudo, 'apt-get'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args) => spawnSync(aptGet[0], [...aptGet.slice(1), ...args], { stdio: 'inherit', env });
+  if (apt(['install', '-y', '--no-install-recommends', pkg]).status !== 0 && !aptUpdated) {
+    aptUpdated = true;
+    apt(['update']);
+    apt(['install', '-y', '--no-install-recommends', pkg]);
+  }
+}
 let promtool = process.env.PROMTOOL_PATH || onPath('promtool');
-if (!promtool && stage === 'test') {
-  const root_ = typeof process.getuid === 'function' && process.getuid() === 0;
-  const sudo = !root_ && onPath('sudo') ? ['sudo', '-n'] : [];
-  if (root_ || sudo.length) {
-    console.log("• installing promtool (Debian's prometheus package)");
-    const aptGet = [...sudo, 'apt-get'];
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const apt = (args) => spawnSync(aptGet[0], [...aptGet.slice(1), ...args], { stdio: 'inherit', env });
-    if (apt(['install', '-y', '--no-install-recommends', 'prometheus']).status !== 0) {
-      apt(['update']);
-      apt(['install', '-y', '--no-install-recommends', 'prometheus']);
-    }
+let chromium = process.env.CHROMIUM_PATH || onPath('chromium');
+if (stage === 'test') {
+  if (!promtool) {
+    aptInstall('prometheus', 'promtool');
     promtool = onPath('promtool');
   }
   if (!promtool) {
     console.error(
       "✗ promtool is needed by the tests: install Debian's prometheus package (apt-get install prometheus).",
+    );
+    process.exit(69);
+  }
+  if (!chromium) {
+    aptInstall('chromium', 'a browser for the checkout tests');
+    chromium = onPath('chromium');
+  }
+  if (!chromium) {
+    console.error(
+      "✗ chromium is needed by the browser tests: install Debian's chromium package (apt-get install chromium).",
     );
     process.exit(69);
   }
@@ -119,6 +137,7 @@ const child = spawn(
       TEMPORAL_CLI_PATH: temporalCli,
       TEMPORAL_TEST_SERVER_PATH: testServer,
       ...(promtool ? { PROMTOOL_PATH: promtool } : {}),
+      ...(chromium ? { CHROMIUM_PATH: chromium } : {}),
     },
   },
 );

@@ -217,6 +217,21 @@ describe('hosted checkout', () => {
     await expectBalancedLedger(stack.pool);
   });
 
+  it('one form posted twice at once is one attempt; what the merchant wrote is shown as text', async () => {
+    const created = await createHosted({ description: '<script>alert(1)</script> & co' });
+    const url = created.next_action!.url!;
+    const { html } = await page(url);
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; co');
+    const fields = { action: 'pay', nonce: hiddenFields(html).nonce!, network: 'moov_bf', phone: '70112255' };
+    const answers = await Promise.all([postForm(url, fields), postForm(url, fields)]);
+    expect(answers.map((a) => a.status)).toEqual([303, 303]);
+    const done = await hostedEnds(created.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.attempts).toHaveLength(1);
+    expect(stack.sandbox.ligdicash.invoices.findByTransactionId(done.attempts[0]!.id)).toHaveLength(1);
+  });
+
   it('the payer cancels; the page says so and leads back to the merchant', async () => {
     const created = await createHosted();
     const url = created.next_action!.url!;

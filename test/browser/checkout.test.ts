@@ -1,0 +1,224 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  api,
+  ligdicashControl,
+  payinReaches,
+  ROOT,
+  startStack,
+  type PayinBody,
+  type TestStack,
+} from '../support/stack.js';
+
+/**
+ * The hosted checkout in a real browser (Debian's chromium, driven by playwright-core), on a
+ * phone-sized screen: every flow a payer meets, each page checked by axe-core (no serious or
+ * critical violation) and under its own Content-Security-Policy (no violation reported).
+ * Screenshots of each step go to .artifacts/checkout/ (docs/img/ keeps the best ones).
+ */
+const SHOTS = path.join(ROOT, '.artifacts', 'checkout');
+const SHOP = 'https://shop.example';
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+let stack: TestStack;
+let browser: Browser;
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack({ env: { LIGDICASH_POLL_INITIAL_SECONDS: '1', LIGDICASH_POLL_MAX_SECONDS: '2' } });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    // As root (CI containers) chromium's own sandbox cannot start.
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+type Hosted = PayinBody & { attempts: { id: string; status: string; network: string }[] };
+
+async function createHosted(body: Record<string, unknown> = {}): Promise<Hosted> {
+  const res = await api<Hosted>(stack, 'POST', '/v1/payins', {
+    key: stack.merchant.apiKey,
+    body: {
+      amount: 5_000,
+      currency: 'XOF',
+      mode: 'hosted',
+      description: 'Commande 42 — 2 pagnes',
+      return_url: `${SHOP}/merci`,
+      cancel_url: `${SHOP}/panier`,
+      ...body,
+    },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body;
+}
+
+/** A phone: small screen, touch, French unless told; the merchant's site answered locally. */
+async function phone(
+  locale = 'fr-FR',
+): Promise<{ context: BrowserContext; page: Page; cspViolations: string[] }> {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 780 },
+    isMobile: true,
+    hasTouch: true,
+    locale,
+  });
+  await context.route(`${SHOP}/**`, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: '<!doctype html><title>Boutique</title><p>Retour chez le marchand</p>',
+    }),
+  );
+  const page = await context.newPage();
+  const cspViolations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) cspViolations.push(m.text());
+  });
+  return { context, page, cspViolations };
+}
+
+/** axe-core on the page as it is: no serious or critical violation. */
+async function expectAccessible(page: Page, what: string): Promise<void> {
+  // Evaluated through the DevTools protocol: the page's CSP (no inline script) does not apply to it.
+  await page.evaluate(axeSource);
+  // A string, run in the page (this project's TypeScript has no DOM types).
+  const result = await page.evaluate<{ id: string; impact: string | null; help: string; nodes: number }[]>(
+    `axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length })))`,
+  );
+  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious, `${what}: ${JSON.stringify(serious)}`).toEqual([]);
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+
+async function sandboxOtp(customer: string, amount: number): Promise<string> {
+  const res = await fetch(`${stack.sandboxUrl}/ligdicash/_sandbox/otp`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ customer, amount }),
+  });
+  return ((await res.json()) as { otp: string }).otp;
+}
+
+describe('the hosted checkout in a browser', () => {
+  it('OTP network: the number finds its network as it is typed, the USSD string carries the amount, then back to the merchant', async () => {
+    const created = await createHosted({ country: 'BF' });
+    const { context, page, cspViolations } = await phone();
+    await page.goto(created.next_action!.url!);
+    await expect.poll(() => page.locator('h1').textContent()).toContain('5\u202f000\u00a0FCFA');
+    await expectAccessible(page, 'choice');
+    await shot(page, '1-choice');
+    await page.getByLabel('Numéro de téléphone').pressSequentially('74 12 34 56');
+    await expect.poll(() => page.locator('#phone-hint').textContent()).toBe('Numéro Orange Burkina.');
+    expect(await page.getByLabel('Orange Burkina').isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Payer' }).click();
+    await expect.poll(() => page.locator('#dial').textContent()).toBe('*144*4*6*5000#');
+    await expectAccessible(page, 'otp');
+    await shot(page, '2-otp');
+    await page.getByLabel('Code reçu par SMS').fill(await sandboxOtp('22674123456', 5_000));
+    await page.getByRole('button', { name: 'Confirmer le paiement' }).click();
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    await expectAccessible(page, 'outcome');
+    await shot(page, '4-succeeded');
+    await page.getByRole('link', { name: 'Revenir au marchand' }).click();
+    await page.waitForURL(`${SHOP}/merci`);
+    expect((await payinReaches(stack, created.id, ['succeeded'])).status).toBe('succeeded');
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it('approval network: "approve on your phone", followed live until the outcome, without a reload by the payer', async () => {
+    const created = await createHosted({ amount: 2_000 });
+    const { context, page, cspViolations } = await phone();
+    await page.goto(created.next_action!.url!);
+    await page.getByLabel('Moov Africa Burkina (Onatel)').check();
+    // Sandbox: a payer who does nothing until the test says (number ending 000009).
+    await page.getByLabel('Numéro de téléphone').fill('70 00 00 09');
+    await page.getByRole('button', { name: 'Payer' }).click();
+    await page.getByText('Approuvez le paiement sur votre téléphone').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#status').textContent()).toContain('+226 70 •••• 09');
+    await expectAccessible(page, 'approval');
+    await shot(page, '3-approve');
+    const attempt = ((await payinReaches(stack, created.id, ['action_required'])) as Hosted).attempts[0]!;
+    const invoices = (await (
+      await fetch(`${stack.sandboxUrl}/ligdicash/_sandbox/invoices?transaction_id=${attempt.id}`)
+    ).json()) as { token: string }[];
+    await ligdicashControl(stack, invoices[0]!.token, 'complete');
+    // The page's script follows the status: the payer reloads nothing.
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it("operator's own page (Orange Côte d'Ivoire through LigdiCash): on to it, pay, and back to ours", async () => {
+    const created = await createHosted({ amount: 3_000 });
+    const { context, page } = await phone();
+    await page.goto(created.next_action!.url!);
+    await page.getByLabel("Orange Côte d'Ivoire").check();
+    await page.getByLabel('Numéro de téléphone').fill('07 01 23 45 67');
+    await page.getByRole('button', { name: 'Payer' }).click();
+    const onward = page.getByRole('link', { name: /Continuer vers la page de paiement de LigdiCash/ });
+    await onward.waitFor({ timeout: 30_000 });
+    await expectAccessible(page, 'operator page link');
+    await shot(page, '3-operator-page');
+    await onward.click();
+    await page.waitForURL(/\/ligdicash\/directpayment\/invoice\//);
+    await page.getByRole('button', { name: 'Payer' }).click();
+    await page.waitForURL(created.next_action!.url!);
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    await context.close();
+  });
+
+  it('a declined attempt, then a success on another network, inside the same payin', async () => {
+    const created = await createHosted({ amount: 4_000 });
+    const { context, page } = await phone();
+    await page.goto(created.next_action!.url!);
+    await page.getByLabel('Moov Africa Burkina (Onatel)').check();
+    await page.getByLabel('Numéro de téléphone').fill('70 00 00 01'); // sandbox: declines
+    await page.getByRole('button', { name: 'Payer' }).click();
+    await page.getByText('Le paiement n’a pas abouti').waitFor({ timeout: 30_000 });
+    await expectAccessible(page, 'declined');
+    await shot(page, '5-declined');
+    await page.getByLabel("Moov Africa Côte d'Ivoire").check();
+    await page.getByLabel('Numéro de téléphone').fill('01 01 23 45 67');
+    await page.getByRole('button', { name: 'Payer' }).click();
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    const done = (await payinReaches(stack, created.id, ['succeeded'])) as Hosted;
+    expect(done.attempts.map((a) => [a.network, a.status])).toEqual([
+      ['moov_bf', 'failed'],
+      ['moov_ci', 'succeeded'],
+    ]);
+    await context.close();
+  });
+
+  it('a page left open past the deadline says so by itself', async () => {
+    const created = await createHosted({ expires_in: 10 });
+    const { context, page } = await phone();
+    await page.goto(created.next_action!.url!);
+    await page.getByText('Le délai de paiement est dépassé').waitFor({ timeout: 40_000 });
+    await expectAccessible(page, 'expired');
+    await shot(page, '6-expired');
+    await page.getByRole('link', { name: 'Revenir au marchand' }).click();
+    await page.waitForURL(`${SHOP}/panier`);
+    await context.close();
+  });
+
+  it('the payer cancels, in English when the browser prefers it', async () => {
+    const created = await createHosted();
+    const { context, page } = await phone('en-GB');
+    await page.goto(created.next_action!.url!);
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    await page.getByRole('button', { name: 'Cancel and go back to the merchant' }).click();
+    await page.getByText('Payment cancelled.').waitFor();
+    await expectAccessible(page, 'cancelled');
+    expect((await payinReaches(stack, created.id, ['cancelled'])).status).toBe('cancelled');
+    await page.getByRole('link', { name: 'Back to the merchant' }).click();
+    await page.waitForURL(`${SHOP}/panier`);
+    await context.close();
+  });
+});
