@@ -13,6 +13,8 @@ import { rateLimitByKey } from './rate-limit.js';
 import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
 import { hostedCheckoutRoutes } from './hosted-checkout.js';
+import { paymentLinkPageRoutes } from './payment-link-page.js';
+import { paymentLinkRoutes } from './payment-links.js';
 import { buildContract } from './openapi.js';
 import { checkResponsesAgainstDocument } from './response-check.js';
 import { ledgerRoutes } from './ledger.js';
@@ -107,6 +109,8 @@ export function createApp(deps: ApiDeps): Express {
 
   // The hosted checkout (docs/checkout.md): reached by its token, never by a payment id.
   app.use('/pay', hostedCheckoutRoutes(deps));
+  // Payment links' public pages (docs/payment-links.md).
+  app.use('/l', paymentLinkPageRoutes(deps));
 
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
   app.use('/v1/callbacks', callbackRoutes(deps));
@@ -144,6 +148,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/payouts', payoutRoutes(deps));
   app.use('/v1/refunds', refundRoutes(deps));
   app.use('/v1/transfers', transferRoutes(deps));
+  app.use('/v1/payment-links', paymentLinkRoutes(deps));
   const eventStream = new EventStreamHub({ pool, databaseUrl: deps.config.DATABASE_URL, logger, auth });
   app.locals.eventStream = eventStream;
   app.get(EVENT_STREAM_PATH, (req, res) => eventStream.serveSse(req, res));

@@ -8,7 +8,7 @@ import {
   storePayinOtp,
   type PaymentRecord,
 } from '../db/payments.js';
-import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
 import {
   countOpenAttempts,
   findCheckoutSession,
@@ -111,10 +111,14 @@ export async function recordHostedPayin(
     cancelUrl?: string;
     metadata: Record<string, string>;
     expiresInSeconds?: number;
+    paymentLinkId?: string;
   },
+  /** Runs first in the payin's transaction (a payment link takes its place there); throws to record nothing. */
+  reserve?: (client: PoolClient) => Promise<void>,
 ): Promise<PaymentRecord> {
   const seconds = p.expiresInSeconds ?? config.HOSTED_CHECKOUT_SECONDS;
   const token = await inTransaction(pool, async (client) => {
+    if (reserve) await reserve(client);
     await insertPayment(client, {
       id: p.id,
       merchantId: p.merchantId,
@@ -132,6 +136,7 @@ export async function recordHostedPayin(
       metadata: p.metadata,
       deadlineAt: new Date(Date.now() + seconds * 1000),
       workflowId: payinWorkflowId(p.id),
+      paymentLinkId: p.paymentLinkId,
     });
     // 192 bits from the system's generator, base64url: unguessable, and safe in a path.
     return openCheckoutSession(client, {

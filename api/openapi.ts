@@ -55,6 +55,13 @@ import {
 } from './api-keys.js';
 import { scopeNeeded } from '../lib/api-keys.js';
 import { OAUTH_ERRORS } from './oauth.js';
+import {
+  CreatePaymentLinkRequest,
+  LinkPayinListSchema,
+  PaymentLinkListSchema,
+  PaymentLinkSchema,
+  UpdatePaymentLinkRequest,
+} from './payment-link-schemas.js';
 
 /** The OpenAPI 3.1 document of the merchant API, generated from the same zod schemas that validate it. */
 /** Every operation's operationId (those registered with one keep it); callbacks are named in the loop below. */
@@ -72,6 +79,11 @@ const OPERATION_IDS: Record<string, string> = {
   'post /v1/transfers': 'createTransfer',
   'get /v1/transfers': 'listTransfers',
   'get /v1/transfers/{id}': 'getTransfer',
+  'post /v1/payment-links': 'createPaymentLink',
+  'get /v1/payment-links': 'listPaymentLinks',
+  'get /v1/payment-links/{id}': 'getPaymentLink',
+  'patch /v1/payment-links/{id}': 'updatePaymentLink',
+  'get /v1/payment-links/{id}/payins': 'listPaymentLinkPayins',
   'get /v1/operators': 'listOperators',
   'get /v1/balance': 'getBalance',
   'get /v1/ledger/entries': 'listLedgerEntries',
@@ -105,6 +117,7 @@ const READ_BACK: Record<string, { operationId: string; status: string[] }> = {
   createPayout: { operationId: 'getPayout', status: ['201', '202'] },
   refundPayin: { operationId: 'getRefund', status: ['201', '202'] },
   createTransfer: { operationId: 'getTransfer', status: ['201', '202'] },
+  createPaymentLink: { operationId: 'getPaymentLink', status: ['201'] },
   createWebhookEndpoint: { operationId: 'getWebhookEndpoint', status: ['201'] },
   createApiKey: { operationId: 'getApiKey', status: ['201'] },
   rotateApiKey: { operationId: 'getApiKey', status: ['201'] },
@@ -367,6 +380,64 @@ export function buildContract() {
     security: [{ [bearer.name]: [] }],
     request: { query: PayinListQuery },
     responses: { 200: json(TransferListSchema, 'A page of transfers') },
+  });
+  const linkId = z.object({ id: z.string().meta({ example: 'lnk_7k2m4q6s8u2w4y6a3c5e7g2i' }) });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/payment-links',
+    summary: 'Create a payment link: a public page where each payer pays (docs/payment-links.md)',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      headers: idempotencyHeader,
+      body: { required: true, content: { 'application/json': { schema: CreatePaymentLinkRequest } } },
+    },
+    responses: {
+      201: json(PaymentLinkSchema, 'The link; share its `url`'),
+      400: problem('Invalid input'),
+      409: problem('The slug is taken'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payment-links',
+    summary: 'List payment links, newest first',
+    security: [{ [bearer.name]: [] }],
+    request: { query: PayinListQuery.pick({ limit: true, cursor: true }) },
+    responses: { 200: json(PaymentLinkListSchema, 'A page of payment links') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payment-links/{id}',
+    summary: 'Read a payment link and its totals (from the ledger)',
+    security: [{ [bearer.name]: [] }],
+    request: { params: linkId },
+    responses: { 200: json(PaymentLinkSchema, 'The link'), 404: problem('No such link for this merchant') },
+  });
+  registry.registerPath({
+    method: 'patch',
+    path: '/v1/payment-links/{id}',
+    summary: 'Deactivate a payment link, or change its sales limit or expiry',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      params: linkId,
+      body: { required: true, content: { 'application/json': { schema: UpdatePaymentLinkRequest } } },
+    },
+    responses: {
+      200: json(PaymentLinkSchema, 'The link'),
+      400: problem('Invalid input'),
+      404: problem('No such link for this merchant'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/payment-links/{id}/payins',
+    summary: "The link's payins (one hosted payin per payer), newest first",
+    security: [{ [bearer.name]: [] }],
+    request: { params: linkId, query: PayinListQuery },
+    responses: {
+      200: json(LinkPayinListSchema, 'A page of payins'),
+      404: problem('No such link for this merchant'),
+    },
   });
   registry.registerPath({
     method: 'get',

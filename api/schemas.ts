@@ -15,7 +15,7 @@ extendZodWithOpenApi(z);
  */
 
 /** Text we store: PostgreSQL refuses NUL, and no other control character belongs in these fields. */
-const text = (max: number) =>
+export const text = (max: number) =>
   z
     .string()
     .max(max)

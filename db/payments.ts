@@ -52,6 +52,8 @@ export interface PaymentRecord {
   transferId: string | null;
   /** For an attempt of a hosted payin (docs/checkout.md): the payin the payer is paying. */
   attemptOf: string | null;
+  /** A payin made on a payment link's page (docs/payment-links.md). */
+  paymentLinkId: string | null;
   deadlineAt: Date | null;
   workflowId: string;
   createdAt: Date;
@@ -86,6 +88,7 @@ interface PaymentRow {
   parent_payment_id: string | null;
   transfer_id: string | null;
   attempt_of: string | null;
+  payment_link_id: string | null;
   deadline_at: Date | null;
   workflow_id: string;
   created_at: Date;
@@ -120,6 +123,7 @@ function toRecord(row: PaymentRow): PaymentRecord {
     parentPaymentId: row.parent_payment_id,
     transferId: row.transfer_id,
     attemptOf: row.attempt_of,
+    paymentLinkId: row.payment_link_id,
     deadlineAt: row.deadline_at,
     workflowId: row.workflow_id,
     createdAt: row.created_at,
@@ -147,6 +151,7 @@ export interface NewPayment {
   parentPaymentId?: string;
   transferId?: string;
   attemptOf?: string;
+  paymentLinkId?: string;
   deadlineAt: Date;
   workflowId: string;
 }
@@ -164,8 +169,8 @@ export async function insertPayment(
   const inserted = await db.query<PaymentRow>(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
-                           parent_payment_id, transfer_id, livemode, attempt_of)
-     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                           parent_payment_id, transfer_id, livemode, attempt_of, payment_link_id)
+     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
      ON CONFLICT (id) DO NOTHING
      RETURNING *`,
     [
@@ -189,6 +194,7 @@ export async function insertPayment(
       p.transferId ?? null,
       p.livemode,
       p.attemptOf ?? null,
+      p.paymentLinkId ?? null,
     ],
   );
   const row = inserted.rows[0];
@@ -234,6 +240,8 @@ export async function listMerchantPayments(
     livemode: boolean;
     kind: PaymentKind;
     status?: PaymentStatus;
+    /** Only the payins made on this payment link's page. */
+    paymentLinkId?: string;
     limit: number;
     after?: PageCursor;
   },
@@ -241,6 +249,10 @@ export async function listMerchantPayments(
   const params: unknown[] = [q.merchantId, q.kind, q.limit + 1, q.livemode];
   // A hosted payin's attempts are listed under it (its `attempts`), not beside it.
   let where = 'merchant_id = $1 AND kind = $2 AND livemode = $4 AND attempt_of IS NULL';
+  if (q.paymentLinkId) {
+    params.push(q.paymentLinkId);
+    where += ` AND payment_link_id = $${params.length}`;
+  }
   if (q.status) {
     params.push(q.status);
     where += ` AND status = $${params.length}`;

@@ -24,7 +24,7 @@ export function scopeNeeded(method: string, path: string): ApiKeyScope {
   if (path.startsWith('/v1/api-keys') || path.startsWith('/v1/webhook-endpoints')) return 'admin';
   if (m === 'GET' || m === 'HEAD') return 'read';
   if (/^\/v1\/payins\/[^/]+\/refunds\/?$/.test(path)) return 'payouts';
-  if (path.startsWith('/v1/payins')) return 'payins';
+  if (path.startsWith('/v1/payins') || path.startsWith('/v1/payment-links')) return 'payins';
   if (/^\/v1\/(payouts|refunds|transfers)(\/|$)/.test(path)) return 'payouts';
   return 'admin';
 }
