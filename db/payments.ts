@@ -496,27 +496,60 @@ export async function recordRefundOnPayin(client: PoolClient, refund: PaymentRec
   );
   if (row.status !== to) await recordPaymentEvent(client, toRecord(updated.rows[0]!), `refund:${refund.id}`);
   // The attempt through which a hosted payin succeeded: the payin the merchant knows follows it.
-  if (row.attempt_of) {
-    const intent = await lockPayment(client, row.attempt_of);
-    if (intent?.operatorReference === row.id && intent.status !== to && canTransition(intent.status, to)) {
-      await client.query(
-        `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
-         VALUES ($1, $2, $3, $4, 'workflow', $5) ON CONFLICT (payment_id, step) DO NOTHING`,
-        [
-          intent.id,
-          `refund:${refund.id}`,
-          intent.status,
-          to,
-          `its attempt ${row.id} was refunded (${refund.id})`,
-        ],
-      );
-      const moved = await client.query<PaymentRow>(
-        'UPDATE payments SET status = $2, updated_at = now() WHERE id = $1 RETURNING *',
-        [intent.id, to],
-      );
-      await recordPaymentEvent(client, toRecord(moved.rows[0]!), `refund:${refund.id}`);
-    }
+  await hostedPayinFollowsAttempt(client, toRecord(row), {
+    to,
+    step: `refund:${refund.id}`,
+    actor: 'workflow',
+    reason: `its attempt ${row.id} was refunded (${refund.id})`,
+    only: 'the attempt that paid',
+  });
+}
+
+/**
+ * Moves a hosted payin (docs/checkout.md) after one of its attempts, in the caller's transaction,
+ * with its event: a refund of the attempt that paid, or reconciliation settling an attempt after
+ * the hosted payin had ended. `the attempt that paid`: only when this attempt is the one the
+ * payin succeeded through; `any`: a success names this attempt as the one that paid. Returns
+ * the hosted payin as it is after, or undefined when it did not move.
+ */
+export async function hostedPayinFollowsAttempt(
+  client: PoolClient,
+  attempt: PaymentRecord,
+  m: {
+    to: PaymentStatus;
+    step: string;
+    actor: 'workflow' | 'reconciliation';
+    reason: string;
+    only: 'the attempt that paid' | 'any';
+  },
+): Promise<PaymentRecord | undefined> {
+  if (!attempt.attemptOf) return undefined;
+  const intent = await lockPayment(client, attempt.attemptOf);
+  if (!intent || intent.status === m.to || !canTransition(intent.status, m.to)) return undefined;
+  if (m.only === 'the attempt that paid' && intent.operatorReference !== attempt.id) return undefined;
+  // A hosted payin still open is its workflow's to end; an end other than success only replaces
+  // the `unknown` an attempt left.
+  if (
+    m.only === 'any' &&
+    (!isFinal(intent.status) || (m.to !== 'succeeded' && intent.status !== 'unknown'))
+  ) {
+    return undefined;
   }
+  await client.query(
+    `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id, step) DO NOTHING`,
+    [intent.id, m.step, intent.status, m.to, m.actor, m.reason],
+  );
+  const moved = await client.query<PaymentRow>(
+    `UPDATE payments SET status = $2, updated_at = now(),
+            operator_reference = CASE WHEN $2 = 'succeeded' THEN $3 ELSE operator_reference END,
+            completed_at = COALESCE(completed_at, now())
+      WHERE id = $1 RETURNING *`,
+    [intent.id, m.to, attempt.id],
+  );
+  const after = toRecord(moved.rows[0]!);
+  await recordPaymentEvent(client, after, m.step);
+  return after;
 }
 
 /** Refunds of a payin that still commit money (not failed): what a new refund must fit beside. */

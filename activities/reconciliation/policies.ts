@@ -1,6 +1,12 @@
 import { feeReturnPosting, payinSucceededPosting, post } from '../../db/ledger.js';
 import { lateSuccessPolicy } from '../../db/merchants.js';
-import { applyTransition, getPayment, insertPayment, type PaymentRecord } from '../../db/payments.js';
+import {
+  applyTransition,
+  getPayment,
+  hostedPayinFollowsAttempt,
+  insertPayment,
+  type PaymentRecord,
+} from '../../db/payments.js';
 import {
   listPolicyCandidates,
   missingFromEarlierReport,
@@ -56,8 +62,17 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
     reason: string,
   ): Promise<{ action: string; note?: string; refund?: DisbursementWorkflowInput }> {
     const postingStep = payment.status === 'unknown' ? 'payin_succeeded' : 'late_payin_succeeded';
+    // An attempt of a hosted payin that had already succeeded through another: the payer paid
+    // twice, and this one goes back whatever the merchant's policy (docs/checkout.md).
+    const intent = payment.attemptOf ? await getPayment(pool, payment.attemptOf) : undefined;
+    const paidThroughAnother =
+      intent !== undefined &&
+      intent.operatorReference !== null &&
+      intent.operatorReference !== payment.id &&
+      ['succeeded', 'partially_refunded', 'refunded'].includes(intent.status);
     const wantsRefund =
-      (await lateSuccessPolicy(pool, payment.merchantId)) === 'refund' && payment.status !== 'unknown';
+      paidThroughAnother ||
+      ((await lateSuccessPolicy(pool, payment.merchantId)) === 'refund' && payment.status !== 'unknown');
     const number = payment.customer.phone ? parseMsisdn(payment.customer.phone) : undefined;
     const refundTo = wantsRefund && number?.ok && number.value.network ? number.value : undefined;
     const refundId = derivedId('pay', `late-refund:${payment.id}`);
@@ -74,7 +89,17 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
       },
       async (client, p) => {
         await post(client, payinSucceededPosting(p, postingStep));
-        if (!refundTo) return;
+        // Its hosted payin, ended unpaid, is paid after all through this attempt.
+        if (!refundTo) {
+          await hostedPayinFollowsAttempt(client, p, {
+            to: 'succeeded',
+            step: `reconciliation:attempt:${p.id}`,
+            actor: 'reconciliation',
+            reason: `its attempt ${p.id} was paid after all (${reason})`,
+            only: 'any',
+          });
+          return;
+        }
         // The payer gets back all they paid and the merchant ends where it was: our fee on a
         // payment refunded by policy goes back to the merchant, and the refund carries none.
         await post(client, feeReturnPosting(p));
@@ -130,17 +155,30 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
     to: 'failed' | 'cancelled' | 'expired',
     reason: string,
   ): Promise<void> {
-    await applyTransition(pool, {
-      paymentId: payment.id,
-      step: 'reconciliation:end_unknown',
-      to,
-      actor: 'reconciliation',
-      reason,
-      failure: {
-        code: to === 'failed' ? 'not_paid' : to,
-        message: `The operator reports no payment (${reason})`,
+    await applyTransition(
+      pool,
+      {
+        paymentId: payment.id,
+        step: 'reconciliation:end_unknown',
+        to,
+        actor: 'reconciliation',
+        reason,
+        failure: {
+          code: to === 'failed' ? 'not_paid' : to,
+          message: `The operator reports no payment (${reason})`,
+        },
       },
-    });
+      // A hosted payin left `unknown` by this attempt ends with it.
+      async (client, p) => {
+        await hostedPayinFollowsAttempt(client, p, {
+          to,
+          step: `reconciliation:attempt:${p.id}`,
+          actor: 'reconciliation',
+          reason: `its attempt ${p.id} ended ${to} (${reason})`,
+          only: 'any',
+        });
+      },
+    );
   }
 
   /** Reconciliation settles a payout or refund of unknown outcome: executed (capture) or not (release). */

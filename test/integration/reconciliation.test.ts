@@ -24,6 +24,7 @@ import {
   startStack,
 } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
+import { hiddenFields, postForm } from '../support/togo.js';
 
 /**
  * Reconciliation: the operators' settlement reports matched against our payments and ledger
@@ -670,6 +671,73 @@ describe('sweep', () => {
     const now = await api<PayinBody>(stack, 'GET', `/v1/payins/${created.body.id}`, { key: m.apiKey });
     expect(now.body.status).toBe('succeeded');
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 1_003 });
+  });
+
+  it("settles a hosted payin's attempts paid after the end: the expired payin succeeds; a second payment goes back", async () => {
+    const m = await createMerchant(stack.pool, 'Hosted swept');
+    const as = { ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } };
+    type Hosted = PayinBody & { attempts: { id: string; status: string }[] };
+    const hosted = async () => {
+      const res = await api<Hosted>(stack, 'POST', '/v1/payins', {
+        key: m.apiKey,
+        body: { amount: 2_200, currency: 'XOF', mode: 'hosted', expires_in: 10 },
+      });
+      expect(res.status).toBe(201);
+      return res.body;
+    };
+    /** The payer chooses Moov Burkina and a number on the hosted page. */
+    const choose = async (h: Hosted, phone: string) => {
+      const url = h.next_action!.url!;
+      const nonce = hiddenFields(await (await fetch(`${url}?another=1`)).text()).nonce!;
+      expect((await postForm(url, { action: 'pay', nonce, network: 'moov_bf', phone })).status).toBe(303);
+    };
+    const sweep = async () => {
+      const started = await api<{ id: string }>(stack, 'POST', '/v1/reconciliation/runs', {
+        key: ADMIN,
+        body: { operator: 'ligdicash', kind: 'sweep' },
+      });
+      return eventually(`sweep ${started.body.id}`, async () => {
+        const r = await api<Run>(stack, 'GET', `/v1/reconciliation/runs/${started.body.id}`, { key: ADMIN });
+        return r.status === 200 && r.body.status === 'completed' ? r.body : undefined;
+      });
+    };
+    const tokenOf = async (attemptId: string) =>
+      (await payinReaches(as, attemptId, ['expired'], 15_000)).operator_reference!;
+
+    // 1. The payer never approved in time (sandbox: 000009, nothing happens): expired.
+    const first = await hosted();
+    await choose(first, '70000009');
+    const expired = (await payinReaches(as, first.id, ['expired'], 30_000)) as Hosted;
+    // 2. Another: one attempt left waiting (000009), another that pays.
+    const second = await hosted();
+    await choose(second, '70000009');
+    await choose(second, '70112299');
+    const paid = (await payinReaches(as, second.id, ['succeeded'], 30_000)) as Hosted;
+    const waiting = paid.attempts.find((a) => a.id !== paid.operator_reference)!;
+
+    // Both waiting attempts turn out paid (the payer approved late; no callback).
+    await ligdicashControl(stack, await tokenOf(expired.attempts[0]!.id), 'complete');
+    await ligdicashControl(stack, await tokenOf(waiting.id), 'complete');
+    const run = await sweep();
+    const action = (id: string) => run.discrepancies.data.find((d) => d.payment_id === id)?.action;
+    expect(action(expired.attempts[0]!.id)).toBe('late_credit');
+    const now = await api<Hosted>(stack, 'GET', `/v1/payins/${first.id}`, { key: m.apiKey });
+    expect(now.body.status).toBe('succeeded');
+    expect(now.body.operator_reference).toBe(expired.attempts[0]!.id);
+    // The merchant's policy is "credit", but this payer paid twice: the late one goes back.
+    expect(action(waiting.id)).toBe('late_credit_and_refund');
+    await eventually(
+      'the second payment to be refunded',
+      async () => {
+        const r = await api<PayinBody>(stack, 'GET', `/v1/payins/${waiting.id}`, { key: m.apiKey });
+        return r.body.status === 'refunded' ? true : undefined;
+      },
+      45_000,
+    );
+    expect((await api<Hosted>(stack, 'GET', `/v1/payins/${second.id}`, { key: m.apiKey })).body.status).toBe(
+      'succeeded',
+    );
+    await expectBalancedLedger(stack.pool);
   });
 
   it('refuses merchants on the operations routes', async () => {
