@@ -25,6 +25,56 @@ export function duplicateAttemptRefundId(attemptId: string): string {
 }
 
 /**
+ * An attempt that succeeded after another attempt of the same payin had: the payer paid
+ * twice. Its money goes back through its own operator, in full: its credit stays, our fee on
+ * it is returned to the merchant, and a refund is recorded in the same transaction (the caller
+ * starts it). Idempotent per attempt. The hosted payin's workflow calls it, and the sweep for a
+ * hosted payin whose workflow is gone.
+ */
+export async function recordDuplicateAttemptRefund(
+  deps: CheckoutActivityDeps,
+  attemptId: string,
+): Promise<DisbursementWorkflowInput> {
+  const { pool } = deps;
+  const attempt = await getPayment(pool, attemptId);
+  if (!attempt?.attemptOf) {
+    throw ApplicationFailure.nonRetryable(`${attemptId} is not an attempt`, 'NotAnAttempt');
+  }
+  if (!attempt.customer.phone) {
+    throw ApplicationFailure.nonRetryable(`${attemptId} has no payer number`, 'NoPayerNumber');
+  }
+  const refundId = duplicateAttemptRefundId(attemptId);
+  const timing = deps.timingFor(attempt.operator);
+  await inTransaction(pool, async (client) => {
+    const inserted = await insertPayment(client, {
+      id: refundId,
+      merchantId: attempt.merchantId,
+      livemode: attempt.livemode,
+      kind: 'refund',
+      parentPaymentId: attempt.id,
+      amount: attempt.amount,
+      currency: attempt.currency,
+      feeAmount: 0,
+      operator: attempt.operator,
+      network: attempt.network ?? undefined,
+      mode: 'mobile_money',
+      customer: { phone: attempt.customer.phone! },
+      description: `Automatic refund: payin ${attempt.attemptOf} was already paid by another attempt`,
+      metadata: { reason: 'duplicate_attempt', payin: attempt.attemptOf! },
+      deadlineAt: paymentDeadline(timing, 'refund'),
+      workflowId: workflowIdFor('refund', refundId),
+    });
+    const feeBack = feeReturnPosting(attempt);
+    if (inserted && feeBack) await post(client, feeBack);
+  });
+  deps.logger.warn(
+    { paymentId: attempt.attemptOf, attemptId, refundId },
+    'a second attempt succeeded: refunding it to the payer',
+  );
+  return disbursementWorkflowInput((await getPayment(pool, refundId))!, timing);
+}
+
+/**
  * The hosted checkout's steps (workflows/hosted-payin.ts): how the merchant's payin ends, and the
  * refund of an attempt that succeeded when the payin already had.
  */
@@ -71,43 +121,8 @@ export function createCheckoutActivities(deps: CheckoutActivityDeps) {
      * it is returned to the merchant, and a refund is recorded in the same transaction (the
      * workflow starts it). Idempotent per attempt.
      */
-    async createDuplicateAttemptRefund(attemptId: string): Promise<DisbursementWorkflowInput> {
-      const attempt = await getPayment(pool, attemptId);
-      if (!attempt?.attemptOf) {
-        throw ApplicationFailure.nonRetryable(`${attemptId} is not an attempt`, 'NotAnAttempt');
-      }
-      if (!attempt.customer.phone) {
-        throw ApplicationFailure.nonRetryable(`${attemptId} has no payer number`, 'NoPayerNumber');
-      }
-      const refundId = duplicateAttemptRefundId(attemptId);
-      const timing = deps.timingFor(attempt.operator);
-      await inTransaction(pool, async (client) => {
-        const inserted = await insertPayment(client, {
-          id: refundId,
-          merchantId: attempt.merchantId,
-          livemode: attempt.livemode,
-          kind: 'refund',
-          parentPaymentId: attempt.id,
-          amount: attempt.amount,
-          currency: attempt.currency,
-          feeAmount: 0,
-          operator: attempt.operator,
-          network: attempt.network ?? undefined,
-          mode: 'mobile_money',
-          customer: { phone: attempt.customer.phone! },
-          description: `Automatic refund: payin ${attempt.attemptOf} was already paid by another attempt`,
-          metadata: { reason: 'duplicate_attempt', payin: attempt.attemptOf! },
-          deadlineAt: paymentDeadline(timing, 'refund'),
-          workflowId: workflowIdFor('refund', refundId),
-        });
-        const feeBack = feeReturnPosting(attempt);
-        if (inserted && feeBack) await post(client, feeBack);
-      });
-      log(attempt.attemptOf).warn(
-        { attemptId, refundId },
-        'a second attempt succeeded: refunding it to the payer',
-      );
-      return disbursementWorkflowInput((await getPayment(pool, refundId))!, timing);
+    createDuplicateAttemptRefund(attemptId: string): Promise<DisbursementWorkflowInput> {
+      return recordDuplicateAttemptRefund(deps, attemptId);
     },
 
     /** Where an attempt stands in our books (its workflow failed or was terminated: the row tells). */

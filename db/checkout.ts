@@ -50,3 +50,22 @@ export async function countOpenAttempts(db: Queryable, intentId: string): Promis
   );
   return rows[0]!.open;
 }
+
+/**
+ * Hosted payins still open past their deadline (and a minute's grace for their workflow to end
+ * them): the sweep looks whether their workflow still runs.
+ */
+export async function listStalledHostedPayins(
+  db: Queryable,
+  q: { lookbackDays: number; limit: number },
+): Promise<{ id: string; workflowId: string }[]> {
+  const { rows } = await db.query<{ id: string; workflow_id: string }>(
+    `SELECT id, workflow_id FROM payments
+      WHERE kind = 'payin' AND mode = 'hosted' AND status = 'action_required'
+        AND deadline_at < now() - interval '1 minute'
+        AND created_at > now() - make_interval(days => $1)
+      ORDER BY deadline_at LIMIT $2`,
+    [q.lookbackDays, q.limit],
+  );
+  return rows.map((r) => ({ id: r.id, workflowId: r.workflow_id }));
+}

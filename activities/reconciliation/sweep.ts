@@ -2,6 +2,8 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { latestTrustedCallback } from '../../db/callbacks.js';
 import { applyTransition, getPayment, type PaymentRecord } from '../../db/payments.js';
+import { listAttemptIds, listStalledHostedPayins } from '../../db/checkout.js';
+import { recordDuplicateAttemptRefund } from '../checkout-activities.js';
 import {
   claimDisbursementsToSweep,
   claimPayinsToSweep,
@@ -220,6 +222,50 @@ export function createSweep(
       });
       log.error({ transferId: t.id, runId: r.runId }, 'TRANSFER NEEDS REVIEW: its workflow no longer runs');
       count('transfers_to_review');
+    }
+
+    // Hosted payins past their deadline whose workflow no longer runs (terminated from the UI,
+    // reset away): settled from their attempts, as their workflow would have (docs/checkout.md).
+    // Any operator's sweep does it; each hosted payin is ended once (one step).
+    for (const h of await listStalledHostedPayins(pool, {
+      lookbackDays: deps.sweep.lookbackDays,
+      limit: deps.sweep.batch,
+    })) {
+      const state = await workflowState(h.workflowId);
+      if (state === 'running' || state === 'cannot_tell') continue;
+      count('hosted_payins_checked');
+      const attempts: PaymentRecord[] = [];
+      for (const id of await listAttemptIds(pool, h.id)) attempts.push((await getPayment(pool, id))!);
+      const paid = attempts.filter((a) => ['succeeded', 'partially_refunded', 'refunded'].includes(a.status));
+      // An attempt still running ends by itself: the next sweep looks again.
+      if (attempts.some((a) => ['created', 'pending', 'action_required'].includes(a.status))) continue;
+      const open = attempts.some((a) => a.status === 'unknown');
+      const last = attempts.at(-1);
+      const ending = paid[0]
+        ? ({ to: 'succeeded', operatorReference: paid[0].id } as const)
+        : open
+          ? ({ to: 'unknown' } as const)
+          : ({
+              to: 'expired',
+              failure: last?.failure ?? {
+                code: 'checkout_expired',
+                message: 'The payer did not pay before the deadline',
+              },
+            } as const);
+      const result = await applyTransition(pool, {
+        paymentId: h.id,
+        step: 'reconciliation:hosted_orphaned',
+        actor: 'reconciliation',
+        reason: `sweep ${r.runId}: its workflow is ${state === 'closed' ? 'closed' : 'gone'}; settled from its attempts`,
+        ...ending,
+      });
+      if (!result.applied) continue;
+      count(`hosted_payins_${ending.to}`);
+      log.warn({ paymentId: h.id, runId: r.runId, to: ending.to }, 'hosted payin settled by the sweep');
+      // The payer paid more than once: every payment after the first goes back.
+      for (const again of paid.slice(1)) {
+        refundsToStart.push(await recordDuplicateAttemptRefund(deps, again.id));
+      }
     }
 
     await finishRun(pool, {

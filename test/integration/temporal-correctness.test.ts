@@ -12,6 +12,7 @@ import { operatorPollingQueue, operatorQueue } from '../../lib/task-queues.js';
 import {
   api,
   eventually,
+  ligdicashControl,
   payinReaches,
   reconciliationRun,
   recordHistory,
@@ -20,6 +21,7 @@ import {
   type TestStack,
 } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
+import { hiddenFields, postForm } from '../support/togo.js';
 
 /**
  * Temporal used the way its engineers would (issue "Temporal used the way..."): deadlines kept to
@@ -380,6 +382,53 @@ describe('the transfer saga', () => {
       key: stack.merchant.apiKey,
     });
     expect(after.body.status).toBe('needs_review');
+  });
+
+  it('a hosted payin whose workflow was terminated is settled by the sweep from its attempts', async () => {
+    type Hosted = PayinBody & { attempts: { id: string; status: string }[] };
+    const hosted = async () => {
+      const res = await api<Hosted>(stack, 'POST', '/v1/payins', {
+        key: stack.merchant.apiKey,
+        body: { amount: 2_300, currency: 'XOF', mode: 'hosted' },
+      });
+      expect(res.status).toBe(201);
+      return res.body;
+    };
+    const choose = async (h: Hosted, phone: string) => {
+      const url = h.next_action!.url!;
+      const nonce = hiddenFields(await (await fetch(url)).text()).nonce!;
+      expect((await postForm(url, { action: 'pay', nonce, network: 'moov_bf', phone })).status).toBe(303);
+    };
+    // One paid: its workflow terminated while its attempt (which runs on) was waiting for the payer.
+    const paid = await hosted();
+    await choose(paid, '70000009'); // sandbox: the payer does nothing until told
+    const waiting = (await payinReaches(stack, paid.id, ['action_required'])) as Hosted;
+    await stack.temporal.workflow.getHandle(`payin-${paid.id}`).terminate('an operator clicked terminate');
+    const token = (await payinReaches(stack, waiting.attempts[0]!.id, ['action_required']))
+      .operator_reference!;
+    await ligdicashControl(stack, token, 'complete');
+    await payinReaches(stack, waiting.attempts[0]!.id, ['succeeded']);
+    // One declined, then abandoned.
+    const declined = await hosted();
+    await choose(declined, '70000001');
+    await eventually('the attempt to fail', async () => {
+      const p = await api<Hosted>(stack, 'GET', `/v1/payins/${declined.id}`, { key: stack.merchant.apiKey });
+      return p.body.attempts[0]?.status === 'failed' ? true : undefined;
+    });
+    await stack.temporal.workflow.getHandle(`payin-${declined.id}`).terminate('test');
+    await stack.pool.query(
+      "UPDATE payments SET deadline_at = now() - interval '2 minutes' WHERE id = ANY($1)",
+      [[paid.id, declined.id]],
+    );
+    await reconciliationRun(stack, { operator: 'ligdicash', kind: 'sweep' });
+    const settled = await api<Hosted>(stack, 'GET', `/v1/payins/${paid.id}`, { key: stack.merchant.apiKey });
+    expect(settled.body.status).toBe('succeeded');
+    expect(settled.body.operator_reference).toBe(waiting.attempts[0]!.id);
+    const ended = await api<Hosted>(stack, 'GET', `/v1/payins/${declined.id}`, {
+      key: stack.merchant.apiKey,
+    });
+    expect(ended.body.status).toBe('expired');
+    expect(ended.body.failure?.code).not.toBe('checkout_expired'); // the decline's own reason
   });
 
   it('keeps its history small while it looks a leg of unknown outcome up', async () => {
