@@ -9,6 +9,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;b
 main{max-width:28rem;margin:0 auto;padding:1rem}
 .card{background:#fff;border-radius:12px;padding:1.25rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 .merchant{font-weight:600;margin:0 0 .25rem}
+.logo{display:block;max-height:48px;width:auto;margin:0 0 .5rem}
 h1{font-size:1.5rem;margin:.25rem 0 .75rem}
 progress{width:100%;height:.8rem}
 .amount{font-size:2rem;font-weight:700;margin:.25rem 0 1rem}

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
-import { getMerchant } from '../db/merchants.js';
+import { getCheckoutBranding, getCheckoutLogo, getMerchant } from '../db/merchants.js';
+import { BRAND_COLOR, textOn } from '../lib/branding.js';
 import { getPayment, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
@@ -158,10 +159,29 @@ function operatorLabel(operator: string): string {
   return isOperatorName(operator) ? OPERATOR_TABLE[operator].label : operator;
 }
 
+/** A merchant's colour and logo, served from our origin (docs/checkout.md, "Branding"). */
+export interface PageBranding {
+  merchantId: string;
+  color: string | null;
+  logo: boolean;
+}
+
+/** The head's link to a merchant's colours, and its logo above its name. */
+export function brandingParts(b: PageBranding | undefined, merchantName: string) {
+  if (!b) return { head: '', logo: '' };
+  return {
+    head: b.color ? `<link rel="stylesheet" href="/pay/assets/brand/${b.merchantId}.css">` : '',
+    logo: b.logo
+      ? `<img class="logo" src="/pay/assets/brand/${b.merchantId}/logo" alt="${escape(merchantName)}" height="48">`
+      : '',
+  };
+}
+
 interface PageParts {
   lang: Lang;
   title: string;
   merchantName: string;
+  branding?: PageBranding;
   payment: PaymentRecord;
   body: string;
   /** Data for the page's script (numbering plans, the status URL to follow). */
@@ -175,12 +195,13 @@ function layout(p: PageParts): string {
       `<script type="application/json" id="checkout-data">${JSON.stringify(p.data).replace(/</g, '\\u003c')}</script>
 <script src="/pay/assets/checkout.js" defer></script>`
     : '';
+  const brand = brandingParts(p.branding, p.merchantName);
   return `<!doctype html>
 <html lang="${p.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>${escape(p.title)} · ${escape(p.merchantName)}</title>
-<link rel="stylesheet" href="/pay/assets/checkout.css">${data}</head>
+<link rel="stylesheet" href="/pay/assets/checkout.css">${brand.head}${data}</head>
 <body><main><div class="card">
-<p class="merchant">${escape(p.merchantName)}</p>
+${brand.logo}<p class="merchant">${escape(p.merchantName)}</p>
 <h1 class="amount">${escape(localAmount(p.payment.amount, p.payment.currency))}</h1>
 ${p.payment.description ? `<p class="desc">${escape(p.payment.description)}</p>` : ''}
 ${p.body}
@@ -235,12 +256,36 @@ export function hostedCheckoutRoutes(deps: HostedCheckoutDeps): Router {
   router.get('/assets/checkout.js', (_req, res) => {
     res.type('text/javascript').setHeader('Cache-Control', 'public, max-age=3600').send(CHECKOUT_JS);
   });
+  // A merchant's colours and logo; a merchant's id is no secret (its pages name it anyway).
+  router.get('/assets/brand/:merchant.css', async (req, res) => {
+    const { color } = await getCheckoutBranding(pool, String(req.params.merchant));
+    res.type('text/css').setHeader('Cache-Control', 'public, max-age=300');
+    if (!color || !BRAND_COLOR.test(color)) return void res.send('');
+    const text = textOn(color);
+    res.send(
+      `button:not(.secondary),.button:not(.secondary){background:${color};color:${text}}\n` +
+        `.network input,progress{accent-color:${color}}\n.spinner{border-top-color:${color}}\n.card{border-top:4px solid ${color}}`,
+    );
+  });
+  router.get('/assets/brand/:merchant/logo', async (req, res) => {
+    const logo = await getCheckoutLogo(pool, String(req.params.merchant));
+    if (!logo) return void res.status(404).end();
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'");
+    res.type(logo.type).setHeader('Cache-Control', 'public, max-age=300').send(logo.bytes);
+  });
 
   const load = async (req: Request) => {
     const found = await hostedPayinByToken(pool, String(req.params.token));
     if (!found) return undefined;
     const attempts = await listAttempts(pool, found.payment.id);
     const merchant = await getMerchant(pool, found.payment.merchantId);
+    const brand = await getCheckoutBranding(pool, found.payment.merchantId);
+    const branding: PageBranding = {
+      merchantId: found.payment.merchantId,
+      color: brand.color,
+      logo: brand.logoType !== null,
+    };
     const offer = () =>
       offeredNetworks(pool, operators, {
         merchantId: found.payment.merchantId,
@@ -249,7 +294,7 @@ export function hostedCheckoutRoutes(deps: HostedCheckoutDeps): Router {
         currency: found.payment.currency,
         country: found.country,
       });
-    return { ...found, attempts, merchantName: merchant?.name ?? '', offer };
+    return { ...found, attempts, merchantName: merchant?.name ?? '', branding, offer };
   };
   type Loaded = NonNullable<Awaited<ReturnType<typeof load>>>;
 
@@ -320,7 +365,7 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     const token = String(req.params.token);
     const { payment: intent, attempts } = l;
     const state = pageState(intent, attempts);
-    const parts = { lang, merchantName: l.merchantName, payment: intent };
+    const parts = { lang, merchantName: l.merchantName, payment: intent, branding: l.branding };
     const back = (url: string | null) =>
       url ? `<a class="button secondary" href="${escape(url)}">${escape(t.back)}</a>` : '';
     const send = (title: string, body: string, data?: Record<string, unknown>, formTarget?: string) => {

@@ -1,5 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
-import { getMerchant } from '../db/merchants.js';
+import { getCheckoutBranding, getMerchant } from '../db/merchants.js';
 import {
   getPaymentLinkBySlug,
   lockLinkPlaces,
@@ -10,7 +10,14 @@ import type { PaymentCustomer } from '../db/payments.js';
 import { newId } from '../lib/ids.js';
 import { payinWorkflowId } from '../lib/payment-workflows.js';
 import { parseMsisdn } from '../lib/phone.js';
-import { escape, localAmount, payerLanguage, securityHeaders } from './hosted-checkout.js';
+import {
+  brandingParts,
+  escape,
+  localAmount,
+  payerLanguage,
+  securityHeaders,
+  type PageBranding,
+} from './hosted-checkout.js';
 import { recordHostedPayin } from './hosted-payins.js';
 import type { HostedCheckoutDeps } from './hosted-checkout.js';
 import { startHostedPayin } from './payment-start.js';
@@ -68,13 +75,20 @@ const LINK_CHECKOUT_SECONDS = 900;
 
 class SoldOut extends Error {}
 
-function page(lang: Lang, title: string, merchantName: string, body: string): string {
+function page(
+  lang: Lang,
+  title: string,
+  merchantName: string,
+  body: string,
+  branding?: PageBranding,
+): string {
+  const brand = brandingParts(branding, merchantName);
   return `<!doctype html>
 <html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>${escape(title)} · ${escape(merchantName)}</title>
-<link rel="stylesheet" href="/pay/assets/checkout.css"></head>
+<link rel="stylesheet" href="/pay/assets/checkout.css">${brand.head}</head>
 <body><main><div class="card">
-<p class="merchant">${escape(merchantName)}</p>
+${brand.logo}<p class="merchant">${escape(merchantName)}</p>
 ${body}
 </div></main></body></html>`;
 }
@@ -96,6 +110,12 @@ export function paymentLinkPageRoutes(deps: HostedCheckoutDeps): Router {
     const t = TEXT[lang];
     const merchant = await getMerchant(pool, l.merchantId);
     const totals = await paymentLinkTotals(pool, l.id);
+    const brand = await getCheckoutBranding(pool, l.merchantId);
+    const branding: PageBranding = {
+      merchantId: l.merchantId,
+      color: brand.color,
+      logo: brand.logoType !== null,
+    };
     const posted = (req.body ?? {}) as Record<string, unknown>;
     const value = (k: string) => (typeof posted[k] === 'string' ? escape(posted[k]) : '');
     const heading = `<h1>${escape(l.title)}</h1>${l.description ? `<p class="desc">${escape(l.description)}</p>` : ''}`;
@@ -117,6 +137,7 @@ export function paymentLinkPageRoutes(deps: HostedCheckoutDeps): Router {
             l.title,
             merchant?.name ?? '',
             `${heading}${progress}<p class="notice" role="status">${escape(closed)}</p>`,
+            branding,
           ),
         );
     }
@@ -151,6 +172,7 @@ ${amountField}
 ${fields}
 <button type="submit">${escape(t.pay)}</button>
 </form>${places}`,
+          branding,
         ),
       );
   }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { brandColorProblem, logoType } from '../lib/branding.js';
 import { Client, Connection } from '@temporalio/client';
 import { startReconciliationRun } from '../api/reconciliation.js';
 import { OPERATORS, isOperatorName } from '../lib/operators.js';
@@ -16,6 +18,7 @@ import {
   getMerchant,
   setLateSuccessPolicy,
   setMerchantRateLimit,
+  setCheckoutBranding,
   setRefundRecipients,
 } from '../db/merchants.js';
 import { apiKeyView } from '../db/resource-views.js';
@@ -64,6 +67,9 @@ commands:
                                     or, with --sweep, a sweep; waits and prints the summary
   merchant policy --merchant mer_… [--late-success credit|refund] [--refund-recipient payer|any]
                                     what reconciliation does with a success found after expiry
+  merchant checkout --merchant mer_… [--color '#0b6b2f'|none] [--logo logo.png|none]
+                                    the merchant's colour and logo (PNG, JPEG or WebP, at most 64 kB)
+                                    on the hosted checkout and payment link pages
   webhooks listen [--api-key sk_…] [--api http://127.0.0.1:3000] [--port 0] [--events payin.succeeded,…]
                                     receive this merchant's webhooks here: registers an endpoint on
                                     127.0.0.1, verifies and prints each delivery, deletes it on Ctrl-C
@@ -94,6 +100,8 @@ function parseCommandLine() {
         'no-wait': { type: 'boolean', default: false },
         'late-success': { type: 'string' },
         'refund-recipient': { type: 'string' },
+        color: { type: 'string' },
+        logo: { type: 'string' },
         'api-key': { type: 'string' },
         api: { type: 'string' },
         port: { type: 'string', default: '0' },
@@ -266,6 +274,45 @@ if (group === 'merchant' && command === 'create') {
         process.stdout.write(
           `refunds for ${values.merchant} go to: ${recipients === 'any' ? 'any number the merchant gives (logged)' : "the payer's own number"}\n`,
         );
+    }
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'merchant' && command === 'checkout') {
+  const { color, logo } = values;
+  if (!values.merchant || (color === undefined && logo === undefined))
+    fail('merchant checkout needs --merchant and --color #rrggbb|none and/or --logo file|none');
+  const colorValue = color === undefined || color === 'none' ? color : color.toLowerCase();
+  const colorProblem = colorValue && colorValue !== 'none' ? brandColorProblem(colorValue) : undefined;
+  if (colorProblem) fail(`--color: ${colorProblem}`);
+  let logoValue: { type: string; bytes: Buffer } | null | undefined;
+  if (logo === 'none') logoValue = null;
+  else if (logo !== undefined) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(logo);
+    } catch (err) {
+      fail(`--logo: ${(err as Error).message}`);
+    }
+    const type = logoType(bytes);
+    if (!type) fail('--logo: a PNG, JPEG or WebP image');
+    if (bytes.length > 65_536) fail(`--logo: ${bytes.length} bytes; at most 65536`);
+    logoValue = { type, bytes };
+  }
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    const known = await setCheckoutBranding(pool, values.merchant, {
+      ...(colorValue !== undefined ? { color: colorValue === 'none' ? null : colorValue } : {}),
+      ...(logoValue !== undefined ? { logo: logoValue } : {}),
+    });
+    if (!known) {
+      process.stderr.write(`no merchant ${values.merchant}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stdout.write(
+        `checkout of ${values.merchant}: colour ${colorValue ?? 'unchanged'}, logo ${logoValue === undefined ? 'unchanged' : logoValue === null ? 'none' : `${logoValue.type}, ${logoValue.bytes.length} bytes`}\n`,
+      );
     }
   } finally {
     await pool.end();

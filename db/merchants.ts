@@ -128,3 +128,55 @@ export async function refundRecipients(db: Queryable, merchantId: string): Promi
   );
   return rows[0]?.refund_recipients ?? 'payer';
 }
+
+/** A merchant's colour and logo on the payer's pages (docs/checkout.md, "Branding"). */
+export interface CheckoutBranding {
+  color: string | null;
+  logoType: string | null;
+}
+
+export async function getCheckoutBranding(db: Queryable, merchantId: string): Promise<CheckoutBranding> {
+  const { rows } = await db.query<{ checkout_color: string | null; checkout_logo_type: string | null }>(
+    'SELECT checkout_color, checkout_logo_type FROM merchants WHERE id = $1',
+    [merchantId],
+  );
+  return { color: rows[0]?.checkout_color ?? null, logoType: rows[0]?.checkout_logo_type ?? null };
+}
+
+export async function getCheckoutLogo(
+  db: Queryable,
+  merchantId: string,
+): Promise<{ type: string; bytes: Buffer } | undefined> {
+  const { rows } = await db.query<{ checkout_logo: Buffer | null; checkout_logo_type: string | null }>(
+    'SELECT checkout_logo, checkout_logo_type FROM merchants WHERE id = $1',
+    [merchantId],
+  );
+  const r = rows[0];
+  return r?.checkout_logo && r.checkout_logo_type
+    ? { type: r.checkout_logo_type, bytes: r.checkout_logo }
+    : undefined;
+}
+
+/** Sets what is given (`null` removes it); false when there is no such merchant. */
+export async function setCheckoutBranding(
+  db: Queryable,
+  merchantId: string,
+  b: { color?: string | null; logo?: { type: string; bytes: Buffer } | null },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE merchants
+        SET checkout_color = CASE WHEN $2 THEN $3 ELSE checkout_color END,
+            checkout_logo = CASE WHEN $4 THEN $5::bytea ELSE checkout_logo END,
+            checkout_logo_type = CASE WHEN $4 THEN $6 ELSE checkout_logo_type END
+      WHERE id = $1`,
+    [
+      merchantId,
+      b.color !== undefined,
+      b.color ?? null,
+      b.logo !== undefined,
+      b.logo?.bytes ?? null,
+      b.logo?.type ?? null,
+    ],
+  );
+  return rowCount === 1;
+}

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setCheckoutBranding } from '../../db/merchants.js';
 import { api, eventually, ROOT, startStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -69,7 +70,18 @@ async function newPhonePage(): Promise<Page> {
 }
 
 describe('payment links in a browser', () => {
-  it('a fixed price: the page, the payer details, the payment, and the message after it', async () => {
+  it("a fixed price, in the merchant's colour and logo: the page, the payer details, the payment, and the message after it", async () => {
+    // The merchant's branding (a 1×1 logo is enough for the page's layout and axe's checks).
+    await setCheckoutBranding(stack.pool, stack.merchant.id, {
+      color: '#7a1f5c',
+      logo: {
+        type: 'image/png',
+        bytes: Buffer.from(
+          'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+          'base64',
+        ),
+      },
+    });
     const link = await createLink({
       title: 'Pagne wax 6 yards',
       description: 'Livraison à Ouagadougou sous 48 h',
@@ -81,6 +93,16 @@ describe('payment links in a browser', () => {
     const page = await newPhonePage();
     await page.goto(link.url);
     expect(await page.locator('.amount').textContent()).toBe('12\u202f500\u00a0FCFA');
+    expect(
+      await page
+        .getByRole('button', { name: 'Continuer vers le paiement' })
+        .evaluate(
+          (b) =>
+            (
+              globalThis as unknown as { getComputedStyle: (e: unknown) => { backgroundColor: string } }
+            ).getComputedStyle(b).backgroundColor,
+        ),
+    ).toBe('rgb(122, 31, 92)');
     await expectAccessible(page, 'fixed link');
     await page.screenshot({ path: path.join(SHOTS, '7-link-fixed.png') });
     await page.getByLabel('Nom et prénom').fill('Awa Traoré');

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findMerchantByApiKey } from '../../db/merchants.js';
@@ -141,6 +143,45 @@ describe('passerelle CLI', () => {
     );
     expect(rows[0]!.rate_limit_requests).toBe(7);
     expect(passerelle('merchant', 'rate-limit', '--merchant', merchant, '--requests', '0').status).toBe(64);
+  });
+
+  it("sets a merchant's checkout colour and logo, refusing what a payer could not read or what is no image", () => {
+    const merchant = (
+      JSON.parse(passerelle('merchant', 'create', 'Brand', '--json').stdout) as { merchant_id: string }
+    ).merchant_id;
+    const dir = mkdtempSync(path.join(tmpdir(), 'logo-'));
+    // A 1×1 PNG, and a text file named like one.
+    const png = path.join(dir, 'logo.png');
+    writeFileSync(
+      png,
+      Buffer.from(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+        'base64',
+      ),
+    );
+    const fake = path.join(dir, 'fake.png');
+    writeFileSync(fake, '<svg onload="alert(1)"/>');
+    const set = passerelle(
+      'merchant',
+      'checkout',
+      '--merchant',
+      merchant,
+      '--color',
+      '#0B3D91',
+      '--logo',
+      png,
+    );
+    expect(set.status, set.stderr).toBe(0);
+    expect(set.stdout).toContain('image/png');
+    expect(passerelle('merchant', 'checkout', '--merchant', merchant, '--color', '#ffff00').stderr).toContain(
+      'too light',
+    );
+    expect(passerelle('merchant', 'checkout', '--merchant', merchant, '--logo', fake).stderr).toContain(
+      'PNG, JPEG or WebP',
+    );
+    expect(passerelle('merchant', 'checkout', '--merchant', 'mer_nobody', '--color', '#0b3d91').status).toBe(
+      1,
+    );
   });
 
   it('explains its usage and refuses unknown commands', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setCheckoutBranding } from '../../db/merchants.js';
 import { getPayment } from '../../db/payments.js';
 import {
   api,
@@ -230,6 +231,31 @@ describe('hosted checkout', () => {
     expect(done.status).toBe('succeeded');
     expect(done.attempts).toHaveLength(1);
     expect(stack.sandbox.ligdicash.invoices.findByTransactionId(done.attempts[0]!.id)).toHaveLength(1);
+  });
+
+  it("shows the merchant's colour and logo, served from our origin", async () => {
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    await setCheckoutBranding(stack.pool, stack.merchant.id, {
+      color: '#0b3d91',
+      logo: { type: 'image/png', bytes: png },
+    });
+    try {
+      const created = await createHosted();
+      const { html } = await page(created.next_action!.url!);
+      expect(html).toContain(`href="/pay/assets/brand/${stack.merchant.id}.css"`);
+      expect(html).toContain(`src="/pay/assets/brand/${stack.merchant.id}/logo"`);
+      const css = await (await fetch(`${stack.apiUrl}/pay/assets/brand/${stack.merchant.id}.css`)).text();
+      expect(css).toContain('background:#0b3d91;color:#ffffff');
+      const logo = await fetch(`${stack.apiUrl}/pay/assets/brand/${stack.merchant.id}/logo`);
+      expect(logo.headers.get('content-type')).toBe('image/png');
+      expect(logo.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(Buffer.from(await logo.arrayBuffer()).equals(png)).toBe(true);
+    } finally {
+      await setCheckoutBranding(stack.pool, stack.merchant.id, { color: null, logo: null });
+    }
   });
 
   it('the payer cancels; the page says so and leads back to the merchant', async () => {
