@@ -142,7 +142,10 @@ export class PaygateOperator implements OperatorAdapter {
         message: `PayGateGlobal serves Flooz and TMoney (Togo), not ${req.network}`,
       };
     }
-    if (req.mode === 'direct' && (!req.customer.phone || !isPaygateNetwork(req.network))) {
+    if (req.mode === 'direct' && !req.customer.phone) {
+      return { code: 'phone_required', message: 'A PayGateGlobal direct payin needs the payer number' };
+    }
+    if (req.mode === 'direct' && !isPaygateNetwork(req.network)) {
       return {
         code: 'network_required',
         message: 'A PayGateGlobal direct payin needs a Togolese number and its network',

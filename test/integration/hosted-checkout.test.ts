@@ -155,6 +155,29 @@ describe('hosted checkout', () => {
     await expectBalancedLedger(stack.pool);
   });
 
+  it('a Flooz payer (Togo) is sent through PayGateGlobal /api/v1/pay, server to server: no key in any URL', async () => {
+    const created = await createHosted({ country: 'TG', amount: 1_800 });
+    const url = created.next_action!.url!;
+    const { html } = await page(url);
+    expect(html).toContain('Moov Africa Togo (Flooz)');
+    expect(html).not.toContain(stack.config.operators.paygate.authToken);
+    expect((await choose(url, 'moov_tg', '97 11 22 33')).status).toBe(303);
+    const done = await hostedEnds(created.id);
+    expect(done.status).toBe('succeeded');
+    const attempt = done.attempts[0]!;
+    expect(attempt.operator).toBe('paygate');
+    expect(stack.sandbox.paygate.byIdentifier(attempt.id)).toMatchObject({
+      via: 'api',
+      network: 'FLOOZ',
+      amount: 1_800,
+    });
+    // Nothing the payer's browser saw carries the key.
+    const read = await api<PayinBody>(stack, 'GET', `/v1/payins/${attempt.id}`, {
+      key: stack.merchant.apiKey,
+    });
+    expect(JSON.stringify(read.body)).not.toContain(stack.config.operators.paygate.authToken);
+  });
+
   it('asks an OTP network for the code to dial, with the amount filled in', async () => {
     const created = await createHosted({ amount: 2_500 });
     const url = created.next_action!.url!;
