@@ -160,10 +160,10 @@ Passerelle is running
   Operations key ${adminKey}   (reconciliation: ${apiUrl}/v1/reconciliation/runs)
   Metrics        ${apiUrl}/metrics (Bearer: the operations key), worker: http://${workerMetrics}/metrics
 
-Try a payin:
+Try a payin, then open its next_action.url (our payment page; Moov Burkina, 70 11 22 33, approves):
   curl -s ${apiUrl}/v1/payins -H "Authorization: Bearer ${demo.apiKey}" \\
     -H 'Content-Type: application/json' -H "Idempotency-Key: $(date +%s)" \\
-    -d '{"amount": 5000, "currency": "XOF", "description": "Demo order"}'
+    -d '{"amount": 5000, "currency": "XOF", "mode": "hosted", "description": "Demo order"}'
 
 Reconcile yesterday's LigdiCash report (schedules also run it daily; see them in the Temporal UI):
   curl -s ${apiUrl}/v1/reconciliation/runs -H "Authorization: Bearer ${adminKey}" \\
