@@ -12,7 +12,7 @@ import { AccessTokens, oauthRoutes } from './oauth.js';
 import { rateLimitByKey } from './rate-limit.js';
 import { callbackRoutes } from './callbacks.js';
 import { checkoutRoutes, operatorRoutes } from './checkout.js';
-import { hostedCheckoutRoutes } from './hosted-checkout.js';
+import { hostedCheckoutRoutes, payerPagePostLimit } from './hosted-checkout.js';
 import { paymentLinkPageRoutes } from './payment-link-page.js';
 import { paymentLinkRoutes } from './payment-links.js';
 import { buildContract } from './openapi.js';
@@ -108,9 +108,10 @@ export function createApp(deps: ApiDeps): Express {
   );
 
   // The hosted checkout (docs/checkout.md): reached by its token, never by a payment id.
-  app.use('/pay', hostedCheckoutRoutes(deps));
+  const payerPosts = payerPagePostLimit(deps.config.PAYER_PAGE_POSTS_PER_MINUTE);
+  app.use('/pay', payerPosts, hostedCheckoutRoutes(deps));
   // Payment links' public pages (docs/payment-links.md).
-  app.use('/l', paymentLinkPageRoutes(deps));
+  app.use('/l', payerPosts, paymentLinkPageRoutes(deps));
 
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
   app.use('/v1/callbacks', callbackRoutes(deps));

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { PerAddressRateLimit } from '../lib/address-rate-limit.js';
 import { BlockList, isIP } from 'node:net';
 import express, { Router, type Request } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -72,27 +73,6 @@ function sameSecret(given: string | undefined, expected: string): boolean {
  * A fixed window per source address: an endpoint anyone can reach stores at most this many
  * callbacks a minute from one address; the rest are answered 429 and not stored.
  */
-class CallbackRateLimit {
-  private readonly windows = new Map<string, { startedAt: number; count: number }>();
-  constructor(private readonly perMinute: number) {}
-  allow(source: string): boolean {
-    const now = Date.now();
-    const w = this.windows.get(source);
-    if (!w || now - w.startedAt >= 60_000) {
-      // Bounded memory: ended windows go first, so that many addresses cannot reset everyone's.
-      if (this.windows.size > 10_000) {
-        for (const [source, old] of this.windows)
-          if (now - old.startedAt >= 60_000) this.windows.delete(source);
-        if (this.windows.size > 10_000) this.windows.clear();
-      }
-      this.windows.set(source, { startedAt: now, count: 1 });
-      return true;
-    }
-    w.count++;
-    return w.count <= this.perMinute;
-  }
-}
-
 /**
  * Operator callbacks (DESIGN.md rule 1): stored raw before anything else, then verified (source,
  * known payment, reference, amount, currency), then handed to the payment's workflow as a hint.
@@ -101,7 +81,7 @@ class CallbackRateLimit {
 export function callbackRoutes(deps: CallbackRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
   const router = Router();
-  const rateLimit = new CallbackRateLimit(config.CALLBACK_RATE_LIMIT_PER_MINUTE);
+  const rateLimit = new PerAddressRateLimit(config.CALLBACK_RATE_LIMIT_PER_MINUTE);
   // Each mode authenticates its callbacks with its own settings: live ones with the operators'
   // configured secrets and addresses, test ones with the sandbox's (public) defaults.
   const modes = [

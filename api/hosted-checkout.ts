@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { PerAddressRateLimit } from '../lib/address-rate-limit.js';
 import type { Client } from '@temporalio/client';
 import { getCheckoutBranding, getCheckoutLogo, getMerchant } from '../db/merchants.js';
 import { BRAND_COLOR, textOn } from '../lib/branding.js';
@@ -70,6 +71,7 @@ const TEXT = {
     waitRunning: 'Un paiement est en cours ; attendez sa fin avant d’annuler.',
     refused: 'Ce paiement ne peut pas passer par ce réseau.',
     securedBy: 'Paiement sécurisé par Passerelle',
+    tooFast: 'Trop de tentatives depuis cette connexion. Réessayez dans une minute.',
     timeLeft: 'Cette page reste ouverte jusqu’à {time} (UTC).',
   },
   en: {
@@ -111,6 +113,7 @@ const TEXT = {
     waitRunning: 'A payment is in progress; wait for its end before cancelling.',
     refused: 'This payment cannot go through this network.',
     securedBy: 'Payment secured by Passerelle',
+    tooFast: 'Too many attempts from this connection. Try again in a minute.',
     timeLeft: 'This page stays open until {time} (UTC).',
   },
 } as const;
@@ -219,6 +222,26 @@ export function securityHeaders(res: Response, formTarget?: string): void {
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Cache-Control', 'no-store');
+}
+
+/**
+ * The payer's pages take forms from anyone: one address may post PAYER_PAGE_POSTS_PER_MINUTE a
+ * minute (each payment link post records a payin and may hold a place), then 429.
+ */
+export function payerPagePostLimit(perMinute: number): RequestHandler {
+  const limit = new PerAddressRateLimit(perMinute);
+  return (req, res, next) => {
+    if (req.method !== 'POST' || limit.allow(req.ip ?? req.socket.remoteAddress ?? '?')) return next();
+    const lang = payerLanguage(req.headers['accept-language']);
+    securityHeaders(res);
+    res
+      .status(429)
+      .setHeader('Retry-After', '60')
+      .type('html')
+      .send(
+        `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${TEXT[lang].title}</title><link rel="stylesheet" href="/pay/assets/checkout.css"></head><body><main><div class="card"><h1>${TEXT[lang].title}</h1><p role="alert">${TEXT[lang].tooFast}</p></div></main></body></html>`,
+      );
+  };
 }
 
 export interface HostedCheckoutDeps {

@@ -89,6 +89,8 @@ const envSchema = z.object({
   INITIATION_WAIT_SECONDS: z.coerce.number().positive().default(30),
   /** How long a hosted payin's page takes attempts when the merchant gives no `expires_in` (docs/checkout.md). */
   HOSTED_CHECKOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1_800),
+  /** Forms one address may post a minute to the payer's pages (/pay, /l), per API process. */
+  PAYER_PAGE_POSTS_PER_MINUTE: z.coerce.number().int().min(1).default(60),
 
   STORE_NAME: z.string().min(1).default('Passerelle'),
   STORE_WEBSITE_URL: url.default('http://127.0.0.1:3000'),

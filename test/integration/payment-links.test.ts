@@ -166,4 +166,18 @@ describe('payment links', () => {
     expect(listed.body.data.map((l) => l.id)).toEqual(expect.arrayContaining([link.id, other.id]));
     expect((await fetch(`${stack.apiUrl}/l/no-such-link`)).status).toBe(404);
   });
+  // Last in this file: it uses up this address's minute.
+  it('one address posting too fast is told to wait (429), and records nothing more', async () => {
+    const link = (await createLink({ pricing: 'fixed', amount: 1_000, collect: ['email'] })).body;
+    const statuses: number[] = [];
+    for (let i = 0; i < 80 && !statuses.includes(429); i++) statuses.push((await payerStarts(link)).status);
+    expect(statuses.filter((st) => st === 400).length).toBeGreaterThan(0); // the e-mail is missing
+    const refused = await postForm(link.url, { email: 'late@example.org' });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    const payins = await api<{ data: unknown[] }>(stack, 'GET', `/v1/payment-links/${link.id}/payins`, {
+      key: stack.merchant.apiKey,
+    });
+    expect(payins.body.data).toHaveLength(0);
+  });
 });
