@@ -5,6 +5,7 @@ import {
   api,
   eventually,
   payinReaches,
+  recordHistory,
   startStack,
   type PayinBody,
   type TestStack,
@@ -113,6 +114,7 @@ describe('hosted checkout', () => {
     expect(done.status).toBe('succeeded');
     expect(done.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
     expect(done.operator_reference).toBe(done.attempts[1]!.id);
+    await recordHistory(stack, created.id, 'hosted-payin-declined-then-paid');
     expect((await page(url)).html).toContain('Paiement effectué');
     // The merchant's list shows the payin, not its attempts; an attempt reads as one.
     const list = await api<{ data: { id: string }[] }>(stack, 'GET', '/v1/payins?limit=100', {
@@ -237,6 +239,7 @@ describe('hosted checkout', () => {
       45_000,
     );
     expect(refunded.amount).toBe(3_000);
+    await recordHistory(stack, created.id, 'hosted-payin-paid-twice-one-refunded');
     expect((await getPayment(stack.pool, created.id))!.status).toBe('succeeded');
     await expectBalancedLedger(stack.pool);
   });
@@ -287,6 +290,7 @@ describe('hosted checkout', () => {
     expect((await postForm(url, { action: 'cancel' })).status).toBe(303);
     const done = await hostedEnds(created.id);
     expect(done.status).toBe('cancelled');
+    await recordHistory(stack, created.id, 'hosted-payin-cancelled');
     const { html } = await page(url);
     expect(html).toContain('Paiement annulé');
     expect(html).toContain('https://shop.example/panier');
@@ -296,6 +300,7 @@ describe('hosted checkout', () => {
     const created = await createHosted({ expires_in: 10 });
     const done = await hostedEnds(created.id);
     expect(done.status).toBe('expired');
+    await recordHistory(stack, created.id, 'hosted-payin-expired');
     expect((await page(created.next_action!.url!)).html).toContain('délai de paiement est dépassé');
     expect(new Date(done.completed_at as string).getTime()).toBeGreaterThanOrEqual(
       new Date(created.created_at as string).getTime() + 10_000,
