@@ -1,6 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import { feeFor } from '../db/fees.js';
-import { getMerchantPayment, insertPayment, listPaymentEvents, storePayinOtp } from '../db/payments.js';
+import {
+  getMerchantPayment,
+  insertPayment,
+  listPaymentEvents,
+  storePayinOtp,
+  type PaymentCustomer,
+} from '../db/payments.js';
 import { inTransaction } from '../db/pool.js';
 import { operatorTiming } from '../lib/operators.js';
 import { newId } from '../lib/ids.js';
@@ -48,6 +54,17 @@ function payerDetails(body: CreatePayinRequest) {
     });
   }
   return { phone, network };
+}
+
+/** The payer as the merchant described them (the number as we parsed it). */
+function payerOf(body: CreatePayinRequest, phone: string | undefined): PaymentCustomer {
+  return {
+    ...(phone ? { phone } : {}),
+    ...(body.customer.first_name ? { firstName: body.customer.first_name } : {}),
+    ...(body.customer.last_name ? { lastName: body.customer.last_name } : {}),
+    ...(body.customer.email ? { email: body.customer.email } : {}),
+    ...(body.customer.language ? { language: body.customer.language } : {}),
+  };
 }
 
 export function payinRoutes(deps: PaymentRouteDeps): Router {
@@ -112,13 +129,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
             operator,
             network,
             mode,
-            customer: {
-              ...(phone ? { phone } : {}),
-              ...(body.customer.first_name ? { firstName: body.customer.first_name } : {}),
-              ...(body.customer.last_name ? { lastName: body.customer.last_name } : {}),
-              ...(body.customer.email ? { email: body.customer.email } : {}),
-              ...(body.customer.language ? { language: body.customer.language } : {}),
-            },
+            customer: payerOf(body, phone),
             description: body.description,
             returnUrl: body.return_url,
             cancelUrl: body.cancel_url,
@@ -197,13 +208,7 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
           amount: body.amount,
           currency: body.currency,
           network,
-          customer: {
-            ...(phone ? { phone } : {}),
-            ...(body.customer.first_name ? { firstName: body.customer.first_name } : {}),
-            ...(body.customer.last_name ? { lastName: body.customer.last_name } : {}),
-            ...(body.customer.email ? { email: body.customer.email } : {}),
-            ...(body.customer.language ? { language: body.customer.language } : {}),
-          },
+          customer: payerOf(body, phone),
           country: body.country,
           description: body.description,
           returnUrl: body.return_url,

@@ -1,13 +1,11 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHOTS, expectAccessible, launchChromium } from '../support/browser.js';
 import {
   api,
   ligdicashControl,
   payinReaches,
-  ROOT,
   startStack,
   type PayinBody,
   type TestStack,
@@ -19,20 +17,13 @@ import {
  * critical violation) and under its own Content-Security-Policy (no violation reported).
  * Screenshots of each step go to .artifacts/checkout/ (docs/img/ keeps the best ones).
  */
-const SHOTS = path.join(ROOT, '.artifacts', 'checkout');
 const SHOP = 'https://shop.example';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let stack: TestStack;
 let browser: Browser;
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   stack = await startStack({ env: { LIGDICASH_POLL_INITIAL_SECONDS: '1', LIGDICASH_POLL_MAX_SECONDS: '2' } });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // As root (CI containers) chromium's own sandbox cannot start.
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -80,18 +71,6 @@ async function phone(
     if (/Content Security Policy|Refused to/.test(m.text())) cspViolations.push(m.text());
   });
   return { context, page, cspViolations };
-}
-
-/** axe-core on the page as it is: no serious or critical violation. */
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  // Evaluated through the DevTools protocol: the page's CSP (no inline script) does not apply to it.
-  await page.evaluate(axeSource);
-  // A string, run in the page (this project's TypeScript has no DOM types).
-  const result = await page.evaluate<{ id: string; impact: string | null; help: string; nodes: number }[]>(
-    `axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length })))`,
-  );
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(serious, `${what}: ${JSON.stringify(serious)}`).toEqual([]);
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });

@@ -1,28 +1,21 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHOTS, expectAccessible, launchChromium } from '../support/browser.js';
 import { setCheckoutBranding } from '../../db/merchants.js';
-import { api, eventually, ROOT, startStack, type TestStack } from '../support/stack.js';
+import { api, eventually, startStack, type TestStack } from '../support/stack.js';
 
 /**
  * Payment links in a real browser (docs/payment-links.md): a fixed price, a variable amount with a
  * floor, and a collection whose sales limit holds with 20 payers pressing "pay" at once. axe-core
  * on each page; screenshots to .artifacts/checkout/.
  */
-const SHOTS = path.join(ROOT, '.artifacts', 'checkout');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let stack: TestStack;
 let browser: Browser;
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   stack = await startStack();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -42,15 +35,6 @@ async function createLink(body: Record<string, unknown>): Promise<Link> {
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body;
-}
-
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate<{ id: string; impact: string | null }[]>(
-    `axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact })))`,
-  );
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(serious, `${what}: ${JSON.stringify(serious)}`).toEqual([]);
 }
 
 /** On the hosted page the link led to: Moov Burkina, approved by the sandbox payer. */
