@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * Integration tests share one Temporal server and one PostgreSQL database (started by
  * scripts/test.ts); each file runs in its own process with its own task queues and merchants.
- * Most files mostly wait (deadlines, callbacks, polls), so three run at a time (two cores are
- * then about 60 % busy: 8.5 min of CPU in a 7.1 min run). The files whose
+ * Most files mostly wait (deadlines, callbacks, polls), so two run at a time (three were 8 %
+ * faster, but the load made timing-sensitive tests flaky). The files whose
  * checks read state that every file writes (reconciliation over an operator's whole day, sweeps,
  * schedules, circuits opened on purpose, global metrics, snapshots of every payment) run alone,
  * one after another, after the others.
@@ -32,7 +32,7 @@ export default defineConfig({
           name: 'shared',
           include: ['test/**/*.test.ts'],
           exclude: ALONE,
-          maxWorkers: 3,
+          maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
       },

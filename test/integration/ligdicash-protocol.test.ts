@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, ligdicashControl, startStack, type TestStack } from '../support/stack.js';
+import { api, eventually, ligdicashControl, startStack, type TestStack } from '../support/stack.js';
 
 /**
  * LigdiCash as its own clients see it: the sandbox driven over raw HTTP as LigdiCash's official
@@ -135,7 +135,11 @@ describe('LigdiCash creations, as the documents and SDKs send them', () => {
   it('serve merchant payout status at straight/payout/confirm?payoutToken= too, naming the recipient network', async () => {
     const created = await payout('straight/payout', '22660123459');
     expect(created.response_code).toBe('00');
-    const byGuide = await ligdicash('GET', `withdrawal/confirm/?withdrawalToken=${created.token}`);
+    // Read both paths once the sandbox has executed it: before, the two reads may straddle it.
+    const byGuide = await eventually('the payout to be executed', async () => {
+      const r = await ligdicash('GET', `withdrawal/confirm/?withdrawalToken=${created.token}`);
+      return r.status === 'completed' ? r : undefined;
+    });
     const bySdk = await ligdicash('GET', `straight/payout/confirm/?payoutToken=${created.token}`);
     expect(bySdk).toEqual(byGuide);
     expect(bySdk).toMatchObject({ response_code: '00', operator_name: 'MOOV BURKINA', operator_id: '12' });
