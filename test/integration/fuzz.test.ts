@@ -330,7 +330,12 @@ describe('fuzzing the API from its OpenAPI document', () => {
           const res = await send(r);
           expectWellFormed(r, res);
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-          if (!op.statuses.includes(String(res.status)))
+          // A `.` or `..` parameter is a path segment the URL parser removes: the request reaches
+          // another path (`/v1/payins/./refunds` is `/v1/payins/refunds`), whose answer this
+          // operation's declared statuses do not describe. It is still held to no 5xx, problem+json.
+          const reached = new URL(r.path, 'http://x').pathname;
+          const sameOperation = new RegExp(`^${op.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(reached);
+          if (sameOperation && !op.statuses.includes(String(res.status)))
             undeclared.add(`${op.method} ${op.path} ${res.status}`);
         }),
         { numRuns: runs },
