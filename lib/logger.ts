@@ -90,10 +90,10 @@ const LOGGABLE_QUERY_KEYS = new Set([
  */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  const path = (q === -1 ? url : url.slice(0, q)).replace(
-    /^(\/v1\/callbacks\/[a-z0-9_-]+\/)[^/?]+/i,
-    '$1[REDACTED]',
-  );
+  const path = (q === -1 ? url : url.slice(0, q))
+    .replace(/^(\/v1\/callbacks\/[a-z0-9_-]+\/)[^/?]+/i, '$1[REDACTED]')
+    // A hosted checkout's token opens its page (docs/checkout.md): whoever reads logs must not.
+    .replace(/^(\/pay\/)(?!assets\/)[^/?]+/, '$1[REDACTED]');
   if (q === -1) return path;
   const params = new URLSearchParams(url.slice(q + 1));
   const shown = [...params.keys()].map((k) =>

@@ -62,6 +62,13 @@ describe('URLs and errors in logs', () => {
     expect(logged).toContain('status=OK');
   });
 
+  it("keep no hosted checkout page's token", () => {
+    const token = 'hU89ZXwh4lsl5EryhsRINQEhmWBJQIGe';
+    expect(redactUrl(`/pay/${token}`)).toBe('/pay/[REDACTED]');
+    expect(redactUrl(`/pay/${token}/status`)).toBe('/pay/[REDACTED]/status');
+    expect(redactUrl('/pay/assets/checkout.js')).toBe('/pay/assets/checkout.js');
+  });
+
   it('keep no row values from a database error', () => {
     const err = Object.assign(new Error('duplicate key value violates unique constraint for 22670123456'), {
       code: '23505',
