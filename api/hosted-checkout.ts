@@ -4,7 +4,7 @@ import { PerAddressRateLimit } from '../lib/address-rate-limit.js';
 import type { Client } from '@temporalio/client';
 import { getCheckoutBranding, getCheckoutLogo, getMerchant } from '../db/merchants.js';
 import { BRAND_COLOR, textOn } from '../lib/branding.js';
-import { getPayment, type PaymentRecord } from '../db/payments.js';
+import { getPayment, listAttemptsOf, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { errorSummary } from '../lib/logger.js';
@@ -20,7 +20,6 @@ import {
   dropAttempt,
   hostedPayinByToken,
   isOpenAttempt,
-  listAttempts,
   offeredNetworks,
   recordAttempt,
   type OfferedNetwork,
@@ -301,7 +300,7 @@ export function hostedCheckoutRoutes(deps: HostedCheckoutDeps): Router {
   const load = async (req: Request) => {
     const found = await hostedPayinByToken(pool, String(req.params.token));
     if (!found) return undefined;
-    const attempts = await listAttempts(pool, found.payment.id);
+    const attempts = await listAttemptsOf(pool, found.payment.id);
     const merchant = await getMerchant(pool, found.payment.merchantId);
     const brand = await getCheckoutBranding(pool, found.payment.merchantId);
     const branding: PageBranding = {
@@ -309,13 +308,15 @@ export function hostedCheckoutRoutes(deps: HostedCheckoutDeps): Router {
       color: brand.color,
       logo: brand.logoType !== null,
     };
-    const offer = () =>
+    /** The networks offered, or whether `only` is (a form names one: no need to route the others). */
+    const offer = (only?: string) =>
       offeredNetworks(pool, operators, {
         merchantId: found.payment.merchantId,
         livemode: found.payment.livemode,
         amount: found.payment.amount,
         currency: found.payment.currency,
         country: found.country,
+        only,
       });
     return { ...found, attempts, merchantName: merchant?.name ?? '', branding, offer };
   };
@@ -523,11 +524,13 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     await render(req, res, l);
   });
 
+  // Polled every 2 s by each waiting page: the payin and its attempts, nothing more.
   router.get('/:token/status', async (req, res) => {
-    const l = await load(req);
+    const found = await hostedPayinByToken(pool, String(req.params.token));
     res.setHeader('Cache-Control', 'no-store');
-    if (!l) return void res.status(404).json({ state: 'not_found' });
-    res.json({ state: pageState(l.payment, l.attempts), status: l.payment.status });
+    if (!found) return void res.status(404).json({ state: 'not_found' });
+    const attempts = await listAttemptsOf(pool, found.payment.id);
+    res.json({ state: pageState(found.payment, attempts), status: found.payment.status });
   });
 
   router.post('/:token', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
@@ -564,8 +567,7 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     const nonce =
       typeof body.nonce === 'string' && /^[\w-]{16,64}$/.test(body.nonce) ? body.nonce : undefined;
     if (!nonce) return again(t.busy);
-    const offer = await l.offer();
-    const chosen = offer.find((o) => o.network === body.network);
+    const chosen = typeof body.network === 'string' ? (await l.offer(body.network))[0] : undefined;
     if (!chosen) return again(t.chooseNetwork);
     const typed = typeof body.phone === 'string' ? body.phone.replace(/[\s.()-]/g, '') : '';
     const plan = NUMBERING_PLANS[chosen.country];

@@ -4,17 +4,13 @@ import {
   applyTransition,
   getPayment,
   insertPayment,
+  listAttemptsOf,
   lockPayment,
   storePayinOtp,
   type PaymentRecord,
 } from '../db/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
-import {
-  countOpenAttempts,
-  findCheckoutSession,
-  listAttemptIds,
-  openCheckoutSession,
-} from '../db/checkout.js';
+import { countOpenAttempts, findCheckoutSession, openCheckoutSession } from '../db/checkout.js';
 import { derivedId } from '../lib/ids.js';
 import type { CurrencyCode } from '../lib/money.js';
 import { NETWORKS, OTP_DIAL_CODES, type CountryCode, type Network } from '../lib/networks.js';
@@ -59,7 +55,15 @@ const GIVEN_ON_THE_PAGE = new Set(['phone_required', 'otp_required']);
 export async function offeredNetworks(
   pool: Pool,
   operators: OperatorRules,
-  q: { merchantId: string; livemode: boolean; amount: number; currency: CurrencyCode; country?: CountryCode },
+  q: {
+    merchantId: string;
+    livemode: boolean;
+    amount: number;
+    currency: CurrencyCode;
+    country?: CountryCode;
+    /** Only this network, if offered (a payer's form names it). */
+    only?: string;
+  },
 ): Promise<OfferedNetwork[]> {
   const offer: OfferedNetwork[] = [];
   const lenient: OperatorRules = {
@@ -71,7 +75,7 @@ export async function offeredNetworks(
   };
   for (const network of Object.keys(NETWORKS) as Network[]) {
     const { country, name } = NETWORKS[network];
-    if (q.country && country !== q.country) continue;
+    if ((q.country && country !== q.country) || (q.only !== undefined && network !== q.only)) continue;
     try {
       const routes = await payinRoutesFor(pool, lenient, {
         merchantId: q.merchantId,
@@ -167,13 +171,6 @@ export async function hostedPayinByToken(
   return payment && { payment, ...(session.country ? { country: session.country } : {}) };
 }
 
-/** A hosted payin's attempts, oldest first. */
-export async function listAttempts(db: Queryable, intentId: string): Promise<PaymentRecord[]> {
-  const attempts: PaymentRecord[] = [];
-  for (const id of await listAttemptIds(db, intentId)) attempts.push((await getPayment(db, id))!);
-  return attempts;
-}
-
 const OPEN = new Set(['created', 'pending', 'action_required']);
 export const isOpenAttempt = (a: PaymentRecord) => OPEN.has(a.status);
 
@@ -181,7 +178,7 @@ export const isOpenAttempt = (a: PaymentRecord) => OPEN.has(a.status);
 export async function payinView(db: Queryable, p: PaymentRecord) {
   const view = { ...paymentView(p), ...(p.attemptOf ? { attempt_of: p.attemptOf } : {}) };
   if (p.mode !== 'hosted') return view;
-  const attempts = await listAttempts(db, p.id);
+  const attempts = await listAttemptsOf(db, p.id);
   return {
     ...view,
     attempts: attempts.map((a) => ({

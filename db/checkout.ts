@@ -32,15 +32,6 @@ export async function findCheckoutSession(
   return row && { paymentId: row.payment_id, ...(row.country ? { country: row.country } : {}) };
 }
 
-/** A hosted payin's attempts' ids, oldest first. */
-export async function listAttemptIds(db: Queryable, intentId: string): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    'SELECT id FROM payments WHERE attempt_of = $1 ORDER BY created_at, id',
-    [intentId],
-  );
-  return rows.map((r) => r.id);
-}
-
 /** Attempts of a hosted payin that have not ended. */
 export async function countOpenAttempts(db: Queryable, intentId: string): Promise<number> {
   const { rows } = await db.query<{ open: number }>(

@@ -214,6 +214,15 @@ export async function getPayment(db: Queryable, id: string): Promise<PaymentReco
   return rows[0] && toRecord(rows[0]);
 }
 
+/** A hosted payin's attempts (docs/checkout.md), oldest first, in one query. */
+export async function listAttemptsOf(db: Queryable, intentId: string): Promise<PaymentRecord[]> {
+  const { rows } = await db.query<PaymentRow>(
+    'SELECT * FROM payments WHERE attempt_of = $1 ORDER BY created_at, id',
+    [intentId],
+  );
+  return rows.map(toRecord);
+}
+
 /**
  * A merchant only ever sees its own payments of its key's mode: another merchant's id, or a
  * payment of the other mode, reads as absent.

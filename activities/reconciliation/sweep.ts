@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { latestTrustedCallback } from '../../db/callbacks.js';
-import { applyTransition, getPayment, type PaymentRecord } from '../../db/payments.js';
-import { listAttemptIds, listStalledHostedPayins } from '../../db/checkout.js';
+import { applyTransition, getPayment, listAttemptsOf, type PaymentRecord } from '../../db/payments.js';
+import { listStalledHostedPayins } from '../../db/checkout.js';
 import { recordDuplicateAttemptRefund } from '../checkout-activities.js';
 import {
   claimDisbursementsToSweep,
@@ -234,8 +234,7 @@ export function createSweep(
       const state = await workflowState(h.workflowId);
       if (state === 'running' || state === 'cannot_tell') continue;
       count('hosted_payins_checked');
-      const attempts: PaymentRecord[] = [];
-      for (const id of await listAttemptIds(pool, h.id)) attempts.push((await getPayment(pool, id))!);
+      const attempts = await listAttemptsOf(pool, h.id);
       const paid = attempts.filter((a) => ['succeeded', 'partially_refunded', 'refunded'].includes(a.status));
       // An attempt still running ends by itself: the next sweep looks again.
       if (attempts.some((a) => ['created', 'pending', 'action_required'].includes(a.status))) continue;
