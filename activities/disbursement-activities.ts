@@ -21,7 +21,7 @@ import type { PaymentFailure, PaymentStatus, PayoutMethod } from '../lib/payment
 import type { DisbursementLookup, OperatorAdapter } from '../operators/types.js';
 import { callbackUrlFor } from '../lib/urls.js';
 import { circuitOf } from '../db/operator-health.js';
-import { paymentAccess, recordSendOutcome } from './payment-access.js';
+import { lookupOf, paymentAccess, recordSendOutcome, refsOf } from './payment-access.js';
 import { definiteOrRetry, scrubUrls, type StatusCheck } from './status-checks.js';
 import { withSendLease } from './send-lease.js';
 
@@ -94,13 +94,10 @@ export async function readDisbursementOutcome(
   const method = payment.mode as PayoutMethod;
   let report: Extract<DisbursementLookup, { kind: 'found' }>['report'] | undefined;
   if (payment.operatorReference) {
-    const answer = await adapter.checkPayoutStatus(
-      { paymentId: payment.id, operatorReference: payment.operatorReference },
-      method,
-    );
+    const answer = await adapter.checkPayoutStatus(refsOf(payment), method);
     if (answer.reachable) report = answer;
   } else {
-    const lookup = await adapter.findPayoutByReference(payment.id, method);
+    const lookup = await adapter.findPayoutByReference(lookupOf(payment), method);
     if (lookup.kind === 'absent') {
       return {
         to: 'failed',
@@ -160,10 +157,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
   async function checkDisbursementStatus(paymentId: string): Promise<StatusCheck> {
     const payment = await load(paymentId);
     if (!payment.operatorReference) return { reachable: false, detail: 'no operator reference yet' };
-    const report = await adapterFor(payment).checkPayoutStatus(
-      { paymentId, operatorReference: payment.operatorReference },
-      payment.mode as PayoutMethod,
-    );
+    const report = await adapterFor(payment).checkPayoutStatus(refsOf(payment), payment.mode as PayoutMethod);
     if (!report.reachable) {
       log(payment).warn({ detail: report.detail }, 'disbursement status check failed');
       return report;
@@ -180,7 +174,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
 
     const firstSend = await recordInitiationAttempt(pool, paymentId, attempt);
     if (!firstSend) {
-      const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
+      const lookup = await adapter.findPayoutByReference(lookupOf(payment), payment.mode as PayoutMethod);
       log(payment).warn({ attempt, lookup: lookup.kind }, 'payout attempt re-run: asked the operator first');
       if (lookup.kind === 'found') {
         await recordFound(payment, lookup);
@@ -190,7 +184,19 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
         return { kind: 'ambiguous', detail: `re-run of attempt ${attempt}: ${lookup.detail}` };
     }
 
+    // A refund names the payin it gives back: operators with a refund call of their own (Orange) use it.
+    const parent =
+      payment.kind === 'refund' && payment.parentPaymentId ? await load(payment.parentPaymentId) : undefined;
     const outcome = await adapter.initiatePayout({
+      ...(parent
+        ? {
+            refundOf: {
+              paymentId: parent.id,
+              operatorReference: parent.operatorReference,
+              amount: { amount: parent.amount, currency: parent.currency },
+            },
+          }
+        : {}),
       paymentId,
       requestId: operatorRequestId(paymentId, attempt),
       amount: { amount: payment.amount, currency: payment.currency },
@@ -216,6 +222,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
           operatorStatus: outcome.operatorStatus,
           operatorMessage: outcome.operatorMessage,
           operatorData: outcome.raw,
+          callbackSecret: outcome.callbackSecret,
         });
         return { kind: 'sent' };
       case 'rejected': {
@@ -244,7 +251,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
           'BadAdapter',
         );
       case 'ambiguous': {
-        const lookup = await adapter.findPayoutByReference(paymentId, payment.mode as PayoutMethod);
+        const lookup = await adapter.findPayoutByReference(lookupOf(payment), payment.mode as PayoutMethod);
         if (lookup.kind === 'found') {
           await recordFound(payment, lookup);
           return { kind: 'sent' };

@@ -20,7 +20,7 @@ import { type NextAction, type PaymentFailure, type PaymentStatus, type PayinMod
 import { payinSucceededPosting, post } from '../db/ledger.js';
 import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { ParsedCallback } from '../operators/types.js';
-import { paymentAccess, recordSendOutcome } from './payment-access.js';
+import { paymentAccess, recordSendOutcome, refsOf } from './payment-access.js';
 import { sendLeasesByCircuit, withClaimedSend } from './send-lease.js';
 import { definiteOrRetry, scrubUrls, type Confirmation, type StatusCheck } from './status-checks.js';
 import { settleWeighedCallbacks } from './callback-activities.js';
@@ -107,10 +107,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     if (!payment.operatorReference) {
       return { reachable: true, status: 'pending', operatorStatus: 'not sent to the operator yet' };
     }
-    const report = await adapter.checkPayinStatus({
-      paymentId,
-      operatorReference: payment.operatorReference,
-    });
+    const report = await adapter.checkPayinStatus(refsOf(payment));
     if (!report.reachable) {
       log(payment).warn({ detail: report.detail }, 'payin status check failed');
       return report;
@@ -200,6 +197,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
             operatorStatus: outcome.operatorStatus,
             operatorMessage: outcome.operatorMessage,
             operatorData: outcome.raw,
+            callbackSecret: outcome.callbackSecret,
           }
         : {
             paymentId,

@@ -5,7 +5,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import { isOperatorName } from '../lib/operators.js';
 import type { OperatorAdapters } from '../operators/registry.js';
-import type { InitiationOutcome, OperatorAdapter } from '../operators/types.js';
+import type { InitiationOutcome, OperatorAdapter, PaymentLookup, PaymentRefs } from '../operators/types.js';
 
 /**
  * What every activity needs to act on a payment: its row, its operator's adapter, and a logger
@@ -36,6 +36,20 @@ export function paymentAccess(deps: { pool: Pool; operators: OperatorAdapters; l
   }
 
   return { loadPayment, adapterFor, paymentLog };
+}
+
+/** How the operator knows a payment (status calls), from its row. */
+export function refsOf(payment: PaymentRecord): PaymentRefs {
+  return { ...lookupOf(payment), operatorReference: payment.operatorReference };
+}
+
+/** A payment as it is looked up by our own reference alone. */
+export function lookupOf(payment: PaymentRecord): PaymentLookup {
+  return {
+    paymentId: payment.id,
+    amount: { amount: payment.amount, currency: payment.currency },
+    network: payment.network,
+  };
 }
 
 /**

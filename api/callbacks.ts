@@ -5,7 +5,7 @@ import express, { Router, type Request } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { OperatorRules } from '../operators/registry.js';
 import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db/callbacks.js';
-import { getPayment } from '../db/payments.js';
+import { callbackSecretMatches, getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
@@ -204,7 +204,23 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     ) {
       return reject('operator reference differs from ours', context);
     }
-    if (cb.amount === undefined || cb.amount !== payment.amount) {
+    // Rule 1: whatever a forger could have written is checked against the payment. An operator
+    // whose notification states no amount (Orange) is confirmed by the status call about the
+    // transaction our own request created at our amount.
+    if (OPERATOR_TABLE[operator].callbackCarriesPaymentSecret) {
+      const secret = await callbackSecretMatches(pool, payment.id, cb.paymentSecret);
+      if (secret !== 'matches') {
+        return reject(
+          secret === 'missing'
+            ? 'no notification token was recorded for this payment'
+            : 'notification token differs from the one given for this payment',
+          { paymentId: payment.id },
+        );
+      }
+    }
+    if (
+      cb.amountNotStated ? cb.amount !== undefined : cb.amount === undefined || cb.amount !== payment.amount
+    ) {
       return reject(`amount ${cb.amount ?? 'missing'} differs from ours (${payment.amount})`, context);
     }
     if (cb.currency && cb.currency !== payment.currency) {

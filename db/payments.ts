@@ -348,6 +348,8 @@ export interface Transition {
   operatorReference?: string;
   nextAction?: NextAction;
   failure?: PaymentFailure;
+  /** The operator's per-payment callback secret (Orange's notif_token): stored as its SHA-256. */
+  callbackSecret?: string;
 }
 
 export type TransitionResult =
@@ -411,7 +413,8 @@ export async function applyTransition(
               operator_status = COALESCE($7, operator_status),
               operator_message = COALESCE($8, operator_message),
               updated_at = now(),
-              completed_at = CASE WHEN $9 THEN COALESCE(completed_at, now()) ELSE completed_at END
+              completed_at = CASE WHEN $9 THEN COALESCE(completed_at, now()) ELSE completed_at END,
+              callback_secret_hash = COALESCE(sha256(convert_to($10::text, 'UTF8')), callback_secret_hash)
         WHERE id = $1
         RETURNING *`,
       [
@@ -424,6 +427,7 @@ export async function applyTransition(
         t.operatorStatus ?? null,
         t.operatorMessage ?? null,
         isFinal(t.to),
+        t.callbackSecret ?? null,
       ],
     );
     const payment = toRecord(updated.rows[0]!);
@@ -434,6 +438,27 @@ export async function applyTransition(
     if (!sameStatus) await recordPaymentEvent(client, payment, t.step);
     return { applied: true, payment };
   });
+}
+
+/**
+ * Whether a callback's secret is the one the operator handed out with the payment; `missing` when
+ * none was recorded (the payment never reached the operator, or its answer was lost).
+ */
+export async function callbackSecretMatches(
+  db: Queryable,
+  paymentId: string,
+  secret: string | undefined,
+): Promise<'matches' | 'differs' | 'missing'> {
+  const { rows } = await db.query<{ recorded: boolean; same: boolean | null }>(
+    `SELECT callback_secret_hash IS NOT NULL AS recorded,
+            callback_secret_hash = sha256(convert_to($2::text, 'UTF8')) AS same
+       FROM payments WHERE id = $1`,
+    [paymentId, secret ?? ''],
+  );
+  const row = rows[0];
+  if (!row?.recorded) return 'missing';
+  // Digests are compared, never the secret itself.
+  return secret !== undefined && row.same ? 'matches' : 'differs';
 }
 
 export async function storePayinOtp(db: Queryable, paymentId: string, otp: string): Promise<void> {

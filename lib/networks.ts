@@ -21,13 +21,48 @@ export const NETWORKS = {
   orange_sn: { country: 'SN', name: 'Orange Sénégal' },
   free_sn: { country: 'SN', name: 'Free Sénégal' },
   expresso_sn: { country: 'SN', name: 'Expresso Sénégal' },
+  airtel_ne: { country: 'NE', name: 'Airtel Niger' },
+  moov_ne: { country: 'NE', name: 'Moov Africa Niger' },
+  zamani_ne: { country: 'NE', name: 'Zamani Telecom Niger' },
+  orange_gn: { country: 'GN', name: 'Orange Guinée' },
+  mtn_gn: { country: 'GN', name: 'MTN Guinée' },
+  cellcom_gn: { country: 'GN', name: 'Cellcom Guinée' },
+  orange_cm: { country: 'CM', name: 'Orange Cameroun' },
+  mtn_cm: { country: 'CM', name: 'MTN Cameroon' },
+  nexttel_cm: { country: 'CM', name: 'Nexttel Cameroun' },
+  mtn_gh: { country: 'GH', name: 'MTN Ghana' },
+  telecel_gh: { country: 'GH', name: 'Telecel Ghana' },
+  airteltigo_gh: { country: 'GH', name: 'AirtelTigo (AT) Ghana' },
 } as const;
 
 export type Network = keyof typeof NETWORKS;
 export const NETWORK_CODES = Object.keys(NETWORKS) as [Network, ...Network[]];
 
-export const COUNTRY_CODES = ['TG', 'BF', 'CI', 'BJ', 'ML', 'SN'] as const;
+export const COUNTRY_CODES = ['TG', 'BF', 'CI', 'BJ', 'ML', 'SN', 'NE', 'GN', 'CM', 'GH'] as const;
 export type CountryCode = (typeof COUNTRY_CODES)[number];
+
+/**
+ * The currency mobile money uses in each country (ISO 4217): the UEMOA's West African CFA franc,
+ * CEMAC's Central African CFA franc in Cameroon, the Guinean franc and the Ghanaian cedi (the
+ * only one with minor units: pesewas).
+ */
+export const COUNTRY_CURRENCIES = {
+  TG: 'XOF',
+  BF: 'XOF',
+  CI: 'XOF',
+  BJ: 'XOF',
+  ML: 'XOF',
+  SN: 'XOF',
+  NE: 'XOF',
+  GN: 'GNF',
+  CM: 'XAF',
+  GH: 'GHS',
+} as const satisfies Record<CountryCode, string>;
+
+/** The currency a network's wallets hold. */
+export function networkCurrency(network: Network): (typeof COUNTRY_CURRENCIES)[CountryCode] {
+  return COUNTRY_CURRENCIES[NETWORKS[network].country];
+}
 
 /**
  * Networks whose direct payin the payer authorises with a one-time code obtained by dialling a
@@ -113,6 +148,56 @@ export const NUMBERING_PLANS: Record<CountryCode, CountryPlan> = {
       '78': 'orange_sn',
       '76': 'free_sn',
       '70': 'expresso_sn',
+    },
+  },
+  // Niger, Guinea, Cameroon, Ghana: libphonenumber's carrier data (operators-facts.md adds none).
+  NE: {
+    callingCode: '227',
+    nationalLength: 8,
+    prefixes: {
+      ...assign('airtel_ne', ['88', '89', '96', '97']),
+      ...assign('moov_ne', ['94', '95']),
+      ...assign('zamani_ne', ['90', '91', '92', '93', '98', '99']),
+    },
+  },
+  GN: {
+    callingCode: '224',
+    nationalLength: 9,
+    prefixes: {
+      ...assign('orange_gn', [
+        '610',
+        '611',
+        '620',
+        '621',
+        '622',
+        '623',
+        '624',
+        '625',
+        '626',
+        '627',
+        '628',
+        '629',
+      ]),
+      ...assign('mtn_gn', range(660, 669, 3)),
+      ...assign('cellcom_gn', range(650, 659, 3)),
+    },
+  },
+  CM: {
+    callingCode: '237',
+    nationalLength: 9,
+    prefixes: {
+      ...assign('mtn_cm', [...range(650, 654, 3), ...range(670, 679, 3), ...range(680, 683, 3)]),
+      ...assign('orange_cm', [...range(655, 659, 3), ...range(690, 699, 3), ...range(686, 689, 3), '640']),
+      ...assign('nexttel_cm', range(660, 669, 3)),
+    },
+  },
+  GH: {
+    callingCode: '233',
+    nationalLength: 9,
+    prefixes: {
+      ...assign('mtn_gh', ['24', '25', '53', '54', '55', '59']),
+      ...assign('telecel_gh', ['20', '50']),
+      ...assign('airteltigo_gh', ['26', '27', '56', '57']),
     },
   },
 };

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import { ligdicash } from './operator-settings/ligdicash.js';
+import { mtn } from './operator-settings/mtn.js';
+import { orange } from './operator-settings/orange.js';
 import { paygate } from './operator-settings/paygate.js';
 import type { OperatorDefinition, OperatorSettings } from './operator-settings/settings.js';
 import { tmoney } from './operator-settings/tmoney.js';
@@ -12,6 +14,9 @@ import type { PayinMode } from './payments.js';
  * does not compile. docs/development.md, "Adding an operator".
  */
 export const OPERATOR_TABLE = {
+  // The networks' own operators first: an aggregator (LigdiCash) is the fallback route.
+  orange,
+  mtn,
   ligdicash,
   tmoney,
   paygate,

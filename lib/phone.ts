@@ -31,7 +31,7 @@ export function parseMsisdn(input: string): PhoneParseResult {
   const withPlus = compact.startsWith('+') ? compact : `+${compact.replace(/^00/, '')}`;
   const parsed = parsePhoneNumberFromString(withPlus);
   if (!parsed?.country || !SUPPORTED.has(parsed.country)) {
-    return { ok: false, reason: 'country not supported (TG, BF, CI, BJ, ML, SN)' };
+    return { ok: false, reason: `country not supported (${Object.keys(NUMBERING_PLANS).join(', ')})` };
   }
   const country = parsed.country as CountryCode;
   const national = String(parsed.nationalNumber);

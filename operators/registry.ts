@@ -6,9 +6,11 @@ import {
   type SettingsOf,
 } from '../lib/operators.js';
 import { LigdicashOperator } from './ligdicash/adapter.js';
+import { MtnOperator } from './mtn/adapter.js';
+import { OrangeOperator } from './orange/adapter.js';
 import { PaygateOperator } from './paygate/adapter.js';
 import { TmoneyOperator } from './tmoney/adapter.js';
-import type { PaymentFailure, PaymentKind } from '../lib/payments.js';
+import type { PaymentFailure } from '../lib/payments.js';
 import type {
   CallbackInput,
   CallbackParseResult,
@@ -17,7 +19,7 @@ import type {
   OperatorBalance,
   ParsedCallback,
   PayinDraft,
-  PaymentRefs,
+  CallbackPaymentRefs,
   PayoutDraft,
 } from './types.js';
 
@@ -26,6 +28,8 @@ import type {
  * table entry without its line here does not compile.
  */
 const ADAPTERS: { [N in OperatorName]: (settings: SettingsOf<N>) => OperatorAdapter } = {
+  orange: (settings) => new OrangeOperator(settings),
+  mtn: (settings) => new MtnOperator(settings),
   ligdicash: (settings) => new LigdicashOperator(settings),
   tmoney: (settings) => new TmoneyOperator(settings),
   paygate: (settings) => new PaygateOperator(settings),
@@ -75,7 +79,7 @@ export interface OperatorRules {
   ): CallbackParseResult;
   callbackReferenceMatches(
     operator: OperatorName,
-    payment: PaymentRefs & { kind: PaymentKind; livemode: boolean },
+    payment: CallbackPaymentRefs & { livemode: boolean },
     cb: ParsedCallback,
   ): boolean;
   /** The operator's own balances, for operators that report them (PayGateGlobal). */

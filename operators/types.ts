@@ -50,6 +50,11 @@ export type InitiationOutcome =
       operatorStatus: string;
       operatorMessage?: string;
       raw: unknown;
+      /**
+       * A secret the operator handed out for this payment that its callbacks must carry (Orange's
+       * `notif_token`): stored hashed, never in `raw`.
+       */
+      callbackSecret?: string;
     }
   | {
       kind: 'rejected';
@@ -105,6 +110,13 @@ export interface ParsedCallback {
   failure?: PaymentFailure;
   /** Amount in minor units as the callback states it. */
   amount?: number;
+  /**
+   * The operator's callbacks state no amount at all (Orange's notification): no amount is
+   * compared; the status call about the transaction our own request created (at our amount) decides.
+   */
+  amountNotStated?: boolean;
+  /** The per-payment secret the callback carries (Orange's `notif_token`), compared with the one stored. */
+  paymentSecret?: string;
   currency?: string;
   /** Same for every delivery of the same operator event (both bodies, repeats). */
   eventKey: string;
@@ -151,13 +163,31 @@ export interface PayoutRequest {
   network?: Network;
   description: string;
   callbackUrl: string;
+  /** For a refund: the payin it gives back (operators with a refund call of their own need it). */
+  refundOf?: { paymentId: string; operatorReference: string | null; amount: Money };
 }
 
-/** How a payment is known: our id (which operators echo back) and the operator's own reference. */
+/**
+ * How a payment is known: our id (which operators echo back), the operator's own reference, and
+ * what some status calls must repeat (Orange asks for the amount; the country picks the path or
+ * the target environment).
+ */
 export interface PaymentRefs {
   paymentId: string;
   operatorReference: string | null;
+  amount: Money;
+  network: string | null;
 }
+
+/** What a callback's reference is checked against. */
+export interface CallbackPaymentRefs {
+  paymentId: string;
+  operatorReference: string | null;
+  kind: PaymentKind;
+}
+
+/** A payment looked up by our own reference alone (a payout whose send was not answered). */
+export type PaymentLookup = Omit<PaymentRefs, 'operatorReference'>;
 
 /** Whether the operator holds a disbursement for our reference (DESIGN.md rule 2). */
 export type DisbursementLookup =
@@ -215,7 +245,7 @@ export interface OperatorAdapter {
   validatePayout(req: PayoutDraft): PaymentFailure | undefined;
   initiatePayout(req: PayoutRequest): Promise<InitiationOutcome>;
   checkPayoutStatus(refs: PaymentRefs, method: PayoutMethod): Promise<StatusReport>;
-  findPayoutByReference(paymentId: string, method: PayoutMethod): Promise<DisbursementLookup>;
+  findPayoutByReference(payment: PaymentLookup, method: PayoutMethod): Promise<DisbursementLookup>;
   /** The operator's own balances, where it has such a call. */
   balances?(): Promise<OperatorBalance[]>;
   /** The operator's settlement report, for reconciliation. */
@@ -231,8 +261,5 @@ export interface OperatorAdapter {
    */
   payinConfirmation(mode: PayinMode): 'status_api' | 'callback';
   /** Whether a callback's own reference is consistent with the payment it names. */
-  callbackReferenceMatches(
-    payment: { kind: PaymentKind; operatorReference: string | null },
-    cb: ParsedCallback,
-  ): boolean;
+  callbackReferenceMatches(payment: CallbackPaymentRefs, cb: ParsedCallback): boolean;
 }

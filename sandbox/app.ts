@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { OPERATORS, type OperatorName } from '../lib/operators.js';
 import type { SandboxConfig } from './config.js';
 import { ligdicashSandbox } from './ligdicash/router.js';
+import { mtnSandbox } from './mtn/router.js';
+import { orangeSandbox } from './orange/router.js';
 import { paygateSandbox } from './paygate/router.js';
 import { tmoneySandbox } from './tmoney/router.js';
 
@@ -17,6 +19,8 @@ type Simulator = (
  * one does not compile. They share nothing with the adapters.
  */
 const SIMULATORS = {
+  orange: orangeSandbox,
+  mtn: mtnSandbox,
   ligdicash: ligdicashSandbox,
   tmoney: tmoneySandbox,
   paygate: paygateSandbox,

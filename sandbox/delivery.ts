@@ -4,7 +4,7 @@
  */
 export interface CallbackDelivery {
   at: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   contentType?: string;
   attempt: number;
   httpStatus: number | null;
@@ -13,7 +13,7 @@ export interface CallbackDelivery {
 
 export async function deliver(
   url: string,
-  request: { method: 'GET' | 'POST'; contentType?: string; body?: string; userAgent: string },
+  request: { method: 'GET' | 'POST' | 'PUT'; contentType?: string; body?: string; userAgent: string },
   deliveries: CallbackDelivery[],
   retries: number,
 ): Promise<boolean> {

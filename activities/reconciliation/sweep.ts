@@ -18,7 +18,7 @@ import type { DisbursementWorkflowInput } from '../../lib/payment-workflows.js';
 import type { PayinMode } from '../../lib/payments.js';
 import type { ParsedCallback } from '../../operators/types.js';
 import { readDisbursementOutcome } from '../disbursement-activities.js';
-import { paymentAccess } from '../payment-access.js';
+import { paymentAccess, refsOf } from '../payment-access.js';
 import type { ReconciliationDeps, RunSummary } from './index.js';
 import { LATE_REFUND_REASON, type createReconciliationPolicies } from './policies.js';
 
@@ -89,10 +89,7 @@ export function createSweep(
         const cb = (await latestTrustedCallback(pool, id))?.parsed as ParsedCallback | undefined;
         if (cb?.reportedStatus === 'succeeded') paid = { amount: cb.amount, word: cb.operatorStatus };
       } else if (payment.operatorReference) {
-        const report = await op.checkPayinStatus({
-          paymentId: id,
-          operatorReference: payment.operatorReference,
-        });
+        const report = await op.checkPayinStatus(refsOf(payment));
         if (report.reachable && report.status === 'succeeded')
           paid = {
             amount: report.amount,

@@ -14,6 +14,11 @@ export interface OperatorDefinition<Env extends z.ZodObject, Settings extends Op
   /** The HTTP methods its callbacks come with: any other is refused (405) and stored nowhere. */
   readonly callbackMethods: readonly ('GET' | 'POST' | 'PUT')[];
   /**
+   * Its callbacks carry a secret it handed out with the payment (Orange's `notif_token`): one
+   * without the secret recorded for its payment is rejected.
+   */
+  readonly callbackCarriesPaymentSecret?: boolean;
+  /**
    * The networks it carries, per direction. Routing (lib/routing.ts) derives its default table
    * from these, operators in the table's order.
    */

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { operationOf } from '../call-metrics.js';
 import { parseMajorUnits } from '../../lib/money.js';
-import type { NextAction, PaymentFailure, PaymentKind, PayoutMethod } from '../../lib/payments.js';
+import type { NextAction, PaymentFailure, PayoutMethod } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
@@ -14,6 +14,8 @@ import type {
   CallbackPayment,
   PayinDraft,
   PayinRequest,
+  CallbackPaymentRefs,
+  PaymentLookup,
   PaymentRefs,
   PayoutRequest,
   ReportLine,
@@ -260,7 +262,7 @@ export class LigdicashOperator implements OperatorAdapter {
   }
 
   /** LigdiCash answers status only by its own token: it cannot be asked about our reference. */
-  findPayoutByReference(_paymentId: string): Promise<DisbursementLookup> {
+  findPayoutByReference(_payment: PaymentLookup): Promise<DisbursementLookup> {
     return Promise.resolve({
       kind: 'cannot_tell',
       detail: 'LigdiCash has no status call by our transaction id',
@@ -271,7 +273,7 @@ export class LigdicashOperator implements OperatorAdapter {
    * A payin callback may carry the invoice token (complement) or none (SDKs): when present it
    * must be ours. A payout callback's token differs from the creation token by design.
    */
-  callbackReferenceMatches(payment: PaymentRefs & { kind: PaymentKind }, cb: ParsedCallback): boolean {
+  callbackReferenceMatches(payment: CallbackPaymentRefs, cb: ParsedCallback): boolean {
     if (payment.kind !== 'payin') return true;
     return (
       !cb.operatorReference ||

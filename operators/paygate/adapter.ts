@@ -1,7 +1,7 @@
 import { operationOf } from '../call-metrics.js';
 import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
-import type { OperatorStatus, PaymentFailure, PaymentKind } from '../../lib/payments.js';
+import type { OperatorStatus, PaymentFailure } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
 import { httpRequest, httpStream, type HttpOutcome } from '../http.js';
 import type {
@@ -14,6 +14,8 @@ import type {
   ParsedCallback,
   PayinDraft,
   PayinRequest,
+  CallbackPaymentRefs,
+  PaymentLookup,
   PaymentRefs,
   PayoutDraft,
   PayoutRequest,
@@ -335,7 +337,7 @@ export class PaygateOperator implements OperatorAdapter {
    * 404 is not a documented "we have no such request" (an index that lags would say the same), so
    * it never counts as absent, and a payout is never sent again on it (DESIGN.md rule 2).
    */
-  async findPayoutByReference(paymentId: string): Promise<DisbursementLookup> {
+  async findPayoutByReference({ paymentId }: PaymentLookup): Promise<DisbursementLookup> {
     const found = await this.statusByIdentifier(paymentId);
     if (found.kind === 'error') return { kind: 'cannot_tell', detail: found.detail };
     if (found.kind === 'absent') {
@@ -392,7 +394,7 @@ export class PaygateOperator implements OperatorAdapter {
   }
 
   /** A redirect payin is known by our identifier only; a direct one by its tx_reference, which the callback must carry. */
-  callbackReferenceMatches(payment: PaymentRefs & { kind: PaymentKind }, cb: ParsedCallback): boolean {
+  callbackReferenceMatches(payment: CallbackPaymentRefs, cb: ParsedCallback): boolean {
     if (
       !payment.operatorReference ||
       payment.operatorReference === payment.paymentId ||

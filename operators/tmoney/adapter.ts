@@ -18,6 +18,7 @@ import type {
   InitiationOutcome,
   OperatorAdapter,
   PayinDraft,
+  PaymentLookup,
   PayinRequest,
   PayoutRequest,
   ReportLine,
@@ -276,7 +277,7 @@ export class TmoneyOperator implements OperatorAdapter {
   }
 
   /** check-transaction answers by our refCommande: TMoney can say whether it has our request. */
-  async findPayoutByReference(paymentId: string): Promise<DisbursementLookup> {
+  async findPayoutByReference({ paymentId }: PaymentLookup): Promise<DisbursementLookup> {
     const answer = await this.mbanking(MBANKING_PATHS.checkTransaction, {
       idrequete: randomUUID(),
       refCommande: paymentId,

@@ -134,19 +134,21 @@ describe('the hosted checkout in a browser', () => {
     await context.close();
   });
 
-  it("operator's own page (Orange Côte d'Ivoire through LigdiCash): on to it, pay, and back to ours", async () => {
+  it("operator's own page (Orange Côte d'Ivoire, Orange Money WebPay): on to it, pay, and back to ours", async () => {
     const created = await createHosted({ amount: 3_000 });
     const { context, page } = await phone();
     await page.goto(created.next_action!.url!);
     await page.getByLabel("Orange Côte d'Ivoire").check();
     await page.getByLabel('Numéro de téléphone').fill('07 01 23 45 67');
     await page.getByRole('button', { name: 'Payer' }).click();
-    const onward = page.getByRole('link', { name: /Continuer vers la page de paiement de LigdiCash/ });
+    const onward = page.getByRole('link', { name: /Continuer vers la page de paiement de Orange Money/ });
     await onward.waitFor({ timeout: 30_000 });
     await expectAccessible(page, 'operator page link');
     await shot(page, '3-operator-page');
     await onward.click();
-    await page.waitForURL(/\/ligdicash\/directpayment\/invoice\//);
+    await page.waitForURL(/\/orange\/webpay\//);
+    await page.getByLabel('Numéro Orange Money').fill('2250701234567');
+    await page.getByLabel('Code de paiement temporaire').fill('1234');
     await page.getByRole('button', { name: 'Payer' }).click();
     await page.waitForURL(created.next_action!.url!);
     await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });

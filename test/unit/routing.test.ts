@@ -6,17 +6,29 @@ import { DEFAULT_ROUTES, chooseRoutes } from '../../lib/routing.js';
 describe('default routing table, derived from the operator table', () => {
   it('routes each network to the operators that carry it, in the table order', () => {
     const ligdicashOnly = { payin: ['ligdicash'], payout: ['ligdicash'] };
+    // The network's own operator first, LigdiCash (an aggregator) as the fallback where it serves.
+    const direct = (operator: string) => ({ payin: [operator], payout: [operator] });
+    const thenLigdicash = (operator: string) => ({
+      payin: [operator, 'ligdicash'],
+      payout: [operator, 'ligdicash'],
+    });
     expect(DEFAULT_ROUTES).toEqual({
       togocel_tg: { payin: ['tmoney', 'paygate'], payout: ['tmoney', 'paygate'] },
       moov_tg: { payin: ['paygate'], payout: ['paygate'] },
       orange_bf: ligdicashOnly,
       moov_bf: ligdicashOnly,
-      orange_ci: ligdicashOnly,
+      orange_ci: thenLigdicash('orange'),
       moov_ci: ligdicashOnly,
-      mtn_ci: ligdicashOnly,
-      mtn_bj: ligdicashOnly,
+      mtn_ci: thenLigdicash('mtn'),
+      mtn_bj: thenLigdicash('mtn'),
       moov_bj: ligdicashOnly,
-      orange_ml: ligdicashOnly,
+      orange_ml: thenLigdicash('orange'),
+      orange_sn: direct('orange'),
+      orange_cm: direct('orange'),
+      orange_gn: direct('orange'),
+      mtn_cm: direct('mtn'),
+      mtn_gh: direct('mtn'),
+      mtn_gn: direct('mtn'),
     });
   });
 });
