@@ -50,7 +50,7 @@ const phoneNumber = (example: string) =>
       example,
       pattern: PHONE_PATTERN,
       description:
-        'International number of a supported country (TG, BF, CI, BJ, ML, SN), with its country code; ' +
+        `International number of a supported country (${COUNTRY_CODES.join(', ')}), with its country code; ` +
         '`+`, `00`, spaces, dots, dashes and parentheses allowed. Its network must be one we know for the country.',
     });
 

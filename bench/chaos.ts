@@ -34,7 +34,7 @@ import { createReconciliationActivities } from '../activities/reconciliation/ind
 import { createOperators } from '../operators/registry.js';
 import { checkLedger } from '../db/ledger.js';
 import { loadConfig } from '../lib/config.js';
-import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
+import { OPERATORS, modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { createLogger } from '../lib/logger.js';
 import { FINAL_STATUSES, type PaymentStatus } from '../lib/payments.js';
 import { DATA_DIR, stopLocalPostgres } from '../scripts/infra.js';
@@ -89,7 +89,13 @@ type Kind =
   /** A TMoney online payin the payer never pays, with "OK" notifications forged from loopback. */
   | 'forged_notification'
   /** A PayGateGlobal payout that executes while its look-up answers "absent" (4108). */
-  | 'lagging_lookup_payout';
+  | 'lagging_lookup_payout'
+  /** An MTN MoMo request to pay (Côte d'Ivoire): mostly approved, some declined, silent, repeated. */
+  | 'mtn_payin'
+  /** An MTN MoMo transfer (Bénin): mostly executed, some declined, ambiguous or lost. */
+  | 'mtn_payout'
+  /** An Orange Money WebPay payin (Côte d'Ivoire): a notification forged without its notif_token, then mostly paid. */
+  | 'orange_payin';
 interface Operation {
   kind: Kind;
   key: string;
@@ -133,6 +139,9 @@ async function callApi(
     await sleep(between(300, 1500));
   }
 }
+
+/** The payins a refund may be drawn from: LigdiCash's, MTN's and Orange's. */
+const PAYIN_KINDS = new Set<Kind>(['payin', 'mtn_payin', 'orange_payin']);
 
 const payerNumber = (n: number) => `+22670${String(100_000 + n).padStart(6, '0')}`;
 const recipientNumber = (n: number) => `+22676${String(100_000 + n).padStart(6, '0')}`;
@@ -226,18 +235,18 @@ async function main() {
         while (Date.now() < until) {
           const n = counter++;
           const roll = random();
-          const kind: Kind =
-            roll < 0.45
-              ? 'payin'
-              : roll < 0.7
-                ? 'payout'
-                : roll < 0.82
-                  ? 'refund'
-                  : roll < 0.89
-                    ? 'tampered_page_payin'
-                    : roll < 0.95
-                      ? 'forged_notification'
-                      : 'lagging_lookup_payout';
+          const kinds: [number, Kind][] = [
+            [0.33, 'payin'],
+            [0.53, 'payout'],
+            [0.64, 'refund'],
+            [0.71, 'mtn_payin'],
+            [0.78, 'mtn_payout'],
+            [0.85, 'orange_payin'],
+            [0.9, 'tampered_page_payin'],
+            [0.95, 'forged_notification'],
+            [1, 'lagging_lookup_payout'],
+          ];
+          const kind: Kind = kinds.find(([upTo]) => roll < upTo)![1];
           const op: Operation = { kind, key: `chaos-${seed}-${n}`, retries: 0 };
           let answer;
           if (kind !== 'refund') ops.push(op);
@@ -258,6 +267,31 @@ async function main() {
               currency: 'XOF',
               recipient: { phone: recipientNumber(n) },
             });
+          } else if (kind === 'mtn_payin') {
+            const amount = random() < 0.8 ? between(1_100, 9_000) : pick([6_001, 6_002, 6_003, 6_005]);
+            answer = await callApi(sys, op, '/v1/payins', {
+              amount,
+              currency: 'XOF',
+              mode: 'direct',
+              customer: { phone: `+225050${String(1_000_000 + n).padStart(7, '0')}` },
+            });
+          } else if (kind === 'mtn_payout') {
+            const amount = random() < 0.7 ? between(500, 3_000) : pick([6_101, 6_102, 6_103, 6_106]);
+            answer = await callApi(sys, op, '/v1/payouts', {
+              amount,
+              currency: 'XOF',
+              recipient: { phone: `+2290196${String(100_000 + n).padStart(6, '0')}` },
+            });
+          } else if (kind === 'orange_payin') {
+            answer = await callApi(sys, op, '/v1/payins', {
+              amount: between(1_100, 9_000),
+              currency: 'XOF',
+              customer: { phone: `+225070${String(1_000_000 + n).padStart(7, '0')}` },
+            });
+            const id = answer?.body.id as string | undefined;
+            if (id) await forgeOrangeNotification(sys, id);
+            if (id && random() < 0.8)
+              await payOnOrangePage(sys, id).catch((err: Error) => (op.error = err.message));
           } else if (kind === 'tampered_page_payin') {
             answer = await callApi(sys, op, '/v1/payins', {
               amount: between(50, 200) * 100,
@@ -282,7 +316,7 @@ async function main() {
               recipient: { phone: `+22896${String(100_000 + n).padStart(6, '0')}` },
             });
           } else {
-            const paid = ops.filter((o) => o.kind === 'payin' && o.id && o.status === 'succeeded');
+            const paid = ops.filter((o) => PAYIN_KINDS.has(o.kind) && o.id && o.status === 'succeeded');
             if (paid.length === 0) continue;
             ops.push(op);
             const payin = pick(paid);
@@ -295,7 +329,7 @@ async function main() {
           op.status = answer?.body.status as string | undefined;
           if (answer && answer.status >= 400) op.problem = String(answer.body.type);
           // Payins are looked at again later to know which can be refunded.
-          if (kind === 'payin' && op.id) void refreshLater(sys, op);
+          if (PAYIN_KINDS.has(kind) && op.id) void refreshLater(sys, op);
         }
       }),
     );
@@ -378,7 +412,7 @@ async function main() {
         ],
       });
     };
-    for (const operator of ['ligdicash', 'tmoney', 'paygate']) await reconcile('sweep', operator, 'end');
+    for (const operator of OPERATORS) await reconcile('sweep', operator, 'end');
     // The operator's first report lags: the payouts we do not know the outcome of are not on it.
     const { rows: unknownPayouts } = await sys.pool.query<{ id: string }>(
       "SELECT id FROM payments WHERE kind IN ('payout', 'refund') AND status = 'unknown' AND operator = 'ligdicash'",
@@ -396,8 +430,7 @@ async function main() {
     );
     lagging.releasedWhileOmitted = released[0]!.n;
     await fetch(`${sys.sandboxUrl}/ligdicash/_sandbox/report-adjustments`, { method: 'DELETE' });
-    for (const operator of ['ligdicash', 'tmoney', 'paygate'])
-      await reconcile('settlementReconciliation', operator, 'full');
+    for (const operator of OPERATORS) await reconcile('settlementReconciliation', operator, 'full');
     await waitUntil(sys, 'payments final', 120_000, async () => (await nonFinal(sys)).every(forReview)).catch(
       (err: Error) => say(`  ${err.message}`),
     );
@@ -531,6 +564,35 @@ async function forgeNotifications(sys: BenchSystem, paymentId: string, amount: n
       () => undefined,
     );
   }
+}
+
+/** A notification for an Orange payin, from this machine, with a notif_token Orange never gave. */
+async function forgeOrangeNotification(sys: BenchSystem, paymentId: string): Promise<void> {
+  await fetch(`${sys.apiUrl}/v1/callbacks/orange?order_id=${paymentId}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      status: 'SUCCESS',
+      notif_token: 'f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0',
+      txnid: 'MPforged',
+    }),
+    signal: AbortSignal.timeout(5_000),
+  }).catch(() => undefined);
+}
+
+/** The payer pays on Orange's page (the sandbox's control route does what its form does). */
+async function payOnOrangePage(sys: BenchSystem, paymentId: string): Promise<void> {
+  const giveUp = Date.now() + 60_000;
+  // The payin reaches Orange once the worker sends it: wait for its webpayment.
+  while (Date.now() < giveUp) {
+    const res = await fetch(`${sys.sandboxUrl}/orange/_sandbox/transactions/${paymentId}/pay`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(5_000),
+    }).catch(() => undefined);
+    if (res?.ok) return;
+    await sleep(500);
+  }
+  throw new Error(`Orange payin ${paymentId} never reached Orange`);
 }
 
 /** A sweep whose Temporal client cannot reach the server (its connection closed). */
@@ -752,13 +814,51 @@ async function verify(sys: BenchSystem) {
       executed: boolean;
     }[]
   ).filter((t) => t.kind === 'disbursement' && t.executed);
-  // Payouts and refunds go through LigdiCash, and (lagging_lookup_payout) PayGateGlobal.
+  const mtnTransfers = (
+    (await (await fetch(`${sys.sandboxUrl}/mtn/_sandbox/transactions`)).json()) as {
+      externalId?: string;
+      product: string;
+      executed: boolean;
+    }[]
+  ).filter((t) => t.product === 'disbursement' && t.executed);
+  const orangeTransactions = (await (
+    await fetch(`${sys.sandboxUrl}/orange/_sandbox/transactions`)
+  ).json()) as {
+    orderId: string;
+    kind: string;
+    status: string;
+  }[];
+  // Payouts and refunds go through LigdiCash, MTN (transfers), Orange (refunds of its payins) and
+  // (lagging_lookup_payout) PayGateGlobal.
   const executedTimes = countBy(
     [
       ...withdrawals.filter((w) => w.executed).map((w) => w.transactionId),
       ...paygateDisbursements.map((t) => t.identifier),
+      ...mtnTransfers.map((t) => t.externalId ?? '?'),
+      ...orangeTransactions
+        .filter((t) => t.kind !== 'webpayment' && t.status === 'SUCCESS')
+        .map((t) => t.orderId),
     ],
     (id) => id,
+  );
+  // Orange: a payin credited here was paid on Orange's page, never on a forged notification.
+  const paidAtOrange = new Set(
+    orangeTransactions.filter((t) => t.kind === 'webpayment' && t.status === 'SUCCESS').map((t) => t.orderId),
+  );
+  const orangeForged = payments.filter(
+    (p) =>
+      p.operator === 'orange' &&
+      p.kind === 'payin' &&
+      ['succeeded', 'partially_refunded', 'refunded'].includes(p.status) &&
+      !paidAtOrange.has(p.id),
+  );
+  const { rows: orangeRefused } = await pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM operator_callbacks WHERE operator = 'orange' AND reject_reason LIKE 'notification token%'",
+  );
+  check(
+    'no Orange payin credited on a notification without its notif_token',
+    orangeForged.length === 0,
+    `${orangeRefused[0]!.n} forged Orange notifications refused; credited without a payment at Orange: ${orangeForged.length}`,
   );
   const twice = Object.entries(executedTimes).filter(([, n]) => n > 1);
   const ours = new Set(

@@ -13,7 +13,7 @@ import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startStack({
-    env: { MTN_PAYOUT_DEADLINE_SECONDS: '20', MTN_HTTP_TIMEOUT_MS: '1500' },
+    env: { MTN_PAYIN_DEADLINE_SECONDS: '15', MTN_PAYOUT_DEADLINE_SECONDS: '12', MTN_HTTP_TIMEOUT_MS: '2500' },
     sandboxEnv: { SANDBOX_AMBIGUOUS_DELAY_MS: '3000' },
   });
 });
@@ -188,6 +188,39 @@ describe('MTN MoMo', () => {
       party: { partyId: '2290196123456' },
     });
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 0 });
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('every other scenario: late callback, HTTP 500, slow answer, never approved, expired; transfers 502 after executing, funds low, pending forever', async () => {
+    const m = await createMerchant(stack.pool, `MTN scenarios ${Date.now()}`);
+    await fundMerchant(stack, m.apiKey, [40_000]);
+    const payins = await Promise.all(
+      [6004, 6007, 6008, 6009, 6010].map((amount) => createPayin({ amount }, m.apiKey)),
+    );
+    const payouts = await Promise.all(
+      [6103, 6104, 6105].map((amount) =>
+        api<Payment & Problem>(stack, 'POST', '/v1/payouts', {
+          key: m.apiKey,
+          body: { amount, currency: 'XOF', recipient: { phone: MTN_BJ } },
+        }),
+      ),
+    );
+    const endedPayins = await Promise.all(payins.map((p) => reaches('payins', p.body.id, m.apiKey)));
+    const [late, failedCreate, slow, never, expired] = endedPayins;
+    expect(late!.status).toBe('succeeded');
+    expect(slow!.status).toBe('succeeded');
+    expect(never!.status).toBe('expired');
+    expect([expired!.status, expired!.failure?.code]).toEqual(['expired', 'expired']);
+    // MTN answered 500 and registered nothing: never succeeded, and nothing at MTN to pay.
+    expect(failedCreate!.status).not.toBe('succeeded');
+    expect(stack.sandbox.mtn.byExternalId(payins[1]!.body.id)).toBeUndefined();
+    const endedPayouts = await Promise.all(payouts.map((p) => reaches('payouts', p.body.id, m.apiKey)));
+    expect(endedPayouts.map((p) => [p.status, p.failure?.code ?? null])).toEqual([
+      ['succeeded', null],
+      ['failed', 'insufficient_funds'],
+      ['unknown', null],
+    ]);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 6_105 });
     await expectBalancedLedger(stack.pool);
   });
 });

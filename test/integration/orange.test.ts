@@ -19,7 +19,11 @@ import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startStack({
-    env: { ORANGE_PAYOUT_DEADLINE_SECONDS: '20', ORANGE_HTTP_TIMEOUT_MS: '1500' },
+    env: {
+      ORANGE_PAYIN_DEADLINE_SECONDS: '15',
+      ORANGE_PAYOUT_DEADLINE_SECONDS: '12',
+      ORANGE_HTTP_TIMEOUT_MS: '2500',
+    },
     sandboxEnv: { SANDBOX_AMBIGUOUS_DELAY_MS: '3000' },
   });
 });
@@ -223,6 +227,46 @@ describe('Orange Money WebPay', () => {
     expect(tx).toMatchObject({ kind: 'refund', amount: 1_500 });
     expect(tx.refundOf).toBe(paid.body.id);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 0 });
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('every other scenario: cancel, late notification, slow answer, never paid, session expired; payouts 502 after executing, balance low, pending forever', async () => {
+    const m = await createMerchant(stack.pool, `Orange scenarios ${Date.now()}`);
+    await fundMerchant(stack, m.apiKey, [40_000]);
+    const as = { ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } };
+    const payins = await Promise.all(
+      [5002, 5004, 5008, 5009, 5010].map((amount) => createPayin({ amount }, m.apiKey)),
+    );
+    for (const p of payins) expect(p.status).toBe(201);
+    const [cancelled, late, slow, never, expired] = payins.map((p) => p.body.id);
+    await Promise.all([cancelled!, late!, slow!, never!, expired!].map((id) => payOnOrangePage(id)));
+    const payouts = await Promise.all(
+      [5103, 5104, 5105].map((amount) =>
+        api<Payment & Problem>(stack, 'POST', '/v1/payouts', {
+          key: m.apiKey,
+          body: { amount, currency: 'XOF', recipient: { phone: ORANGE_SN } },
+        }),
+      ),
+    );
+    const endedPayins = (await Promise.all(
+      [cancelled!, late!, slow!, never!, expired!].map((id) => payinReaches(as, id, ended)),
+    )) as Payment[];
+    expect(endedPayins.map((p) => p.status)).toEqual([
+      'failed',
+      'succeeded',
+      'succeeded',
+      'expired',
+      'expired',
+    ]);
+    const endedPayouts = await Promise.all(payouts.map((p) => payoutReaches(m.apiKey, p.body.id, ended)));
+    // 502 after executing: found by its order id, succeeded once; balance low: refused, released;
+    // pending past our deadline: left unknown with its hold, for reconciliation.
+    expect(endedPayouts.map((p) => [p.status, p.failure?.code ?? null])).toEqual([
+      ['succeeded', null],
+      ['failed', 'operator_balance_low'],
+      ['unknown', null],
+    ]);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 5_105 });
     await expectBalancedLedger(stack.pool);
   });
 });

@@ -608,6 +608,52 @@ describe('reports of the other operators', () => {
   });
 });
 
+describe('reports of Orange Money and MTN MoMo', () => {
+  it('match clean payments and payouts (XOF and GHS) and find an amount mismatch and a payment missing on our side', async () => {
+    const m = await createMerchant(stack.pool, 'Orange and MTN reconciled');
+    const as = { ...stack, merchant: { ...stack.merchant, apiKey: m.apiKey } };
+    const create = (body: Record<string, unknown>) =>
+      api<PayinBody>(stack, 'POST', '/v1/payins', { key: m.apiKey, body: { mode: 'direct', ...body } });
+    const orange = await create({ amount: 4_700, currency: 'XOF', customer: { phone: '+2250708123123' } });
+    const mtnXof = await create({ amount: 4_800, currency: 'XOF', customer: { phone: '+2250508123123' } });
+    const mtnGhs = await create({ amount: 2_550, currency: 'GHS', customer: { phone: '+233241231231' } });
+    await fetch(`${stack.sandboxUrl}/orange/_sandbox/transactions/${orange.body.id}/pay`, { method: 'POST' });
+    for (const p of [orange, mtnXof, mtnGhs]) await payinReaches(as, p.body.id, ['succeeded']);
+    for (const [operator, ids] of [
+      ['orange', [orange.body.id]],
+      ['mtn', [mtnXof.body.id, mtnGhs.body.id]],
+    ] as const) {
+      const run = await reconcile(operator);
+      expect(run.status).toBe('completed');
+      expect(run.lines_ingested).toBeGreaterThanOrEqual(ids.length);
+      expect(run.discrepancies.data.filter((d) => ids.includes(d.our_reference ?? ''))).toEqual([]);
+    }
+    await adjust('mtn', [
+      { type: 'amount', reference: mtnGhs.body.id, amount: 2_549 },
+      { type: 'extra', reference: 'pay_neverheardofthisone000', amount: 1_000 },
+    ]);
+    try {
+      const run = await reconcile('mtn');
+      const ours = run.discrepancies.data.filter((d) =>
+        [mtnGhs.body.id, 'pay_neverheardofthisone000'].includes(d.our_reference ?? ''),
+      );
+      expect(ours.map((d) => [d.our_reference, d.class]).sort()).toEqual(
+        [
+          [mtnGhs.body.id, 'amount_mismatch'],
+          ['pay_neverheardofthisone000', 'missing_on_our_side'],
+        ].sort(),
+      );
+      // Cedis are read to the pesewa: the report's "25.49" is 2549, not 2550.
+      expect(ours.find((d) => d.our_reference === mtnGhs.body.id)).toMatchObject({
+        our_amount: 2_550,
+        their_amount: 2_549,
+      });
+    } finally {
+      await adjust('mtn', []);
+    }
+  });
+});
+
 describe('command line', () => {
   const cli = (...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {

@@ -229,6 +229,28 @@ describe('worker killed during a payout', () => {
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 6_000 - 2_007, on_hold: 2_007 });
     await expectBalancedLedger(stack.pool);
   });
+
+  it('an MTN transfer in flight: the re-run asks MTN by our reference and follows the one transfer to its end', async () => {
+    const m = await fundedMerchant(10_000);
+    const request = api<Payout>(stack, 'POST', '/v1/payouts', {
+      key: m.apiKey,
+      // MTN executes at once and answers late (sandbox 6102); the recipient is an MTN Bénin number.
+      body: { amount: 6_102, currency: 'XOF', recipient: { phone: '+2290196555501' } },
+    });
+    const atMtn = () =>
+      [...stack.sandbox.mtn.transactions.values()].filter((t) => t.party.partyId === '2290196555501');
+    await eventually('transfer at MTN', async () => (atMtn().length > 0 ? true : undefined), 30_000, 5);
+    await killed(worker!);
+    const created = await request;
+    expect(created.status).toBe(202);
+    worker = await spawnPollingWorker(stack);
+    // Unlike an operator that cannot be asked by our reference, MTN can: the payout ends succeeded.
+    const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
+    expect(done.status).toBe('succeeded');
+    expect(atMtn().map((t) => t.status)).toEqual(['SUCCESSFUL']);
+    expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 10_000 - 6_102, on_hold: 0 });
+    await expectBalancedLedger(stack.pool);
+  });
 });
 
 describe('worker killed during a transfer', () => {
