@@ -276,7 +276,8 @@ export function mtnSandbox(
       reference: t.externalId ?? '',
       operatorReference: t.referenceId,
       kind: t.product === 'collection' ? 'payin' : 'payout',
-      amount: mtn.statedMinor(t) / 10 ** t.decimals,
+      // Minor units, as report adjustments give them (2549 is GHS 25.49).
+      amount: mtn.statedMinor(t),
       status: t.status,
     }));
     const fallbackCurrency = MTN_TARGET_ENVIRONMENTS[environment ?? 'sandbox']?.currency ?? 'EUR';
@@ -288,7 +289,7 @@ export function mtnSandbox(
         r.operatorReference,
         t?.financialTransactionId ?? '',
         r.kind === 'payout' ? 'disbursement' : 'collection',
-        t ? formatMajor(Math.round(r.amount * 10 ** t.decimals), t.decimals) : String(r.amount),
+        formatMajor(r.amount, t?.decimals ?? MTN_TARGET_ENVIRONMENTS[environment ?? 'sandbox']?.decimals ?? 2),
         t?.currency ?? fallbackCurrency,
         r.status,
       ].join(',');

@@ -384,7 +384,7 @@ describe("MTN's wire beyond the client", () => {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify([
-        { type: 'amount', reference: 'twice', amount: 19 },
+        { type: 'amount', reference: 'twice', amount: 1_900 }, // minor units: EUR 19.00
         { type: 'extra', reference: 'ghost-1', amount: 7 },
       ]),
     });

@@ -218,7 +218,7 @@ describe('MTN MoMo', () => {
     expect(endedPayouts.map((p) => [p.status, p.failure?.code ?? null])).toEqual([
       ['succeeded', null],
       ['failed', 'insufficient_funds'],
-      ['unknown', null],
+      ['unknown', 'operator_outcome_unknown'],
     ]);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 6_105 });
     await expectBalancedLedger(stack.pool);

@@ -264,7 +264,7 @@ describe('Orange Money WebPay', () => {
     expect(endedPayouts.map((p) => [p.status, p.failure?.code ?? null])).toEqual([
       ['succeeded', null],
       ['failed', 'operator_balance_low'],
-      ['unknown', null],
+      ['unknown', 'operator_outcome_unknown'],
     ]);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ on_hold: 5_105 });
     await expectBalancedLedger(stack.pool);

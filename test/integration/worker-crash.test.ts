@@ -27,6 +27,9 @@ beforeAll(async () => {
       LIGDICASH_PAYIN_DEADLINE_SECONDS: '60',
       INITIATION_WAIT_SECONDS: '3',
       WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: '1',
+      // MTN's worst case is four calls (token, call, new token, call): its send lease (three worst
+      // cases) is what a re-run after a kill waits for.
+      MTN_HTTP_TIMEOUT_MS: '1500',
     },
   });
 });
