@@ -289,7 +289,10 @@ export function mtnSandbox(
         r.operatorReference,
         t?.financialTransactionId ?? '',
         r.kind === 'payout' ? 'disbursement' : 'collection',
-        formatMajor(r.amount, t?.decimals ?? MTN_TARGET_ENVIRONMENTS[environment ?? 'sandbox']?.decimals ?? 2),
+        formatMajor(
+          r.amount,
+          t?.decimals ?? MTN_TARGET_ENVIRONMENTS[environment ?? 'sandbox']?.decimals ?? 2,
+        ),
         t?.currency ?? fallbackCurrency,
         r.status,
       ].join(',');

@@ -242,7 +242,12 @@ describe('worker killed during a payout', () => {
     });
     const atMtn = () =>
       [...stack.sandbox.mtn.transactions.values()].filter((t) => t.party.partyId === '2290196555501');
-    await eventually('transfer at MTN', async () => (atMtn().length > 0 ? true : undefined), 30_000, 5);
+    await eventually(
+      'transfer at MTN',
+      () => Promise.resolve(atMtn().length > 0 ? true : undefined),
+      30_000,
+      5,
+    );
     await killed(worker!);
     const created = await request;
     expect(created.status).toBe(202);
