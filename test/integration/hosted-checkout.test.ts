@@ -93,6 +93,25 @@ describe('hosted checkout', () => {
     expect(refused.status).toBe(400);
   });
 
+  it("offers the networks of the payin's currency: MTN Ghana for cedis (paid to the pesewa), Orange and MTN for Cameroon's francs", async () => {
+    const cedis = await createHosted({ amount: 1_050, currency: 'GHS' });
+    const { html } = await page(cedis.next_action!.url!);
+    expect(html).toContain('MTN Ghana');
+    for (const absent of ['Telecel Ghana', 'Orange', 'Moov', 'Togocel']) expect(html).not.toContain(absent);
+    expect((await choose(cedis.next_action!.url!, 'mtn_gh', '241234567')).status).toBe(303);
+    const paid = await hostedEnds(cedis.id);
+    expect(paid.status).toBe('succeeded');
+    const attempt = paid.attempts[0]!;
+    expect(attempt).toMatchObject({ network: 'mtn_gh', status: 'succeeded' });
+    expect(stack.sandbox.mtn.byExternalId(attempt.id)).toMatchObject({ currency: 'GHS', amountMinor: 1_050 });
+
+    const francs = await createHosted({ amount: 2_000, currency: 'XAF' });
+    const offer = (await page(francs.next_action!.url!)).html;
+    expect(offer).toContain('Orange Cameroun');
+    expect(offer).toContain('MTN Cameroon');
+    expect(offer).not.toContain('Nexttel'); // recognised, not served
+  });
+
   it('a declined attempt lets the payer try another number, and the payin succeeds once', async () => {
     const created = await createHosted();
     const url = created.next_action!.url!;
