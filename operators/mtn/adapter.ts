@@ -9,6 +9,7 @@ import type { Network } from '../../lib/networks.js';
 import { MTN_COUNTRIES, type MtnNetwork, type MtnSettings } from '../../lib/operator-settings/mtn.js';
 import type { OperatorStatus, PaymentFailure } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
+import { localRefusal } from '../outcomes.js';
 import { BearerToken } from '../bearer-token.js';
 import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
@@ -170,18 +171,30 @@ export class MtnOperator implements OperatorAdapter {
   async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
     if (!req.customer.phone)
       return { kind: 'awaiting_payer', nextAction: { type: 'redirect', url: req.checkoutUrl } };
-    if (!isMtnNetwork(req.network)) {
-      return {
-        kind: 'rejected',
-        failure: { code: 'network_required', message: 'no MTN network' },
-        operatorStatus: 'local',
-        raw: null,
-      };
-    }
+    return this.transact('collection', req, req.customer.phone, {
+      status: 'action_required',
+      nextAction: {
+        type: 'approve_on_phone',
+        message: 'Approve the payment on your phone with your MoMo PIN',
+      },
+    });
+  }
+
+  /**
+   * A request to pay (collection, the payer's number) or a transfer (disbursement, the payee's)
+   * under the reference derived from our payment id.
+   */
+  private async transact(
+    product: MtnProduct,
+    req: { paymentId: string; amount: Money; network?: Network; description: string; callbackUrl: string },
+    party: string,
+    accepted: Pick<Extract<InitiationOutcome, { kind: 'accepted' }>, 'status' | 'nextAction'>,
+  ): Promise<InitiationOutcome> {
+    if (!isMtnNetwork(req.network)) return localRefusal('network_required', 'no MTN network');
     const reference = mtnReferenceId(req.paymentId);
     const answer = await this.send(
-      'collection',
-      MTN_PATHS.requestToPay,
+      product,
+      product === 'collection' ? MTN_PATHS.requestToPay : MTN_PATHS.transfer,
       reference,
       req.network,
       req.callbackUrl,
@@ -189,7 +202,7 @@ export class MtnOperator implements OperatorAdapter {
         amount: toMajorUnitString(req.amount),
         currency: req.amount.currency,
         externalId: req.paymentId,
-        payer: { partyIdType: 'MSISDN', partyId: req.customer.phone },
+        [product === 'collection' ? 'payer' : 'payee']: { partyIdType: 'MSISDN', partyId: party },
         payerMessage: req.description.slice(0, 160),
         payeeNote: req.description.slice(0, 160),
       },
@@ -198,11 +211,7 @@ export class MtnOperator implements OperatorAdapter {
     return {
       kind: 'accepted',
       operatorReference: reference,
-      status: 'action_required',
-      nextAction: {
-        type: 'approve_on_phone',
-        message: 'Approve the payment on your phone with your MoMo PIN',
-      },
+      ...accepted,
       operatorStatus: answer.repeat ? 'already_registered' : 'PENDING',
       raw: { referenceId: reference, httpStatus: answer.httpStatus },
     };
@@ -321,39 +330,10 @@ export class MtnOperator implements OperatorAdapter {
 
   /** Payouts and refunds alike: a disbursement transfer to the number (MTN's collection has no refund in v1). */
   async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
-    if (!isMtnNetwork(req.network)) {
-      return {
-        kind: 'rejected',
-        failure: { code: 'network_required', message: 'no MTN network' },
-        operatorStatus: 'local',
-        raw: null,
-      };
-    }
-    const reference = mtnReferenceId(req.paymentId);
-    const answer = await this.send(
-      'disbursement',
-      MTN_PATHS.transfer,
-      reference,
-      req.network,
-      req.callbackUrl,
-      {
-        amount: toMajorUnitString(req.amount),
-        currency: req.amount.currency,
-        externalId: req.paymentId,
-        payee: { partyIdType: 'MSISDN', partyId: req.recipientPhone },
-        payerMessage: req.description.slice(0, 160),
-        payeeNote: req.description.slice(0, 160),
-      },
-    );
-    if (answer.kind !== 'accepted') return answer.outcome;
-    return {
-      kind: 'accepted',
-      operatorReference: reference,
+    return this.transact('disbursement', req, req.recipientPhone, {
       status: 'pending',
       nextAction: { type: 'none' },
-      operatorStatus: answer.repeat ? 'already_registered' : 'PENDING',
-      raw: { referenceId: reference, httpStatus: answer.httpStatus },
-    };
+    });
   }
 
   async checkPayoutStatus(refs: PaymentRefs): Promise<StatusReport> {

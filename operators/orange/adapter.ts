@@ -7,6 +7,7 @@ import {
 } from '../../lib/operator-settings/orange.js';
 import type { OperatorStatus, PaymentFailure } from '../../lib/payments.js';
 import { BearerToken } from '../bearer-token.js';
+import { localRefusal } from '../outcomes.js';
 import { operationOf } from '../call-metrics.js';
 import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
 import type {
@@ -179,12 +180,7 @@ export class OrangeOperator implements OperatorAdapter {
 
   async initiatePayin(req: PayinRequest): Promise<InitiationOutcome> {
     if (!isOrangeNetwork(req.network)) {
-      return {
-        kind: 'rejected',
-        failure: { code: 'network_required', message: 'no Orange network' },
-        operatorStatus: 'local',
-        raw: null,
-      };
+      return localRefusal('network_required', 'no Orange network');
     }
     const country = this.countryOf(req.network);
     const returnUrl = req.returnUrl ?? this.settings.storeWebsiteUrl;
@@ -300,12 +296,7 @@ export class OrangeOperator implements OperatorAdapter {
    */
   async initiatePayout(req: PayoutRequest): Promise<InitiationOutcome> {
     if (!isOrangeNetwork(req.network)) {
-      return {
-        kind: 'rejected',
-        failure: { code: 'network_required', message: 'no Orange network' },
-        operatorStatus: 'local',
-        raw: null,
-      };
+      return localRefusal('network_required', 'no Orange network');
     }
     const country = this.countryOf(req.network);
     const common = {
