@@ -189,7 +189,9 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     );
     if (!parsed.ok) return reject(parsed.reason, { paymentId: payment.id });
     const cb = parsed.callback;
-    const context = { paymentId: payment.id, parsed: cb };
+    // A per-payment secret (Orange's notif_token) is compared, never kept in the parsed record.
+    const { paymentSecret: _secret, ...kept } = cb;
+    const context = { paymentId: payment.id, parsed: kept };
     if (
       !operators.callbackReferenceMatches(
         operator,
@@ -230,7 +232,7 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     const claim = await claimCallbackEvent(pool, id, {
       paymentId: payment.id,
       eventKey: cb.eventKey,
-      parsed: cb,
+      parsed: kept,
     });
     if (claim === 'duplicate') return answer('duplicate');
     try {
