@@ -35,7 +35,8 @@ import { clearMerchantRoutes, setMerchantRoutes } from '../db/routes.js';
 import { DEFAULT_ROUTES } from '../lib/routing.js';
 import { isCurrencyCode } from '../lib/money.js';
 import { createPool } from '../db/pool.js';
-import { loadConfigOrExit } from '../lib/config.js';
+import { cardVaultRing, loadConfigOrExit } from '../lib/config.js';
+import { rotateVaultKeys, vaultKeyUsage } from '../db/card-vault.js';
 
 /** `npx passerelle`: operator's command line. */
 const USAGE = `usage: passerelle <command>
@@ -57,6 +58,8 @@ commands:
            [--currency XOF] [--percent 1.5] [--fixed 100]
                                     set a fee schedule (no --merchant/--operator: for all)
   ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
+  vault status [--json]             how many vaulted cards each key-encryption key wraps
+  vault rotate [--json]             re-wrap every card's data key under CARD_VAULT_ACTIVE_KEY
   routes set --merchant mer_… --network togocel_tg --kind payin|payout --operators paygate,tmoney
                                     the merchant's allowed routes for a network, in order
   routes clear --merchant mer_… --network togocel_tg --kind payin|payout
@@ -219,6 +222,24 @@ if (group === 'merchant' && command === 'create') {
         : `${ok ? 'ledger balanced' : 'LEDGER PROBLEM'}: ${JSON.stringify(check)}\n`,
     );
     process.exitCode = ok ? 0 : 1;
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'vault' && (command === 'status' || command === 'rotate')) {
+  const config = loadConfigOrExit();
+  const ring = cardVaultRing(config);
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    const rotated = command === 'rotate' ? await rotateVaultKeys(pool, ring) : undefined;
+    const usage = await vaultKeyUsage(pool);
+    const answer = { active_key: ring.activeId, cards_by_key: usage, ...(rotated ?? {}) };
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(answer)}\n`
+        : `${rotated ? `re-wrapped ${rotated.rewrapped} card keys under ${ring.activeId}; ${rotated.remaining} left under other keys\n` : ''}` +
+            `cards by key: ${JSON.stringify(usage)} (active: ${ring.activeId})\n`,
+    );
+    process.exitCode = rotated && rotated.remaining > 0 ? 1 : 0;
   } finally {
     await pool.end();
   }

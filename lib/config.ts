@@ -1,3 +1,4 @@
+import { parseKeyRing, type KeyRing } from './card-vault.js';
 import { z } from 'zod';
 import { OPERATORS, OPERATOR_TABLE, type OperatorName, type OperatorSettingsTable } from './operators.js';
 import type { OperatorDefinition, OperatorSettings } from './operator-settings/settings.js';
@@ -23,6 +24,10 @@ const csv = z.string().transform((s) =>
  * Every setting Passerelle reads from its environment, with the default that makes a fresh clone
  * run end to end against the local sandbox.
  */
+/** Development keys of the card vault: in the source, so refused when NODE_ENV=production. */
+const DEV_CARD_VAULT_KEYS = `dev-2026:${Buffer.alloc(32, 7).toString('base64')}`;
+const DEV_CARD_FINGERPRINT_KEY = Buffer.alloc(32, 9).toString('base64');
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -120,6 +125,27 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /**
+   * The card vault's key-encryption keys, `id:base64` (32 bytes each), comma-separated; new cards
+   * are wrapped under CARD_VAULT_ACTIVE_KEY (default: the first). Rotation: add the new key, make
+   * it active, run `passerelle vault rotate`, then drop the old one (docs/cards.md). The default
+   * is a development key, refused in production.
+   */
+  CARD_VAULT_KEYS: z.string().min(1).default(DEV_CARD_VAULT_KEYS),
+  CARD_VAULT_ACTIVE_KEY: z.string().min(1).optional(),
+  /** Keyed hash of card numbers (base64, 32 bytes): the same card gives the same fingerprint. */
+  CARD_VAULT_FINGERPRINT_KEY: z.string().min(1).default(DEV_CARD_FINGERPRINT_KEY),
+  /** BIN prefixes of GIM-UEMOA's regional cards (its list is not public), comma-separated. */
+  CARD_GIM_BINS: z
+    .string()
+    .default('628000,628001')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^\d{4,8}$/, 'BINs are 4 to 8 digits'))),
   /** Key for operations routes (reconciliation); unset: those routes answer 401. */
   ADMIN_API_KEY: z.string().min(16).optional(),
   /** Bearer token Prometheus sends to `GET /metrics` (the operations key works too); unset and no ADMIN_API_KEY: 401. */
@@ -205,6 +231,17 @@ export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'SANDBOX_URL'> {
   testOperators: OperatorSettingsTable;
 }
 
+/** The card vault's key ring, from the configuration (validated by loadConfig). */
+export function cardVaultRing(
+  config: Pick<Config, 'CARD_VAULT_KEYS' | 'CARD_VAULT_ACTIVE_KEY' | 'CARD_VAULT_FINGERPRINT_KEY'>,
+): KeyRing {
+  return parseKeyRing(
+    config.CARD_VAULT_KEYS,
+    config.CARD_VAULT_ACTIVE_KEY,
+    config.CARD_VAULT_FINGERPRINT_KEY,
+  );
+}
+
 /** What an operations person must hear about a configuration that runs but takes a risk. */
 export function configWarnings(config: Config): string[] {
   return OPERATORS.flatMap((name) => {
@@ -241,6 +278,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const connection = new Set<string>(definition.connectionVariables);
     const sandboxEnv = Object.fromEntries(Object.entries(cleaned).filter(([k]) => !connection.has(k)));
     testOperators[name] = definition.settings(definition.env.parse(sandboxEnv), context);
+  }
+  try {
+    parseKeyRing(base.CARD_VAULT_KEYS, base.CARD_VAULT_ACTIVE_KEY, base.CARD_VAULT_FINGERPRINT_KEY);
+  } catch (err) {
+    problems.push(`CARD_VAULT_KEYS: ${(err as Error).message}`);
+  }
+  if (
+    base.NODE_ENV === 'production' &&
+    (base.CARD_VAULT_KEYS.includes(DEV_CARD_VAULT_KEYS.split(':')[1]!) ||
+      base.CARD_VAULT_FINGERPRINT_KEY === DEV_CARD_FINGERPRINT_KEY)
+  ) {
+    problems.push(
+      'CARD_VAULT_KEYS, CARD_VAULT_FINGERPRINT_KEY: the development keys are refused when NODE_ENV=production',
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   return {

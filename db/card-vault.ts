@@ -1,0 +1,121 @@
+import {
+  cardFingerprint,
+  cardSummary,
+  openCard,
+  rewrapCard,
+  sealCard,
+  type CardSecret,
+  type KeyRing,
+} from '../lib/card-vault.js';
+import { newId } from '../lib/ids.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
+
+/** What a payment keeps of a vaulted card. */
+export interface VaultedCard {
+  token: string;
+  firstSix: string;
+  lastFour: string;
+  expiry: string;
+  brand: string;
+}
+
+/** Stores a card (number and expiry; never its security code) and answers its token. */
+export async function vaultCard(
+  db: Queryable,
+  ring: KeyRing,
+  card: CardSecret,
+  gimBins: readonly string[] = [],
+): Promise<VaultedCard> {
+  const token = newId('card');
+  const sealed = sealCard(ring, token, card);
+  const summary = cardSummary(card.pan, card.expiry, gimBins);
+  await db.query(
+    `INSERT INTO card_vault (token, kek_id, wrapped_key, ciphertext, fingerprint, first_six, last_four, expiry, brand)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      token,
+      sealed.kekId,
+      sealed.wrappedKey,
+      sealed.ciphertext,
+      cardFingerprint(ring, card.pan),
+      summary.firstSix,
+      summary.lastFour,
+      summary.expiry,
+      summary.brand,
+    ],
+  );
+  return { token, ...summary };
+}
+
+/** The card behind a token, for the one activity that sends it to the card network. */
+export async function openVaultedCard(
+  db: Queryable,
+  ring: KeyRing,
+  token: string,
+): Promise<CardSecret | undefined> {
+  const { rows } = await db.query<{ kek_id: string; wrapped_key: Buffer; ciphertext: Buffer }>(
+    'SELECT kek_id, wrapped_key, ciphertext FROM card_vault WHERE token = $1',
+    [token],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return openCard(ring, token, {
+    kekId: row.kek_id,
+    wrappedKey: row.wrapped_key,
+    ciphertext: row.ciphertext,
+  });
+}
+
+/**
+ * Re-wraps the data keys of cards under any other key than the active one, a batch at a time
+ * (each batch one transaction; concurrent runs take different rows). Returns how many it
+ * re-wrapped and how many remain under other keys.
+ */
+export async function rotateVaultKeys(
+  pool: Pool,
+  ring: KeyRing,
+  batch = 500,
+): Promise<{ rewrapped: number; remaining: number }> {
+  let rewrapped = 0;
+  for (;;) {
+    const done = await inTransaction(pool, async (client) => {
+      const { rows } = await client.query<{
+        token: string;
+        kek_id: string;
+        wrapped_key: Buffer;
+        ciphertext: Buffer;
+      }>(
+        `SELECT token, kek_id, wrapped_key, ciphertext FROM card_vault
+          WHERE kek_id <> $1 ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [ring.activeId, batch],
+      );
+      for (const row of rows) {
+        const next = rewrapCard(ring, row.token, {
+          kekId: row.kek_id,
+          wrappedKey: row.wrapped_key,
+          ciphertext: row.ciphertext,
+        });
+        await client.query(
+          'UPDATE card_vault SET kek_id = $2, wrapped_key = $3, rewrapped_at = now() WHERE token = $1',
+          [row.token, next.kekId, next.wrappedKey],
+        );
+      }
+      return rows.length;
+    });
+    rewrapped += done;
+    if (done < batch) break;
+  }
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM card_vault WHERE kek_id <> $1',
+    [ring.activeId],
+  );
+  return { rewrapped, remaining: rows[0]!.n };
+}
+
+/** How many cards each key wraps. */
+export async function vaultKeyUsage(db: Queryable): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ kek_id: string; n: number }>(
+    'SELECT kek_id, count(*)::int AS n FROM card_vault GROUP BY kek_id ORDER BY kek_id',
+  );
+  return Object.fromEntries(rows.map((r) => [r.kek_id, r.n]));
+}

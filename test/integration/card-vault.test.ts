@@ -1,0 +1,107 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openVaultedCard, vaultCard } from '../../db/card-vault.js';
+import { createPool, type Pool } from '../../db/pool.js';
+import { parseKeyRing } from '../../lib/card-vault.js';
+import { ROOT } from '../support/stack.js';
+
+/** The card vault in PostgreSQL, and its key rotation run by the operator's command line. */
+let pool: Pool;
+beforeAll(() => {
+  pool = createPool(process.env.DATABASE_URL!, 2);
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const b64 = () => randomBytes(32).toString('base64');
+const run = Date.now().toString(36);
+const FINGERPRINT = b64();
+const OLD = `old-${run}:${b64()}`;
+const NEW = `new-${run}:${b64()}`;
+const PANS = ['4970100000000014', '5555555555554444', '6280000000000002'];
+
+function passerelle(env: Record<string, string>, ...args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'bin', 'passerelle.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent', CARD_VAULT_FINGERPRINT_KEY: FINGERPRINT, ...env },
+    timeout: 30_000,
+  });
+}
+
+describe('card vault', () => {
+  it('keeps no card number in clear, and rotation moves every card to the new key without reading it', async () => {
+    const oldRing = parseKeyRing(OLD, undefined, FINGERPRINT);
+    const stored = [];
+    for (const pan of PANS) stored.push(await vaultCard(pool, oldRing, { pan, expiry: '2812' }, ['628000']));
+    expect(stored.map((c) => [c.firstSix, c.lastFour, c.brand])).toEqual([
+      ['497010', '0014', 'visa'],
+      ['555555', '4444', 'mastercard'],
+      ['628000', '0002', 'gim_uemoa'],
+    ]);
+    // No column of any row holds a number, in text or in hex.
+    const { rows } = await pool.query<{ row: string }>(
+      'SELECT row_to_json(v)::text AS row FROM card_vault v WHERE token = ANY($1)',
+      [stored.map((c) => c.token)],
+    );
+    expect(rows).toHaveLength(3);
+    for (const pan of PANS) {
+      for (const { row } of rows) {
+        expect(row).not.toContain(pan);
+        expect(row).not.toContain(Buffer.from(pan).toString('hex'));
+      }
+    }
+
+    const ring = `${OLD},${NEW}`;
+    const newId = NEW.split(':')[0]!;
+    const rotated = passerelle(
+      { CARD_VAULT_KEYS: ring, CARD_VAULT_ACTIVE_KEY: newId },
+      'vault',
+      'rotate',
+      '--json',
+    );
+    expect(rotated.stderr).toBe('');
+    expect(rotated.status).toBe(0);
+    const answer = JSON.parse(rotated.stdout) as {
+      rewrapped: number;
+      remaining: number;
+      cards_by_key: Record<string, number>;
+    };
+    expect(answer.remaining).toBe(0);
+    expect(answer.rewrapped).toBeGreaterThanOrEqual(3);
+    expect(answer.cards_by_key[newId]).toBeGreaterThanOrEqual(3);
+    // The old key can go: the new one alone opens every card, as it was.
+    const newRing = parseKeyRing(NEW, undefined, FINGERPRINT);
+    for (const [i, card] of stored.entries()) {
+      expect(await openVaultedCard(pool, newRing, card.token)).toEqual({ pan: PANS[i], expiry: '2812' });
+      await expect(openVaultedCard(pool, oldRing, card.token)).rejects.toThrow('is not in the ring');
+    }
+    // Run again: nothing left to do.
+    const again = passerelle(
+      { CARD_VAULT_KEYS: ring, CARD_VAULT_ACTIVE_KEY: newId },
+      'vault',
+      'rotate',
+      '--json',
+    );
+    expect((JSON.parse(again.stdout) as { rewrapped: number }).rewrapped).toBe(0);
+  });
+
+  it('refuses a bad key ring, and the development keys in production', () => {
+    const bad = passerelle({ CARD_VAULT_KEYS: 'k1:short' }, 'vault', 'status');
+    expect(bad.status).toBe(78);
+    expect(bad.stderr).toContain('CARD_VAULT_KEYS: key k1 is not 32 bytes');
+    const production = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'passerelle.js'), 'vault', 'status'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LOG_LEVEL: 'silent', NODE_ENV: 'production' },
+        timeout: 30_000,
+      },
+    );
+    expect(production.status).toBe(78);
+    expect(production.stderr).toContain('development keys are refused');
+  });
+});
