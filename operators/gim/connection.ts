@@ -114,7 +114,9 @@ export class GimConnection {
     if (!socket || this.stateValue === 'closed' || (!management && this.stateValue !== 'ready')) {
       return { kind: 'not_sent', detail: `GIM switch connection ${this.stateValue}` };
     }
-    const fields = { ...message.fields, 7: transmissionTime(new Date()) };
+    // Field 7 is now, unless the caller recorded the one it sends (an original that a reversal's
+    // field 90 will name).
+    const fields = { 7: transmissionTime(new Date()), ...message.fields };
     const bytes = await this.sign({ mti: message.mti, fields });
     const key = matchKey(answerMti(message.mti), fields);
     if (this.pending.has(key)) return { kind: 'not_sent', detail: `a request ${key} is already waiting` };
