@@ -1,7 +1,9 @@
+import { createCardActivities } from './card-activities.js';
+import type { GimConnection } from '../operators/gim/connection.js';
 import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
 import { runWithCancellation } from '../lib/cancellation.js';
-import { ConfigError, type Config } from '../lib/config.js';
+import { ConfigError, cardVaultRing, type Config } from '../lib/config.js';
 import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
@@ -21,6 +23,8 @@ export function createActivities(deps: {
   logger: Logger;
   /** One set of adapters per process (token caches), shared by the workers of its task queues. */
   operators?: OperatorAdapters;
+  /** The process's GIM-UEMOA switch connection, when cards are configured (GIM_HOST). */
+  gim?: GimConnection;
 }) {
   const operators = deps.operators ?? createOperators(deps.config);
   checkSendTimeouts(operators);
@@ -54,6 +58,17 @@ export function createActivities(deps: {
         lookbackDays: deps.config.SWEEP_LOOKBACK_DAYS,
         batch: deps.config.SWEEP_BATCH,
         recheckMinutes: deps.config.SWEEP_RECHECK_MINUTES,
+      },
+    }),
+    ...createCardActivities({
+      pool: deps.pool,
+      logger: deps.logger,
+      ring: cardVaultRing(deps.config),
+      gim: deps.gim,
+      acquirer: {
+        id: deps.config.GIM_ACQUIRER_ID,
+        terminalId: deps.config.GIM_TERMINAL_ID,
+        merchantId: deps.config.GIM_MERCHANT_ID,
       },
     }),
   });

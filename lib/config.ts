@@ -27,6 +27,7 @@ const csv = z.string().transform((s) =>
 /** Development keys of the card vault: in the source, so refused when NODE_ENV=production. */
 const DEV_CARD_VAULT_KEYS = `dev-2026:${Buffer.alloc(32, 7).toString('base64')}`;
 const DEV_CARD_FINGERPRINT_KEY = Buffer.alloc(32, 9).toString('base64');
+const DEV_GIM_MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -146,6 +147,32 @@ const envSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().regex(/^\d{4,8}$/, 'BINs are 4 to 8 digits'))),
+  /**
+   * GIM-UEMOA, the card switch (docs/gim-uemoa.md): where the worker keeps its ISO 8583
+   * connection. Unset: no card payments.
+   */
+  GIM_HOST: z.string().min(1).optional(),
+  GIM_PORT: z.coerce.number().int().min(1).max(65535).default(8583),
+  /** The double-length DES key of the MACs (32 hex digits); the default is the sandbox's, refused in production. */
+  GIM_MAC_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex digits')
+    .default(DEV_GIM_MAC_KEY),
+  GIM_ACQUIRER_ID: z
+    .string()
+    .regex(/^\d{1,11}$/)
+    .default('60001'),
+  GIM_TERMINAL_ID: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,8}$/)
+    .default('PSL00001'),
+  GIM_MERCHANT_ID: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,15}$/)
+    .default('PASSERELLE0001'),
+  /** How long an answer from the switch may take before the request is reversed. */
+  GIM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  GIM_ECHO_SECONDS: z.coerce.number().positive().default(60),
   /** Key for operations routes (reconciliation); unset: those routes answer 401. */
   ADMIN_API_KEY: z.string().min(16).optional(),
   /** Bearer token Prometheus sends to `GET /metrics` (the operations key works too); unset and no ADMIN_API_KEY: 401. */
@@ -292,6 +319,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(
       'CARD_VAULT_KEYS, CARD_VAULT_FINGERPRINT_KEY: the development keys are refused when NODE_ENV=production',
     );
+  }
+  if (base.NODE_ENV === 'production' && base.GIM_HOST && base.GIM_MAC_KEY.toUpperCase() === DEV_GIM_MAC_KEY) {
+    problems.push('GIM_MAC_KEY: the development key is refused when NODE_ENV=production');
   }
   if (problems.length) throw new ConfigError(problems);
   return {

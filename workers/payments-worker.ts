@@ -1,3 +1,6 @@
+import { nextStan } from '../db/card-authorisations.js';
+import { GimConnection } from '../operators/gim/connection.js';
+import { SoftwareHsm } from '../operators/gim/hsm.js';
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { metricsTelemetry, recordOperatorCallMetrics, recordProcessMemoryMetrics } from './telemetry.js';
@@ -95,7 +98,20 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
     shutdownGraceTime: '10 seconds',
     shutdownForceTime: '30 seconds',
   };
-  const activities = createActivities({ config, pool, logger, operators });
+  // The card switch's connection (docs/gim-uemoa.md): one per worker process, kept signed on.
+  const gim = config.GIM_HOST
+    ? new GimConnection({
+        host: config.GIM_HOST,
+        port: config.GIM_PORT,
+        hsm: new SoftwareHsm(config.GIM_MAC_KEY),
+        nextStan: () => nextStan(pool, config.GIM_ACQUIRER_ID),
+        echoSeconds: config.GIM_ECHO_SECONDS,
+        timeoutMs: config.GIM_TIMEOUT_MS,
+        logger: logger.child({ operator: 'gim' }),
+      })
+    : undefined;
+  gim?.start();
+  const activities = createActivities({ config, pool, logger, operators, gim });
   const pollingActivities = createActivities({ config, pool: pollingPool, logger, operators });
   const workers = await Promise.all([
     // Workflows, initiations and sends, and the short database steps.
@@ -193,6 +209,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
         await publisher?.stop();
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await running.catch(() => undefined);
+        await gim?.close();
         await connection.close();
         await clientConnection.close();
         await Promise.all(pools.map((p) => p.end()));

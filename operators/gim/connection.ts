@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { transmissionTime } from '../../lib/iso8583-time.js';
 import type { Logger } from '../../lib/logger.js';
 import { macVerifies, type MacHsm } from './hsm.js';
 import {
@@ -44,11 +45,7 @@ export type GimAnswer =
 
 export type GimConnectionState = 'connecting' | 'signing_on' | 'ready' | 'closed';
 
-/** `MMDDhhmmss`, UTC (field 7). */
-export function transmissionTime(at: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
-}
+export { transmissionTime };
 
 /** The MTI of the answer to a request: 0100 → 0110, 0221 → 0230, 0421 → 0430. */
 export function answerMti(requestMti: string): string {

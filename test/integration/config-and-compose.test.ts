@@ -48,6 +48,9 @@ describe('configuration', () => {
       NODE_ENV: 'production',
       TMONEY_CALLBACK_ALLOWED_IPS: '196.168.1.2, 10.0.0.0/8',
       TMONEY_NOTIFICATION_TOKEN: 'a-secret-of-twenty-four-chars',
+      // The card vault's development keys are refused in production too.
+      CARD_VAULT_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      CARD_VAULT_FINGERPRINT_KEY: Buffer.alloc(32, 2).toString('base64'),
     });
     expect(ok.operators.tmoney.callback.allowedIps).toEqual(['196.168.1.2', '10.0.0.0/8']);
   });

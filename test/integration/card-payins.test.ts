@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getCardAuthorisation, insertCardPayin } from '../../db/card-authorisations.js';
+import { vaultCard } from '../../db/card-vault.js';
+import { getPayment, type PaymentRecord } from '../../db/payments.js';
+import { cardVaultRing } from '../../lib/config.js';
+import { newId } from '../../lib/ids.js';
+import { createLogger } from '../../lib/logger.js';
+import { startGimSwitch, type GimSwitch } from '../../sandbox/gim/switch.js';
+import type { cardPayin as cardPayinWorkflow } from '../../workflows/card-payin.js';
+import { expectBalancedLedger } from '../support/money.js';
+import { eventually, startStack, type TestStack } from '../support/stack.js';
+
+/**
+ * Card payins on GIM-UEMOA through the real worker, Temporal and PostgreSQL, against the switch
+ * simulator over TCP: authorised then captured; declined; unanswered (lost, late, forged, or on a
+ * connection that drops) and reversed until the switch acknowledges, never captured.
+ */
+const MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
+let gim: { port: number; state: GimSwitch; close(): Promise<void> };
+let stack: TestStack;
+
+beforeAll(async () => {
+  gim = await startGimSwitch({
+    host: '127.0.0.1',
+    port: 0,
+    macKeyHex: MAC_KEY,
+    lateMs: 2_500,
+    logger: createLogger({ level: 'silent' }),
+  });
+  stack = await startStack({
+    env: { GIM_HOST: '127.0.0.1', GIM_PORT: String(gim.port), GIM_MAC_KEY: MAC_KEY, GIM_TIMEOUT_MS: '1500' },
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+  await gim?.close();
+});
+
+async function cardPayin(amount: number, pan = '4970100000000014'): Promise<{ id: string; result: string }> {
+  const ring = cardVaultRing(stack.config);
+  const card = await vaultCard(stack.pool, ring, { pan, expiry: '2812' });
+  const id = newId('pay');
+  await insertCardPayin(stack.pool, {
+    id,
+    merchantId: stack.merchant.id,
+    livemode: false,
+    amount,
+    currency: 'XOF',
+    card,
+    deadlineAt: new Date(Date.now() + 600_000),
+    acquirer: stack.config.GIM_ACQUIRER_ID,
+  });
+  const result = await stack.temporal.workflow.execute<typeof cardPayinWorkflow>('cardPayin', {
+    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+    workflowId: `payin-${id}`,
+    args: [{ paymentId: id }],
+  });
+  return { id, result };
+}
+
+async function paymentOf(id: string): Promise<PaymentRecord> {
+  return (await getPayment(stack.pool, id))!;
+}
+
+async function atSwitch(id: string) {
+  const auth = (await getCardAuthorisation(stack.pool, id))!;
+  return { auth, tx: gim.state.byRrn(auth.rrn) };
+}
+
+describe('card payins on GIM-UEMOA', () => {
+  it('approved: credited, then captured by a completion advice; the payment keeps no card number', async () => {
+    const { id, result } = await cardPayin(5_000);
+    expect(result).toBe('captured');
+    const payment = await paymentOf(id);
+    expect(payment).toMatchObject({ status: 'succeeded', operator: 'gim', mode: 'card' });
+    expect(payment.metadata).toMatchObject({
+      card_first_six: '497010',
+      card_last_four: '0014',
+      card_brand: 'visa',
+    });
+    expect(JSON.stringify(payment)).not.toContain('4970100000000014');
+    const { auth, tx } = await atSwitch(id);
+    expect(auth).toMatchObject({ outcome: 'approved', responseCode: '00', captureSends: 1 });
+    expect(auth.capturedAt).not.toBeNull();
+    expect(auth.rrn).toMatch(/^\d{4}\d{6}00$/);
+    expect(tx).toMatchObject({ captured: 1, reversed: false, amount: 5_000 });
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('declined by the issuer: failed, nothing to reverse or capture', async () => {
+    const { id, result } = await cardPayin(7_002);
+    expect(result).toBe('declined');
+    expect(await paymentOf(id)).toMatchObject({ status: 'failed', failure: { code: 'insufficient_funds' } });
+    const { auth, tx } = await atSwitch(id);
+    expect(auth).toMatchObject({
+      outcome: 'declined',
+      responseCode: '51',
+      reversalSends: 0,
+      captureSends: 0,
+    });
+    expect(tx).toMatchObject({ held: false, captured: 0 });
+  });
+
+  it('no answer, a late one, a forged one, a dropped connection: each reversed, none captured, the card not charged', async () => {
+    // The dropped connection (7009) goes last: a drop also loses whatever else was in flight on it.
+    const runs = await Promise.all([7_005, 7_006, 7_008].map((amount) => cardPayin(amount)));
+    // The late approval arrives after the reversal: it matches nothing, and captures nothing.
+    const late = await atSwitch(runs[1]!.id);
+    await eventually('the late 0110 sent', () =>
+      Promise.resolve(late.tx!.answers.some((a) => a.mti === '0110') ? true : undefined),
+    );
+    runs.push(await cardPayin(7_009));
+    for (const { id, result } of runs) {
+      expect(result).toBe('reversed');
+      expect(await paymentOf(id)).toMatchObject({
+        status: 'failed',
+        failure: { code: 'authorisation_reversed' },
+      });
+      const { auth, tx } = await atSwitch(id);
+      expect(auth.outcome).toBe('no_answer');
+      expect(auth.reversedAt).not.toBeNull();
+      expect(tx).toMatchObject({ reversed: true, captured: 0, held: false });
+    }
+    expect(await paymentOf(runs[1]!.id)).toMatchObject({ status: 'failed' });
+  });
+
+  it('the switch down when a reversal is due: it is sent again and again until the switch is back and acknowledges', async () => {
+    const running = cardPayin(7_005);
+    const id = await eventually('the payin recorded', async () => {
+      const { rows } = await stack.pool.query<{ id: string }>(
+        "SELECT id FROM payments WHERE merchant_id = $1 AND amount = 7005 AND status = 'pending' ORDER BY created_at DESC LIMIT 1",
+        [stack.merchant.id],
+      );
+      return rows[0]?.id;
+    });
+    const { auth } = await atSwitch(id);
+    await eventually('the authorisation at the switch', () =>
+      Promise.resolve(gim.state.byRrn(auth.rrn) ? true : undefined),
+    );
+    gim.state.setDown(true);
+    // Each reversal attempt is counted before it goes: they pile up while the switch is down.
+    await eventually(
+      'reversal attempts while down',
+      async () => ((await getCardAuthorisation(stack.pool, id))!.reversalSends >= 2 ? true : undefined),
+      30_000,
+    );
+    gim.state.setDown(false);
+    expect((await running).result).toBe('reversed');
+    const after = await atSwitch(id);
+    expect(after.auth.reversalSends).toBeGreaterThanOrEqual(3);
+    expect(after.tx).toMatchObject({ reversed: true, captured: 0 });
+    // The switch saw the authorisation, then only repeats (the first sends never reached it).
+    expect(after.tx!.mtis[0]).toBe('0100');
+    for (const mti of after.tx!.mtis.slice(1)) expect(['0420', '0421']).toContain(mti);
+  });
+
+  it('every authorisation at the switch was either captured or reversed, none both; STANs never repeat', async () => {
+    const { rows } = await stack.pool.query<{ stan: string; rrn: string }>(
+      `SELECT a.stan, a.rrn FROM card_authorisations a JOIN payments p ON p.id = a.payment_id WHERE p.merchant_id = $1`,
+      [stack.merchant.id],
+    );
+    expect(new Set(rows.map((r) => r.stan)).size).toBe(rows.length);
+    for (const { rrn } of rows) {
+      const tx = gim.state.byRrn(rrn);
+      // One that never reached the switch (in flight on a dropped connection) has nothing to settle.
+      if (!tx) continue;
+      expect(tx.captured > 0 && tx.reversed).toBe(false);
+      if (tx.responseCode === '00' || tx.held) expect(tx.captured > 0 || tx.reversed).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,33 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { CardActivities } from '../activities/card-activities.js';
+import { ACTIVITY_OPTIONS } from './shared.js';
+
+/**
+ * A card payin on GIM-UEMOA (docs/cards.md): authorise; approved, record the success and capture
+ * it by completion advice; declined, record the failure; unanswered, reverse it, as many times
+ * as it takes for the switch to acknowledge, then record the failure. Each reversal and each
+ * advice is one attempt of one activity (the retry policy repeats it, with no end): the workflow
+ * survives any crash in between, and a late approval, which matches no request, captures nothing.
+ */
+const { authoriseCard, recordCardPayinResult } = proxyActivities<CardActivities>(ACTIVITY_OPTIONS);
+const { reverseCard, captureCard } = proxyActivities<CardActivities>({
+  ...ACTIVITY_OPTIONS,
+  // Repeats of a reversal or an advice, until the switch acknowledges: no attempt limit.
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export async function cardPayin(input: { paymentId: string }): Promise<string> {
+  const authorisation = await authoriseCard(input.paymentId);
+  if (authorisation.outcome === 'approved') {
+    await recordCardPayinResult(input.paymentId, { result: 'approved' });
+    const { code } = await captureCard(input.paymentId);
+    return code === '00' ? 'captured' : `capture_refused_${code}`;
+  }
+  if (authorisation.outcome === 'declined') {
+    await recordCardPayinResult(input.paymentId, { result: 'declined', failure: authorisation.failure });
+    return 'declined';
+  }
+  await reverseCard(input.paymentId);
+  await recordCardPayinResult(input.paymentId, { result: 'reversed' });
+  return 'reversed';
+}
