@@ -59,7 +59,8 @@ commands:
                                     set a fee schedule (no --merchant/--operator: for all)
   ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
   vault status [--json]             how many vaulted cards each key-encryption key wraps
-  vault rotate [--json]             re-wrap every card's data key under CARD_VAULT_ACTIVE_KEY
+  vault rotate [--from key-id] [--json]
+                                    re-wrap cards' data keys (all, or those under --from) under CARD_VAULT_ACTIVE_KEY
   routes set --merchant mer_… --network togocel_tg --kind payin|payout --operators paygate,tmoney
                                     the merchant's allowed routes for a network, in order
   routes clear --merchant mer_… --network togocel_tg --kind payin|payout
@@ -230,7 +231,16 @@ if (group === 'merchant' && command === 'create') {
   const ring = cardVaultRing(config);
   const pool = createPool(config.DATABASE_URL, 1);
   try {
-    const rotated = command === 'rotate' ? await rotateVaultKeys(pool, ring) : undefined;
+    let rotated: { rewrapped: number; remaining: number } | undefined;
+    try {
+      rotated =
+        command === 'rotate' ? await rotateVaultKeys(pool, ring, { fromKey: values.from }) : undefined;
+    } catch (err) {
+      // A card under a key that is not in the ring: nothing more can be done without that key.
+      fail(
+        `vault rotate: ${(err as Error).message}; add that key to CARD_VAULT_KEYS, or rotate --from one key`,
+      );
+    }
     const usage = await vaultKeyUsage(pool);
     const answer = { active_key: ring.activeId, cards_by_key: usage, ...(rotated ?? {}) };
     process.stdout.write(

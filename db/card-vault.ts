@@ -67,15 +67,18 @@ export async function openVaultedCard(
 }
 
 /**
- * Re-wraps the data keys of cards under any other key than the active one, a batch at a time
+ * Re-wraps the data keys of cards under any other key than the active one (or under `fromKey`
+ * only: one retired key at a time), a batch at a time
  * (each batch one transaction; concurrent runs take different rows). Returns how many it
  * re-wrapped and how many remain under other keys.
  */
 export async function rotateVaultKeys(
   pool: Pool,
   ring: KeyRing,
-  batch = 500,
+  options: { batch?: number; fromKey?: string } = {},
 ): Promise<{ rewrapped: number; remaining: number }> {
+  const batch = options.batch ?? 500;
+  const from = options.fromKey ?? null;
   let rewrapped = 0;
   for (;;) {
     const done = await inTransaction(pool, async (client) => {
@@ -86,8 +89,8 @@ export async function rotateVaultKeys(
         ciphertext: Buffer;
       }>(
         `SELECT token, kek_id, wrapped_key, ciphertext FROM card_vault
-          WHERE kek_id <> $1 ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [ring.activeId, batch],
+          WHERE kek_id <> $1 AND ($3::text IS NULL OR kek_id = $3) ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [ring.activeId, batch, from],
       );
       for (const row of rows) {
         const next = rewrapCard(ring, row.token, {
@@ -106,8 +109,8 @@ export async function rotateVaultKeys(
     if (done < batch) break;
   }
   const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM card_vault WHERE kek_id <> $1',
-    [ring.activeId],
+    'SELECT count(*)::int AS n FROM card_vault WHERE kek_id <> $1 AND ($2::text IS NULL OR kek_id = $2)',
+    [ring.activeId, from],
   );
   return { rewrapped, remaining: rows[0]!.n };
 }

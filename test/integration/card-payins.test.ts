@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getCardAuthorisation, insertCardPayin } from '../../db/card-authorisations.js';
-import { vaultCard } from '../../db/card-vault.js';
 import { getPayment, type PaymentRecord } from '../../db/payments.js';
-import { cardVaultRing } from '../../lib/config.js';
-import { newId } from '../../lib/ids.js';
 import { createLogger } from '../../lib/logger.js';
 import { startGimSwitch, type GimSwitch } from '../../sandbox/gim/switch.js';
-import type { cardPayin as cardPayinWorkflow } from '../../workflows/card-payin.js';
+import { getCardAuthorisation } from '../../db/card-authorisations.js';
+import { startCardPayin } from '../support/cards.js';
 import { expectBalancedLedger } from '../support/money.js';
 import { eventually, startStack, type TestStack } from '../support/stack.js';
 
@@ -36,26 +33,9 @@ afterAll(async () => {
   await gim?.close();
 });
 
-async function cardPayin(amount: number, pan = '4970100000000014'): Promise<{ id: string; result: string }> {
-  const ring = cardVaultRing(stack.config);
-  const card = await vaultCard(stack.pool, ring, { pan, expiry: '2812' });
-  const id = newId('pay');
-  await insertCardPayin(stack.pool, {
-    id,
-    merchantId: stack.merchant.id,
-    livemode: false,
-    amount,
-    currency: 'XOF',
-    card,
-    deadlineAt: new Date(Date.now() + 600_000),
-    acquirer: stack.config.GIM_ACQUIRER_ID,
-  });
-  const result = await stack.temporal.workflow.execute<typeof cardPayinWorkflow>('cardPayin', {
-    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-    workflowId: `payin-${id}`,
-    args: [{ paymentId: id }],
-  });
-  return { id, result };
+async function cardPayin(amount: number, pan?: string): Promise<{ id: string; result: string }> {
+  const started = await startCardPayin(stack, amount, pan);
+  return { id: started.id, result: await started.result };
 }
 
 async function paymentOf(id: string): Promise<PaymentRecord> {

@@ -1,6 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getCardAuthorisation } from '../../db/card-authorisations.js';
 import { createMerchant } from '../../db/merchants.js';
+import { createLogger } from '../../lib/logger.js';
+import { startGimSwitch } from '../../sandbox/gim/switch.js';
+import { startCardPayin } from '../support/cards.js';
 import { listPaymentEvents } from '../../db/payments.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
 import {
@@ -16,9 +20,20 @@ import {
 
 /** DESIGN.md rule 7: kill the worker at any moment and every payment still reaches a final state. */
 let stack: TestStack;
+const GIM_MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
 let worker: ChildProcess | undefined;
 
+let gim: Awaited<ReturnType<typeof startGimSwitch>>;
+
 beforeAll(async () => {
+  // The card switch (docs/gim-uemoa.md): the worker keeps its connection to it.
+  gim = await startGimSwitch({
+    host: '127.0.0.1',
+    port: 0,
+    macKeyHex: GIM_MAC_KEY,
+    lateMs: 4_000,
+    logger: createLogger({ level: 'silent' }),
+  });
   // No in-process worker: the real entry point runs as a child process that we can SIGKILL.
   stack = await startStack({
     worker: false,
@@ -30,6 +45,10 @@ beforeAll(async () => {
       // MTN's worst case is four calls (token, call, new token, call): its send lease (three worst
       // cases) is what a re-run after a kill waits for.
       MTN_HTTP_TIMEOUT_MS: '1500',
+      GIM_HOST: '127.0.0.1',
+      GIM_PORT: String(gim.port),
+      GIM_MAC_KEY,
+      GIM_TIMEOUT_MS: '1500',
     },
   });
 });
@@ -38,6 +57,7 @@ afterEach(() => {
 });
 afterAll(async () => {
   await stack?.stop();
+  await gim?.close();
 });
 
 function killed(child: ChildProcess): Promise<void> {
@@ -257,6 +277,36 @@ describe('worker killed during a payout', () => {
     expect(done.status).toBe('succeeded');
     expect(atMtn().map((t) => t.status)).toEqual(['SUCCESSFUL']);
     expect(await balanceOf(stack, m.apiKey)).toMatchObject({ available: 10_000 - 6_102, on_hold: 0 });
+    await expectBalancedLedger(stack.pool);
+  });
+});
+
+describe('worker killed during a card authorisation', () => {
+  it('the authorisation re-sent by the next worker (same STAN and RRN) is not a second one; unanswered, it is reversed, never captured', async () => {
+    worker = await spawnPollingWorker(stack);
+    // The switch approves, holds, and answers only after 4 s (sandbox 7006): kill the worker while it waits.
+    const started = await startCardPayin(stack, 7_006);
+    const auth = await eventually('the authorisation recorded', () =>
+      getCardAuthorisation(stack.pool, started.id),
+    );
+    await eventually(
+      'the 0100 at the switch',
+      () => Promise.resolve(gim.state.byRrn(auth.rrn) ? true : undefined),
+      30_000,
+      5,
+    );
+    await killed(worker);
+    worker = await spawnPollingWorker(stack);
+    expect(await started.result).toBe('reversed');
+    const tx = gim.state.byRrn(auth.rrn)!;
+    // Held once whatever was re-sent, then released; never captured.
+    expect(tx).toMatchObject({ reversed: true, captured: 0, held: false });
+    expect(tx.mtis.filter((m) => m === '0100').length).toBeGreaterThanOrEqual(1);
+    expect(tx.mtis.filter((m) => m.startsWith('04')).length).toBeGreaterThanOrEqual(1);
+    const { rows } = await stack.pool.query<{ status: string }>('SELECT status FROM payments WHERE id = $1', [
+      started.id,
+    ]);
+    expect(rows[0]!.status).toBe('failed');
     await expectBalancedLedger(stack.pool);
   });
 });
