@@ -33,12 +33,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createReconciliationActivities } from '../activities/reconciliation/index.js';
 import { createOperators } from '../operators/registry.js';
 import { checkLedger } from '../db/ledger.js';
-import { loadConfig } from '../lib/config.js';
+import { cardVaultRing, loadConfig } from '../lib/config.js';
 import { OPERATORS, modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
+import { insertCardPayin } from '../db/card-authorisations.js';
+import { vaultCard } from '../db/card-vault.js';
+import { newId } from '../lib/ids.js';
 import { createLogger } from '../lib/logger.js';
 import { FINAL_STATUSES, type PaymentStatus } from '../lib/payments.js';
 import { DATA_DIR, stopLocalPostgres } from '../scripts/infra.js';
-import { markdownTable, runConcurrently, startBenchSystem, type BenchSystem } from './harness.js';
+import { BENCH_KEYS, markdownTable, runConcurrently, startBenchSystem, type BenchSystem } from './harness.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 
 const { values } = parseArgs({
@@ -95,7 +98,9 @@ type Kind =
   /** An MTN MoMo transfer (Bénin): mostly executed, some declined, ambiguous or lost. */
   | 'mtn_payout'
   /** An Orange Money WebPay payin (Côte d'Ivoire): a notification forged without its notif_token, then mostly paid. */
-  | 'orange_payin';
+  | 'orange_payin'
+  /** A card payin on GIM-UEMOA (no API yet: made as the hosted checkout will, then its workflow started): some declined, lost, late, dropped. */
+  | 'card_payin';
 interface Operation {
   kind: Kind;
   key: string;
@@ -143,6 +148,53 @@ async function callApi(
 /** The payins a refund may be drawn from: LigdiCash's, MTN's and Orange's. */
 const PAYIN_KINDS = new Set<Kind>(['payin', 'mtn_payin', 'orange_payin']);
 
+/** The chaos run's card switch port (the sandbox's; the workers connect to it). */
+const GIM_PORT = 8683;
+
+/**
+ * A card payin as the hosted checkout will make one: the card vaulted, the payment recorded, its
+ * `cardPayin` workflow started (retried while PostgreSQL or Temporal is being killed).
+ */
+async function startCardPayin(sys: BenchSystem, amount: number): Promise<string> {
+  const config = loadConfig({ ...BENCH_KEYS, DATABASE_URL: sys.databaseUrl, LOG_LEVEL: 'silent' });
+  const giveUp = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const card = await vaultCard(sys.pool, cardVaultRing(config), {
+        pan: '4970100000000014',
+        expiry: '2812',
+      });
+      const id = newId('pay');
+      await insertCardPayin(sys.pool, {
+        id,
+        merchantId: sys.merchant.id,
+        livemode: false,
+        amount,
+        currency: 'XOF',
+        card,
+        deadlineAt: new Date(Date.now() + 600_000),
+        acquirer: config.GIM_ACQUIRER_ID,
+      });
+      for (;;) {
+        try {
+          await sys.temporal.workflow.start('cardPayin', {
+            taskQueue: 'passerelle-payments',
+            workflowId: `payin-${id}`,
+            args: [{ paymentId: id }],
+          });
+          return id;
+        } catch (err) {
+          if (Date.now() > giveUp) throw err;
+          await sleep(1_000);
+        }
+      }
+    } catch (err) {
+      if (Date.now() > giveUp) throw err;
+      await sleep(1_000);
+    }
+  }
+}
+
 const payerNumber = (n: number) => `+22670${String(100_000 + n).padStart(6, '0')}`;
 const recipientNumber = (n: number) => `+22676${String(100_000 + n).padStart(6, '0')}`;
 
@@ -188,8 +240,14 @@ async function main() {
       WEBHOOK_TIMEOUT_MS: '2000',
       WEBHOOK_RETRY_SECONDS: '1,2,4,8',
       WEBHOOK_RETRY_WINDOW_SECONDS: '600',
+      // The card switch of the sandbox, on a port of this run's own (docs/gim-uemoa.md).
+      GIM_HOST: '127.0.0.1',
+      GIM_PORT: String(GIM_PORT),
+      GIM_TIMEOUT_MS: '3000',
     },
     sandboxEnv: {
+      SANDBOX_GIM_PORT: String(GIM_PORT),
+      SANDBOX_GIM_LATE_MS: '6000',
       SANDBOX_APPROVAL_DELAY_MS: '300',
       SANDBOX_PROCESSING_DELAY_MS: '200',
       SANDBOX_AMBIGUOUS_DELAY_MS: '5000',
@@ -250,7 +308,8 @@ async function main() {
             [0.71, 'mtn_payin'],
             [0.78, 'mtn_payout'],
             [0.85, 'orange_payin'],
-            [0.9, 'tampered_page_payin'],
+            [0.88, 'card_payin'],
+            [0.91, 'tampered_page_payin'],
             [0.95, 'forged_notification'],
             [1, 'lagging_lookup_payout'],
           ];
@@ -300,6 +359,13 @@ async function main() {
             if (id) await forgeOrangeNotification(sys, id);
             if (id && random() < 0.8)
               await payOnOrangePage(sys, id).catch((err: Error) => (op.error = err.message));
+          } else if (kind === 'card_payin') {
+            const amount = random() < 0.7 ? between(1_000, 9_000) : pick([7_002, 7_005, 7_006, 7_008, 7_009]);
+            const id = await startCardPayin(sys, amount).catch((err: Error) => {
+              op.error = err.message;
+              return undefined;
+            });
+            answer = id ? { status: 201, body: { id } } : undefined;
           } else if (kind === 'tampered_page_payin') {
             answer = await callApi(sys, op, '/v1/payins', {
               amount: between(50, 200) * 100,
@@ -849,6 +915,35 @@ async function verify(sys: BenchSystem) {
     ],
     (id) => id,
   );
+  // Cards: at the switch, every authorisation it approved was captured or reversed, never both;
+  // here, every card payin credited was captured there.
+  const switchTxs = (await (await fetch(`${sys.sandboxUrl}/gim/_sandbox/transactions`)).json()) as {
+    rrn: string;
+    kind: string;
+    responseCode: string | null;
+    held: boolean;
+    captured: number;
+    reversed: boolean;
+  }[];
+  const approvedAtSwitch = switchTxs.filter(
+    (t) => t.kind === 'authorisation' && (t.responseCode === '00' || t.held),
+  );
+  const unsettled = approvedAtSwitch.filter((t) => t.captured === 0 && !t.reversed);
+  const both = approvedAtSwitch.filter((t) => t.captured > 0 && t.reversed);
+  const { rows: cardRows } = await pool.query<{ rrn: string; status: string }>(
+    `SELECT a.rrn, p.status FROM card_authorisations a JOIN payments p ON p.id = a.payment_id`,
+  );
+  const byRrn = new Map(switchTxs.map((t) => [t.rrn, t]));
+  const creditedNotCaptured = cardRows.filter(
+    (r) => r.status === 'succeeded' && !(byRrn.get(r.rrn)?.captured ?? 0),
+  );
+  check(
+    'every card authorisation captured or reversed at the switch, none both; every credited card payin captured',
+    unsettled.length === 0 && both.length === 0 && creditedNotCaptured.length === 0,
+    `${cardRows.length} card payins, ${approvedAtSwitch.length} approved at the switch; left open: ${unsettled.length}; ` +
+      `captured and reversed: ${both.length}; credited here but not captured: ${creditedNotCaptured.length}`,
+  );
+
   // Orange: a payin credited here was paid on Orange's page, never on a forged notification.
   const paidAtOrange = new Set(
     orangeTransactions.filter((t) => t.kind === 'webpayment' && t.status === 'SUCCESS').map((t) => t.orderId),

@@ -222,6 +222,17 @@ function spawnService(
   return child;
 }
 
+/**
+ * The keys the benchmark's production-mode processes run with (the development defaults are
+ * refused in production): the card vault's and the card switch's MAC. A client of the benchmark
+ * that touches the vault uses the same.
+ */
+export const BENCH_KEYS = {
+  CARD_VAULT_KEYS: `bench:${Buffer.from('passerelle-bench-card-vault-key!').toString('base64')}`,
+  CARD_VAULT_FINGERPRINT_KEY: Buffer.from('passerelle-bench-fingerprint-key').toString('base64'),
+  GIM_MAC_KEY: '0F1E2D3C4B5A69788796A5B4C3D2E1F0',
+} as const;
+
 export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchSystem> {
   const dir = path.join(DATA_DIR, 'bench', opts.name);
   rmSync(dir, { recursive: true, force: true });
@@ -283,6 +294,9 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     // Production fails closed without them: the sandbox notifies from this machine, with this token.
     TMONEY_CALLBACK_ALLOWED_IPS: '127.0.0.1,::1',
     TMONEY_NOTIFICATION_TOKEN: DEV_TMONEY_NOTIFICATION_TOKEN,
+    // Production refuses the development keys of the card vault and the card switch's MAC.
+    ...BENCH_KEYS,
+    SANDBOX_GIM_MAC_KEY: BENCH_KEYS.GIM_MAC_KEY,
     // Every simulated operator calls back from this one address: no per-address limit here.
     CALLBACK_RATE_LIMIT_PER_MINUTE: '100000000',
     SANDBOX_CALLBACK_BASE_URL: apiUrl,
