@@ -67,6 +67,33 @@ describe('card payins on GIM-UEMOA', () => {
     await expectBalancedLedger(stack.pool);
   });
 
+  it('the card number is nowhere but in the vault: no table, no workflow history', async () => {
+    const pan = '5555555555554444';
+    const { id, result } = await cardPayin(4_200, pan);
+    expect(result).toBe('captured');
+    // Every table of the database, as text (bytea as hex), searched for the number: only the vault
+    // holds it, encrypted (its text would not match either).
+    const { rows: tables } = await stack.pool.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+    );
+    const found: string[] = [];
+    for (const { table_name: table } of tables) {
+      const { rows } = await stack.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "${table}" t WHERE t::text LIKE $1 OR t::text LIKE $2`,
+        [`%${pan}%`, `%${Buffer.from(pan).toString('hex')}%`],
+      );
+      if (rows[0]!.n > 0) found.push(table);
+    }
+    expect(found).toEqual([]);
+    // The workflow's history: every payload decoded, searched too.
+    const history = await stack.temporal.workflow.getHandle(`payin-${id}`).fetchHistory();
+    const text = JSON.stringify(history, (_key, value: unknown) =>
+      value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value,
+    );
+    expect(text).toContain(id);
+    expect(text).not.toContain(pan);
+  });
+
   it('declined by the issuer: failed, nothing to reverse or capture', async () => {
     const { id, result } = await cardPayin(7_002);
     expect(result).toBe('declined');
