@@ -42,7 +42,36 @@ export type CardAuthorisationResult =
   { outcome: 'approved' } | { outcome: 'declined'; failure: PaymentFailure } | { outcome: 'no_answer' };
 
 export type CardPayinResult =
-  { result: 'approved' } | { result: 'declined'; failure: PaymentFailure } | { result: 'reversed' };
+  | { result: 'approved' }
+  | { result: 'declined'; failure: PaymentFailure }
+  | { result: 'reversed' }
+  /** Approved, but the switch refused its completion advice: nothing credited, for a person. */
+  | { result: 'capture_refused'; code: string };
+
+/** How each end of a card payin is recorded. */
+const CARD_PAYIN_ENDS: Record<
+  CardPayinResult['result'],
+  { to: 'succeeded' | 'failed' | 'unknown'; reason: string; failure?: PaymentFailure }
+> = {
+  approved: { to: 'succeeded', reason: 'card authorisation approved and captured' },
+  declined: { to: 'failed', reason: 'card authorisation declined' },
+  reversed: {
+    to: 'failed',
+    reason: 'card authorisation unanswered, reversed',
+    failure: {
+      code: 'authorisation_reversed',
+      message: 'GIM-UEMOA did not answer the authorisation in time: it was reversed, the card is not charged',
+    },
+  },
+  capture_refused: {
+    to: 'unknown',
+    reason: 'the switch refused the completion advice of an approved authorisation',
+    failure: {
+      code: 'capture_refused',
+      message: 'GIM-UEMOA approved the card but refused its capture: nothing credited, left for review',
+    },
+  },
+};
 
 export function createCardActivities(deps: CardActivityDeps) {
   const { pool, logger } = deps;
@@ -195,31 +224,23 @@ export function createCardActivities(deps: CardActivityDeps) {
       return { code };
     },
 
-    /** The payin's end, in the books: credited when approved (before its capture), failed otherwise. */
+    /** The payin's end, in the books: credited once captured, failed when declined or reversed. */
     async recordCardPayinResult(paymentId: string, outcome: CardPayinResult): Promise<void> {
+      const end = CARD_PAYIN_ENDS[outcome.result];
       const failure: PaymentFailure | undefined =
         outcome.result === 'declined'
           ? outcome.failure
-          : outcome.result === 'reversed'
-            ? {
-                code: 'authorisation_reversed',
-                message:
-                  'GIM-UEMOA did not answer the authorisation in time: it was reversed, the card is not charged',
-              }
-            : undefined;
+          : outcome.result === 'capture_refused' && end.failure
+            ? { ...end.failure, message: `${end.failure.message} (${outcome.code})` }
+            : end.failure;
       await applyTransition(
         pool,
         {
           paymentId,
           step: 'final',
-          to: outcome.result === 'approved' ? 'succeeded' : 'failed',
+          to: end.to,
           actor: 'workflow',
-          reason:
-            outcome.result === 'approved'
-              ? 'card authorisation approved'
-              : outcome.result === 'declined'
-                ? 'card authorisation declined'
-                : 'card authorisation unanswered, reversed',
+          reason: end.reason,
           ...(failure ? { failure } : {}),
         },
         outcome.result === 'approved'

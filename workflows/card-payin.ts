@@ -3,8 +3,8 @@ import type { CardActivities } from '../activities/card-activities.js';
 import { ACTIVITY_OPTIONS } from './shared.js';
 
 /**
- * A card payin on GIM-UEMOA (docs/cards.md): authorise; approved, record the success and capture
- * it by completion advice; declined, record the failure; unanswered, reverse it, as many times
+ * A card payin on GIM-UEMOA (docs/cards.md): authorise; approved, capture it by completion advice,
+ * then record the success (a capture the switch refuses leaves the payin `unknown` for a person); declined, record the failure; unanswered, reverse it, as many times
  * as it takes for the switch to acknowledge, then record the failure. Each reversal and each
  * advice is one attempt of one activity (the retry policy repeats it, with no end): the workflow
  * survives any crash in between, and a late approval, which matches no request, captures nothing.
@@ -19,9 +19,14 @@ const { reverseCard, captureCard } = proxyActivities<CardActivities>({
 export async function cardPayin(input: { paymentId: string }): Promise<string> {
   const authorisation = await authoriseCard(input.paymentId);
   if (authorisation.outcome === 'approved') {
-    await recordCardPayinResult(input.paymentId, { result: 'approved' });
+    // Captured first, credited after: the merchant is never credited for a charge the switch refused.
     const { code } = await captureCard(input.paymentId);
-    return code === '00' ? 'captured' : `capture_refused_${code}`;
+    if (code !== '00') {
+      await recordCardPayinResult(input.paymentId, { result: 'capture_refused', code });
+      return `capture_refused_${code}`;
+    }
+    await recordCardPayinResult(input.paymentId, { result: 'approved' });
+    return 'captured';
   }
   if (authorisation.outcome === 'declined') {
     await recordCardPayinResult(input.paymentId, { result: 'declined', failure: authorisation.failure });

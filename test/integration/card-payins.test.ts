@@ -21,11 +21,11 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     macKeyHex: MAC_KEY,
-    lateMs: 2_500,
+    lateMs: 5_000,
     logger: createLogger({ level: 'silent' }),
   });
   stack = await startStack({
-    env: { GIM_HOST: '127.0.0.1', GIM_PORT: String(gim.port), GIM_MAC_KEY: MAC_KEY, GIM_TIMEOUT_MS: '1500' },
+    env: { GIM_HOST: '127.0.0.1', GIM_PORT: String(gim.port), GIM_MAC_KEY: MAC_KEY, GIM_TIMEOUT_MS: '3000' },
   });
 });
 afterAll(async () => {
@@ -48,7 +48,7 @@ async function atSwitch(id: string) {
 }
 
 describe('card payins on GIM-UEMOA', () => {
-  it('approved: credited, then captured by a completion advice; the payment keeps no card number', async () => {
+  it('approved: captured by a completion advice, then credited; the payment keeps no card number', async () => {
     const { id, result } = await cardPayin(5_000);
     expect(result).toBe('captured');
     const payment = await paymentOf(id);
