@@ -148,6 +148,9 @@ async function callApi(
 /** The payins a refund may be drawn from: LigdiCash's, MTN's and Orange's. */
 const PAYIN_KINDS = new Set<Kind>(['payin', 'mtn_payin', 'orange_payin']);
 
+/** The vault's keys and the acquirer's ids, as the benchmark's processes have them (loaded once). */
+let cardConfig: ReturnType<typeof loadConfig> | undefined;
+
 /** The chaos run's card switch port (the sandbox's; the workers connect to it). */
 const GIM_PORT = 8683;
 
@@ -156,7 +159,11 @@ const GIM_PORT = 8683;
  * `cardPayin` workflow started (retried while PostgreSQL or Temporal is being killed).
  */
 async function startCardPayin(sys: BenchSystem, amount: number): Promise<string> {
-  const config = loadConfig({ ...BENCH_KEYS, DATABASE_URL: sys.databaseUrl, LOG_LEVEL: 'silent' });
+  const config = (cardConfig ??= loadConfig({
+    ...BENCH_KEYS,
+    DATABASE_URL: sys.databaseUrl,
+    LOG_LEVEL: 'silent',
+  }));
   const giveUp = Date.now() + 120_000;
   for (;;) {
     try {

@@ -1,3 +1,5 @@
+import { httpStream } from './http.js';
+
 /**
  * An OAuth-style bearer token (Orange, MTN): fetched once, shared by concurrent calls, kept until
  * shortly before it expires, and dropped when the operator answers 401 so that the next call
@@ -30,4 +32,24 @@ export class BearerToken {
   invalidate(refused: string): void {
     if (this.token?.value === refused) this.token = undefined;
   }
+}
+
+/** A report streamed with the operator's bearer token (unavailable without a token). */
+export async function streamWithBearer(
+  token: BearerToken,
+  operator: string,
+  url: string,
+  init: { headers?: Record<string, string>; timeoutMs: number },
+): ReturnType<typeof httpStream> {
+  let value: string;
+  try {
+    value = await token.get();
+  } catch (err) {
+    return { kind: 'unavailable', detail: `no ${operator} token: ${(err as Error).message}` };
+  }
+  return httpStream(url, {
+    method: 'GET',
+    headers: { ...init.headers, Authorization: `Bearer ${value}` },
+    timeoutMs: init.timeoutMs,
+  });
 }

@@ -10,8 +10,9 @@ import { MTN_COUNTRIES, type MtnNetwork, type MtnSettings } from '../../lib/oper
 import type { OperatorStatus, PaymentFailure } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
 import { localRefusal } from '../outcomes.js';
-import { BearerToken } from '../bearer-token.js';
-import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
+import { BearerToken, streamWithBearer } from '../bearer-token.js';
+import { readJsonCallback } from '../callback-body.js';
+import { httpRequest, reportQuery, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
   CallbackParseResult,
@@ -383,15 +384,9 @@ export class MtnOperator implements OperatorAdapter {
   parseCallback(input: CallbackInput): CallbackParseResult {
     if (input.method !== 'PUT' && input.method !== 'POST')
       return { ok: false, reason: `MTN calls back with PUT or POST, not ${input.method}` };
-    let body: unknown;
-    try {
-      body = JSON.parse(input.rawBody);
-    } catch {
-      return { ok: false, reason: 'body is not JSON' };
-    }
-    const parsed = transactionAnswer.safeParse(body);
-    if (!parsed.success)
-      return { ok: false, reason: `unexpected fields: ${parsed.error.issues[0]?.path.join('.') ?? ''}` };
+    const parsed = readJsonCallback(input.rawBody, transactionAnswer);
+    if (!parsed.ok) return parsed;
+    const body = parsed.body;
     const t = parsed.data;
     if (!t.externalId) return { ok: false, reason: 'no externalId' };
     const mapped = mapMtnStatus(t.status, t.reason);
@@ -407,7 +402,7 @@ export class MtnOperator implements OperatorAdapter {
         amount: currency && t.amount !== undefined ? parseMajorUnits(t.amount, currency) : undefined,
         currency: t.currency,
         eventKey: `${t.externalId}:${t.status}:${t.financialTransactionId ?? ''}`,
-        fields: body as Record<string, unknown>,
+        fields: body,
       },
     };
   }
@@ -423,22 +418,16 @@ export class MtnOperator implements OperatorAdapter {
    * reading (MTN has no report API; its partner portal exports statements: docs/mtn.md).
    */
   readonly settlementReport = {
-    open: async (period: ReportPeriod) => {
-      let token: string;
-      try {
-        token = await this.tokens.collection.get();
-      } catch (err) {
-        return { kind: 'unavailable' as const, detail: `no MTN token: ${(err as Error).message}` };
-      }
-      return httpStream(`${this.url(MTN_PATHS.transactions)}?${reportQuery(period)}`, {
-        method: 'GET',
-        headers: {
-          Authorization: `Bearer ${token}`,
-          'Ocp-Apim-Subscription-Key': this.settings.collection.subscriptionKey,
+    open: (period: ReportPeriod) =>
+      streamWithBearer(
+        this.tokens.collection,
+        'MTN',
+        `${this.url(MTN_PATHS.transactions)}?${reportQuery(period)}`,
+        {
+          headers: { 'Ocp-Apim-Subscription-Key': this.settings.collection.subscriptionKey },
+          timeoutMs: this.settings.httpTimeoutMs,
         },
-        timeoutMs: this.settings.httpTimeoutMs,
-      });
-    },
+      ),
     reportStatus: (word: string): OperatorStatus => mapMtnStatus(word, undefined).status,
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim() || line.startsWith('date,')) return null;

@@ -6,10 +6,11 @@ import {
   type OrangeSettings,
 } from '../../lib/operator-settings/orange.js';
 import type { OperatorStatus, PaymentFailure } from '../../lib/payments.js';
-import { BearerToken } from '../bearer-token.js';
+import { BearerToken, streamWithBearer } from '../bearer-token.js';
 import { localRefusal } from '../outcomes.js';
 import { operationOf } from '../call-metrics.js';
-import { httpRequest, httpStream, reportQuery, type HttpOutcome } from '../http.js';
+import { readJsonCallback } from '../callback-body.js';
+import { httpRequest, reportQuery, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
   CallbackParseResult,
@@ -380,15 +381,8 @@ export class OrangeOperator implements OperatorAdapter {
   parseCallback(input: CallbackInput): CallbackParseResult {
     if (input.method !== 'POST')
       return { ok: false, reason: `Orange posts its notifications, not ${input.method}` };
-    let body: unknown;
-    try {
-      body = JSON.parse(input.rawBody);
-    } catch {
-      return { ok: false, reason: 'body is not JSON' };
-    }
-    const parsed = orangeNotification.safeParse(body);
-    if (!parsed.success)
-      return { ok: false, reason: `unexpected fields: ${parsed.error.issues[0]?.path.join('.') ?? ''}` };
+    const parsed = readJsonCallback(input.rawBody, orangeNotification);
+    if (!parsed.ok) return parsed;
     const paymentId = input.query.order_id;
     if (!paymentId) return { ok: false, reason: 'the notification URL names no order' };
     const { notif_token, ...fields } = parsed.data;
@@ -419,19 +413,15 @@ export class OrangeOperator implements OperatorAdapter {
    * reading of Orange's merchant portal export (docs/orange.md, docs/reconciliation.md).
    */
   readonly settlementReport = {
-    open: async (period: ReportPeriod) => {
-      let token: string;
-      try {
-        token = await this.token.get();
-      } catch (err) {
-        return { kind: 'unavailable' as const, detail: `no Orange token: ${(err as Error).message}` };
-      }
-      return httpStream(`${this.url(ORANGE_PATHS.transactions)}?${reportQuery(period)}`, {
-        method: 'GET',
-        headers: { Authorization: `Bearer ${token}` },
-        timeoutMs: this.settings.httpTimeoutMs,
-      });
-    },
+    open: (period: ReportPeriod) =>
+      streamWithBearer(
+        this.token,
+        'Orange',
+        `${this.url(ORANGE_PATHS.transactions)}?${reportQuery(period)}`,
+        {
+          timeoutMs: this.settings.httpTimeoutMs,
+        },
+      ),
     reportStatus: (word: string): OperatorStatus => mapOrangeStatus(word).status,
     parseLine: (line: string): ReportLine | null | { error: string } => {
       if (!line.trim() || line.startsWith('date,')) return null;

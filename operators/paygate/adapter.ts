@@ -3,6 +3,7 @@ import { parseMajorUnits } from '../../lib/money.js';
 import type { Network } from '../../lib/networks.js';
 import type { OperatorStatus, PaymentFailure } from '../../lib/payments.js';
 import { statedAmount } from '../amounts.js';
+import { readJsonCallback } from '../callback-body.js';
 import { httpRequest, httpStream, type HttpOutcome } from '../http.js';
 import type {
   CallbackInput,
@@ -367,15 +368,9 @@ export class PaygateOperator implements OperatorAdapter {
   parseCallback(input: CallbackInput): CallbackParseResult {
     if (input.method !== 'POST')
       return { ok: false, reason: `PayGateGlobal posts its callbacks, not ${input.method}` };
-    let body: unknown;
-    try {
-      body = JSON.parse(input.rawBody);
-    } catch {
-      return { ok: false, reason: 'body is not JSON' };
-    }
-    const parsed = paygateCallback.safeParse(body);
-    if (!parsed.success)
-      return { ok: false, reason: `unexpected fields: ${parsed.error.issues[0]?.path.join('.') ?? ''}` };
+    const parsed = readJsonCallback(input.rawBody, paygateCallback);
+    if (!parsed.ok) return parsed;
+    const body = parsed.body;
     const cb = parsed.data;
     return {
       ok: true,
@@ -388,7 +383,7 @@ export class PaygateOperator implements OperatorAdapter {
         amount: parseMajorUnits(cb.amount, 'XOF'),
         currency: 'XOF',
         eventKey: `${cb.identifier}:${cb.tx_reference ?? ''}:paid`,
-        fields: body as Record<string, unknown>,
+        fields: body,
       },
     };
   }
