@@ -18,6 +18,7 @@ import { paymentLinkRoutes } from './payment-links.js';
 import { buildContract } from './openapi.js';
 import { checkResponsesAgainstDocument } from './response-check.js';
 import { ledgerRoutes } from './ledger.js';
+import { codecRoutes } from './codec.js';
 import { metricsRoutes } from './metrics.js';
 import { payinRoutes } from './payins.js';
 import { reconciliationRoutes } from './reconciliation.js';
@@ -91,6 +92,8 @@ export function createApp(deps: ApiDeps): Express {
   });
 
   app.use('/metrics', metricsRoutes(pool, deps.config));
+  // Temporal's payloads decoded for operations staff holding the codec key (docs/operations.md).
+  app.use('/ops/codec', codecRoutes(deps.config));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);

@@ -3,6 +3,7 @@ import { createOperatorRules } from '../operators/registry.js';
 import { createPool } from '../db/pool.js';
 import { configWarnings, loadConfigOrExit } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
+import { temporalDataConverter } from '../lib/payload-codec.js';
 import { createApp, eventStreamOf } from './app.js';
 
 /** API entry point: `tsx api/server.ts` (or `node dist/api/server.js`). */
@@ -12,7 +13,11 @@ for (const warning of configWarnings(config)) logger.warn({ config: true }, warn
 const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
 // Lazy: the API starts even while Temporal is still starting; /healthz says when it answers.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
-const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+const temporal = new Client({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  dataConverter: temporalDataConverter(config),
+});
 const app = createApp({ config, pool, temporal, operators: createOperatorRules(config), logger });
 
 const server = app.listen(config.PORT, config.HOST, () => {

@@ -25,6 +25,7 @@ import {
   type PostgresHandle,
   type TemporalDevServer,
 } from '../scripts/infra.js';
+import { temporalDataConverter } from '../lib/payload-codec.js';
 import { bundleWorkflows } from '../workers/bundle.js';
 import { WORKER_V8_FLAGS } from '../workers/heap.js';
 
@@ -231,6 +232,8 @@ export const BENCH_KEYS = {
   CARD_VAULT_KEYS: `bench:${Buffer.from('passerelle-bench-card-vault-key!').toString('base64')}`,
   CARD_VAULT_FINGERPRINT_KEY: Buffer.from('passerelle-bench-fingerprint-key').toString('base64'),
   GIM_MAC_KEY: '0F1E2D3C4B5A69788796A5B4C3D2E1F0',
+  TEMPORAL_PAYLOAD_KEYS: `bench:${Buffer.from('passerelle-bench-payload-codec!!').toString('base64')}`,
+  OPERATIONS_CODEC_KEY: 'passerelle-bench-operations-codec-key',
 } as const;
 
 export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchSystem> {
@@ -371,7 +374,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
     await waitFor(name, () => ready(name), 60_000, child);
   };
   const connection = await Connection.connect({ address: temporalAddress });
-  const temporal = new Client({ connection });
+  const temporal = new Client({ connection, dataConverter: temporalDataConverter(BENCH_KEYS) });
   for (const name of instances) await start(name);
 
   const pool = createPool(opts.databaseUrl, 8);

@@ -36,6 +36,7 @@ import { DEFAULT_ROUTES } from '../lib/routing.js';
 import { isCurrencyCode } from '../lib/money.js';
 import { createPool } from '../db/pool.js';
 import { cardVaultRing, loadConfigOrExit } from '../lib/config.js';
+import { temporalDataConverter } from '../lib/payload-codec.js';
 import { rotateVaultKeys, vaultKeyUsage } from '../db/card-vault.js';
 
 /** `npx passerelle`: operator's command line. */
@@ -77,6 +78,9 @@ commands:
   webhooks listen [--api-key sk_…] [--api http://127.0.0.1:3000] [--port 0] [--events payin.succeeded,…]
                                     receive this merchant's webhooks here: registers an endpoint on
                                     127.0.0.1, verifies and prints each delivery, deletes it on Ctrl-C
+  codec-proxy [--api http://127.0.0.1:3000] [--port 8888]
+                                    the Temporal UI's codec server on your machine: forwards to the API's
+                                    /ops/codec with your OPERATIONS_CODEC_KEY (payloads decoded for you only)
 
 environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/passerelle),
              TEMPORAL_ADDRESS (default 127.0.0.1:7233) for reconcile,
@@ -389,7 +393,11 @@ if (group === 'merchant' && command === 'create') {
     process.exit(69);
   });
   try {
-    const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const temporal = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: temporalDataConverter(config),
+    });
     const handle = await startReconciliationRun(temporal, config, {
       kind: sweep ? 'sweep' : 'settlement',
       operator,
@@ -453,6 +461,29 @@ if (group === 'merchant' && command === 'create') {
   setInterval(() => {
     if (process.ppid !== parent) stop();
   }, 2_000).unref();
+} else if (group === 'codec-proxy') {
+  const operationsKey = process.env.OPERATIONS_CODEC_KEY;
+  if (!operationsKey) fail('codec-proxy needs your operations codec key in OPERATIONS_CODEC_KEY');
+  const port = Number(values.port === '0' ? 8888 : values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) fail('--port must be a port number');
+  const apiUrl = (
+    values.api ??
+    process.env.PASSERELLE_API_URL ??
+    `http://127.0.0.1:${process.env.PORT ?? 3000}`
+  ).replace(/\/$/, '');
+  const uiUrl = new URL(process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233');
+  const { startCodecProxy } = await import('./codec-proxy.js');
+  const proxy = await startCodecProxy({
+    apiUrl,
+    operationsKey,
+    port,
+    uiOrigins: [uiUrl.origin, uiUrl.origin.replace('127.0.0.1', 'localhost')],
+  }).catch((err: Error) => fail(`cannot listen on 127.0.0.1:${port}: ${err.message}`, 1));
+  process.stderr.write(
+    `codec server at ${proxy.url} (forwarding to ${apiUrl}/ops/codec): set it as the Temporal UI's codec endpoint\n`,
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void proxy.stop().then(() => process.exit(0)));
 } else {
   fail(`unknown command: ${positionals.join(' ')}`);
 }

@@ -17,8 +17,14 @@ export interface KeyRing {
   fingerprintKey: Buffer;
 }
 
-/** Parses `id:base64key,id2:base64key` (each key 32 bytes) and the fingerprint key (base64, 32 bytes). */
-export function parseKeyRing(text: string, activeId: string | undefined, fingerprintKey: string): KeyRing {
+/**
+ * Parses a ring of AES-256 keys, `id:base64key,id2:base64key` (each key 32 bytes), and which one
+ * is active (default: the first). The card vault and the Temporal payload codec both use it.
+ */
+export function parseAesKeys(
+  text: string,
+  activeId: string | undefined,
+): { keys: Map<string, Buffer>; activeId: string } {
   const keys = new Map<string, Buffer>();
   for (const entry of text
     .split(',')
@@ -36,6 +42,12 @@ export function parseKeyRing(text: string, activeId: string | undefined, fingerp
   if (first === undefined) throw new Error('at least one key');
   const active = activeId ?? first;
   if (!keys.has(active)) throw new Error(`active key ${active} is not in the ring`);
+  return { keys, activeId: active };
+}
+
+/** Parses `id:base64key,id2:base64key` (each key 32 bytes) and the fingerprint key (base64, 32 bytes). */
+export function parseKeyRing(text: string, activeId: string | undefined, fingerprintKey: string): KeyRing {
+  const { keys, activeId: active } = parseAesKeys(text, activeId);
   const fingerprint = Buffer.from(fingerprintKey, 'base64');
   if (fingerprint.length !== 32) throw new Error('the fingerprint key is not 32 bytes');
   return { keys, activeId: active, fingerprintKey: fingerprint };

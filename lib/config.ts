@@ -1,4 +1,4 @@
-import { parseKeyRing, type KeyRing } from './card-vault.js';
+import { parseAesKeys, parseKeyRing, type KeyRing } from './card-vault.js';
 import { z } from 'zod';
 import { OPERATORS, OPERATOR_TABLE, type OperatorName, type OperatorSettingsTable } from './operators.js';
 import type { OperatorDefinition, OperatorSettings } from './operator-settings/settings.js';
@@ -28,6 +28,9 @@ const csv = z.string().transform((s) =>
 const DEV_CARD_VAULT_KEYS = `dev-2026:${Buffer.alloc(32, 7).toString('base64')}`;
 const DEV_CARD_FINGERPRINT_KEY = Buffer.alloc(32, 9).toString('base64');
 const DEV_GIM_MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
+/** Development keys of the Temporal payload codec and its codec endpoint: refused in production. */
+const DEV_TEMPORAL_PAYLOAD_KEYS = `dev-2026:${Buffer.alloc(32, 11).toString('base64')}`;
+const DEV_OPERATIONS_CODEC_KEY = 'dev-operations-codec-key-not-for-production';
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -76,6 +79,21 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('passerelle-payments'),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+  /**
+   * The keys that encrypt every Temporal payload (lib/payload-codec.ts), `id:base64` (32 bytes
+   * each), comma-separated; new payloads use TEMPORAL_PAYLOAD_ACTIVE_KEY (default: the first).
+   * Every process (API, worker, CLI) holds the same ring. Rotation: add the new key everywhere,
+   * make it active, keep the old one until the histories it encrypted are past retention.
+   */
+  TEMPORAL_PAYLOAD_KEYS: z.string().min(1).default(DEV_TEMPORAL_PAYLOAD_KEYS),
+  TEMPORAL_PAYLOAD_ACTIVE_KEY: z.string().min(1).optional(),
+  /**
+   * What an operations person presents (`Authorization: Bearer …`) to the codec endpoint
+   * `/ops/codec/{decode,encode}` to see payloads decoded; at least 32 characters.
+   */
+  OPERATIONS_CODEC_KEY: z.string().min(32).default(DEV_OPERATIONS_CODEC_KEY),
+  /** Browser origins allowed to call the codec endpoint (the Temporal UI's), comma-separated. */
+  OPERATIONS_CODEC_ORIGINS: csv.default(['http://127.0.0.1:8233', 'http://localhost:8233']),
   /**
    * Workflows the worker keeps in memory. Waiting payins need no workflow task until their
    * callback or deadline, so evicting them costs one short replay then (250 settled 5,000
@@ -318,6 +336,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ) {
     problems.push(
       'CARD_VAULT_KEYS, CARD_VAULT_FINGERPRINT_KEY: the development keys are refused when NODE_ENV=production',
+    );
+  }
+  try {
+    parseAesKeys(base.TEMPORAL_PAYLOAD_KEYS, base.TEMPORAL_PAYLOAD_ACTIVE_KEY);
+  } catch (err) {
+    problems.push(`TEMPORAL_PAYLOAD_KEYS: ${(err as Error).message}`);
+  }
+  if (
+    base.NODE_ENV === 'production' &&
+    (base.TEMPORAL_PAYLOAD_KEYS.includes(DEV_TEMPORAL_PAYLOAD_KEYS.split(':')[1]!) ||
+      base.OPERATIONS_CODEC_KEY === DEV_OPERATIONS_CODEC_KEY)
+  ) {
+    problems.push(
+      'TEMPORAL_PAYLOAD_KEYS, OPERATIONS_CODEC_KEY: the development keys are refused when NODE_ENV=production',
     );
   }
   if (base.NODE_ENV === 'production' && base.GIM_HOST && base.GIM_MAC_KEY.toUpperCase() === DEV_GIM_MAC_KEY) {

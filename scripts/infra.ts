@@ -63,6 +63,8 @@ export interface TemporalDevServer {
 export async function startTemporal(opts: {
   address: string;
   uiPort?: number;
+  /** The codec server the UI asks to decode payloads (an operations person's codec proxy). */
+  uiCodecEndpoint?: string;
   dbFile?: string;
   logFile: string;
 }): Promise<TemporalDevServer> {
@@ -89,6 +91,7 @@ export async function startTemporal(opts: {
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
+  if (opts.uiPort && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   const child = spawn(cli, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: false });

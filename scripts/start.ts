@@ -67,6 +67,9 @@ try {
   const temporal = await startTemporal({
     address: config.TEMPORAL_ADDRESS,
     uiPort,
+    // Payloads are encrypted (lib/payload-codec.ts): the UI decodes them through a codec proxy on
+    // this machine, which only someone holding the operations codec key can run.
+    uiCodecEndpoint: 'http://127.0.0.1:8888',
     dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
     logFile: path.join(DATA_DIR, 'temporal.log'),
   });
@@ -159,6 +162,10 @@ Passerelle is running
   Live API key   ${demo.liveApiKey}   (live mode: the configured operators, here the sandbox)
   Operations key ${adminKey}   (reconciliation: ${apiUrl}/v1/reconciliation/runs)
   Metrics        ${apiUrl}/metrics (Bearer: the operations key), worker: http://${workerMetrics}/metrics
+
+Workflow payloads are encrypted; to read them in the Temporal UI, run the codec proxy with the
+operations codec key (here the development one):
+  OPERATIONS_CODEC_KEY=${config.OPERATIONS_CODEC_KEY} npx passerelle codec-proxy
 
 Try a payin, then open its next_action.url (our payment page; Moov Burkina, 70 11 22 33, approves):
   curl -s ${apiUrl}/v1/payins -H "Authorization: Bearer ${demo.apiKey}" \\

@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config.js';
+import { temporalDataConverter } from '../lib/payload-codec.js';
 import { ROOT } from './support/stack.js';
 
 /**
@@ -23,9 +25,13 @@ describe('replay of recorded payment histories', () => {
     const history: unknown = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
     const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
     await Worker.runReplayHistory(
-      bundlePath
-        ? { workflowBundle: { codePath: bundlePath } }
-        : { workflowsPath: path.join(ROOT, 'workflows', 'index.ts') },
+      {
+        ...(bundlePath
+          ? { workflowBundle: { codePath: bundlePath } }
+          : { workflowsPath: path.join(ROOT, 'workflows', 'index.ts') }),
+        // Histories recorded since payloads are encrypted need the key (the development one here).
+        dataConverter: temporalDataConverter(loadConfig({})),
+      },
       history,
       file.replace(/\.json$/, ''),
     );

@@ -9,6 +9,7 @@ import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import { temporalDataConverter } from '../lib/payload-codec.js';
 import { OPERATORS } from '../lib/operators.js';
 import {
   operatorPollingQueue,
@@ -82,7 +83,12 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
   }
   // A client for the reconciliation schedules (activities use the worker's own connection).
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const dataConverter = temporalDataConverter(config);
+  const temporal = new Client({
+    connection: clientConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+  });
   if (config.SCHEDULES_ENABLED) {
     const schedules = await ensureSchedules(temporal, config);
     logger.info(schedules, 'reconciliation schedules in place');
@@ -93,6 +99,8 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
   const common = {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
+    // Every payload encrypted before it leaves the process (lib/payload-codec.ts).
+    dataConverter,
     // In-flight activities get this long to finish on shutdown, then are cancelled; the worker
     // is forced down after shutdownForceTime so a stuck call cannot hold a deploy.
     shutdownGraceTime: '10 seconds',

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PayloadEncryptionCodec } from '../../lib/payload-codec.js';
 import { getPayment, type PaymentRecord } from '../../db/payments.js';
 import { createLogger } from '../../lib/logger.js';
 import { startGimSwitch, type GimSwitch } from '../../sandbox/gim/switch.js';
@@ -15,6 +19,8 @@ import { eventually, startStack, type TestStack } from '../support/stack.js';
 const MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
 let gim: { port: number; state: GimSwitch; close(): Promise<void> };
 let stack: TestStack;
+const logLines: string[] = [];
+const execFileAsync = promisify(execFile);
 
 beforeAll(async () => {
   gim = await startGimSwitch({
@@ -26,6 +32,8 @@ beforeAll(async () => {
   });
   stack = await startStack({
     env: { GIM_HOST: '127.0.0.1', GIM_PORT: String(gim.port), GIM_MAC_KEY: MAC_KEY, GIM_TIMEOUT_MS: '3000' },
+    // Every log line of the API, the worker and the sandbox, at debug: searched for card numbers.
+    logs: { write: (line: string) => void logLines.push(line) },
   });
 });
 afterAll(async () => {
@@ -36,6 +44,47 @@ afterAll(async () => {
 async function cardPayin(amount: number, pan?: string): Promise<{ id: string; result: string }> {
   const started = await startCardPayin(stack, amount, pan);
   return { id: started.id, result: await started.result };
+}
+
+/** Every payload of a history (inputs, results, signals, memos, failures' details). */
+function collectPayloads(value: unknown, found: Payload[] = []): Payload[] {
+  if (Array.isArray(value)) for (const v of value) collectPayloads(v, found);
+  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const o = value as Record<string, unknown>;
+    if (o.metadata && typeof o.metadata === 'object' && 'data' in o) found.push(o);
+    else for (const v of Object.values(o)) collectPayloads(v, found);
+  }
+  return found;
+}
+
+/**
+ * The history as `temporal workflow show --output json` exports it, decoding through our codec
+ * endpoint when given its authorization (every base64 field also decoded into the text searched).
+ */
+async function exportHistory(workflowId: string, codecAuth?: string): Promise<string> {
+  // Asynchronous: the codec endpoint it calls is served by this very process.
+  const { stdout: json } = await execFileAsync(
+    process.env.TEMPORAL_CLI_PATH ?? 'temporal',
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      '--address',
+      stack.config.TEMPORAL_ADDRESS,
+      '--output',
+      'json',
+      ...(codecAuth ? ['--codec-endpoint', `${stack.apiUrl}/ops/codec`, '--codec-auth', codecAuth] : []),
+    ],
+    { encoding: 'utf8' },
+  );
+  const decodedFields: string[] = [];
+  JSON.parse(json, (_key, value: unknown) => {
+    if (typeof value === 'string' && /^[A-Za-z0-9+/]{8,}={0,2}$/.test(value))
+      decodedFields.push(Buffer.from(value, 'base64').toString('latin1'));
+    return value;
+  });
+  return `${json}\n${decodedFields.join('\n')}`;
 }
 
 async function paymentOf(id: string): Promise<PaymentRecord> {
@@ -85,13 +134,34 @@ describe('card payins on GIM-UEMOA', () => {
       if (rows[0]!.n > 0) found.push(table);
     }
     expect(found).toEqual([]);
-    // The workflow's history: every payload decoded, searched too.
+    // The workflow's history as the Temporal server keeps it: every payload encrypted, so not even
+    // the payment id is in clear there (the search attributes, which are not payloads, name it).
     const history = await stack.temporal.workflow.getHandle(`payin-${id}`).fetchHistory();
-    const text = JSON.stringify(history, (_key, value: unknown) =>
-      value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value,
-    );
-    expect(text).toContain(id);
-    expect(text).not.toContain(pan);
+    const payloads = collectPayloads(history);
+    expect(payloads.length).toBeGreaterThan(3);
+    expect(payloads.filter((p) => !PayloadEncryptionCodec.isEncrypted(p))).toEqual([]);
+    const payloadText = payloads.map((p) => Buffer.from(p.data ?? []).toString('latin1')).join('\n');
+    expect(payloadText).not.toContain(id);
+    expect(payloadText).not.toContain(pan);
+    // Decoded (as operations staff see it, through the codec endpoint): the payment, never the card.
+    const exported = await exportHistory(`payin-${id}`, `Bearer ${stack.config.OPERATIONS_CODEC_KEY}`);
+    expect(exported).toContain(id);
+    expect(exported).not.toContain(pan);
+    // Without the operations key the codec endpoint decodes nothing.
+    await expect(
+      exportHistory(`payin-${id}`, 'Bearer not-the-operations-key-0000000000000'),
+    ).rejects.toThrow();
+    // Exported without it: the payloads stay ciphertext (the payment id shows only in search attributes).
+    const opaque = await exportHistory(`payin-${id}`);
+    expect(opaque).toContain('binary/encrypted');
+    expect(opaque).not.toContain(pan);
+    expect(opaque).not.toContain('"paymentId"');
+    expect(exported).toContain('"paymentId"');
+    // The logs of the whole card payin (API, worker, switch connection), at debug level.
+    const logs = logLines.join('');
+    expect(logs).toContain(id);
+    expect(logs).not.toContain(pan);
+    expect(logs).not.toContain(pan.slice(6));
   });
 
   it('declined by the issuer: failed, nothing to reverse or capture', async () => {

@@ -11,6 +11,7 @@ import { createMerchant } from '../../db/merchants.js';
 import { createPool, type Pool } from '../../db/pool.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
+import { temporalDataConverter } from '../../lib/payload-codec.js';
 import { createSandbox, type Sandbox } from '../../sandbox/app.js';
 import { loadSandboxConfig } from '../../sandbox/config.js';
 import { createPaymentsWorker, type PaymentsWorker } from '../../workers/payments-worker.js';
@@ -71,10 +72,14 @@ export interface StackOptions {
    * allow-lists), which test mode ignores (it always uses the sandbox's).
    */
   liveKey?: boolean;
+  /** Every log line of the API, the worker and the sandbox (debug and up) goes here too. */
+  logs?: { write(line: string): void };
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
-  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'test' });
+  const logger = opts.logs
+    ? createLogger({ level: 'debug', name: 'test', destination: opts.logs })
+    : createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'test' });
   const sandboxServer = http.createServer();
   const sandboxPort = await listen(sandboxServer);
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
@@ -144,7 +149,11 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const config = loadConfig(env);
   const pool = createPool(config.DATABASE_URL, 5);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: temporalDataConverter(config),
+  });
   const app = createApp({ config, pool, temporal, operators: createOperatorRules(config), logger });
   apiServer.on('request', app);
   eventStreamOf(app).attach(apiServer);
