@@ -6,7 +6,10 @@ import { getCheckoutBranding, getCheckoutLogo, getMerchant } from '../db/merchan
 import { BRAND_COLOR, textOn } from '../lib/branding.js';
 import { getPayment, listAttemptsOf, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import type { Config } from '../lib/config.js';
+import { vaultCard } from '../db/card-vault.js';
+import { cardBrand, luhnValid } from '../lib/card-vault.js';
+import { cardVaultRing, type Config } from '../lib/config.js';
+import { derivedId } from '../lib/ids.js';
 import { errorSummary } from '../lib/logger.js';
 import { NUMBERING_PLANS } from '../lib/networks.js';
 import { OPERATOR_TABLE, isOperatorName } from '../lib/operators.js';
@@ -16,15 +19,17 @@ import type { OperatorRules } from '../operators/registry.js';
 import { MAX_OPEN_ATTEMPTS, cancelCheckoutSignal } from '../workflows/hosted-payin.js';
 import { CHECKOUT_CSS, CHECKOUT_JS } from './checkout-assets.js';
 import {
+  cardRailsFor,
   checkoutPageUrl,
   dropAttempt,
+  recordCardAttempt,
   hostedPayinByToken,
   isOpenAttempt,
   offeredNetworks,
   recordAttempt,
   type OfferedNetwork,
 } from './hosted-payins.js';
-import { startCheckoutAttempt } from './payment-start.js';
+import { startCardAttempt, startCheckoutAttempt } from './payment-start.js';
 import { Problem } from './problems.js';
 import { payinRoutesFor } from './routing.js';
 
@@ -61,6 +66,17 @@ const TEXT = {
     back: 'Revenir au marchand',
     notFound: 'Aucun paiement n’attend sur cette page.',
     chooseNetwork: 'Choisissez votre réseau.',
+    orCard: 'Ou payez par carte bancaire',
+    cardNumber: 'Numéro de carte',
+    cardExpiry: 'Date d’expiration (MM/AA)',
+    cardCvc: 'Cryptogramme (3 ou 4 chiffres au dos)',
+    payByCard: 'Valider la carte',
+    badCard: 'Ce numéro de carte n’est pas valide.',
+    badExpiry: 'La date d’expiration est invalide ou passée.',
+    badCvc: 'Le cryptogramme a 3 ou 4 chiffres.',
+    cardNotAccepted: 'Cette carte n’est pas acceptée ici.',
+    cardOnlyAlone: 'Un paiement est en cours ; attendez sa fin avant de payer par carte.',
+    cardProcessing: 'Paiement par carte en cours…',
     badNumber: 'Ce numéro n’est pas valide.',
     wrongCountry: 'Ce numéro n’est pas un numéro {network}.',
     badOtp: 'Le code doit avoir 4 à 8 chiffres.',
@@ -103,6 +119,17 @@ const TEXT = {
     back: 'Back to the merchant',
     notFound: 'No payment waits on this page.',
     chooseNetwork: 'Choose your network.',
+    orCard: 'Or pay by card',
+    cardNumber: 'Card number',
+    cardExpiry: 'Expiry date (MM/YY)',
+    cardCvc: 'Security code (3 or 4 digits on the back)',
+    payByCard: 'Use this card',
+    badCard: 'This card number is not valid.',
+    badExpiry: 'The expiry date is not valid or has passed.',
+    badCvc: 'The security code has 3 or 4 digits.',
+    cardNotAccepted: 'This card is not accepted here.',
+    cardOnlyAlone: 'A payment is in progress; wait for its end before paying by card.',
+    cardProcessing: 'Card payment in progress…',
     badNumber: 'This number is not valid.',
     wrongCountry: 'This is not a {network} number.',
     badOtp: 'The code has 4 to 8 digits.',
@@ -342,6 +369,7 @@ export function hostedCheckoutRoutes(deps: HostedCheckoutDeps): Router {
     offer: OfferedNetwork[],
     chosen: { network?: string; phone?: string },
     hasRunning: boolean,
+    cards: boolean,
   ) => {
     const nonce = randomBytes(12).toString('base64url');
     const radios = offer
@@ -360,7 +388,28 @@ ${radios}
 <p class="hint" id="phone-hint" aria-live="polite">${escape(t.phoneFormat)}</p>
 <button type="submit" name="action" value="pay">${escape(t.pay)}</button>
 </form>
+${cards && !hasRunning ? cardForm(t, token) : ''}
 ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="submit" class="secondary" name="action" value="cancel">${escape(t.cancel)}</button></form>`}`;
+  };
+
+  /**
+   * The card form: typed by the payer on our page, posted to our origin only (never to the
+   * merchant), vaulted at once; the security code is never stored (docs/cards.md).
+   */
+  const cardForm = (t: Texts, token: string) => {
+    const nonce = randomBytes(12).toString('base64url');
+    return `<form method="post" action="/pay/${token}" id="card" autocomplete="on">
+<input type="hidden" name="nonce" value="${nonce}">
+<fieldset><legend>${escape(t.orCard)}</legend>
+<label for="card-number">${escape(t.cardNumber)}</label>
+<input id="card-number" name="card_number" type="text" inputmode="numeric" autocomplete="cc-number" pattern="[0-9 ]{12,23}" maxlength="23" required>
+<label for="card-expiry">${escape(t.cardExpiry)}</label>
+<input id="card-expiry" name="card_expiry" type="text" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/AA" pattern="[0-9]{2} ?/ ?[0-9]{2}" maxlength="7" required>
+<label for="card-cvc">${escape(t.cardCvc)}</label>
+<input id="card-cvc" name="card_cvc" type="password" inputmode="numeric" autocomplete="cc-csc" pattern="[0-9]{3,4}" maxlength="4" required>
+</fieldset>
+<button type="submit" name="action" value="card">${escape(t.payByCard)}</button>
+</form>`;
   };
 
   const scriptData = (t: Texts, token: string, state: string, offer?: OfferedNetwork[]) => ({
@@ -513,7 +562,7 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     };
     return send(
       t.title,
-      `${error}${declined}${choiceForm(t, token, offer, chosen, running.length > 0)}${until}`,
+      `${error}${declined}${choiceForm(t, token, offer, chosen, running.length > 0, cardRailsFor(config, intent.currency).length > 0)}${until}`,
       scriptData(t, token, state, offer),
     );
   }
@@ -544,6 +593,8 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     const log = req.log.child({ paymentId: intent.id, workflowId: payinWorkflowId(intent.id) });
     const again = (error: string) => render(req, res.status(400), l, { error });
     if (intent.status !== 'action_required') return void res.redirect(303, `/pay/${token}`);
+
+    if (body.action === 'card') return payByCard(req, res, l, body);
 
     if (body.action === 'cancel') {
       if (l.attempts.some(isOpenAttempt)) return again(t.waitRunning);
@@ -630,7 +681,84 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     res.redirect(303, `/pay/${token}`);
   });
 
+  /** The card form: checked, vaulted, recorded as an attempt and started on its rail. */
+  async function payByCard(req: Request, res: Response, l: Loaded, body: Record<string, unknown>) {
+    const lang = payerLanguage(req.headers['accept-language']);
+    const t = TEXT[lang];
+    const token = String(req.params.token);
+    const intent = l.payment;
+    const again = (error: string) => render(req, res.status(400), l, { error });
+    const nonce =
+      typeof body.nonce === 'string' && /^[\w-]{16,64}$/.test(body.nonce) ? body.nonce : undefined;
+    if (!nonce) return again(t.busy);
+    const rails = cardRailsFor(config, intent.currency);
+    const typed = readCardForm(body);
+    if (typed === 'bad_number') return again(t.badCard);
+    if (typed === 'bad_expiry') return again(t.badExpiry);
+    if (typed === 'bad_cvc') return again(t.badCvc);
+    const brand = cardBrand(typed.pan, config.CARD_GIM_BINS);
+    // UEMOA cards (GIM-UEMOA's BINs, and the region's Visa and Mastercard) clear through the switch.
+    const rail = rails.find((r) => r === 'gim' && brand !== 'other');
+    if (!rail) return again(t.cardNotAccepted);
+    if (l.attempts.some(isOpenAttempt)) return again(t.cardOnlyAlone);
+    const log = req.log.child({ paymentId: intent.id, workflowId: payinWorkflowId(intent.id) });
+    // The same form sent twice finds its attempt: the card is vaulted once.
+    const known = await getPayment(pool, derivedId('pay', `attempt:${intent.id}:${nonce}`));
+    const attempt =
+      known ??
+      (await recordCardAttempt(pool, config, intent, {
+        formNonce: nonce,
+        card: await vaultCard(
+          pool,
+          cardVaultRing(config),
+          { pan: typed.pan, expiry: typed.expiry },
+          config.CARD_GIM_BINS,
+        ),
+        rail,
+        pageUrl: pageUrl(token),
+      }));
+    if (!('id' in attempt)) return again(attempt.code === 'too_many_attempts' ? t.cardOnlyAlone : t.closed);
+    const started = await startCardAttempt(temporal, config, intent.id, {
+      paymentId: attempt.id,
+      rail,
+      amount: attempt.amount,
+    });
+    log.info(
+      { attemptId: attempt.id, operator: rail, brand, cardLastFour: typed.pan.slice(-4), started },
+      'payer paid by card on the hosted page',
+    );
+    if (started === 'refused') {
+      await dropAttempt(pool, attempt.id);
+      return again(t.cardOnlyAlone);
+    }
+    if (started === 'unavailable') return again(t.busy);
+    res.redirect(303, `/pay/${token}`);
+  }
+
   return router;
+}
+
+/**
+ * What the payer typed in the card form, checked: the number (Luhn), the expiry (this month or
+ * later, `YYMM` as the vault keeps it), the security code (3 or 4 digits, checked, then dropped:
+ * GIM-UEMOA's e-commerce profile carries none, docs/gim-uemoa.md).
+ */
+export function readCardForm(
+  body: Record<string, unknown>,
+  now = new Date(),
+): { pan: string; expiry: string } | 'bad_number' | 'bad_expiry' | 'bad_cvc' {
+  const pan = typeof body.card_number === 'string' ? body.card_number.replace(/[\s-]/g, '') : '';
+  if (!/^\d{12,19}$/.test(pan) || !luhnValid(pan)) return 'bad_number';
+  const expiry = /^\s*(\d{2})\s*\/?\s*(\d{2})\s*$/.exec(
+    typeof body.card_expiry === 'string' ? body.card_expiry : '',
+  );
+  if (!expiry) return 'bad_expiry';
+  const month = Number(expiry[1]);
+  const year = 2000 + Number(expiry[2]);
+  const thisMonth = now.getUTCFullYear() * 12 + now.getUTCMonth();
+  if (month < 1 || month > 12 || year * 12 + month - 1 < thisMonth) return 'bad_expiry';
+  if (typeof body.card_cvc !== 'string' || !/^\d{3,4}$/.test(body.card_cvc)) return 'bad_cvc';
+  return { pan, expiry: `${expiry[2]}${expiry[1]}` };
 }
 
 /** An attempt's failure in the payer's words. */

@@ -11,6 +11,8 @@ import {
 } from '../db/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
 import { countOpenAttempts, findCheckoutSession, openCheckoutSession } from '../db/checkout.js';
+import { insertCardPayinRows } from '../db/card-authorisations.js';
+import type { VaultedCard } from '../db/card-vault.js';
 import { derivedId } from '../lib/ids.js';
 import type { CurrencyCode } from '../lib/money.js';
 import { NETWORKS, OTP_DIAL_CODES, type CountryCode, type Network } from '../lib/networks.js';
@@ -267,5 +269,63 @@ export async function dropAttempt(pool: Pool, attemptId: string): Promise<void> 
     to: 'cancelled',
     actor: 'api',
     reason: 'the hosted payin took no more attempts',
+  });
+}
+
+/** The card rails a hosted payin can offer, by what is configured and the payin's currency. */
+export function cardRailsFor(config: Config, currency: CurrencyCode): CardRail[] {
+  const rails: CardRail[] = [];
+  // GIM-UEMOA clears the UEMOA's cards in its own currency only (docs/gim-uemoa.md, field 49).
+  if (config.GIM_HOST && currency === 'XOF') rails.push('gim');
+  return rails;
+}
+
+export type CardRail = 'gim';
+
+/**
+ * Records a card attempt: a card payin of the whole amount on one rail, from a card already in
+ * the vault. Its id derives from the page's form, as recordAttempt's does; under the same lock, a
+ * card attempt starts only when no other attempt is in flight.
+ */
+export async function recordCardAttempt(
+  pool: Pool,
+  config: Config,
+  intent: PaymentRecord,
+  a: { formNonce: string; card: VaultedCard; rail: CardRail; pageUrl: string },
+): Promise<PaymentRecord | AttemptRefusal> {
+  const id = derivedId('pay', `attempt:${intent.id}:${a.formNonce}`);
+  const fee = await feeFor(pool, {
+    merchantId: intent.merchantId,
+    operator: a.rail,
+    kind: 'payin',
+    currency: intent.currency,
+    amount: intent.amount,
+  });
+  return inTransaction(pool, async (client) => {
+    const locked = (await lockPayment(client, intent.id))!;
+    const existing = await getPayment(client, id);
+    if (existing) return existing;
+    if (locked.status !== 'action_required' || (locked.deadlineAt && locked.deadlineAt <= new Date())) {
+      return { code: 'checkout_closed', message: 'This payment takes no more attempts' };
+    }
+    if ((await countOpenAttempts(client, intent.id)) > 0) {
+      return { code: 'too_many_attempts', message: 'Another attempt is in progress' };
+    }
+    const { payment } = await insertCardPayinRows(client, {
+      id,
+      merchantId: intent.merchantId,
+      livemode: intent.livemode,
+      amount: intent.amount,
+      currency: intent.currency,
+      card: a.card,
+      description: intent.description ?? undefined,
+      // A card answers in seconds; the hosted payin's own deadline bounds the page.
+      deadlineAt: new Date(Date.now() + 15 * 60_000),
+      acquirer: config.GIM_ACQUIRER_ID,
+      feeAmount: fee,
+      attemptOf: intent.id,
+      returnUrl: a.pageUrl,
+    });
+    return payment;
   });
 }

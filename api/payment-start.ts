@@ -17,7 +17,12 @@ import {
   type StartablePayment,
   type TransferWorkflowInput,
 } from '../lib/payment-workflows.js';
-import { hostedPayin, startAttemptUpdate } from '../workflows/hosted-payin.js';
+import {
+  hostedPayin,
+  startAttemptUpdate,
+  startCardAttemptUpdate,
+  type CardAttemptInput,
+} from '../workflows/hosted-payin.js';
 import { payin } from '../workflows/payin.js';
 import { payout } from '../workflows/payout.js';
 import { refund } from '../workflows/refund.js';
@@ -163,6 +168,27 @@ export async function startCheckoutAttempt(
     );
   } catch {
     // The page follows the attempt's row instead.
+  }
+  return 'started';
+}
+
+/** Starts a card attempt the page recorded, through its hosted payin's workflow. */
+export async function startCardAttempt(
+  temporal: Client,
+  config: Config,
+  intentId: string,
+  attempt: CardAttemptInput,
+): Promise<'started' | 'refused' | 'unavailable'> {
+  try {
+    await temporal.connection.withDeadline(Date.now() + config.INITIATION_WAIT_SECONDS * 1000, () =>
+      temporal.workflow
+        .getHandle(workflowIdFor('payin', intentId))
+        .executeUpdate(startCardAttemptUpdate, { args: [attempt], updateId: `attempt:${attempt.paymentId}` }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return 'refused';
+    if (err instanceof WorkflowNotFoundError) return 'refused';
+    return 'unavailable';
   }
   return 'started';
 }

@@ -3,7 +3,7 @@ import type { CurrencyCode } from '../lib/money.js';
 import { payinWorkflowId } from '../lib/payment-workflows.js';
 import type { VaultedCard as VaultedCardRef } from './card-vault.js';
 import { getPayment, insertPayment, type PaymentRecord } from './payments.js';
-import { inTransaction, type Pool, type Queryable } from './pool.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
 /** A card payment's identity at the switch and what the switch said (docs/cards.md). */
 export interface CardAuthorisation {
@@ -147,19 +147,33 @@ export async function markAcknowledged(
  */
 export async function insertCardPayin(
   pool: Pool,
-  p: {
-    id: string;
-    merchantId: string;
-    livemode: boolean;
-    amount: number;
-    currency: CurrencyCode;
-    card: VaultedCardRef;
-    description?: string;
-    deadlineAt: Date;
-    acquirer: string;
-  },
+  p: CardPayinRow,
 ): Promise<{ payment: PaymentRecord; authorisation: CardAuthorisation }> {
-  return inTransaction(pool, async (client) => {
+  return inTransaction(pool, (client) => insertCardPayinRows(client, p));
+}
+
+export interface CardPayinRow {
+  id: string;
+  merchantId: string;
+  livemode: boolean;
+  amount: number;
+  currency: CurrencyCode;
+  card: VaultedCardRef;
+  description?: string;
+  deadlineAt: Date;
+  acquirer: string;
+  feeAmount?: number;
+  /** The hosted payin this card payin is an attempt of (docs/checkout.md). */
+  attemptOf?: string;
+  returnUrl?: string;
+}
+
+/** insertCardPayin's rows, inside the caller's transaction. */
+export async function insertCardPayinRows(
+  client: PoolClient,
+  p: CardPayinRow,
+): Promise<{ payment: PaymentRecord; authorisation: CardAuthorisation }> {
+  {
     const payment =
       (await insertPayment(client, {
         id: p.id,
@@ -181,6 +195,10 @@ export async function insertCardPayin(
         },
         deadlineAt: p.deadlineAt,
         workflowId: payinWorkflowId(p.id),
+        feeAmount: p.feeAmount,
+        attemptOf: p.attemptOf,
+        returnUrl: p.returnUrl,
+        cancelUrl: p.returnUrl,
       })) ?? (await getPayment(client, p.id))!;
     const authorisation = await recordCardAuthorisation(client, {
       paymentId: p.id,
@@ -189,5 +207,5 @@ export async function insertCardPayin(
       workerCode: '00',
     });
     return { payment, authorisation };
-  });
+  }
 }

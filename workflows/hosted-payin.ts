@@ -18,6 +18,7 @@ import {
   type HostedPayinWorkflowInput,
   type PayinWorkflowInput,
 } from '../lib/payment-workflows.js';
+import { cardPayin } from './card-payin.js';
 import { payin, type PayinOutcome } from './payin.js';
 import { refund } from './refund.js';
 import { mirror } from './search.js';
@@ -31,6 +32,18 @@ export const MAX_OPEN_ATTEMPTS = 3;
 
 /** The payer chose a network and a number on our page: the API stored the attempt, this starts it. */
 export const startAttemptUpdate = defineUpdate<void, [PayinWorkflowInput]>('startAttempt');
+/**
+ * The payer typed a card on our page: the API vaulted it and recorded the attempt (a card payin of
+ * the whole amount on one rail); this starts it. A card attempt runs alone: none starts while
+ * another attempt is in flight, and no other starts while it runs, so a payer is never charged
+ * twice through a card.
+ */
+export interface CardAttemptInput {
+  paymentId: string;
+  rail: 'gim';
+  amount: number;
+}
+export const startCardAttemptUpdate = defineUpdate<void, [CardAttemptInput]>('startCardAttempt');
 /** The payer pressed "cancel" on our page. Attempts in flight still end as they end. */
 export const cancelCheckoutSignal = defineSignal('cancelCheckout');
 export interface CheckoutState {
@@ -50,12 +63,13 @@ export const checkoutStateQuery = defineQuery<CheckoutState>('checkoutState');
  */
 export async function hostedPayin(input: HostedPayinWorkflowInput): Promise<PayinOutcome> {
   const deadline = Date.parse(input.deadlineAt);
-  const attempts: { id: string; status: PaymentStatus | 'running'; failure?: PaymentFailure }[] = [];
+  const attempts: { id: string; status: PaymentStatus | 'running'; card?: boolean }[] = [];
   const ended: { id: string; status: PaymentStatus; failure?: PaymentFailure }[] = [];
   let succeededThrough: string | undefined;
   let cancelRequested = false;
 
   const running = () => attempts.filter((a) => a.status === 'running').length;
+  const cardRunning = () => attempts.some((a) => a.status === 'running' && a.card);
   const accepting = () => !succeededThrough && !cancelRequested && Date.now() < deadline;
 
   setHandler(
@@ -93,6 +107,45 @@ export async function hostedPayin(input: HostedPayinWorkflowInput): Promise<Payi
       validator: (attempt: PayinWorkflowInput) => {
         if (!accepting()) throw new Error('This payin takes no more attempts');
         if (running() >= MAX_OPEN_ATTEMPTS) throw new Error('Too many attempts in flight');
+        if (cardRunning()) throw new Error('A card payment is in flight');
+        if (attempts.some((a) => a.id === attempt.paymentId)) throw new Error('Attempt already started');
+        if (attempt.amount !== input.amount) throw new Error('An attempt is for the whole amount');
+      },
+    },
+  );
+  setHandler(
+    startCardAttemptUpdate,
+    async (attempt) => {
+      const entry: (typeof attempts)[number] = { id: attempt.paymentId, status: 'running', card: true };
+      attempts.push(entry);
+      const child = await startChild(cardPayin, {
+        args: [{ paymentId: attempt.paymentId }],
+        ...paymentWorkflowStart({
+          kind: 'payin',
+          paymentId: attempt.paymentId,
+          merchantId: input.merchantId,
+          operator: attempt.rail,
+          amount: attempt.amount,
+        }),
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+      }).catch((err: unknown) => {
+        attempts.splice(attempts.indexOf(entry), 1);
+        throw err;
+      });
+      // A card payin answers in its own words; its row says how it ended.
+      void child.result().then(
+        async () => ended.push({ id: entry.id, status: await attemptStatus(entry.id) }),
+        async (err: unknown) => {
+          log.warn('card attempt workflow failed', { attemptId: entry.id, error: String(err) });
+          ended.push({ id: entry.id, status: await attemptStatus(entry.id) });
+        },
+      );
+    },
+    {
+      validator: (attempt: CardAttemptInput) => {
+        if (!accepting()) throw new Error('This payin takes no more attempts');
+        if (running() > 0) throw new Error('Another attempt is in flight');
         if (attempts.some((a) => a.id === attempt.paymentId)) throw new Error('Attempt already started');
         if (attempt.amount !== input.amount) throw new Error('An attempt is for the whole amount');
       },

@@ -1,6 +1,9 @@
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getCardAuthorisation } from '../../db/card-authorisations.js';
+import { createLogger } from '../../lib/logger.js';
+import { startGimSwitch, type GimSwitch } from '../../sandbox/gim/switch.js';
 import { SHOTS, expectAccessible, launchChromium } from '../support/browser.js';
 import {
   api,
@@ -21,13 +24,33 @@ const SHOP = 'https://shop.example';
 
 let stack: TestStack;
 let browser: Browser;
+let gim: { port: number; state: GimSwitch; close(): Promise<void> };
+const GIM_MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
 beforeAll(async () => {
-  stack = await startStack({ env: { LIGDICASH_POLL_INITIAL_SECONDS: '1', LIGDICASH_POLL_MAX_SECONDS: '2' } });
+  // GIM-UEMOA's switch simulator, over TCP: the page offers cards when the worker reaches it.
+  gim = await startGimSwitch({
+    host: '127.0.0.1',
+    port: 0,
+    macKeyHex: GIM_MAC_KEY,
+    lateMs: 5_000,
+    logger: createLogger({ level: 'silent' }),
+  });
+  stack = await startStack({
+    env: {
+      LIGDICASH_POLL_INITIAL_SECONDS: '1',
+      LIGDICASH_POLL_MAX_SECONDS: '2',
+      GIM_HOST: '127.0.0.1',
+      GIM_PORT: String(gim.port),
+      GIM_MAC_KEY,
+      GIM_TIMEOUT_MS: '5000',
+    },
+  });
   browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
+  await gim?.close();
 });
 
 type Hosted = PayinBody & { attempts: { id: string; status: string; network: string }[] };
@@ -85,6 +108,53 @@ async function sandboxOtp(customer: string, amount: number): Promise<string> {
 }
 
 describe('the hosted checkout in a browser', () => {
+  it('card on GIM-UEMOA: typed on our page, authorised and captured at the switch; the merchant sees only its last digits', async () => {
+    const created = await createHosted({ amount: 6_500 });
+    const { context, page, cspViolations } = await phone();
+    await page.goto(created.next_action!.url!);
+    await page.getByLabel('Numéro de carte').fill('6280 0012 3456 7895');
+    await page.getByLabel('Date d’expiration (MM/AA)').fill('12/30');
+    await page.getByLabel('Cryptogramme (3 ou 4 chiffres au dos)').fill('123');
+    await expectAccessible(page, 'card form');
+    await shot(page, 'card-1-form');
+    await page.getByRole('button', { name: 'Valider la carte' }).click();
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    await shot(page, 'card-2-succeeded');
+    const done = (await payinReaches(stack, created.id, ['succeeded'])) as Hosted;
+    const attempt = done.attempts.find((a) => a.status === 'succeeded')!;
+    expect(attempt).toMatchObject({ operator: 'gim' });
+    // Captured once at the switch, never reversed.
+    const auth = (await getCardAuthorisation(stack.pool, attempt.id))!;
+    expect(auth).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(gim.state.byRrn(auth.rrn)).toMatchObject({ captured: 1, reversed: false, amount: 6_500 });
+    // The merchant's view of its payin: the card's first six and last four, never its number.
+    const view = await api<Record<string, unknown>>(stack, 'GET', `/v1/payins/${attempt.id}`, {
+      key: stack.merchant.apiKey,
+    });
+    expect(JSON.stringify(view.body)).not.toContain('6280001234567895');
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it('card refused on the page before anything is sent: a wrong number, a past expiry', async () => {
+    const created = await createHosted({ amount: 1_200 });
+    const { context, page } = await phone();
+    await page.goto(created.next_action!.url!);
+    await page.getByLabel('Numéro de carte').fill('6280 0012 3456 7890');
+    await page.getByLabel('Date d’expiration (MM/AA)').fill('12/30');
+    await page.getByLabel('Cryptogramme (3 ou 4 chiffres au dos)').fill('123');
+    await page.getByRole('button', { name: 'Valider la carte' }).click();
+    await page.getByText('Ce numéro de carte n’est pas valide.').waitFor();
+    await page.getByLabel('Numéro de carte').fill('6280 0012 3456 7895');
+    await page.getByLabel('Date d’expiration (MM/AA)').fill('01/21');
+    await page.getByLabel('Cryptogramme (3 ou 4 chiffres au dos)').fill('123');
+    await page.getByRole('button', { name: 'Valider la carte' }).click();
+    await page.getByText('La date d’expiration est invalide ou passée.').waitFor();
+    const { rows } = await stack.pool.query('SELECT 1 FROM payments WHERE attempt_of = $1', [created.id]);
+    expect(rows).toEqual([]);
+    await context.close();
+  });
+
   it('OTP network: the number finds its network as it is typed, the USSD string carries the amount, then back to the merchant', async () => {
     const created = await createHosted({ country: 'BF' });
     const { context, page, cspViolations } = await phone();
