@@ -1,4 +1,5 @@
 import { createCardActivities } from './card-activities.js';
+import { createProcessorCardActivities } from './processor-card-activities.js';
 import type { GimConnection } from '../operators/gim/connection.js';
 import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
@@ -7,7 +8,7 @@ import { ConfigError, cardVaultRing, type Config } from '../lib/config.js';
 import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
-import { createOperators } from '../operators/registry.js';
+import { createCardProcessor, createOperators } from '../operators/registry.js';
 import type { OperatorAdapters } from '../operators/registry.js';
 import { createCallbackActivities } from './callback-activities.js';
 import { createCheckoutActivities } from './checkout-activities.js';
@@ -59,6 +60,13 @@ export function createActivities(deps: {
         batch: deps.config.SWEEP_BATCH,
         recheckMinutes: deps.config.SWEEP_RECHECK_MINUTES,
       },
+    }),
+    ...createProcessorCardActivities({
+      pool: deps.pool,
+      logger: deps.logger,
+      processor: createCardProcessor(deps.config, deps.logger),
+      publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      merchant: { id: deps.config.PROCESSOR_MERCHANT_ID, mcc: deps.config.PROCESSOR_MCC },
     }),
     ...createCardActivities({
       pool: deps.pool,

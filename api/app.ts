@@ -19,6 +19,7 @@ import { buildContract } from './openapi.js';
 import { checkResponsesAgainstDocument } from './response-check.js';
 import { ledgerRoutes } from './ledger.js';
 import { codecRoutes } from './codec.js';
+import { threeDSResultRoutes } from './three-ds-results.js';
 import { metricsRoutes } from './metrics.js';
 import { payinRoutes } from './payins.js';
 import { reconciliationRoutes } from './reconciliation.js';
@@ -117,6 +118,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/l', payerPosts, paymentLinkPageRoutes(deps));
 
   // Operators call these; they authenticate by what the callback says, checked against us and the status API.
+  // The card processor's signed 3-D Secure results (RReq): hints for the card payin's workflow.
+  app.use('/v1/callbacks/processor', threeDSResultRoutes(deps));
   app.use('/v1/callbacks', callbackRoutes(deps));
 
   // Operations (a separate key): reconciliation runs and reports.

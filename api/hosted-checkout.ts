@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { PerAddressRateLimit } from '../lib/address-rate-limit.js';
 import type { Client } from '@temporalio/client';
@@ -7,15 +7,17 @@ import { BRAND_COLOR, textOn } from '../lib/branding.js';
 import { getPayment, listAttemptsOf, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
 import { vaultCard } from '../db/card-vault.js';
+import { paymentOfThreeDS } from '../db/card-processor.js';
+import { threeDSResultSignal } from '../workflows/card-processor-payin.js';
 import { cardBrand, luhnValid } from '../lib/card-vault.js';
 import { cardVaultRing, type Config } from '../lib/config.js';
 import { derivedId } from '../lib/ids.js';
-import { errorSummary } from '../lib/logger.js';
+import { errorSummary, type Logger } from '../lib/logger.js';
 import { NUMBERING_PLANS } from '../lib/networks.js';
 import { OPERATOR_TABLE, isOperatorName } from '../lib/operators.js';
 import { payinWorkflowId } from '../lib/payment-workflows.js';
 import { parseMsisdn } from '../lib/phone.js';
-import type { OperatorRules } from '../operators/registry.js';
+import { createCardProcessor, decodeCres, type OperatorRules } from '../operators/registry.js';
 import { MAX_OPEN_ATTEMPTS, cancelCheckoutSignal } from '../workflows/hosted-payin.js';
 import { CHECKOUT_CSS, CHECKOUT_JS } from './checkout-assets.js';
 import {
@@ -23,6 +25,7 @@ import {
   checkoutPageUrl,
   dropAttempt,
   recordCardAttempt,
+  type ProcessorAttemptData,
   hostedPayinByToken,
   isOpenAttempt,
   offeredNetworks,
@@ -184,8 +187,14 @@ function maskedPhone(e164: string | undefined): string {
   return `+${callingCode} ${national.slice(0, 2)} ${'•'.repeat(Math.max(0, national.length - 4))} ${national.slice(-2)}`;
 }
 
+/** Card rails are not operators of the table (yet): their names for the payer. */
+const CARD_RAIL_LABELS: Record<string, string> = {
+  gim: 'GIM-UEMOA',
+  processor: 'Visa / Mastercard (3-D Secure)',
+};
+
 function operatorLabel(operator: string): string {
-  return isOperatorName(operator) ? OPERATOR_TABLE[operator].label : operator;
+  return isOperatorName(operator) ? OPERATOR_TABLE[operator].label : (CARD_RAIL_LABELS[operator] ?? operator);
 }
 
 /** A merchant's colour and logo, served from our origin (docs/checkout.md, "Branding"). */
@@ -275,6 +284,7 @@ export interface HostedCheckoutDeps {
   pool: Pool;
   temporal: Client;
   operators: OperatorRules;
+  logger: Logger;
 }
 
 /** A fingerprint of what the page shows: the script reloads the page when it changes. */
@@ -298,6 +308,7 @@ function pageState(intent: PaymentRecord, attempts: PaymentRecord[]): string {
 export function hostedCheckoutRoutes(deps: HostedCheckoutDeps): Router {
   const { config, pool, temporal, operators } = deps;
   const router = Router();
+  const processor = createCardProcessor(config, deps.logger);
 
   router.get('/assets/checkout.css', (_req, res) => {
     res.type('text/css').setHeader('Cache-Control', 'public, max-age=3600').send(CHECKOUT_CSS);
@@ -582,6 +593,31 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     res.json({ state: pageState(found.payment, attempts), status: found.payment.status });
   });
 
+  // The payer's browser back from the issuer's challenge page with the CRes (EMV 3-D Secure):
+  // a hint for the attempt's workflow, which asks the processor for the result itself.
+  router.post('/:token/3ds', express.urlencoded({ extended: false, limit: '8kb' }), async (req, res) => {
+    const token = String(req.params.token);
+    const found = await hostedPayinByToken(pool, token);
+    if (!found) return notFound(res, payerLanguage(req.headers['accept-language']));
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const cres = typeof body.cres === 'string' ? decodeCres(body.cres) : undefined;
+    const attemptId = cres && (await paymentOfThreeDS(pool, cres.threeDSServerTransID));
+    const attempt = attemptId ? await getPayment(pool, attemptId) : undefined;
+    if (cres && attempt && attempt.attemptOf === found.payment.id) {
+      await temporal.workflow
+        .getHandle(payinWorkflowId(attempt.id))
+        .signal(threeDSResultSignal)
+        .catch((err: unknown) =>
+          req.log.warn({ paymentId: attempt.id, err: errorSummary(err) }, '3-D Secure hint not delivered'),
+        );
+      req.log.info(
+        { paymentId: attempt.id, transStatus: cres.transStatus },
+        'payer back from the 3-D Secure challenge',
+      );
+    }
+    res.redirect(303, `/pay/${token}`);
+  });
+
   router.post('/:token', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
     const l = await load(req);
     const lang = payerLanguage(req.headers['accept-language']);
@@ -697,13 +733,43 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     if (typed === 'bad_expiry') return again(t.badExpiry);
     if (typed === 'bad_cvc') return again(t.badCvc);
     const brand = cardBrand(typed.pan, config.CARD_GIM_BINS);
-    // UEMOA cards (GIM-UEMOA's BINs, and the region's Visa and Mastercard) clear through the switch.
-    const rail = rails.find((r) => r === 'gim' && brand !== 'other');
+    // GIM-UEMOA's own cards clear through the switch; Visa and Mastercard through the processor,
+    // with 3-D Secure (or through the switch, which clears the region's, when no processor is set).
+    const rail =
+      brand === 'gim_uemoa'
+        ? rails.find((r) => r === 'gim')
+        : brand === 'other'
+          ? undefined
+          : (rails.find((r) => r === 'processor') ?? rails.find((r) => r === 'gim'));
     if (!rail) return again(t.cardNotAccepted);
     if (l.attempts.some(isOpenAttempt)) return again(t.cardOnlyAlone);
     const log = req.log.child({ paymentId: intent.id, workflowId: payinWorkflowId(intent.id) });
     // The same form sent twice finds its attempt: the card is vaulted once.
     const known = await getPayment(pool, derivedId('pay', `attempt:${intent.id}:${nonce}`));
+    let processorData: ProcessorAttemptData | undefined;
+    if (!known && rail === 'processor') {
+      // The security code goes to the processor with the card, once, for its single-use token;
+      // we keep neither.
+      const tokenised = await processor.tokenise({
+        number: typed.pan,
+        expiryMonth: typed.expiry.slice(2),
+        expiryYear: `20${typed.expiry.slice(0, 2)}`,
+        securityCode: typed.cvc,
+      });
+      if (tokenised.kind === 'unavailable') return again(t.busy);
+      if (tokenised.kind === 'refused')
+        return again(tokenised.code === 'invalid_card' ? t.badCard : t.cardNotAccepted);
+      processorData = {
+        processorToken: tokenised.token,
+        threeDSServerTransID: randomUUID(),
+        browser: {
+          acceptHeader: (req.headers.accept ?? '*/*').slice(0, 2048),
+          userAgent: (req.headers['user-agent'] ?? 'unknown').slice(0, 2048),
+          language: (req.headers['accept-language'] ?? 'fr').split(',')[0]!.trim().slice(0, 8) || 'fr',
+          ...(req.ip ? { ip: req.ip } : {}),
+        },
+      };
+    }
     const attempt =
       known ??
       (await recordCardAttempt(pool, config, intent, {
@@ -716,12 +782,14 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
         ),
         rail,
         pageUrl: pageUrl(token),
+        ...(processorData ? { processor: processorData } : {}),
       }));
     if (!('id' in attempt)) return again(attempt.code === 'too_many_attempts' ? t.cardOnlyAlone : t.closed);
     const started = await startCardAttempt(temporal, config, intent.id, {
       paymentId: attempt.id,
       rail,
       amount: attempt.amount,
+      ...(rail === 'processor' ? { challengeSeconds: config.PROCESSOR_CHALLENGE_SECONDS } : {}),
     });
     log.info(
       { attemptId: attempt.id, operator: rail, brand, cardLastFour: typed.pan.slice(-4), started },
@@ -740,13 +808,13 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
 
 /**
  * What the payer typed in the card form, checked: the number (Luhn), the expiry (this month or
- * later, `YYMM` as the vault keeps it), the security code (3 or 4 digits, checked, then dropped:
- * GIM-UEMOA's e-commerce profile carries none, docs/gim-uemoa.md).
+ * later, `YYMM` as the vault keeps it), the security code (3 or 4 digits: the processor's token
+ * takes it; GIM-UEMOA's e-commerce profile carries none, docs/gim-uemoa.md; never stored).
  */
 export function readCardForm(
   body: Record<string, unknown>,
   now = new Date(),
-): { pan: string; expiry: string } | 'bad_number' | 'bad_expiry' | 'bad_cvc' {
+): { pan: string; expiry: string; cvc: string } | 'bad_number' | 'bad_expiry' | 'bad_cvc' {
   const pan = typeof body.card_number === 'string' ? body.card_number.replace(/[\s-]/g, '') : '';
   if (!/^\d{12,19}$/.test(pan) || !luhnValid(pan)) return 'bad_number';
   const expiry = /^\s*(\d{2})\s*\/?\s*(\d{2})\s*$/.exec(
@@ -758,7 +826,7 @@ export function readCardForm(
   const thisMonth = now.getUTCFullYear() * 12 + now.getUTCMonth();
   if (month < 1 || month > 12 || year * 12 + month - 1 < thisMonth) return 'bad_expiry';
   if (typeof body.card_cvc !== 'string' || !/^\d{3,4}$/.test(body.card_cvc)) return 'bad_cvc';
-  return { pan, expiry: `${expiry[2]}${expiry[1]}` };
+  return { pan, expiry: `${expiry[2]}${expiry[1]}`, cvc: body.card_cvc };
 }
 
 /** An attempt's failure in the payer's words. */

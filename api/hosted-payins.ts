@@ -13,6 +13,7 @@ import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db
 import { countOpenAttempts, findCheckoutSession, openCheckoutSession } from '../db/checkout.js';
 import { insertCardPayinRows } from '../db/card-authorisations.js';
 import type { VaultedCard } from '../db/card-vault.js';
+import { insertProcessorCardPayinRows, type PayerBrowser } from '../db/card-processor.js';
 import { derivedId } from '../lib/ids.js';
 import type { CurrencyCode } from '../lib/money.js';
 import { NETWORKS, OTP_DIAL_CODES, type CountryCode, type Network } from '../lib/networks.js';
@@ -20,7 +21,7 @@ import { operatorTiming, type OperatorName } from '../lib/operators.js';
 import { paymentDeadline, payinWorkflowId } from '../lib/payment-workflows.js';
 import type { PaymentFailure } from '../lib/payments.js';
 import type { Config } from '../lib/config.js';
-import type { OperatorRules } from '../operators/registry.js';
+import { isProcessorCurrency, type OperatorRules } from '../operators/registry.js';
 import { MAX_OPEN_ATTEMPTS } from '../workflows/hosted-payin.js';
 import { Problem } from './problems.js';
 import { payinRoutesFor } from './routing.js';
@@ -277,10 +278,19 @@ export function cardRailsFor(config: Config, currency: CurrencyCode): CardRail[]
   const rails: CardRail[] = [];
   // GIM-UEMOA clears the UEMOA's cards in its own currency only (docs/gim-uemoa.md, field 49).
   if (config.GIM_HOST && currency === 'XOF') rails.push('gim');
+  // Visa and Mastercard, with 3-D Secure, through the card processor (docs/card-processor.md).
+  if (config.PROCESSOR_ENABLED && isProcessorCurrency(currency)) rails.push('processor');
   return rails;
 }
 
-export type CardRail = 'gim';
+export type CardRail = 'gim' | 'processor';
+
+/** What the processor's rail needs beyond the vaulted card: its token, our 3-D Secure id, the browser. */
+export interface ProcessorAttemptData {
+  processorToken: string;
+  threeDSServerTransID: string;
+  browser: PayerBrowser;
+}
 
 /**
  * Records a card attempt: a card payin of the whole amount on one rail, from a card already in
@@ -291,7 +301,13 @@ export async function recordCardAttempt(
   pool: Pool,
   config: Config,
   intent: PaymentRecord,
-  a: { formNonce: string; card: VaultedCard; rail: CardRail; pageUrl: string },
+  a: {
+    formNonce: string;
+    card: VaultedCard;
+    rail: CardRail;
+    pageUrl: string;
+    processor?: ProcessorAttemptData;
+  },
 ): Promise<PaymentRecord | AttemptRefusal> {
   const id = derivedId('pay', `attempt:${intent.id}:${a.formNonce}`);
   const fee = await feeFor(pool, {
@@ -311,6 +327,24 @@ export async function recordCardAttempt(
     if ((await countOpenAttempts(client, intent.id)) > 0) {
       return { code: 'too_many_attempts', message: 'Another attempt is in progress' };
     }
+    const deadlineAt = new Date(Date.now() + 15 * 60_000);
+    if (a.rail === 'processor') {
+      if (!a.processor) throw new Error('a processor attempt needs its token and 3-D Secure id');
+      return insertProcessorCardPayinRows(client, {
+        id,
+        merchantId: intent.merchantId,
+        livemode: intent.livemode,
+        amount: intent.amount,
+        currency: intent.currency,
+        card: a.card,
+        ...a.processor,
+        description: intent.description ?? undefined,
+        deadlineAt,
+        feeAmount: fee,
+        attemptOf: intent.id,
+        returnUrl: a.pageUrl,
+      });
+    }
     const { payment } = await insertCardPayinRows(client, {
       id,
       merchantId: intent.merchantId,
@@ -319,8 +353,8 @@ export async function recordCardAttempt(
       currency: intent.currency,
       card: a.card,
       description: intent.description ?? undefined,
-      // A card answers in seconds; the hosted payin's own deadline bounds the page.
-      deadlineAt: new Date(Date.now() + 15 * 60_000),
+      // A card answers in seconds (a challenge in minutes); the hosted payin's deadline bounds the page.
+      deadlineAt,
       acquirer: config.GIM_ACQUIRER_ID,
       feeAmount: fee,
       attemptOf: intent.id,

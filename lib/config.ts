@@ -191,6 +191,27 @@ const envSchema = z.object({
   /** How long an answer from the switch may take before the request is reversed. */
   GIM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   GIM_ECHO_SECONDS: z.coerce.number().positive().default(60),
+  /**
+   * The Visa/Mastercard card processor with 3-D Secure 2 (docs/card-processor.md): its base URL
+   * (default: the sandbox's), API key, the secret of its signed 3-D Secure results (RReq), how
+   * long a call may take, and what the AReq says of us. PROCESSOR_ENABLED=false offers no
+   * Visa/Mastercard card on the hosted checkout.
+   */
+  PROCESSOR_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  PROCESSOR_BASE_URL: url.optional(),
+  PROCESSOR_API_KEY: z.string().min(1).default('sandbox-processor-key'),
+  PROCESSOR_WEBHOOK_SECRET: z.string().min(16).default('sandbox-processor-webhook-secret'),
+  PROCESSOR_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  PROCESSOR_MERCHANT_ID: z.string().min(1).max(35).default('PASSERELLE-0001'),
+  PROCESSOR_MCC: z
+    .string()
+    .regex(/^\d{4}$/)
+    .default('5999'),
+  /** How long a payer has to complete the issuer's challenge page before the card payin fails. */
+  PROCESSOR_CHALLENGE_SECONDS: z.coerce.number().int().positive().default(600),
   /** Key for operations routes (reconciliation); unset: those routes answer 401. */
   ADMIN_API_KEY: z.string().min(16).optional(),
   /** Bearer token Prometheus sends to `GET /metrics` (the operations key works too); unset and no ADMIN_API_KEY: 401. */
@@ -264,9 +285,10 @@ export type Env = z.infer<typeof envSchema>;
  * The validated configuration: the process's own settings, and every operator's settings from the
  * operator table (lib/operators.ts), each read from that operator's own environment variables.
  */
-export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'SANDBOX_URL'> {
+export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'SANDBOX_URL' | 'PROCESSOR_BASE_URL'> {
   PUBLIC_BASE_URL: string;
   SANDBOX_URL: string;
+  PROCESSOR_BASE_URL: string;
   /** Live mode: every operator's configured endpoints and credentials. */
   operators: OperatorSettingsTable;
   /**
@@ -360,6 +382,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...base,
     PUBLIC_BASE_URL: base.PUBLIC_BASE_URL ?? `http://127.0.0.1:${base.PORT}`,
     SANDBOX_URL: sandboxUrl,
+    PROCESSOR_BASE_URL: (base.PROCESSOR_BASE_URL ?? `${sandboxUrl}/processor`).replace(/\/$/, ''),
     operators: operators as OperatorSettingsTable,
     testOperators: testOperators as OperatorSettingsTable,
   };

@@ -5,6 +5,8 @@ import {
   type OperatorSettingsTable,
   type SettingsOf,
 } from '../lib/operators.js';
+import type { Logger } from '../lib/logger.js';
+import { CardProcessorClient } from './processor/client.js';
 import { LigdicashOperator } from './ligdicash/adapter.js';
 import { MtnOperator } from './mtn/adapter.js';
 import { OrangeOperator } from './orange/adapter.js';
@@ -105,3 +107,22 @@ export function createOperatorRules(config: {
     balances: async (operator) => operators.live[operator].balances?.(),
   };
 }
+
+/**
+ * The Visa/Mastercard card processor (docs/card-processor.md), not an operator of the table yet:
+ * its client from the configuration, and what the API reads of its 3-D Secure messages.
+ */
+export function createCardProcessor(
+  config: { PROCESSOR_BASE_URL: string; PROCESSOR_API_KEY: string; PROCESSOR_TIMEOUT_MS: number },
+  logger: Logger,
+): CardProcessorClient {
+  return new CardProcessorClient({
+    baseUrl: config.PROCESSOR_BASE_URL,
+    apiKey: config.PROCESSOR_API_KEY,
+    timeoutMs: config.PROCESSOR_TIMEOUT_MS,
+    logger,
+  });
+}
+export { CardProcessorClient } from './processor/client.js';
+export { RRES_RECEIVED, isProcessorCurrency } from './processor/protocol.js';
+export { decodeCres, parseRreq, verifyResultsSignature } from './processor/three-ds.js';

@@ -6,6 +6,7 @@ import { ligdicashSandbox } from './ligdicash/router.js';
 import { mtnSandbox } from './mtn/router.js';
 import { orangeSandbox } from './orange/router.js';
 import { paygateSandbox } from './paygate/router.js';
+import { processorSandbox, type ProcessorSandbox } from './processor/router.js';
 import { tmoneySandbox } from './tmoney/router.js';
 
 /** A simulator: its routes (mounted at `/<operator>`), its records, and what the index page lists. */
@@ -29,7 +30,9 @@ const SIMULATORS = {
 type Simulators = typeof SIMULATORS;
 
 /** The sandbox: its express app, and each simulator's records (tests and control routes read them). */
-export type Sandbox = { app: Express } & { [N in OperatorName]: ReturnType<Simulators[N]>['state'] };
+export type Sandbox = { app: Express; processor: ProcessorSandbox } & {
+  [N in OperatorName]: ReturnType<Simulators[N]>['state'];
+};
 
 /** Every operator simulator, each under its own base path. */
 export function createSandbox(config: SandboxConfig, logger: Logger): Sandbox {
@@ -45,8 +48,13 @@ export function createSandbox(config: SandboxConfig, logger: Logger): Sandbox {
   const states = Object.fromEntries(OPERATORS.map((name) => [name, mount(name)])) as {
     [N in OperatorName]: ReturnType<Simulators[N]>['state'];
   };
+  // The Visa/Mastercard card processor with 3-D Secure 2 (docs/card-processor.md); like GIM-UEMOA's
+  // switch, not an operator of the table (lib/operators.ts) yet.
+  const processor = processorSandbox(config, logger.child({ operator: 'processor' }));
+  app.use('/processor', processor.router);
+  index.processor = processor.index;
   app.get('/', (_req, res) => {
     res.json({ operators: index });
   });
-  return { app, ...states };
+  return { app, processor: processor.state, ...states };
 }

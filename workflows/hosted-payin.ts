@@ -19,6 +19,7 @@ import {
   type PayinWorkflowInput,
 } from '../lib/payment-workflows.js';
 import { cardPayin } from './card-payin.js';
+import { cardProcessorPayin } from './card-processor-payin.js';
 import { payin, type PayinOutcome } from './payin.js';
 import { refund } from './refund.js';
 import { mirror } from './search.js';
@@ -40,8 +41,10 @@ export const startAttemptUpdate = defineUpdate<void, [PayinWorkflowInput]>('star
  */
 export interface CardAttemptInput {
   paymentId: string;
-  rail: 'gim';
+  rail: 'gim' | 'processor';
   amount: number;
+  /** The processor's rail: how long the payer has for the issuer's challenge. */
+  challengeSeconds?: number;
 }
 export const startCardAttemptUpdate = defineUpdate<void, [CardAttemptInput]>('startCardAttempt');
 /** The payer pressed "cancel" on our page. Attempts in flight still end as they end. */
@@ -118,8 +121,7 @@ export async function hostedPayin(input: HostedPayinWorkflowInput): Promise<Payi
     async (attempt) => {
       const entry: (typeof attempts)[number] = { id: attempt.paymentId, status: 'running', card: true };
       attempts.push(entry);
-      const child = await startChild(cardPayin, {
-        args: [{ paymentId: attempt.paymentId }],
+      const options = {
         ...paymentWorkflowStart({
           kind: 'payin',
           paymentId: attempt.paymentId,
@@ -129,7 +131,15 @@ export async function hostedPayin(input: HostedPayinWorkflowInput): Promise<Payi
         }),
         parentClosePolicy: ParentClosePolicy.ABANDON,
         cancellationType: ChildWorkflowCancellationType.ABANDON,
-      }).catch((err: unknown) => {
+      };
+      const start =
+        attempt.rail === 'processor'
+          ? startChild(cardProcessorPayin, {
+              args: [{ paymentId: attempt.paymentId, challengeSeconds: attempt.challengeSeconds ?? 600 }],
+              ...options,
+            })
+          : startChild(cardPayin, { args: [{ paymentId: attempt.paymentId }], ...options });
+      const child = await start.catch((err: unknown) => {
         attempts.splice(attempts.indexOf(entry), 1);
         throw err;
       });

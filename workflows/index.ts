@@ -1,6 +1,7 @@
 // Every workflow the worker registers; the bundle is built from this file.
 export { payin } from './payin.js';
 export { cardPayin } from './card-payin.js';
+export { cardProcessorPayin } from './card-processor-payin.js';
 export { hostedPayin } from './hosted-payin.js';
 export { payout } from './payout.js';
 export { refund } from './refund.js';

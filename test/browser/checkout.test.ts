@@ -136,6 +136,84 @@ describe('the hosted checkout in a browser', () => {
     await context.close();
   });
 
+  /** Types a card on the page and sends it. */
+  async function typeCard(page: Page, number: string) {
+    await page.getByLabel('Numéro de carte').fill(number);
+    await page.getByLabel('Date d’expiration (MM/AA)').fill('12/30');
+    await page.getByLabel('Cryptogramme (3 ou 4 chiffres au dos)').fill('737');
+    await page.getByRole('button', { name: 'Valider la carte' }).click();
+  }
+
+  /** The processor's payment for a hosted payin's card attempt. */
+  async function atProcessor(hostedId: string) {
+    const done = (await payinReaches(stack, hostedId, ['succeeded', 'failed', 'expired'])) as Hosted;
+    const attempt = done.attempts.at(-1)!;
+    const payment = [...stack.sandbox.processor.payments.values()].find((p) => p.reference === attempt.id);
+    return { done, attempt, payment };
+  }
+
+  it('Visa, 3-D Secure frictionless: authenticated, authorised and captured at the processor, without leaving our page', async () => {
+    const created = await createHosted({ amount: 7_300 });
+    const { context, page, cspViolations } = await phone();
+    await page.goto(created.next_action!.url!);
+    await typeCard(page, '4000 0000 0000 0101');
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    const { done, attempt, payment } = await atProcessor(created.id);
+    expect(done.status).toBe('succeeded');
+    expect(attempt).toMatchObject({ operator: 'processor', status: 'succeeded' });
+    expect(payment).toMatchObject({ status: 'captured', amount: 7_300, currency: 'XOF' });
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it('Mastercard, 3-D Secure challenge: the issuer’s page, a wrong code then the right one, back to our page, captured', async () => {
+    const created = await createHosted({ amount: 8_450 });
+    const { context, page, cspViolations } = await phone();
+    await page.goto(created.next_action!.url!);
+    await typeCard(page, '5200 0000 0000 0304');
+    const toIssuer = page.getByRole('button', { name: /Visa \/ Mastercard/ });
+    await toIssuer.waitFor({ timeout: 30_000 });
+    await expectAccessible(page, 'card challenge');
+    await shot(page, 'card-3-challenge');
+    await toIssuer.click();
+    // The issuer's page (the processor's ACS, another origin): a one-time code.
+    await page.getByLabel('Code').fill('000000');
+    await page.getByRole('button', { name: 'Valider' }).click();
+    await page.getByLabel('Code').fill('123456');
+    await page.getByRole('button', { name: 'Valider' }).click();
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 60_000 });
+    expect(page.url()).toBe(created.next_action!.url!);
+    const { done, payment } = await atProcessor(created.id);
+    expect(done.status).toBe('succeeded');
+    expect(payment).toMatchObject({ status: 'captured', amount: 8_450 });
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it('3-D Secure not authenticated (N): the attempt fails, nothing is authorised; the payer may try again', async () => {
+    const created = await createHosted({ amount: 2_900 });
+    const { context, page } = await phone();
+    await page.goto(created.next_action!.url!);
+    await typeCard(page, '4000 0000 0000 0408');
+    await page.getByText('Valider la carte').waitFor({ timeout: 30_000 });
+    await expect
+      .poll(
+        async () =>
+          (await api<Hosted>(stack, 'GET', `/v1/payins/${created.id}`, { key: stack.merchant.apiKey })).body
+            .attempts[0]?.status,
+        { timeout: 30_000 },
+      )
+      .toBe('failed');
+    const hosted = (
+      await api<Hosted>(stack, 'GET', `/v1/payins/${created.id}`, { key: stack.merchant.apiKey })
+    ).body;
+    expect(hosted.status).toBe('action_required');
+    expect(
+      [...stack.sandbox.processor.payments.values()].some((p) => p.reference === hosted.attempts[0]!.id),
+    ).toBe(false);
+    await context.close();
+  });
+
   it('card refused on the page before anything is sent: a wrong number, a past expiry', async () => {
     const created = await createHosted({ amount: 1_200 });
     const { context, page } = await phone();

@@ -1,0 +1,363 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import {
+  getProcessorCardPayment,
+  markProcessorSettled,
+  recordAuthenticationState,
+  recordProcessorAuthorisation,
+  type ProcessorCardPayment,
+} from '../db/card-processor.js';
+import { payinSucceededPosting, post } from '../db/ledger.js';
+import { applyTransition, getPayment, type PaymentRecord } from '../db/payments.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../lib/logger.js';
+import type { PaymentFailure } from '../lib/payments.js';
+import type { CardProcessorClient } from '../operators/processor/client.js';
+import { isProcessorCurrency, type ProcessorPayment } from '../operators/processor/protocol.js';
+import { encodeCreq } from '../operators/processor/three-ds.js';
+
+/**
+ * Card payins through the Visa/Mastercard processor with EMV 3-D Secure 2 (docs/cards.md). Every
+ * call is idempotent at the processor (the authentication by our threeDSServerTransID; payments,
+ * captures and voids by an Idempotency-Key derived from the payment): a re-run after a crash or an
+ * ambiguous answer repeats the same request and cannot charge twice.
+ */
+export interface ProcessorCardActivityDeps {
+  pool: Pool;
+  logger: Logger;
+  processor: CardProcessorClient;
+  publicBaseUrl: string;
+  merchant: { id: string; mcc: string };
+}
+
+/** The authentication's status, and whether the payer has a challenge to complete. */
+export type ThreeDSResult = { transStatus: 'Y' | 'A' | 'C' | 'N' | 'R' | 'U'; reason?: string };
+
+export type ProcessorPayinResult =
+  | { result: 'approved' }
+  | { result: 'declined'; responseCode: string; declineReason?: string }
+  | { result: 'not_authenticated'; transStatus: string; reason?: string }
+  | { result: 'challenge_abandoned' }
+  | { result: 'capture_declined'; declineReason?: string };
+
+/** Our failure codes for the processor's decline reasons (docs/card-processor.md). */
+function declineFailure(responseCode: string, declineReason: string | undefined): PaymentFailure {
+  const code =
+    declineReason === 'insufficient_funds' || responseCode === '51'
+      ? 'insufficient_funds'
+      : declineReason === 'expired_card' || responseCode === '54'
+        ? 'card_expired'
+        : declineReason === 'authentication_invalid'
+          ? 'authentication_failed'
+          : 'card_declined';
+  return {
+    code,
+    message: `The card was declined (${responseCode}${declineReason ? `, ${declineReason}` : ''})`,
+  };
+}
+
+const ENDS: Record<
+  ProcessorPayinResult['result'],
+  { to: 'succeeded' | 'failed'; reason: string; failure?: PaymentFailure }
+> = {
+  approved: { to: 'succeeded', reason: 'card authenticated (3-D Secure), authorised and captured' },
+  declined: { to: 'failed', reason: 'card authorisation declined' },
+  not_authenticated: {
+    to: 'failed',
+    reason: 'the issuer did not authenticate the cardholder (3-D Secure)',
+    failure: { code: 'authentication_failed', message: 'The card issuer did not authenticate the payer' },
+  },
+  challenge_abandoned: {
+    to: 'failed',
+    reason: 'the payer did not complete the issuer’s challenge in time',
+    failure: {
+      code: 'authentication_abandoned',
+      message: 'The payer did not complete the 3-D Secure challenge',
+    },
+  },
+  capture_declined: {
+    to: 'failed',
+    reason: 'the processor declined the capture; the authorisation was voided',
+    failure: {
+      code: 'capture_declined',
+      message: 'The card was authorised but its capture declined: voided, not charged',
+    },
+  },
+};
+
+export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
+  const { pool, logger, processor } = deps;
+
+  async function load(paymentId: string): Promise<{ payment: PaymentRecord; card: ProcessorCardPayment }> {
+    const payment = await getPayment(pool, paymentId);
+    const card = await getProcessorCardPayment(pool, paymentId);
+    if (!payment || !card)
+      throw ApplicationFailure.nonRetryable(`card payment ${paymentId} not found`, 'NotFound');
+    return { payment, card };
+  }
+
+  const currencyOf = (payment: PaymentRecord) => {
+    if (!isProcessorCurrency(payment.currency))
+      throw ApplicationFailure.nonRetryable(
+        `${payment.currency} is not a processor currency`,
+        'CurrencyNotSupported',
+      );
+    return payment.currency;
+  };
+
+  /** The processor's payment for ours: recorded, or found by our reference after an ambiguous answer. */
+  async function recordPayment(paymentId: string, p: ProcessorPayment): Promise<void> {
+    await recordProcessorAuthorisation(pool, paymentId, {
+      outcome: p.status === 'declined' ? 'declined' : 'authorised',
+      processorPaymentId: p.id,
+      responseCode: p.responseCode,
+      declineReason: p.declineReason,
+    });
+  }
+
+  return {
+    /**
+     * The AReq (idempotent by our threeDSServerTransID; same purchase date on every repeat).
+     * A challenge puts the issuer's page before the payer: the hosted checkout shows it as the
+     * attempt's next action (a form posted to the ACS).
+     */
+    async authenticateCard3ds(paymentId: string): Promise<ThreeDSResult> {
+      const { payment, card } = await load(paymentId);
+      if (card.transStatus && card.transStatus !== 'C')
+        return { transStatus: card.transStatus as ThreeDSResult['transStatus'] };
+      if (!payment.returnUrl)
+        throw ApplicationFailure.nonRetryable(`${paymentId}: no page to come back to`, 'NoReturnPage');
+      const answer = await processor.authenticate({
+        threeDSServerTransID: card.threeDSServerTransID,
+        token: card.processorToken,
+        amount: payment.amount,
+        currency: currencyOf(payment),
+        merchantName: deps.merchant.id.slice(0, 40),
+        mcc: deps.merchant.mcc,
+        acquirerMerchantID: deps.merchant.id,
+        notificationURL: `${payment.returnUrl.replace(/\/$/, '')}/3ds`,
+        threeDSServerURL: new URL('/v1/callbacks/processor/3ds', deps.publicBaseUrl).toString(),
+        browser: card.browser,
+        purchaseDate: payment.createdAt,
+      });
+      if (answer.kind === 'unavailable')
+        throw ApplicationFailure.retryable(
+          `3-D Secure authentication: ${answer.reason}`,
+          'ProcessorUnavailable',
+        );
+      if (answer.kind === 'refused') {
+        logger.warn({ paymentId, code: answer.code }, '3-D Secure authentication refused');
+        await recordAuthenticationState(pool, paymentId, {
+          transStatus: 'U',
+          transStatusReason: answer.code,
+        });
+        return { transStatus: 'U', reason: answer.code };
+      }
+      const { ares } = answer;
+      if (ares.transStatus === 'C') {
+        await recordAuthenticationState(pool, paymentId, { transStatus: 'C', acsUrl: ares.acsURL });
+        if (payment.status === 'created' || payment.status === 'pending') {
+          await applyTransition(pool, {
+            paymentId,
+            step: '3ds:challenge',
+            to: 'action_required',
+            actor: 'workflow',
+            reason: 'the issuer asks the payer to complete a 3-D Secure challenge',
+            nextAction: {
+              type: 'form_post',
+              url: ares.acsURL,
+              fields: {
+                creq: encodeCreq({
+                  threeDSServerTransID: ares.threeDSServerTransID,
+                  acsTransID: ares.acsTransID,
+                  messageVersion: ares.messageVersion,
+                  challengeWindowSize: '05',
+                }),
+                threeDSSessionData: Buffer.from(paymentId).toString('base64url'),
+              },
+              // The hosted checkout's page shows the form to the payer.
+              redirect_url: payment.returnUrl,
+            },
+          });
+        }
+        logger.info({ paymentId, transStatus: 'C' }, '3-D Secure: challenge');
+        return { transStatus: 'C' };
+      }
+      const reason = 'transStatusReason' in ares ? ares.transStatusReason : undefined;
+      await recordAuthenticationState(pool, paymentId, {
+        transStatus: ares.transStatus,
+        transStatusReason: reason,
+      });
+      logger.info({ paymentId, transStatus: ares.transStatus, reason }, '3-D Secure: frictionless answer');
+      return { transStatus: ares.transStatus, ...(reason ? { reason } : {}) };
+    },
+
+    /** The authentication's result as the processor holds it now (the RReq and CRes are hints). */
+    async confirmAuthentication(paymentId: string): Promise<ThreeDSResult> {
+      const { card } = await load(paymentId);
+      const found = await processor.authentication(card.threeDSServerTransID);
+      if (found.kind !== 'found')
+        throw ApplicationFailure.retryable(`3-D Secure result: ${found.kind}`, 'ProcessorUnavailable');
+      const a = found.authentication;
+      const reason = 'transStatusReason' in a ? a.transStatusReason : undefined;
+      if (a.transStatus !== 'C')
+        await recordAuthenticationState(pool, paymentId, {
+          transStatus: a.transStatus,
+          transStatusReason: reason,
+        });
+      return { transStatus: a.transStatus, ...(reason ? { reason } : {}) };
+    },
+
+    /**
+     * The authorisation, with the authentication's ECI and value read from the processor (never
+     * stored). Ambiguous (timeout, 5xx): our reference is looked up; not found, the same request
+     * is repeated under the same Idempotency-Key, which cannot authorise twice.
+     */
+    async authoriseAtProcessor(
+      paymentId: string,
+    ): Promise<
+      { outcome: 'authorised' } | { outcome: 'declined'; responseCode: string; declineReason?: string }
+    > {
+      const { payment, card } = await load(paymentId);
+      if (card.outcome === 'authorised') return { outcome: 'authorised' };
+      if (card.outcome === 'declined')
+        return {
+          outcome: 'declined',
+          responseCode: card.responseCode ?? '05',
+          ...(card.declineReason ? { declineReason: card.declineReason } : {}),
+        };
+      const found = await processor.authentication(card.threeDSServerTransID);
+      if (found.kind !== 'found')
+        throw ApplicationFailure.retryable(`3-D Secure result: ${found.kind}`, 'ProcessorUnavailable');
+      const a = found.authentication;
+      if (a.transStatus !== 'Y' && a.transStatus !== 'A')
+        throw ApplicationFailure.nonRetryable(
+          `${paymentId}: not authenticated (${a.transStatus})`,
+          'NotAuthenticated',
+        );
+      if (payment.status !== 'pending') {
+        await applyTransition(pool, {
+          paymentId,
+          step: 'authorise',
+          to: 'pending',
+          actor: 'workflow',
+          reason: 'card authenticated; authorisation sent to the processor',
+        });
+      }
+      const answer = await processor.authorise({
+        idempotencyKey: `authorise:${paymentId}`,
+        reference: paymentId,
+        amount: payment.amount,
+        currency: currencyOf(payment),
+        token: card.processorToken,
+        authentication: {
+          threeDSServerTransID: a.threeDSServerTransID,
+          dsTransID: a.dsTransID,
+          transStatus: a.transStatus,
+          eci: a.eci,
+          authenticationValue: a.authenticationValue,
+          messageVersion: a.messageVersion,
+        },
+      });
+      let result: ProcessorPayment | undefined;
+      if (answer.kind === 'payment') result = answer.payment;
+      else {
+        // Ambiguous, or refused because it exists already: what does the processor hold for us?
+        const lookup = await processor.findPaymentsByReference(paymentId);
+        result = lookup.kind === 'found' ? lookup.payments[0] : undefined;
+        if (!result) {
+          if (answer.kind === 'refused')
+            throw ApplicationFailure.nonRetryable(
+              `authorisation refused: ${answer.code} ${answer.message}`,
+              'AuthorisationRefused',
+            );
+          throw ApplicationFailure.retryable(
+            `authorisation ${answer.kind}: ${answer.reason}`,
+            'AuthorisationAmbiguous',
+          );
+        }
+      }
+      await recordPayment(paymentId, result);
+      logger.info(
+        {
+          paymentId,
+          processorPaymentId: result.id,
+          status: result.status,
+          responseCode: result.responseCode,
+        },
+        'card authorisation answered',
+      );
+      return result.status === 'declined'
+        ? {
+            outcome: 'declined',
+            responseCode: result.responseCode,
+            ...(result.declineReason ? { declineReason: result.declineReason } : {}),
+          }
+        : { outcome: 'authorised' };
+    },
+
+    /** Captures the authorised amount (once, by its Idempotency-Key); ambiguous, repeated. */
+    async captureAtProcessor(paymentId: string): Promise<{ captured: boolean; declineReason?: string }> {
+      const { payment, card } = await load(paymentId);
+      if (card.capturedAt) return { captured: true };
+      if (!card.processorPaymentId || card.outcome !== 'authorised' || card.voidedAt)
+        throw ApplicationFailure.nonRetryable(`${paymentId}: nothing authorised to capture`, 'NotCapturable');
+      const answer = await processor.capture(card.processorPaymentId, payment.amount, `capture:${paymentId}`);
+      if (answer.kind === 'capture' && answer.capture.status === 'succeeded') {
+        await markProcessorSettled(pool, paymentId, 'captured');
+        return { captured: true };
+      }
+      if (answer.kind === 'capture')
+        return {
+          captured: false,
+          ...(answer.capture.declineReason ? { declineReason: answer.capture.declineReason } : {}),
+        };
+      if (answer.kind === 'refused' && answer.code === 'payment_captured') {
+        await markProcessorSettled(pool, paymentId, 'captured');
+        return { captured: true };
+      }
+      if (answer.kind === 'refused')
+        throw ApplicationFailure.nonRetryable(`capture refused: ${answer.code}`, 'CaptureRefused');
+      throw ApplicationFailure.retryable(`capture ambiguous: ${answer.reason}`, 'CaptureAmbiguous');
+    },
+
+    /** Releases an authorisation that will not be captured (once, by its Idempotency-Key). */
+    async voidAtProcessor(paymentId: string): Promise<void> {
+      const { card } = await load(paymentId);
+      if (card.voidedAt || !card.processorPaymentId) return;
+      const answer = await processor.void(card.processorPaymentId, `void:${paymentId}`);
+      if (answer.kind === 'void' || (answer.kind === 'refused' && answer.code === 'payment_voided')) {
+        await markProcessorSettled(pool, paymentId, 'voided');
+        return;
+      }
+      throw ApplicationFailure.retryable(
+        `void ${answer.kind}: ${answer.kind === 'refused' ? answer.code : answer.reason}`,
+        'VoidUnacknowledged',
+      );
+    },
+
+    /** The payin's end, in the books: credited once captured, failed otherwise. */
+    async recordProcessorPayinResult(paymentId: string, outcome: ProcessorPayinResult): Promise<void> {
+      const end = ENDS[outcome.result];
+      const failure =
+        outcome.result === 'declined'
+          ? declineFailure(outcome.responseCode, outcome.declineReason)
+          : end.failure;
+      await applyTransition(
+        pool,
+        {
+          paymentId,
+          step: 'final',
+          to: end.to,
+          actor: 'workflow',
+          reason: end.reason,
+          ...(failure ? { failure } : {}),
+        },
+        outcome.result === 'approved'
+          ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
+          : undefined,
+      );
+    },
+  };
+}
+
+export type ProcessorCardActivities = ReturnType<typeof createProcessorCardActivities>;
