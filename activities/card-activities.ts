@@ -19,6 +19,7 @@ import { describeMessage } from '../operators/gim/iso8583.js';
 import {
   authorisationRequest,
   completionAdvice,
+  refundRequest,
   responseMeaning,
   reversal,
   type CardTransaction,
@@ -177,13 +178,13 @@ export function createCardActivities(deps: CardActivityDeps) {
      * the switch holds nothing to reverse) it is recorded; otherwise the activity fails and its
      * retry sends the next repeat, for as long as it takes.
      */
-    async reverseCard(paymentId: string): Promise<void> {
+    async reverseCard(paymentId: string, original: '0100' | '0200' = '0100'): Promise<void> {
       const { payment, auth } = await load(paymentId);
       if (auth.reversedAt) return;
       const t = await transactionOf(payment, auth);
       const sends = await countSend(pool, paymentId, 'reversal');
       const answer = await connection().request(
-        reversal(t, { mti: '0100', approvalCode: auth.approvalCode ?? undefined }, sends),
+        reversal(t, { mti: original, approvalCode: auth.approvalCode ?? undefined }, sends),
       );
       const code = answer.kind === 'answered' ? String(answer.message.fields[39] ?? '') : undefined;
       if (code === '00' || code === '25') {
@@ -195,6 +196,44 @@ export function createCardActivities(deps: CardActivityDeps) {
         `reversal ${sends + 1} of ${auth.rrn} not acknowledged (${code ?? answer.kind})`,
         'ReversalUnacknowledged',
       );
+    },
+
+    /**
+     * A card refund (0200, processing code 20) under the refund's own STAN and RRN, recorded before
+     * it is sent: answered, recorded; unanswered, recorded so, and the workflow reverses it (0400
+     * of the 0200) until the switch acknowledges, so that a refund is never credited unknowingly.
+     */
+    async refundCard(refundId: string): Promise<CardAuthorisationResult> {
+      const { payment, auth } = await load(refundId);
+      if (auth.outcome === 'approved') return { outcome: 'approved' };
+      if (auth.outcome === 'no_answer') return { outcome: 'no_answer' };
+      if (auth.outcome === 'declined') {
+        const meaning = responseMeaning(auth.responseCode ?? '');
+        return meaning.approved ? { outcome: 'approved' } : { outcome: 'declined', failure: meaning.failure };
+      }
+      const message = refundRequest(await transactionOf(payment, auth));
+      const answer = await connection().request({
+        ...message,
+        fields: { ...message.fields, 7: auth.transmission },
+      });
+      unsent(answer, 'refund');
+      if (answer.kind !== 'answered') {
+        logger.warn(
+          { paymentId: refundId, rrn: auth.rrn, answer: answer.kind },
+          'card refund unanswered: to be reversed',
+        );
+        await recordAuthorisationOutcome(pool, refundId, { outcome: 'no_answer' });
+        return { outcome: 'no_answer' };
+      }
+      const code = String(answer.message.fields[39] ?? '');
+      const meaning = responseMeaning(code);
+      await recordAuthorisationOutcome(pool, refundId, {
+        outcome: meaning.approved ? 'approved' : 'declined',
+        responseCode: code,
+        ...(meaning.approved ? { approvalCode: String(answer.message.fields[38] ?? '') } : {}),
+      });
+      logger.info({ paymentId: refundId, rrn: auth.rrn, code }, 'card refund answered');
+      return meaning.approved ? { outcome: 'approved' } : { outcome: 'declined', failure: meaning.failure };
     },
 
     /**

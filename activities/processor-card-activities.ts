@@ -335,6 +335,56 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
       );
     },
 
+    /**
+     * A refund of a captured card payin, under its own Idempotency-Key (the refund's id): answered,
+     * its outcome; ambiguous, our reference is looked up, and the same request repeated when the
+     * processor holds none (it cannot refund twice under one key).
+     */
+    async refundAtProcessor(
+      refundId: string,
+    ): Promise<{ outcome: 'succeeded' } | { outcome: 'declined'; failure: PaymentFailure }> {
+      const refund = await getPayment(pool, refundId);
+      const payin = refund?.parentPaymentId
+        ? await getProcessorCardPayment(pool, refund.parentPaymentId)
+        : undefined;
+      if (!refund || !payin?.processorPaymentId || !payin.capturedAt)
+        throw ApplicationFailure.nonRetryable(
+          `${refundId}: no captured card payment to refund`,
+          'NotRefundable',
+        );
+      const answer = await processor.refund(
+        payin.processorPaymentId,
+        { amount: refund.amount, reference: refundId },
+        `refund:${refundId}`,
+      );
+      let result = answer.kind === 'refund' ? answer.refund : undefined;
+      if (!result) {
+        const lookup = await processor.findRefundsByReference(refundId);
+        result = lookup.kind === 'found' ? lookup.refunds[0] : undefined;
+      }
+      if (!result) {
+        if (answer.kind === 'refused')
+          return {
+            outcome: 'declined',
+            failure: { code: 'refund_refused', message: `The processor refused the refund: ${answer.code}` },
+          };
+        throw ApplicationFailure.retryable(`refund ${answer.kind}`, 'RefundAmbiguous');
+      }
+      logger.info(
+        { paymentId: refundId, processorRefundId: result.id, status: result.status },
+        'card refund answered',
+      );
+      return result.status === 'succeeded'
+        ? { outcome: 'succeeded' }
+        : {
+            outcome: 'declined',
+            failure: {
+              code: 'refund_declined',
+              message: `The processor declined the refund${result.declineReason ? ` (${result.declineReason})` : ''}`,
+            },
+          };
+    },
+
     /** The payin's end, in the books: credited once captured, failed otherwise. */
     async recordProcessorPayinResult(paymentId: string, outcome: ProcessorPayinResult): Promise<void> {
       const end = ENDS[outcome.result];

@@ -23,6 +23,7 @@ import {
   startCardAttemptUpdate,
   type CardAttemptInput,
 } from '../workflows/hosted-payin.js';
+import { cardRefund } from '../workflows/card-refund.js';
 import { payin } from '../workflows/payin.js';
 import { payout } from '../workflows/payout.js';
 import { refund } from '../workflows/refund.js';
@@ -170,6 +171,26 @@ export async function startCheckoutAttempt(
     // The page follows the attempt's row instead.
   }
   return 'started';
+}
+
+/**
+ * Starts a card refund's workflow (workflows/card-refund.ts). The create call answers 202: the
+ * refund's row says how it goes (the hold first, then the rail's answer).
+ */
+export async function startCardRefund(
+  temporal: Client,
+  config: Config,
+  p: StartablePayment,
+): Promise<'waiting' | 'unavailable'> {
+  try {
+    await temporal.workflow.start(cardRefund, {
+      ...startOptions(config, paymentWorkflowStart(startOf(p))),
+      args: [{ paymentId: p.id, rail: p.operator === 'processor' ? 'processor' : 'gim' }],
+    });
+    return 'waiting';
+  } catch {
+    return 'unavailable';
+  }
 }
 
 /** Starts a card attempt the page recorded, through its hosted payin's workflow. */

@@ -20,7 +20,8 @@ import { disbursementAnswer, recipientNumber } from './payouts.js';
 import { Problem, validationProblem } from './problems.js';
 import { CreateRefundRequest } from './schemas.js';
 import { paymentView } from './views.js';
-import { startDisbursement } from './payment-start.js';
+import { insertCardRefund } from './card-refunds.js';
+import { startCardRefund, startDisbursement } from './payment-start.js';
 
 const REFUNDABLE = new Set(['succeeded', 'partially_refunded']);
 
@@ -99,6 +100,35 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
               { code: 'refund_exceeds_remaining' },
             );
           }
+          if (payin.mode === 'card') {
+            // Back to the same card, on the payin's rail (docs/cards.md): never to a number.
+            if (body.recipient) {
+              throw new Problem(
+                'validation-error',
+                'A card payin is refunded to its card: give no recipient',
+                {
+                  errors: [{ field: 'recipient', message: 'not allowed for a card payin' }],
+                },
+              );
+            }
+            await insertCardRefund(client, config, {
+              id: refundId,
+              merchantId: merchant.id,
+              livemode: merchant.livemode,
+              payin,
+              amount,
+              fee: await feeFor(client, {
+                merchantId: merchant.id,
+                operator: payin.operator,
+                kind: 'refund',
+                currency: payin.currency,
+                amount,
+              }),
+              description: body.reason ?? `Refund of ${payinId}`,
+              metadata: body.metadata,
+            });
+            return (await getMerchantPayment(client, merchant.id, refundId, 'refund', merchant.livemode))!;
+          }
           const payer = payin.customer.phone
             ? recipientNumber(payin.customer.phone, undefined, 'recipient.phone')
             : undefined;
@@ -163,7 +193,10 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
           return (await getMerchantPayment(client, merchant.id, refundId, 'refund', merchant.livemode))!;
         });
         req.log = req.log.child({ paymentId: refundId, workflowId: refund.workflowId });
-        const started = await startDisbursement(temporal, config, refund);
+        const started =
+          refund.mode === 'card'
+            ? await startCardRefund(temporal, config, refund)
+            : await startDisbursement(temporal, config, refund);
         if (started === 'unavailable') {
           throw new Problem(
             'service-unavailable',

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { parseAesKeys } from './card-vault.js';
 
 /**
@@ -14,7 +14,7 @@ import { parseAesKeys } from './card-vault.js';
  * The format is the one Temporal's samples use in every language, so their codec servers and ours
  * read each other's payloads given the key: metadata `encoding` = `binary/encrypted`,
  * `encryption-key-id` = the key's id, `encryption-cipher` = `AES/GCM/NoPadding`; data = 12-byte
- * nonce, the ciphertext of the whole original payload (protobuf `temporal.api.common.v1.Payload`,
+ * nonce, the ciphertext of the whole original payload (protobuf `proto.temporal.api.common.v1.Payload`,
  * metadata included), the 16-byte tag. A payload without that encoding (histories written before
  * encryption, the recorded replay fixtures) passes through decode unchanged.
  */
@@ -63,7 +63,7 @@ export class PayloadEncryptionCodec implements PayloadCodec {
     const key = this.keys.get(this.activeId)!;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = proto.temporal.api.common.v1.Payload.encode(payload).finish();
     const body = Buffer.concat([cipher.update(plain), cipher.final()]);
     return {
       metadata: {
@@ -92,7 +92,7 @@ export class PayloadEncryptionCodec implements PayloadCodec {
     } catch {
       throw new ValueError(`payload under key ${keyId} does not authenticate (altered, or another key)`);
     }
-    return temporal.api.common.v1.Payload.decode(plain);
+    return proto.temporal.api.common.v1.Payload.decode(plain);
   }
 }
 

@@ -49,7 +49,8 @@ import { parseMacKey } from './mac.js';
  * drops the connection again), nothing held twice.
  *
  * 0200 refund (processing code 200000, else `12`) → 0210: `14`/`54`/`13` as above, else `00` and
- * the card credited; a repeat by RRN answers the original decision. Amount scenarios do not apply.
+ * the card credited; a repeat by RRN answers the original decision. Of the amount scenarios only
+ * 7005 applies: the refund credited, no answer ever.
  *
  * 0220 / 0221 completion advice → 0230; 0400 reversal → 0410; 0420 / 0421 reversal advice → 0430.
  * The original is located by RRN (field 37) AND field 90: original MTI (0100 for an authorisation,
@@ -443,6 +444,9 @@ export class GimSwitch {
     else if (kind === 'authorisation' && amount in GIM_SCENARIOS) {
       scenario = amount;
       rc = DECLINES[amount] ?? '00';
+    } else if (kind === 'refund' && amount === 7005) {
+      // A refund credited at the issuer whose answer never comes: the acquirer must reverse it.
+      scenario = amount;
     }
     const approved = rc === '00';
     const tx: GimTransaction = {

@@ -7,6 +7,7 @@ import { startGimSwitch, type GimSwitch } from '../../sandbox/gim/switch.js';
 import { SHOTS, expectAccessible, launchChromium } from '../support/browser.js';
 import {
   api,
+  eventually,
   ligdicashControl,
   payinReaches,
   startStack,
@@ -132,9 +133,30 @@ describe('the hosted checkout in a browser', () => {
       key: stack.merchant.apiKey,
     });
     expect(JSON.stringify(view.body)).not.toContain('6280001234567895');
+    // The merchant refunds the hosted payin: back to the card, through the switch.
+    const refund = await refundCardPayin(created.id, 1_000);
+    expect(refund).toMatchObject({ status: 'succeeded', operator: 'gim' });
     expect(cspViolations).toEqual([]);
     await context.close();
   });
+
+  /** A refund of a hosted payin paid by card, through the API, once it has ended. */
+  async function refundCardPayin(hostedId: string, amount: number) {
+    const created = await api<{ id: string }>(stack, 'POST', `/v1/payins/${hostedId}/refunds`, {
+      key: stack.merchant.apiKey,
+      body: { amount },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    return eventually(`refund ${created.body.id}`, async () => {
+      const r = await api<{ status: string; operator: string; failure: { code: string } | null }>(
+        stack,
+        'GET',
+        `/v1/refunds/${created.body.id}`,
+        { key: stack.merchant.apiKey },
+      );
+      return ['succeeded', 'failed'].includes(r.body.status) ? r.body : undefined;
+    });
+  }
 
   /** Types a card on the page and sends it. */
   async function typeCard(page: Page, number: string) {
@@ -153,7 +175,7 @@ describe('the hosted checkout in a browser', () => {
   }
 
   it('Visa, 3-D Secure frictionless: authenticated, authorised and captured at the processor, without leaving our page', async () => {
-    const created = await createHosted({ amount: 7_300 });
+    const created = await createHosted({ amount: 9_300 });
     const { context, page, cspViolations } = await phone();
     await page.goto(created.next_action!.url!);
     await typeCard(page, '4000 0000 0000 0101');
@@ -161,8 +183,34 @@ describe('the hosted checkout in a browser', () => {
     const { done, attempt, payment } = await atProcessor(created.id);
     expect(done.status).toBe('succeeded');
     expect(attempt).toMatchObject({ operator: 'processor', status: 'succeeded' });
-    expect(payment).toMatchObject({ status: 'captured', amount: 7_300, currency: 'XOF' });
+    expect(payment).toMatchObject({ status: 'captured', amount: 9_300, currency: 'XOF' });
+    // A refund at the processor, back to the card.
+    expect(await refundCardPayin(created.id, 3_000)).toMatchObject({
+      status: 'succeeded',
+      operator: 'processor',
+    });
+    expect(stack.sandbox.processor.payments.get(payment!.id)!.refunds).toMatchObject([
+      { amount: 3_000, status: 'succeeded' },
+    ]);
     expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it('a card refund the processor declines: failed, the merchant’s balance as before', async () => {
+    // The processor's test amount 8005: the payment goes through, its refunds are declined.
+    const created = await createHosted({ amount: 8_005 });
+    const { context, page } = await phone();
+    await page.goto(created.next_action!.url!);
+    await typeCard(page, '5200 0000 0000 0106');
+    await page.getByText('Paiement effectué. Merci !').waitFor({ timeout: 30_000 });
+    await payinReaches(stack, created.id, ['succeeded']);
+    const before = await api(stack, 'GET', '/v1/balance', { key: stack.merchant.apiKey });
+    expect(await refundCardPayin(created.id, 5_000)).toMatchObject({
+      status: 'failed',
+      failure: { code: 'refund_declined' },
+    });
+    const after = await api(stack, 'GET', '/v1/balance', { key: stack.merchant.apiKey });
+    expect(after.body).toEqual(before.body);
     await context.close();
   });
 

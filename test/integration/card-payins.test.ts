@@ -9,7 +9,7 @@ import { startGimSwitch, type GimSwitch } from '../../sandbox/gim/switch.js';
 import { getCardAuthorisation } from '../../db/card-authorisations.js';
 import { startCardPayin } from '../support/cards.js';
 import { expectBalancedLedger } from '../support/money.js';
-import { eventually, startStack, type TestStack } from '../support/stack.js';
+import { api, eventually, startStack, type TestStack } from '../support/stack.js';
 
 /**
  * Card payins on GIM-UEMOA through the real worker, Temporal and PostgreSQL, against the switch
@@ -231,6 +231,73 @@ describe('card payins on GIM-UEMOA', () => {
     for (const mti of after.tx!.mtis.slice(1)) expect(['0420', '0421']).toContain(mti);
   });
 
+  async function refundOf(payinId: string, body: Record<string, unknown>) {
+    return api<{ id: string; status: string; code?: string; failure?: { code: string } | null }>(
+      stack,
+      'POST',
+      `/v1/payins/${payinId}/refunds`,
+      { key: stack.merchant.apiKey, body },
+    );
+  }
+
+  async function refundEnds(id: string) {
+    return eventually(`refund ${id} ended`, async () => {
+      const r = await api<{ status: string; failure: { code: string } | null }>(
+        stack,
+        'GET',
+        `/v1/refunds/${id}`,
+        {
+          key: stack.merchant.apiKey,
+        },
+      );
+      return ['succeeded', 'failed', 'unknown'].includes(r.body.status) ? r.body : undefined;
+    });
+  }
+
+  it('refunds back to the card: a 0200 (processing code 20) under its own STAN and RRN; partially refunded; never to a number', async () => {
+    const { id, result } = await cardPayin(9_000);
+    expect(result).toBe('captured');
+    const toNumber = await refundOf(id, { amount: 1_000, recipient: { phone: '+22670112233' } });
+    expect(toNumber.status).toBe(400);
+    const created = await refundOf(id, { amount: 2_500 });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    expect(await refundEnds(created.body.id)).toMatchObject({ status: 'succeeded' });
+    expect(await paymentOf(id)).toMatchObject({ status: 'partially_refunded' });
+    const auth = (await getCardAuthorisation(stack.pool, created.body.id))!;
+    const payinAuth = (await getCardAuthorisation(stack.pool, id))!;
+    expect(auth.rrn).not.toBe(payinAuth.rrn);
+    expect(auth.cardToken).toBe(payinAuth.cardToken);
+    expect(gim.state.byRrn(auth.rrn)).toMatchObject({
+      kind: 'refund',
+      amount: 2_500,
+      credited: true,
+      reversed: false,
+    });
+    // Not more than remains, and not a payin that was never captured.
+    const tooMuch = await refundOf(id, { amount: 7_000 });
+    expect(tooMuch.body.code).toBe('refund_exceeds_remaining');
+    const declined = await cardPayin(7_001);
+    expect((await refundOf(declined.id, {})).body.code).toBe('payin_not_refundable');
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('a refund whose answer never comes is reversed until acknowledged, then failed: the hold goes back to the merchant', async () => {
+    const { id, result } = await cardPayin(9_500);
+    expect(result).toBe('captured');
+    const created = await refundOf(id, { amount: 7_005 });
+    expect(created.status).toBe(202);
+    expect(await refundEnds(created.body.id)).toMatchObject({
+      status: 'failed',
+      failure: { code: 'refund_reversed' },
+    });
+    expect(await paymentOf(id)).toMatchObject({ status: 'succeeded' });
+    const auth = (await getCardAuthorisation(stack.pool, created.body.id))!;
+    expect(auth).toMatchObject({ outcome: 'no_answer' });
+    expect(auth.reversedAt).not.toBeNull();
+    expect(gim.state.byRrn(auth.rrn)).toMatchObject({ kind: 'refund', reversed: true });
+    await expectBalancedLedger(stack.pool);
+  });
+
   it('every authorisation at the switch was either captured or reversed, none both; STANs never repeat', async () => {
     const { rows } = await stack.pool.query<{ stan: string; rrn: string }>(
       `SELECT a.stan, a.rrn FROM card_authorisations a JOIN payments p ON p.id = a.payment_id WHERE p.merchant_id = $1`,
@@ -242,7 +309,8 @@ describe('card payins on GIM-UEMOA', () => {
       // One that never reached the switch (in flight on a dropped connection) has nothing to settle.
       if (!tx) continue;
       expect(tx.captured > 0 && tx.reversed).toBe(false);
-      if (tx.responseCode === '00' || tx.held) expect(tx.captured > 0 || tx.reversed).toBe(true);
+      if (tx.kind === 'authorisation' && (tx.responseCode === '00' || tx.held))
+        expect(tx.captured > 0 || tx.reversed).toBe(true);
     }
   });
 });

@@ -51,8 +51,21 @@ describe('configuration', () => {
       // The card vault's development keys are refused in production too.
       CARD_VAULT_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
       CARD_VAULT_FINGERPRINT_KEY: Buffer.alloc(32, 2).toString('base64'),
+      // And the Temporal payload codec's and its endpoint's.
+      TEMPORAL_PAYLOAD_KEYS: `p1:${Buffer.alloc(32, 3).toString('base64')}`,
+      OPERATIONS_CODEC_KEY: 'an-operations-codec-key-of-40-characters',
     });
     expect(ok.operators.tmoney.callback.allowedIps).toEqual(['196.168.1.2', '10.0.0.0/8']);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        TMONEY_CALLBACK_ALLOWED_IPS: '10.0.0.0/8',
+        TMONEY_NOTIFICATION_TOKEN: 'a-secret-of-twenty-four-chars',
+        CARD_VAULT_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+        CARD_VAULT_FINGERPRINT_KEY: Buffer.alloc(32, 2).toString('base64'),
+      }),
+    ).toThrow(/TEMPORAL_PAYLOAD_KEYS, OPERATIONS_CODEC_KEY: the development keys are refused/);
+    expect(() => loadConfig({ TEMPORAL_PAYLOAD_KEYS: 'p1:c2hvcnQ=' })).toThrow(/TEMPORAL_PAYLOAD_KEYS: key p1 is not 32 bytes/);
   });
 
   it('refuses HTTP timeouts that a send activity could not outlive', async () => {

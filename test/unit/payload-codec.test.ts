@@ -1,6 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import { PayloadEncryptionCodec, payloadFromJson, payloadToJson } from '../../lib/payload-codec.js';
 
@@ -14,7 +14,7 @@ describe('the Temporal payload codec (AES-256-GCM, key id in the metadata)', () 
     const codec = new PayloadEncryptionCodec(NEW);
     const plain = defaultPayloadConverter.toPayload(card);
     const [encrypted] = await codec.encode([plain]);
-    const text = Buffer.from(temporal.api.common.v1.Payload.encode(encrypted!).finish()).toString('latin1');
+    const text = Buffer.from(proto.temporal.api.common.v1.Payload.encode(encrypted!).finish()).toString('latin1');
     expect(text).not.toContain(card.pan);
     expect(text).not.toContain('22670112233');
     expect(text).not.toContain('json/plain');
@@ -70,7 +70,7 @@ describe('the Temporal payload codec (AES-256-GCM, key id in the metadata)', () 
     const iv = Buffer.alloc(12, 5);
     const cipher = createCipheriv('aes-256-gcm', Buffer.alloc(32, 2), iv);
     const body = Buffer.concat([
-      cipher.update(temporal.api.common.v1.Payload.encode(original).finish()),
+      cipher.update(proto.temporal.api.common.v1.Payload.encode(original).finish()),
       cipher.final(),
     ]);
     const sample = {
