@@ -74,6 +74,32 @@ const CARD_PAYIN_ENDS: Record<
   },
 };
 
+/**
+ * A card payin's end, on either rail: its transition and, when it was captured, the merchant's
+ * credit in the same database transaction (credited exactly once: DESIGN.md rule 8).
+ */
+export async function recordCardPayinEnd(
+  pool: Pool,
+  paymentId: string,
+  end: { to: 'succeeded' | 'failed' | 'unknown'; reason: string; failure?: PaymentFailure | undefined },
+  captured: boolean,
+): Promise<void> {
+  await applyTransition(
+    pool,
+    {
+      paymentId,
+      step: 'final',
+      to: end.to,
+      actor: 'workflow',
+      reason: end.reason,
+      ...(end.failure ? { failure: end.failure } : {}),
+    },
+    captured
+      ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
+      : undefined,
+  );
+}
+
 export function createCardActivities(deps: CardActivityDeps) {
   const { pool, logger } = deps;
 
@@ -272,20 +298,7 @@ export function createCardActivities(deps: CardActivityDeps) {
           : outcome.result === 'capture_refused' && end.failure
             ? { ...end.failure, message: `${end.failure.message} (${outcome.code})` }
             : end.failure;
-      await applyTransition(
-        pool,
-        {
-          paymentId,
-          step: 'final',
-          to: end.to,
-          actor: 'workflow',
-          reason: end.reason,
-          ...(failure ? { failure } : {}),
-        },
-        outcome.result === 'approved'
-          ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
-          : undefined,
-      );
+      await recordCardPayinEnd(pool, paymentId, { ...end, failure }, outcome.result === 'approved');
     },
   };
 }

@@ -6,9 +6,9 @@ import {
   recordProcessorAuthorisation,
   type ProcessorCardPayment,
 } from '../db/card-processor.js';
-import { payinSucceededPosting, post } from '../db/ledger.js';
 import { applyTransition, getPayment, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
+import { recordCardPayinEnd } from './card-activities.js';
 import type { Logger } from '../lib/logger.js';
 import type { PaymentFailure } from '../lib/payments.js';
 import type { CardProcessorClient } from '../operators/processor/client.js';
@@ -392,20 +392,7 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
         outcome.result === 'declined'
           ? declineFailure(outcome.responseCode, outcome.declineReason)
           : end.failure;
-      await applyTransition(
-        pool,
-        {
-          paymentId,
-          step: 'final',
-          to: end.to,
-          actor: 'workflow',
-          reason: end.reason,
-          ...(failure ? { failure } : {}),
-        },
-        outcome.result === 'approved'
-          ? (client, payment) => post(client, payinSucceededPosting(payment)).then(() => undefined)
-          : undefined,
-      );
+      await recordCardPayinEnd(pool, paymentId, { ...end, failure }, outcome.result === 'approved');
     },
   };
 }

@@ -1,8 +1,6 @@
 import { transmissionTime } from '../lib/iso8583-time.js';
-import type { CurrencyCode } from '../lib/money.js';
-import { payinWorkflowId } from '../lib/payment-workflows.js';
-import type { VaultedCard as VaultedCardRef } from './card-vault.js';
-import { getPayment, insertPayment, type PaymentRecord } from './payments.js';
+import { insertCardPaymentRow, type CardPayinRow } from './card-payins.js';
+import type { PaymentRecord } from './payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
 /** A card payment's identity at the switch and what the switch said (docs/cards.md). */
@@ -147,59 +145,20 @@ export async function markAcknowledged(
  */
 export async function insertCardPayin(
   pool: Pool,
-  p: CardPayinRow,
+  p: GimCardPayinRow,
 ): Promise<{ payment: PaymentRecord; authorisation: CardAuthorisation }> {
   return inTransaction(pool, (client) => insertCardPayinRows(client, p));
 }
 
-export interface CardPayinRow {
-  id: string;
-  merchantId: string;
-  livemode: boolean;
-  amount: number;
-  currency: CurrencyCode;
-  card: VaultedCardRef;
-  description?: string;
-  deadlineAt: Date;
-  acquirer: string;
-  feeAmount?: number;
-  /** The hosted payin this card payin is an attempt of (docs/checkout.md). */
-  attemptOf?: string;
-  returnUrl?: string;
-}
+export type GimCardPayinRow = CardPayinRow & { acquirer: string };
 
 /** insertCardPayin's rows, inside the caller's transaction. */
 export async function insertCardPayinRows(
   client: PoolClient,
-  p: CardPayinRow,
+  p: GimCardPayinRow,
 ): Promise<{ payment: PaymentRecord; authorisation: CardAuthorisation }> {
   {
-    const payment =
-      (await insertPayment(client, {
-        id: p.id,
-        merchantId: p.merchantId,
-        livemode: p.livemode,
-        kind: 'payin',
-        amount: p.amount,
-        currency: p.currency,
-        operator: 'gim',
-        mode: 'card',
-        // What a payment keeps of a card: never its number (docs/cards.md).
-        customer: {},
-        description: p.description,
-        metadata: {
-          card_brand: p.card.brand,
-          card_first_six: p.card.firstSix,
-          card_last_four: p.card.lastFour,
-          card_expiry: p.card.expiry,
-        },
-        deadlineAt: p.deadlineAt,
-        workflowId: payinWorkflowId(p.id),
-        feeAmount: p.feeAmount,
-        attemptOf: p.attemptOf,
-        returnUrl: p.returnUrl,
-        cancelUrl: p.returnUrl,
-      })) ?? (await getPayment(client, p.id))!;
+    const payment = await insertCardPaymentRow(client, 'gim', p);
     const authorisation = await recordCardAuthorisation(client, {
       paymentId: p.id,
       cardToken: p.card.token,

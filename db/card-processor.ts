@@ -1,8 +1,6 @@
-import type { VaultedCard } from './card-vault.js';
-import { insertPayment, getPayment, type PaymentRecord } from './payments.js';
+import { insertCardPaymentRow, type CardPayinRow } from './card-payins.js';
+import type { PaymentRecord } from './payments.js';
 import type { PoolClient, Queryable } from './pool.js';
-import { payinWorkflowId } from '../lib/payment-workflows.js';
-import type { CurrencyCode } from '../lib/money.js';
 
 /** What EMV 3-D Secure's AReq needs of the payer's browser (no cookie, nothing secret). */
 export interface PayerBrowser {
@@ -136,48 +134,9 @@ export async function markProcessorSettled(
  */
 export async function insertProcessorCardPayinRows(
   client: PoolClient,
-  p: {
-    id: string;
-    merchantId: string;
-    livemode: boolean;
-    amount: number;
-    currency: CurrencyCode;
-    card: VaultedCard;
-    processorToken: string;
-    threeDSServerTransID: string;
-    browser: PayerBrowser;
-    description?: string;
-    deadlineAt: Date;
-    feeAmount?: number;
-    attemptOf?: string;
-    returnUrl?: string;
-  },
+  p: CardPayinRow & { processorToken: string; threeDSServerTransID: string; browser: PayerBrowser },
 ): Promise<PaymentRecord> {
-  const payment =
-    (await insertPayment(client, {
-      id: p.id,
-      merchantId: p.merchantId,
-      livemode: p.livemode,
-      kind: 'payin',
-      amount: p.amount,
-      currency: p.currency,
-      operator: 'processor',
-      mode: 'card',
-      customer: {},
-      description: p.description,
-      metadata: {
-        card_brand: p.card.brand,
-        card_first_six: p.card.firstSix,
-        card_last_four: p.card.lastFour,
-        card_expiry: p.card.expiry,
-      },
-      deadlineAt: p.deadlineAt,
-      workflowId: payinWorkflowId(p.id),
-      feeAmount: p.feeAmount,
-      attemptOf: p.attemptOf,
-      returnUrl: p.returnUrl,
-      cancelUrl: p.returnUrl,
-    })) ?? (await getPayment(client, p.id))!;
+  const payment = await insertCardPaymentRow(client, 'processor', p);
   await client.query(
     `INSERT INTO card_processor_payments (payment_id, card_token, processor_token, three_ds_server_trans_id, browser)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO NOTHING`,

@@ -65,7 +65,9 @@ describe('configuration', () => {
         CARD_VAULT_FINGERPRINT_KEY: Buffer.alloc(32, 2).toString('base64'),
       }),
     ).toThrow(/TEMPORAL_PAYLOAD_KEYS, OPERATIONS_CODEC_KEY: the development keys are refused/);
-    expect(() => loadConfig({ TEMPORAL_PAYLOAD_KEYS: 'p1:c2hvcnQ=' })).toThrow(/TEMPORAL_PAYLOAD_KEYS: key p1 is not 32 bytes/);
+    expect(() => loadConfig({ TEMPORAL_PAYLOAD_KEYS: 'p1:c2hvcnQ=' })).toThrow(
+      /TEMPORAL_PAYLOAD_KEYS: key p1 is not 32 bytes/,
+    );
   });
 
   it('refuses HTTP timeouts that a send activity could not outlive', async () => {

@@ -14,7 +14,9 @@ describe('the Temporal payload codec (AES-256-GCM, key id in the metadata)', () 
     const codec = new PayloadEncryptionCodec(NEW);
     const plain = defaultPayloadConverter.toPayload(card);
     const [encrypted] = await codec.encode([plain]);
-    const text = Buffer.from(proto.temporal.api.common.v1.Payload.encode(encrypted!).finish()).toString('latin1');
+    const text = Buffer.from(proto.temporal.api.common.v1.Payload.encode(encrypted!).finish()).toString(
+      'latin1',
+    );
     expect(text).not.toContain(card.pan);
     expect(text).not.toContain('22670112233');
     expect(text).not.toContain('json/plain');
