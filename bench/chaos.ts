@@ -26,6 +26,7 @@
  *   npm run chaos -- --seconds 60 --seed 7 --json
  *   npm run chaos -- --workers 2 --apis 2        # every process of each killed in turn
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -36,6 +37,8 @@ import { checkLedger } from '../db/ledger.js';
 import { cardVaultRing, loadConfig } from '../lib/config.js';
 import { OPERATORS, modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { insertCardPayin } from '../db/card-authorisations.js';
+import { insertProcessorCardPayinRows } from '../db/card-processor.js';
+import { inTransaction } from '../db/pool.js';
 import { vaultCard } from '../db/card-vault.js';
 import { newId } from '../lib/ids.js';
 import { createLogger } from '../lib/logger.js';
@@ -100,7 +103,13 @@ type Kind =
   /** An Orange Money WebPay payin (Côte d'Ivoire): a notification forged without its notif_token, then mostly paid. */
   | 'orange_payin'
   /** A card payin on GIM-UEMOA (no API yet: made as the hosted checkout will, then its workflow started): some declined, lost, late, dropped. */
-  | 'card_payin';
+  | 'card_payin'
+  /**
+   * A Visa/Mastercard card payin at the processor, 3-D Secure frictionless (tokenised and recorded
+   * as the hosted checkout does, then its workflow started): some declined, ambiguous (a 502 after
+   * authorising, a slow answer), capture declined then voided.
+   */
+  | 'processor_card_payin';
 interface Operation {
   kind: Kind;
   key: string;
@@ -188,6 +197,67 @@ async function startCardPayin(sys: BenchSystem, amount: number): Promise<string>
             taskQueue: 'passerelle-payments',
             workflowId: `payin-${id}`,
             args: [{ paymentId: id }],
+          });
+          return id;
+        } catch (err) {
+          if (Date.now() > giveUp) throw err;
+          await sleep(1_000);
+        }
+      }
+    } catch (err) {
+      if (Date.now() > giveUp) throw err;
+      await sleep(1_000);
+    }
+  }
+}
+
+/**
+ * A Visa/Mastercard card payin as the hosted checkout makes one: the card tokenised at the
+ * processor (with its security code), vaulted, the payment and its 3-D Secure identity recorded,
+ * its `cardProcessorPayin` workflow started (retried while PostgreSQL or Temporal is being killed).
+ */
+async function startProcessorCardPayin(sys: BenchSystem, amount: number, n: number): Promise<string> {
+  const config = (cardConfig ??= loadConfig({
+    ...BENCH_KEYS,
+    DATABASE_URL: sys.databaseUrl,
+    LOG_LEVEL: 'silent',
+  }));
+  const giveUp = Date.now() + 120_000;
+  const pan = n % 2 ? '4000000000000101' : '5200000000000106';
+  for (;;) {
+    try {
+      const tokenised = await fetch(`${sys.sandboxUrl}/processor/v1/tokens`, {
+        method: 'POST',
+        headers: { Authorization: 'Bearer sandbox-processor-key', 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          card: { number: pan, expiryMonth: '12', expiryYear: '2030', securityCode: '737' },
+        }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      const { id: processorToken } = (await tokenised.json()) as { id: string };
+      const card = await vaultCard(sys.pool, cardVaultRing(config), { pan, expiry: '3012' });
+      const id = newId('pay');
+      await inTransaction(sys.pool, (client) =>
+        insertProcessorCardPayinRows(client, {
+          id,
+          merchantId: sys.merchant.id,
+          livemode: false,
+          amount,
+          currency: 'XOF',
+          card,
+          processorToken,
+          threeDSServerTransID: randomUUID(),
+          browser: { acceptHeader: 'text/html', userAgent: 'chaos', language: 'fr' },
+          deadlineAt: new Date(Date.now() + 600_000),
+          returnUrl: `${sys.apiUrl}/pay/chaos-${id}`,
+        }),
+      );
+      for (;;) {
+        try {
+          await sys.temporal.workflow.start('cardProcessorPayin', {
+            taskQueue: 'passerelle-payments',
+            workflowId: `payin-${id}`,
+            args: [{ paymentId: id, challengeSeconds: 600 }],
           });
           return id;
         } catch (err) {
@@ -316,8 +386,9 @@ async function main() {
             [0.78, 'mtn_payout'],
             [0.85, 'orange_payin'],
             [0.88, 'card_payin'],
-            [0.91, 'tampered_page_payin'],
-            [0.95, 'forged_notification'],
+            [0.91, 'processor_card_payin'],
+            [0.93, 'tampered_page_payin'],
+            [0.96, 'forged_notification'],
             [1, 'lagging_lookup_payout'],
           ];
           const kind: Kind = kinds.find(([upTo]) => roll < upTo)![1];
@@ -369,6 +440,13 @@ async function main() {
           } else if (kind === 'card_payin') {
             const amount = random() < 0.7 ? between(1_000, 9_000) : pick([7_002, 7_005, 7_006, 7_008, 7_009]);
             const id = await startCardPayin(sys, amount).catch((err: Error) => {
+              op.error = err.message;
+              return undefined;
+            });
+            answer = id ? { status: 201, body: { id } } : undefined;
+          } else if (kind === 'processor_card_payin') {
+            const amount = random() < 0.7 ? between(1_000, 9_000) : pick([8_001, 8_002, 8_003, 8_004, 8_006]);
+            const id = await startProcessorCardPayin(sys, amount, n).catch((err: Error) => {
               op.error = err.message;
               return undefined;
             });
@@ -949,6 +1027,32 @@ async function verify(sys: BenchSystem) {
     unsettled.length === 0 && both.length === 0 && creditedNotCaptured.length === 0,
     `${cardRows.length} card payins, ${approvedAtSwitch.length} approved at the switch; left open: ${unsettled.length}; ` +
       `captured and reversed: ${both.length}; credited here but not captured: ${creditedNotCaptured.length}`,
+  );
+
+  // The card processor: no payment left authorised (each captured or voided); every card payin
+  // credited here captured there, and none captured there that is not credited here.
+  const atProcessor = (await (await fetch(`${sys.sandboxUrl}/processor/_sandbox/payments`)).json()) as {
+    reference: string;
+    status: string;
+  }[];
+  const { rows: processorRows } = await pool.query<{ id: string; status: string }>(
+    `SELECT p.id, p.status FROM card_processor_payments c JOIN payments p ON p.id = c.payment_id`,
+  );
+  const ourStatus = new Map(processorRows.map((r) => [r.id, r.status]));
+  const leftAuthorised = atProcessor.filter((p) => p.status === 'authorised');
+  const capturedNotCredited = atProcessor.filter(
+    (p) => p.status === 'captured' && ourStatus.get(p.reference) !== 'succeeded',
+  );
+  const creditedNotCapturedThere = processorRows.filter(
+    (r) =>
+      r.status === 'succeeded' && !atProcessor.some((p) => p.reference === r.id && p.status === 'captured'),
+  );
+  check(
+    'every processor card payment captured or voided, none left authorised; credited here if and only if captured there',
+    leftAuthorised.length === 0 && capturedNotCredited.length === 0 && creditedNotCapturedThere.length === 0,
+    `${processorRows.length} processor card payins, ${atProcessor.length} payments at the processor; left authorised: ` +
+      `${leftAuthorised.length}; captured but not credited: ${capturedNotCredited.length}; credited but not captured: ` +
+      `${creditedNotCapturedThere.length}`,
   );
 
   // Orange: a payin credited here was paid on Orange's page, never on a forged notification.

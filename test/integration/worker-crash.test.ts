@@ -4,7 +4,7 @@ import { getCardAuthorisation } from '../../db/card-authorisations.js';
 import { createMerchant } from '../../db/merchants.js';
 import { createLogger } from '../../lib/logger.js';
 import { startGimSwitch } from '../../sandbox/gim/switch.js';
-import { startCardPayin } from '../support/cards.js';
+import { startCardPayin, startProcessorCardPayin } from '../support/cards.js';
 import { listPaymentEvents } from '../../db/payments.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
 import {
@@ -50,6 +50,8 @@ beforeAll(async () => {
       GIM_MAC_KEY,
       GIM_TIMEOUT_MS: '1500',
     },
+    // The card processor's slow authorisation (its test amount 8006) answers after 4 s.
+    sandboxEnv: { SANDBOX_PROCESSOR_SLOW_MS: '4000' },
   });
 });
 afterEach(() => {
@@ -307,6 +309,32 @@ describe('worker killed during a card authorisation', () => {
       started.id,
     ]);
     expect(rows[0]!.status).toBe('failed');
+    await expectBalancedLedger(stack.pool);
+  });
+});
+
+describe('worker killed during a card authorisation at the processor', () => {
+  it('re-sent by the next worker under the same Idempotency-Key: one payment at the processor, captured once, credited once', async () => {
+    worker = await spawnPollingWorker(stack);
+    // The processor records the payment at once and answers only after 4 s: kill the worker meanwhile.
+    const started = await startProcessorCardPayin(stack, 8_006);
+    const atProcessor = () =>
+      [...stack.sandbox.processor.payments.values()].filter((p) => p.reference === started.id);
+    await eventually(
+      'the authorisation at the processor',
+      () => (atProcessor().length ? true : undefined),
+      30_000,
+      5,
+    );
+    await killed(worker);
+    worker = await spawnPollingWorker(stack);
+    expect(await started.result).toBe('captured');
+    expect(atProcessor()).toHaveLength(1);
+    expect(atProcessor()[0]).toMatchObject({ status: 'captured', amount: 8_006 });
+    const { rows } = await stack.pool.query<{ status: string }>('SELECT status FROM payments WHERE id = $1', [
+      started.id,
+    ]);
+    expect(rows[0]!.status).toBe('succeeded');
     await expectBalancedLedger(stack.pool);
   });
 });
