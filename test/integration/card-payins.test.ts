@@ -46,13 +46,19 @@ async function cardPayin(amount: number, pan?: string): Promise<{ id: string; re
   return { id: started.id, result: await started.result };
 }
 
-/** Every payload of a history (inputs, results, signals, memos, failures' details). */
+/**
+ * Every payload of a history (inputs, results, signals, memos, failures' details), but the search
+ * attributes: Temporal indexes those in clear (payment id, merchant, kind, operator, status,
+ * amount; never card or phone data), so no codec may touch them.
+ */
 function collectPayloads(value: unknown, found: Payload[] = []): Payload[] {
   if (Array.isArray(value)) for (const v of value) collectPayloads(v, found);
   else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
     const o = value as Record<string, unknown>;
     if (o.metadata && typeof o.metadata === 'object' && 'data' in o) found.push(o);
-    else for (const v of Object.values(o)) collectPayloads(v, found);
+    else
+      for (const [k, v] of Object.entries(o))
+        if (k !== 'searchAttributes' && k !== 'indexedFields') collectPayloads(v, found);
   }
   return found;
 }
@@ -162,6 +168,29 @@ describe('card payins on GIM-UEMOA', () => {
     expect(logs).toContain(id);
     expect(logs).not.toContain(pan);
     expect(logs).not.toContain(pan.slice(6));
+  });
+
+  it('a mobile-money payer’s number is in no log and in no history payload, only in its payment', async () => {
+    const phone = '+22670123477';
+    const created = await api<{ id: string; status: string }>(stack, 'POST', '/v1/payins', {
+      key: stack.merchant.apiKey,
+      body: { amount: 2_000, currency: 'XOF', description: 'Order 77', mode: 'direct', customer: { phone } },
+    });
+    expect(created.status).toBe(201);
+    await eventually('the payin ended', async () => {
+      const p = await paymentOf(created.body.id);
+      return ['succeeded', 'failed', 'expired'].includes(p.status) ? p : undefined;
+    });
+    const national = phone.slice(4);
+    const history = await stack.temporal.workflow.getHandle(`payin-${created.body.id}`).fetchHistory();
+    const payloads = collectPayloads(history);
+    expect(payloads.filter((p) => !PayloadEncryptionCodec.isEncrypted(p))).toEqual([]);
+    expect(JSON.stringify(history)).not.toContain(national);
+    const exported = await exportHistory(`payin-${created.body.id}`);
+    expect(exported).not.toContain(national);
+    const logs = logLines.join('');
+    expect(logs).toContain(created.body.id);
+    expect(logs).not.toContain(national);
   });
 
   it('declined by the issuer: failed, nothing to reverse or capture', async () => {
