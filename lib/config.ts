@@ -28,6 +28,9 @@ const csv = z.string().transform((s) =>
 const DEV_CARD_VAULT_KEYS = `dev-2026:${Buffer.alloc(32, 7).toString('base64')}`;
 const DEV_CARD_FINGERPRINT_KEY = Buffer.alloc(32, 9).toString('base64');
 const DEV_GIM_MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
+/** The card processor sandbox's credentials: refused in production against a real processor. */
+const SANDBOX_PROCESSOR_API_KEY = 'sandbox-processor-key';
+const SANDBOX_PROCESSOR_WEBHOOK_SECRET = 'sandbox-processor-webhook-secret';
 /** Development keys of the Temporal payload codec and its codec endpoint: refused in production. */
 const DEV_TEMPORAL_PAYLOAD_KEYS = `dev-2026:${Buffer.alloc(32, 11).toString('base64')}`;
 const DEV_OPERATIONS_CODEC_KEY = 'dev-operations-codec-key-not-for-production';
@@ -202,8 +205,8 @@ const envSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   PROCESSOR_BASE_URL: url.optional(),
-  PROCESSOR_API_KEY: z.string().min(1).default('sandbox-processor-key'),
-  PROCESSOR_WEBHOOK_SECRET: z.string().min(16).default('sandbox-processor-webhook-secret'),
+  PROCESSOR_API_KEY: z.string().min(1).default(SANDBOX_PROCESSOR_API_KEY),
+  PROCESSOR_WEBHOOK_SECRET: z.string().min(16).default(SANDBOX_PROCESSOR_WEBHOOK_SECRET),
   PROCESSOR_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PROCESSOR_MERCHANT_ID: z.string().min(1).max(35).default('PASSERELLE-0001'),
   PROCESSOR_MCC: z
@@ -372,6 +375,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ) {
     problems.push(
       'TEMPORAL_PAYLOAD_KEYS, OPERATIONS_CODEC_KEY: the development keys are refused when NODE_ENV=production',
+    );
+  }
+  // A real processor (its own base URL) with the sandbox's credentials: fail closed in production.
+  if (
+    base.NODE_ENV === 'production' &&
+    base.PROCESSOR_ENABLED &&
+    base.PROCESSOR_BASE_URL &&
+    (base.PROCESSOR_API_KEY === SANDBOX_PROCESSOR_API_KEY ||
+      base.PROCESSOR_WEBHOOK_SECRET === SANDBOX_PROCESSOR_WEBHOOK_SECRET)
+  ) {
+    problems.push(
+      'PROCESSOR_API_KEY, PROCESSOR_WEBHOOK_SECRET: the sandbox credentials are refused for a processor at PROCESSOR_BASE_URL when NODE_ENV=production',
     );
   }
   if (base.NODE_ENV === 'production' && base.GIM_HOST && base.GIM_MAC_KEY.toUpperCase() === DEV_GIM_MAC_KEY) {

@@ -65,6 +65,27 @@ describe('configuration', () => {
         CARD_VAULT_FINGERPRINT_KEY: Buffer.alloc(32, 2).toString('base64'),
       }),
     ).toThrow(/TEMPORAL_PAYLOAD_KEYS, OPERATIONS_CODEC_KEY: the development keys are refused/);
+    // A real card processor with the sandbox's credentials is refused in production.
+    const production = {
+      NODE_ENV: 'production',
+      TMONEY_CALLBACK_ALLOWED_IPS: '10.0.0.0/8',
+      TMONEY_NOTIFICATION_TOKEN: 'a-secret-of-twenty-four-chars',
+      CARD_VAULT_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      CARD_VAULT_FINGERPRINT_KEY: Buffer.alloc(32, 2).toString('base64'),
+      TEMPORAL_PAYLOAD_KEYS: `p1:${Buffer.alloc(32, 3).toString('base64')}`,
+      OPERATIONS_CODEC_KEY: 'an-operations-codec-key-of-40-characters',
+    };
+    expect(() => loadConfig({ ...production, PROCESSOR_BASE_URL: 'https://acquirer.example/api' })).toThrow(
+      /PROCESSOR_API_KEY, PROCESSOR_WEBHOOK_SECRET: the sandbox credentials are refused/,
+    );
+    expect(
+      loadConfig({
+        ...production,
+        PROCESSOR_BASE_URL: 'https://acquirer.example/api',
+        PROCESSOR_API_KEY: 'live-key',
+        PROCESSOR_WEBHOOK_SECRET: 'a-live-webhook-secret-0123',
+      }).PROCESSOR_BASE_URL,
+    ).toBe('https://acquirer.example/api');
     expect(() => loadConfig({ TEMPORAL_PAYLOAD_KEYS: 'p1:c2hvcnQ=' })).toThrow(
       /TEMPORAL_PAYLOAD_KEYS: key p1 is not 32 bytes/,
     );
