@@ -102,7 +102,7 @@ type Kind =
   | 'mtn_payout'
   /** An Orange Money WebPay payin (Côte d'Ivoire): a notification forged without its notif_token, then mostly paid. */
   | 'orange_payin'
-  /** A card payin on GIM-UEMOA (no API yet: made as the hosted checkout will, then its workflow started): some declined, lost, late, dropped. */
+  /** A card payin on GIM-UEMOA (made as the hosted checkout makes one, then its workflow started): some declined, lost, late, dropped. */
   | 'card_payin'
   /**
    * A Visa/Mastercard card payin at the processor, 3-D Secure frictionless (tokenised and recorded
@@ -164,7 +164,7 @@ let cardConfig: ReturnType<typeof loadConfig> | undefined;
 const GIM_PORT = 8683;
 
 /**
- * A card payin as the hosted checkout will make one: the card vaulted, the payment recorded, its
+ * A GIM-UEMOA card payin as the hosted checkout makes one: the card vaulted, the payment recorded, its
  * `cardPayin` workflow started (retried while PostgreSQL or Temporal is being killed).
  */
 async function startCardPayin(sys: BenchSystem, amount: number): Promise<string> {

@@ -8,7 +8,7 @@ import { newId } from '../../lib/ids.js';
 import type { TestStack } from './stack.js';
 
 /**
- * A card payin as the hosted checkout will make one (docs/cards.md): the card vaulted, the
+ * A GIM-UEMOA card payin as the hosted checkout makes one (docs/cards.md): the card vaulted, the
  * payment and its identity at the switch recorded; its `cardPayin` workflow started.
  */
 export async function startCardPayin(
