@@ -229,11 +229,10 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
       if (found.kind !== 'found')
         throw ApplicationFailure.retryable(`3-D Secure result: ${found.kind}`, 'ProcessorUnavailable');
       const a = found.authentication;
+      // Nothing to authorise without an authentication: declined here, nothing sent (the workflow
+      // asks only after Y/A; the processor's record is what counts).
       if (a.transStatus !== 'Y' && a.transStatus !== 'A')
-        throw ApplicationFailure.nonRetryable(
-          `${paymentId}: not authenticated (${a.transStatus})`,
-          'NotAuthenticated',
-        );
+        return { outcome: 'declined', responseCode: '05', declineReason: 'authentication_invalid' };
       if (payment.status !== 'pending') {
         await applyTransition(pool, {
           paymentId,
@@ -265,11 +264,14 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
         const lookup = await processor.findPaymentsByReference(paymentId);
         result = lookup.kind === 'found' ? lookup.payments[0] : undefined;
         if (!result) {
-          if (answer.kind === 'refused')
-            throw ApplicationFailure.nonRetryable(
-              `authorisation refused: ${answer.code} ${answer.message}`,
-              'AuthorisationRefused',
+          // A refusal (4xx) created nothing at the processor: the payin ends declined, never stuck.
+          if (answer.kind === 'refused') {
+            logger.warn(
+              { paymentId, code: answer.code, status: answer.status },
+              'card authorisation refused',
             );
+            return { outcome: 'declined', responseCode: '05', declineReason: answer.code };
+          }
           throw ApplicationFailure.retryable(
             `authorisation ${answer.kind}: ${answer.reason}`,
             'AuthorisationAmbiguous',
@@ -315,8 +317,8 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
         await markProcessorSettled(pool, paymentId, 'captured');
         return { captured: true };
       }
-      if (answer.kind === 'refused')
-        throw ApplicationFailure.nonRetryable(`capture refused: ${answer.code}`, 'CaptureRefused');
+      // Refused otherwise (voided meanwhile…): not captured; the workflow voids what may remain.
+      if (answer.kind === 'refused') return { captured: false, declineReason: answer.code };
       throw ApplicationFailure.retryable(`capture ambiguous: ${answer.reason}`, 'CaptureAmbiguous');
     },
 
@@ -347,11 +349,13 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
       const payin = refund?.parentPaymentId
         ? await getProcessorCardPayment(pool, refund.parentPaymentId)
         : undefined;
-      if (!refund || !payin?.processorPaymentId || !payin.capturedAt)
-        throw ApplicationFailure.nonRetryable(
-          `${refundId}: no captured card payment to refund`,
-          'NotRefundable',
-        );
+      if (!refund) throw ApplicationFailure.nonRetryable(`refund ${refundId} not found`, 'NotFound');
+      // The API refuses these; should one get here, it fails (its hold released), never stuck.
+      if (!payin?.processorPaymentId || !payin.capturedAt)
+        return {
+          outcome: 'declined',
+          failure: { code: 'payin_not_refundable', message: 'No captured card payment to refund' },
+        };
       const answer = await processor.refund(
         payin.processorPaymentId,
         { amount: refund.amount, reference: refundId },

@@ -2,7 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../lib/config.js';
-import { PayloadEncryptionCodec, payloadFromJson, payloadToJson } from '../lib/payload-codec.js';
+import {
+  PayloadEncryptionCodec,
+  allowCodecOrigin,
+  payloadFromJson,
+  payloadToJson,
+} from '../lib/payload-codec.js';
 import { Problem, validationProblem } from './problems.js';
 
 const payloadsBody = z.object({
@@ -36,17 +41,11 @@ export function codecRoutes(config: Config): Router {
   const origins = new Set(config.OPERATIONS_CODEC_ORIGINS);
   const router = Router();
   router.use((req, res, next) => {
-    const origin = req.header('origin');
-    if (origin && origins.has(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Vary', 'Origin');
-      res.setHeader('Access-Control-Allow-Credentials', 'true');
-      res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, x-namespace');
-      res.setHeader('Access-Control-Max-Age', '600');
-    }
+    const allowed = allowCodecOrigin(req.header('origin'), origins, (name, value) =>
+      res.setHeader(name, value),
+    );
     if (req.method === 'OPTIONS') {
-      res.status(origin && origins.has(origin) ? 204 : 403).end();
+      res.status(allowed ? 204 : 403).end();
       return;
     }
     const given = /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1] ?? '';

@@ -6,11 +6,10 @@ import { getCheckoutBranding, getCheckoutLogo, getMerchant } from '../db/merchan
 import { BRAND_COLOR, textOn } from '../lib/branding.js';
 import { getPayment, listAttemptsOf, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import { vaultCard } from '../db/card-vault.js';
 import { paymentOfThreeDS } from '../db/card-processor.js';
 import { threeDSResultSignal } from '../workflows/card-processor-payin.js';
 import { cardBrand, luhnValid } from '../lib/card-vault.js';
-import { cardVaultRing, type Config } from '../lib/config.js';
+import type { Config } from '../lib/config.js';
 import { derivedId } from '../lib/ids.js';
 import { errorSummary, type Logger } from '../lib/logger.js';
 import { NUMBERING_PLANS } from '../lib/networks.js';
@@ -774,12 +773,7 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
       known ??
       (await recordCardAttempt(pool, config, intent, {
         formNonce: nonce,
-        card: await vaultCard(
-          pool,
-          cardVaultRing(config),
-          { pan: typed.pan, expiry: typed.expiry },
-          config.CARD_GIM_BINS,
-        ),
+        card: { pan: typed.pan, expiry: typed.expiry },
         rail,
         pageUrl: pageUrl(token),
         ...(processorData ? { processor: processorData } : {}),

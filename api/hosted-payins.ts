@@ -12,7 +12,8 @@ import {
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
 import { countOpenAttempts, findCheckoutSession, openCheckoutSession } from '../db/checkout.js';
 import { insertCardPayinRows } from '../db/card-authorisations.js';
-import type { VaultedCard } from '../db/card-vault.js';
+import { vaultCard } from '../db/card-vault.js';
+import type { CardSecret } from '../lib/card-vault.js';
 import { insertProcessorCardPayinRows, type PayerBrowser } from '../db/card-processor.js';
 import { derivedId } from '../lib/ids.js';
 import type { CurrencyCode } from '../lib/money.js';
@@ -20,7 +21,7 @@ import { NETWORKS, OTP_DIAL_CODES, type CountryCode, type Network } from '../lib
 import { operatorTiming, type OperatorName } from '../lib/operators.js';
 import { paymentDeadline, payinWorkflowId } from '../lib/payment-workflows.js';
 import type { PaymentFailure } from '../lib/payments.js';
-import type { Config } from '../lib/config.js';
+import { cardVaultRing, type Config } from '../lib/config.js';
 import { isProcessorCurrency, type OperatorRules } from '../operators/registry.js';
 import { MAX_OPEN_ATTEMPTS } from '../workflows/hosted-payin.js';
 import { Problem } from './problems.js';
@@ -227,15 +228,8 @@ export async function recordAttempt(
     amount: intent.amount,
   });
   return inTransaction(pool, async (client) => {
-    const locked = (await lockPayment(client, intent.id))!;
-    const existing = await getPayment(client, id);
-    if (existing) return existing;
-    if (locked.status !== 'action_required' || (locked.deadlineAt && locked.deadlineAt <= new Date())) {
-      return { code: 'checkout_closed', message: 'This payment takes no more attempts' };
-    }
-    if ((await countOpenAttempts(client, intent.id)) >= MAX_OPEN_ATTEMPTS) {
-      return { code: 'too_many_attempts', message: 'Too many attempts are in progress' };
-    }
+    const settled = await attemptAllowed(client, intent.id, id, MAX_OPEN_ATTEMPTS);
+    if (settled) return settled;
     const timing = operatorTiming(config, operator, 'direct');
     const attempt = (await insertPayment(client, {
       id,
@@ -260,6 +254,28 @@ export async function recordAttempt(
     if (a.otp) await storePayinOtp(client, id, a.otp);
     return attempt;
   });
+}
+
+/**
+ * Under a lock on the hosted payin: the attempt already recorded (the same form sent again), a
+ * refusal (the payin ended, or `openAtMost` attempts already in flight), or undefined to record it.
+ */
+async function attemptAllowed(
+  client: PoolClient,
+  intentId: string,
+  attemptId: string,
+  openAtMost: number,
+): Promise<PaymentRecord | AttemptRefusal | undefined> {
+  const locked = (await lockPayment(client, intentId))!;
+  const existing = await getPayment(client, attemptId);
+  if (existing) return existing;
+  if (locked.status !== 'action_required' || (locked.deadlineAt && locked.deadlineAt <= new Date())) {
+    return { code: 'checkout_closed', message: 'This payment takes no more attempts' };
+  }
+  if ((await countOpenAttempts(client, intentId)) >= openAtMost) {
+    return { code: 'too_many_attempts', message: 'Too many attempts are in progress' };
+  }
+  return undefined;
 }
 
 /** An attempt its hosted payin would not take (ended meanwhile): it never reached an operator. */
@@ -303,7 +319,8 @@ export async function recordCardAttempt(
   intent: PaymentRecord,
   a: {
     formNonce: string;
-    card: VaultedCard;
+    /** The card as typed: vaulted in the attempt's own transaction, so a refused attempt keeps nothing. */
+    card: CardSecret;
     rail: CardRail;
     pageUrl: string;
     processor?: ProcessorAttemptData;
@@ -318,15 +335,10 @@ export async function recordCardAttempt(
     amount: intent.amount,
   });
   return inTransaction(pool, async (client) => {
-    const locked = (await lockPayment(client, intent.id))!;
-    const existing = await getPayment(client, id);
-    if (existing) return existing;
-    if (locked.status !== 'action_required' || (locked.deadlineAt && locked.deadlineAt <= new Date())) {
-      return { code: 'checkout_closed', message: 'This payment takes no more attempts' };
-    }
-    if ((await countOpenAttempts(client, intent.id)) > 0) {
-      return { code: 'too_many_attempts', message: 'Another attempt is in progress' };
-    }
+    // A card attempt runs alone.
+    const settled = await attemptAllowed(client, intent.id, id, 1);
+    if (settled) return settled;
+    const card = await vaultCard(client, cardVaultRing(config), a.card, config.CARD_GIM_BINS);
     const deadlineAt = new Date(Date.now() + 15 * 60_000);
     if (a.rail === 'processor') {
       if (!a.processor) throw new Error('a processor attempt needs its token and 3-D Secure id');
@@ -336,7 +348,7 @@ export async function recordCardAttempt(
         livemode: intent.livemode,
         amount: intent.amount,
         currency: intent.currency,
-        card: a.card,
+        card,
         ...a.processor,
         description: intent.description ?? undefined,
         deadlineAt,
@@ -351,7 +363,7 @@ export async function recordCardAttempt(
       livemode: intent.livemode,
       amount: intent.amount,
       currency: intent.currency,
-      card: a.card,
+      card,
       description: intent.description ?? undefined,
       // A card answers in seconds (a challenge in minutes); the hosted payin's deadline bounds the page.
       deadlineAt,

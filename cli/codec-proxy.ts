@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { allowCodecOrigin } from '../lib/payload-codec.js';
 
 /**
  * `passerelle codec-proxy`: the Temporal UI's codec server on an operations person's own machine.
@@ -17,15 +18,10 @@ export async function startCodecProxy(o: {
 }): Promise<{ url: string; stop(): Promise<void> }> {
   const origins = new Set(o.uiOrigins);
   const server = http.createServer((req, res) => {
-    const origin = req.headers.origin;
-    if (origin && origins.has(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Vary', 'Origin');
-      res.setHeader('Access-Control-Allow-Credentials', 'true');
-      res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, x-namespace');
-    }
-    if (req.method === 'OPTIONS') return void res.writeHead(origin && origins.has(origin) ? 204 : 403).end();
+    const allowed = allowCodecOrigin(req.headers.origin, origins, (name, value) =>
+      res.setHeader(name, value),
+    );
+    if (req.method === 'OPTIONS') return void res.writeHead(allowed ? 204 : 403).end();
     // The protocol: only the last part of the path says which (Temporal's codec server protocol).
     const direction = /\/(decode|encode)\/?$/.exec(req.url ?? '')?.[1];
     if (req.method !== 'POST' || !direction) return void res.writeHead(404).end();

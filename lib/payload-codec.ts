@@ -96,6 +96,25 @@ export class PayloadEncryptionCodec implements PayloadCodec {
   }
 }
 
+/**
+ * The CORS headers a codec server answers a browser (the Temporal UI) with: only for the origins
+ * allowed, and `true` when the origin is one of them (an OPTIONS preflight is answered 204, else 403).
+ */
+export function allowCodecOrigin(
+  origin: string | undefined,
+  allowed: ReadonlySet<string>,
+  setHeader: (name: string, value: string) => void,
+): boolean {
+  if (!origin || !allowed.has(origin)) return false;
+  setHeader('Access-Control-Allow-Origin', origin);
+  setHeader('Vary', 'Origin');
+  setHeader('Access-Control-Allow-Credentials', 'true');
+  setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
+  setHeader('Access-Control-Allow-Headers', 'authorization, content-type, x-namespace');
+  setHeader('Access-Control-Max-Age', '600');
+  return true;
+}
+
 /** The codec server protocol's JSON form of a payload (proto3 JSON: bytes in base64). */
 export interface JsonPayload {
   metadata?: Record<string, string> | null;

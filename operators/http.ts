@@ -11,9 +11,16 @@ export type HttpOutcome =
   | { kind: 'ambiguous'; detail: string };
 
 /** Connection errors raised before any byte of the request could reach the peer. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+export const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
-function errorCode(err: unknown): string | undefined {
+/** The system error code of a failed call (`ECONNREFUSED`…), looked for in its causes too. */
+export function errorCode(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
     const code = (current as { code?: unknown }).code;

@@ -25,6 +25,7 @@ import {
   type TransStatus,
 } from './protocol.js';
 import { purchaseDate } from './three-ds.js';
+import { NOT_SENT_CODES, errorCode } from '../http.js';
 
 /**
  * The client of the Visa/Mastercard card processor (docs/card-processor.md): tokens, EMV 3-D
@@ -175,8 +176,6 @@ type Exchange =
   /** Sent, or maybe sent, and no complete answer. */
   | { kind: 'no_answer'; reason: string };
 
-/** Connection errors raised before any byte of the request could reach the processor. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** The document's rule for an Idempotency-Key is 1 to 255 printable ASCII characters; we send no spaces. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -184,16 +183,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_PAYMENT_AMOUNT = 1_000_000_000_000;
 /** The AReq's `purchaseAmount` is 1 to 12 digits: one less than a payment may be. */
 const MAX_PURCHASE_AMOUNT = 999_999_999_999;
-
-function errorCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 /** Our own mistakes (a caller's), not the processor's answer: thrown. */
 function check(condition: boolean, message: string): asserts condition {
