@@ -40,7 +40,7 @@ export async function recordDuplicateAttemptRefund(
   if (!attempt?.attemptOf) {
     throw ApplicationFailure.nonRetryable(`${attemptId} is not an attempt`, 'NotAnAttempt');
   }
-  if (!attempt.customer.phone) {
+  if (!attempt.customer.phoneToken) {
     throw ApplicationFailure.nonRetryable(`${attemptId} has no payer number`, 'NoPayerNumber');
   }
   const refundId = duplicateAttemptRefundId(attemptId);
@@ -58,7 +58,7 @@ export async function recordDuplicateAttemptRefund(
       operator: attempt.operator,
       network: attempt.network ?? undefined,
       mode: 'mobile_money',
-      customer: { phone: attempt.customer.phone! },
+      customer: { phoneToken: attempt.customer.phoneToken, phoneMasked: attempt.customer.phoneMasked },
       description: `Automatic refund: payin ${attempt.attemptOf} was already paid by another attempt`,
       metadata: { reason: 'duplicate_attempt', payin: attempt.attemptOf! },
       deadlineAt: paymentDeadline(timing, 'refund'),

@@ -1,3 +1,5 @@
+import type { KeyRing } from '../lib/card-vault.js';
+import { openPhone } from '../db/personal-vault.js';
 import type { OperatorAdapters } from '../operators/registry.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
@@ -30,6 +32,8 @@ export interface DisbursementActivityDeps {
   operators: OperatorAdapters;
   publicBaseUrl: string;
   logger: Logger;
+  /** The vault's key ring: a recipient's number is opened from it for the send alone. */
+  vault: KeyRing;
   /** Route health: failures in a row that open an operator's circuit, and for how long. */
   circuit: { threshold: number; cooldownSeconds: number };
 }
@@ -187,6 +191,9 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
     // A refund names the payin it gives back: operators with a refund call of their own (Orange) use it.
     const parent =
       payment.kind === 'refund' && payment.parentPaymentId ? await load(payment.parentPaymentId) : undefined;
+    const recipient = payment.customer.phoneToken
+      ? await openPhone(pool, deps.vault, payment.customer.phoneToken)
+      : undefined;
     const outcome = await adapter.initiatePayout({
       ...(parent
         ? {
@@ -201,7 +208,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
       requestId: operatorRequestId(paymentId, attempt),
       amount: { amount: payment.amount, currency: payment.currency },
       method: payment.mode as PayoutMethod,
-      recipientPhone: (payment.customer.phone ?? '').replace(/^\+/, ''),
+      recipientPhone: (recipient ?? '').replace(/^\+/, ''),
       network: (payment.network ?? undefined) as Network | undefined,
       description: payment.description ?? `${payment.kind} ${paymentId}`,
       callbackUrl: callbackUrlFor(deps.publicBaseUrl, payment.operator),

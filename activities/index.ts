@@ -34,6 +34,7 @@ export function createActivities(deps: {
     operators,
     publicBaseUrl: deps.config.PUBLIC_BASE_URL,
     logger: deps.logger,
+    vault: cardVaultRing(deps.config),
     circuit: {
       threshold: deps.config.CIRCUIT_FAILURE_THRESHOLD,
       cooldownSeconds: deps.config.CIRCUIT_COOLDOWN_SECONDS,

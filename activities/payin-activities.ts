@@ -13,6 +13,7 @@ import {
   type Transition,
 } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
+import type { KeyRing } from '../lib/card-vault.js';
 import { operatorRequestId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import type { Network } from '../lib/networks.js';
@@ -38,6 +39,8 @@ export interface PayinActivityDeps {
   /** Base URL operators use to reach our callback endpoints. */
   publicBaseUrl: string;
   logger: Logger;
+  /** The vault's key ring: payers' numbers and OTPs are opened from it for the send alone. */
+  vault: KeyRing;
   /** Route health: failures in a row that open an operator's circuit, and for how long. */
   circuit: { threshold: number; cooldownSeconds: number };
 }
@@ -114,13 +117,14 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     }
     // The payer's number stays out of workflow histories: it goes straight to the payment.
     const { raw: _raw, payerPhone, ...rest } = report;
-    if (payerPhone && !payment.customer.phone) await rememberPayerPhone(pool, paymentId, payerPhone);
+    if (payerPhone && !payment.customer.phoneToken)
+      await rememberPayerPhone(pool, deps.vault, paymentId, payerPhone);
     return rest.operatorMessage ? { ...rest, operatorMessage: scrubUrls(rest.operatorMessage) } : rest;
   }
 
   /** Sends a payin the activity holds the send lease of (claimed: its row read under the lease). */
   async function sendPayin(
-    { payment, otp: pendingOtp, circuitOpen }: ClaimedSend,
+    { payment, otp: pendingOtp, phone, circuitOpen }: ClaimedSend,
     attempt: number,
     options: { canFailOver?: boolean; payerGiven?: boolean },
   ): Promise<InitiationAttempt> {
@@ -150,7 +154,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       mode: payment.mode as PayinMode,
       network: (payment.network ?? undefined) as Network | undefined,
       customer: {
-        phone: payment.customer.phone?.replace(/^\+/, ''),
+        phone: phone?.replace(/^\+/, ''),
         firstName: payment.customer.firstName,
         lastName: payment.customer.lastName,
         email: payment.customer.email,
@@ -226,7 +230,9 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       attempt: number,
       options: { canFailOver?: boolean; payerGiven?: boolean } = {},
     ): Promise<InitiationAttempt> {
-      return withClaimedSend(pool, paymentId, sendLeases, (claimed) => sendPayin(claimed, attempt, options));
+      return withClaimedSend(pool, deps.vault, paymentId, sendLeases, (claimed) =>
+        sendPayin(claimed, attempt, options),
+      );
     },
 
     checkPayinStatus,

@@ -3,6 +3,7 @@ import { ApplicationFailureCategory } from '@temporalio/common';
 import { circuitOf } from '../db/operator-health.js';
 import { acquireSendLease, claimSend, releaseSendLease, type ClaimedSend } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
+import type { KeyRing } from '../lib/card-vault.js';
 import { sendLeaseMs } from '../lib/timeouts.js';
 import type { OperatorAdapters } from '../operators/registry.js';
 
@@ -30,17 +31,19 @@ export async function withSendLease<T>(
 }
 
 /**
- * withSendLease for a send that reads the payment, its OTP and its operator's circuit: taken and
+ * withSendLease for a send that reads the payment, its OTP, its payer's number (both opened from
+ * the vault) and its operator's circuit: taken and
  * read in one statement (db/payments.ts claimSend), the row read being the one under the lease.
  */
 export async function withClaimedSend<T>(
   pool: Pool,
+  vault: KeyRing,
   paymentId: string,
   leaseMs: Record<string, number>,
   send: (claimed: ClaimedSend) => Promise<T>,
 ): Promise<T> {
   const owner = leaseOwner();
-  const claimed = await claimSend(pool, paymentId, owner, leaseMs);
+  const claimed = await claimSend(pool, paymentId, owner, leaseMs, vault);
   if (claimed === 'absent')
     throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
   if (claimed === 'held') throw sendInFlight(paymentId);

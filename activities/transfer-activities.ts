@@ -102,7 +102,11 @@ export function createTransferActivities(deps: TransferActivityDeps) {
         operator: collection.operator,
         network: transfer.sender.network,
         mode: 'mobile_money',
-        customer: { phone: transfer.sender.phone },
+        // The sender's number as the vault holds it (the collection's token).
+        customer: {
+          phoneToken: collection.customer.phoneToken,
+          phoneMasked: collection.customer.phoneMasked,
+        },
         description: `Refund of transfer ${transferId} (attempt ${attempt})`,
         metadata: { transfer_id: transferId, attempt: String(attempt) },
         deadlineAt: paymentDeadline(timing, 'refund'),

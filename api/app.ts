@@ -4,7 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { OperatorRules } from '../operators/registry.js';
 import { pingDatabase, type Pool } from '../db/pool.js';
-import type { Config } from '../lib/config.js';
+import { cardVaultRing, type Config } from '../lib/config.js';
 import { redactUrl, type Logger } from '../lib/logger.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { requireMerchant, type AuthDeps } from './auth.js';
@@ -108,7 +108,13 @@ export function createApp(deps: ApiDeps): Express {
   // The payer's browser: auto-posting operator forms (TMoney online), our number page (PayGateGlobal).
   app.use(
     '/checkout',
-    checkoutRoutes({ pool, temporal, operators: deps.operators, publicBaseUrl: deps.config.PUBLIC_BASE_URL }),
+    checkoutRoutes({
+      pool,
+      temporal,
+      operators: deps.operators,
+      publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      vault: cardVaultRing(deps.config),
+    }),
   );
 
   // The hosted checkout (docs/checkout.md): reached by its token, never by a payment id.

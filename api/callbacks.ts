@@ -7,7 +7,7 @@ import type { OperatorRules } from '../operators/registry.js';
 import { claimCallbackEvent, insertRawCallback, setCallbackVerdict } from '../db/callbacks.js';
 import { callbackSecretMatches, getPayment } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
-import type { Config } from '../lib/config.js';
+import { cardVaultRing, type Config } from '../lib/config.js';
 import { OPERATORS, OPERATOR_TABLE } from '../lib/operators.js';
 import { errorSummary } from '../lib/logger.js';
 import { operatorCallbackSignal } from '../workflows/shared.js';
@@ -80,6 +80,7 @@ function sameSecret(given: string | undefined, expected: string): boolean {
  */
 export function callbackRoutes(deps: CallbackRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
+  const vault = cardVaultRing(config);
   const router = Router();
   const rateLimit = new PerAddressRateLimit(config.CALLBACK_RATE_LIMIT_PER_MINUTE);
   // Each mode authenticates its callbacks with its own settings: live ones with the operators'
@@ -120,11 +121,14 @@ export function callbackRoutes(deps: CallbackRouteDeps): Router {
     const rawBytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const rawBody = rawBytes.toString('utf8');
     const token = req.params.token;
-    const id = await insertRawCallback(pool, {
+    // The query string goes to the vault with the body (TMoney's carries the payer's number).
+    const [pathOnly, ...query] = req.originalUrl.split('?');
+    const id = await insertRawCallback(pool, vault, {
       operator,
       httpMethod: req.method,
       // The token is a secret: the inbox keeps the path without it.
-      path: token ? req.originalUrl.replace(`/${token}`, '/[token]') : req.originalUrl,
+      path: token ? pathOnly!.replace(`/${token}`, '/[token]') : pathOnly!,
+      rawQuery: query.join('?'),
       contentType: req.header('content-type'),
       headers: keptHeaders(req),
       rawBody: rawBytes,

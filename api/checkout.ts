@@ -1,3 +1,4 @@
+import type { KeyRing } from '../lib/card-vault.js';
 import express, { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import { circuitOf, listOperatorHealth } from '../db/operator-health.js';
@@ -52,6 +53,8 @@ export interface CheckoutDeps {
   temporal: Client;
   operators: OperatorRules;
   publicBaseUrl: string;
+  /** The vault's key ring: the number a payer types goes there. */
+  vault: KeyRing;
 }
 
 /**
@@ -155,7 +158,7 @@ ${inputs}
       description: payment.description ?? '',
     });
     if (refusal) return void again(refusal.message);
-    await setPayerNumber(pool, payment.id, parsed.value.e164, network);
+    await setPayerNumber(pool, deps.vault, payment.id, parsed.value.e164, network);
     req.log.info({ paymentId: payment.id, network }, 'payer gave their number on our page');
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 20_000);

@@ -177,13 +177,10 @@ export function localAmount(amount: number, currency: string): string {
 }
 
 /** `+226 70 •• •• 56`: enough for the payer to recognise their number, not for a bystander. */
-function maskedPhone(e164: string | undefined): string {
-  if (!e164) return '';
-  const parsed = parseMsisdn(e164);
-  if (!parsed.ok) return '';
-  const { callingCode } = NUMBERING_PLANS[parsed.value.country];
-  const national = e164.slice(1 + callingCode.length);
-  return `+${callingCode} ${national.slice(0, 2)} ${'•'.repeat(Math.max(0, national.length - 4))} ${national.slice(-2)}`;
+/** The payer's number as the payment keeps it (+226******09), for the page: +226 •••••• 09. */
+function maskedPhone(masked: string | undefined): string {
+  const m = masked ? /^\+(\d{3})(\*+)(\d{2})$/.exec(masked) : null;
+  return m ? `+${m[1]} ${'•'.repeat(m[2]!.length)} ${m[3]}` : '';
 }
 
 /** Card rails are not operators of the table (yet): their names for the payer. */
@@ -537,7 +534,7 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
       }
       const text =
         action?.type === 'approve_on_phone'
-          ? fill(t.approve, { phone: maskedPhone(current.customer.phone) })
+          ? fill(t.approve, { phone: maskedPhone(current.customer.phoneMasked) })
           : t.processing;
       return send(
         t.title,

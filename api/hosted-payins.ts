@@ -7,6 +7,7 @@ import {
   listAttemptsOf,
   lockPayment,
   storePayinOtp,
+  type NewPayment,
   type PaymentRecord,
 } from '../db/payments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
@@ -112,7 +113,7 @@ export async function recordHostedPayin(
     amount: number;
     currency: CurrencyCode;
     network?: Network;
-    customer: PaymentRecord['customer'];
+    customer: NewPayment['customer'];
     country?: CountryCode;
     description?: string;
     returnUrl?: string;
@@ -127,25 +128,29 @@ export async function recordHostedPayin(
   const seconds = p.expiresInSeconds ?? config.HOSTED_CHECKOUT_SECONDS;
   const token = await inTransaction(pool, async (client) => {
     if (reserve) await reserve(client);
-    await insertPayment(client, {
-      id: p.id,
-      merchantId: p.merchantId,
-      livemode: p.livemode,
-      kind: 'payin',
-      amount: p.amount,
-      currency: p.currency,
-      operator: HOSTED_OPERATOR,
-      network: p.network,
-      mode: 'hosted',
-      customer: p.customer,
-      description: p.description,
-      returnUrl: p.returnUrl,
-      cancelUrl: p.cancelUrl,
-      metadata: p.metadata,
-      deadlineAt: new Date(Date.now() + seconds * 1000),
-      workflowId: payinWorkflowId(p.id),
-      paymentLinkId: p.paymentLinkId,
-    });
+    await insertPayment(
+      client,
+      {
+        id: p.id,
+        merchantId: p.merchantId,
+        livemode: p.livemode,
+        kind: 'payin',
+        amount: p.amount,
+        currency: p.currency,
+        operator: HOSTED_OPERATOR,
+        network: p.network,
+        mode: 'hosted',
+        customer: p.customer,
+        description: p.description,
+        returnUrl: p.returnUrl,
+        cancelUrl: p.cancelUrl,
+        metadata: p.metadata,
+        deadlineAt: new Date(Date.now() + seconds * 1000),
+        workflowId: payinWorkflowId(p.id),
+        paymentLinkId: p.paymentLinkId,
+      },
+      cardVaultRing(config),
+    );
     // 192 bits from the system's generator, base64url: unguessable, and safe in a path.
     return openCheckoutSession(client, {
       token: randomBytes(24).toString('base64url'),
@@ -231,27 +236,31 @@ export async function recordAttempt(
     const settled = await attemptAllowed(client, intent.id, id, MAX_OPEN_ATTEMPTS);
     if (settled) return settled;
     const timing = operatorTiming(config, operator, 'direct');
-    const attempt = (await insertPayment(client, {
-      id,
-      merchantId: intent.merchantId,
-      livemode: intent.livemode,
-      kind: 'payin',
-      amount: intent.amount,
-      currency: intent.currency,
-      feeAmount: fee,
-      operator,
-      network: a.network,
-      mode: 'direct',
-      customer: { ...intent.customer, phone: a.phone },
-      description: intent.description ?? undefined,
-      returnUrl: a.pageUrl,
-      cancelUrl: a.pageUrl,
-      metadata: intent.metadata,
-      deadlineAt: paymentDeadline(timing, 'payin'),
-      workflowId: payinWorkflowId(id),
-      attemptOf: intent.id,
-    }))!;
-    if (a.otp) await storePayinOtp(client, id, a.otp);
+    const attempt = (await insertPayment(
+      client,
+      {
+        id,
+        merchantId: intent.merchantId,
+        livemode: intent.livemode,
+        kind: 'payin',
+        amount: intent.amount,
+        currency: intent.currency,
+        feeAmount: fee,
+        operator,
+        network: a.network,
+        mode: 'direct',
+        customer: { ...intent.customer, phone: a.phone },
+        description: intent.description ?? undefined,
+        returnUrl: a.pageUrl,
+        cancelUrl: a.pageUrl,
+        metadata: intent.metadata,
+        deadlineAt: paymentDeadline(timing, 'payin'),
+        workflowId: payinWorkflowId(id),
+        attemptOf: intent.id,
+      },
+      cardVaultRing(config),
+    ))!;
+    if (a.otp) await storePayinOtp(client, cardVaultRing(config), id, a.otp);
     return attempt;
   });
 }

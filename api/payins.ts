@@ -1,3 +1,4 @@
+import { cardVaultRing } from '../lib/config.js';
 import { Router, type Request, type Response } from 'express';
 import { feeFor } from '../db/fees.js';
 import {
@@ -69,6 +70,7 @@ function payerOf(body: CreatePayinRequest, phone: string | undefined): PaymentCu
 
 export function payinRoutes(deps: PaymentRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
+  const vault = cardVaultRing(config);
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -118,26 +120,30 @@ export function payinRoutes(deps: PaymentRouteDeps): Router {
           amount: body.amount,
         });
         const inserted = await inTransaction(pool, async (client) => {
-          const payment = await insertPayment(client, {
-            id: paymentId,
-            merchantId: merchant.id,
-            livemode: merchant.livemode,
-            kind: 'payin',
-            amount: body.amount,
-            currency: body.currency,
-            feeAmount: fee,
-            operator,
-            network,
-            mode,
-            customer: payerOf(body, phone),
-            description: body.description,
-            returnUrl: body.return_url,
-            cancelUrl: body.cancel_url,
-            metadata: body.metadata,
-            deadlineAt: paymentDeadline(timing, 'payin'),
-            workflowId: payinWorkflowId(paymentId),
-          });
-          if (payment && body.otp) await storePayinOtp(client, paymentId, body.otp);
+          const payment = await insertPayment(
+            client,
+            {
+              id: paymentId,
+              merchantId: merchant.id,
+              livemode: merchant.livemode,
+              kind: 'payin',
+              amount: body.amount,
+              currency: body.currency,
+              feeAmount: fee,
+              operator,
+              network,
+              mode,
+              customer: payerOf(body, phone),
+              description: body.description,
+              returnUrl: body.return_url,
+              cancelUrl: body.cancel_url,
+              metadata: body.metadata,
+              deadlineAt: paymentDeadline(timing, 'payin'),
+              workflowId: payinWorkflowId(paymentId),
+            },
+            vault,
+          );
+          if (payment && body.otp) await storePayinOtp(client, vault, paymentId, body.otp);
           return payment;
         });
         req.log = req.log.child({ paymentId, workflowId: payinWorkflowId(paymentId) });

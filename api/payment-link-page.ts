@@ -6,7 +6,7 @@ import {
   paymentLinkTotals,
   type PaymentLink,
 } from '../db/payment-links.js';
-import type { PaymentCustomer } from '../db/payments.js';
+import type { NewPayment } from '../db/payments.js';
 import { newId } from '../lib/ids.js';
 import { payinWorkflowId } from '../lib/payment-workflows.js';
 import { parseMsisdn } from '../lib/phone.js';
@@ -230,7 +230,7 @@ ${fields}
         return again(fill(t.tooLow, { amount: localAmount(l.amount, l.currency) }));
       }
     }
-    const customer: PaymentCustomer = {};
+    const customer: NewPayment['customer'] = {};
     for (const field of l.collect) {
       const v = str(field);
       if (!v || v.length > 200) return again(fill(t.missing, { field: t[field] }));

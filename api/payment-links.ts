@@ -202,7 +202,7 @@ export function paymentLinkRoutes(deps: PaymentRouteDeps): Router {
             Object.entries({
               name: [p.customer.firstName, p.customer.lastName].filter(Boolean).join(' ') || undefined,
               email: p.customer.email,
-              phone: p.customer.phone,
+              phone: p.customer.phoneMasked,
             }).filter((e): e is [string, string] => e[1] !== undefined),
           ),
           created_at: p.createdAt.toISOString(),

@@ -1,3 +1,4 @@
+import { cardVaultRing } from '../lib/config.js';
 import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
 import { getMerchantPayment, insertPayment, type PaymentRecord } from '../db/payments.js';
@@ -75,6 +76,7 @@ export function disbursementAnswer(
 
 export function payoutRoutes(deps: PaymentRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
+  const vault = cardVaultRing(config);
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -110,27 +112,31 @@ export function payoutRoutes(deps: PaymentRouteDeps): Router {
           currency: body.currency,
           amount: body.amount,
         });
-        await insertPayment(pool, {
-          id: paymentId,
-          merchantId: merchant.id,
-          livemode: merchant.livemode,
-          kind: 'payout',
-          amount: body.amount,
-          currency: body.currency,
-          feeAmount: fee,
-          operator,
-          network: recipient.network,
-          mode: body.method,
-          customer: {
-            phone: recipient.e164,
-            ...(body.recipient.first_name ? { firstName: body.recipient.first_name } : {}),
-            ...(body.recipient.last_name ? { lastName: body.recipient.last_name } : {}),
+        await insertPayment(
+          pool,
+          {
+            id: paymentId,
+            merchantId: merchant.id,
+            livemode: merchant.livemode,
+            kind: 'payout',
+            amount: body.amount,
+            currency: body.currency,
+            feeAmount: fee,
+            operator,
+            network: recipient.network,
+            mode: body.method,
+            customer: {
+              phone: recipient.e164,
+              ...(body.recipient.first_name ? { firstName: body.recipient.first_name } : {}),
+              ...(body.recipient.last_name ? { lastName: body.recipient.last_name } : {}),
+            },
+            description: body.description,
+            metadata: body.metadata,
+            deadlineAt: paymentDeadline(operatorTiming(config, operator), 'payout'),
+            workflowId: workflowIdFor('payout', paymentId),
           },
-          description: body.description,
-          metadata: body.metadata,
-          deadlineAt: paymentDeadline(operatorTiming(config, operator), 'payout'),
-          workflowId: workflowIdFor('payout', paymentId),
-        });
+          vault,
+        );
         req.log = req.log.child({ paymentId, workflowId: workflowIdFor('payout', paymentId) });
         const stored = (await getMerchantPayment(pool, merchant.id, paymentId, 'payout', merchant.livemode))!;
         const started = await startDisbursement(temporal, config, stored);

@@ -1,3 +1,6 @@
+import { cardVaultRing } from '../lib/config.js';
+import { maskPhone } from '../lib/logger.js';
+import { openPhone } from '../db/personal-vault.js';
 import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
 import { refundRecipients } from '../db/merchants.js';
@@ -31,6 +34,7 @@ const REFUNDABLE = new Set(['succeeded', 'partially_refunded']);
  */
 export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
+  const vault = cardVaultRing(config);
   const router = Router({ mergeParams: true });
 
   router.post('/', async (req, res) => {
@@ -129,9 +133,10 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             });
             return (await getMerchantPayment(client, merchant.id, refundId, 'refund', merchant.livemode))!;
           }
-          const payer = payin.customer.phone
-            ? recipientNumber(payin.customer.phone, undefined, 'recipient.phone')
+          const payerPhone = payin.customer.phoneToken
+            ? await openPhone(client, vault, payin.customer.phoneToken)
             : undefined;
+          const payer = payerPhone ? recipientNumber(payerPhone, undefined, 'recipient.phone') : undefined;
           const recipient = recipientOverride ?? payer;
           if (!recipient) {
             throw new Problem(
@@ -154,7 +159,7 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
               );
             }
             req.log.warn(
-              { payinId, refundId, recipient: recipient.e164, payerKnown: payer !== undefined },
+              { payinId, refundId, recipient: maskPhone(recipient.e164), payerKnown: payer !== undefined },
               "refund to a number other than the payer's (merchant setting refund_recipients=any)",
             );
           }
@@ -172,24 +177,32 @@ export function payinRefundRoutes(deps: PaymentRouteDeps): Router {
             currency: payin.currency,
             amount,
           });
-          await insertPayment(client, {
-            id: refundId,
-            merchantId: merchant.id,
-            livemode: merchant.livemode,
-            kind: 'refund',
-            parentPaymentId: payinId,
-            amount,
-            currency: payin.currency,
-            feeAmount: fee,
-            operator: payin.operator,
-            network: recipient.network,
-            mode: 'mobile_money',
-            customer: { phone: recipient.e164 },
-            description: body.reason ?? `Refund of ${payinId}`,
-            metadata: body.metadata,
-            deadlineAt: paymentDeadline(operatorTiming(config, payin.operator), 'refund'),
-            workflowId: workflowIdFor('refund', refundId),
-          });
+          await insertPayment(
+            client,
+            {
+              id: refundId,
+              merchantId: merchant.id,
+              livemode: merchant.livemode,
+              kind: 'refund',
+              parentPaymentId: payinId,
+              amount,
+              currency: payin.currency,
+              feeAmount: fee,
+              operator: payin.operator,
+              network: recipient.network,
+              mode: 'mobile_money',
+              // The payer's own number keeps its vault token; another goes to the vault.
+              customer:
+                recipient.e164 === payer?.e164
+                  ? { phoneToken: payin.customer.phoneToken, phoneMasked: payin.customer.phoneMasked }
+                  : { phone: recipient.e164 },
+              description: body.reason ?? `Refund of ${payinId}`,
+              metadata: body.metadata,
+              deadlineAt: paymentDeadline(operatorTiming(config, payin.operator), 'refund'),
+              workflowId: workflowIdFor('refund', refundId),
+            },
+            vault,
+          );
           return (await getMerchantPayment(client, merchant.id, refundId, 'refund', merchant.livemode))!;
         });
         req.log = req.log.child({ paymentId: refundId, workflowId: refund.workflowId });

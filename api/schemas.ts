@@ -41,6 +41,16 @@ const metadata = z
     propertyNames: { minLength: 1, maxLength: 40 },
   });
 
+/**
+ * A number as answers show it: masked, the country code and the last two digits. The full
+ * number is in the vault alone (docs/cards.md, "Phone numbers and OTPs").
+ */
+const maskedPhone = z.string().meta({
+  description:
+    'The number masked: its country code and last two digits. The full number is kept only in the vault, encrypted.',
+  example: '+226******56',
+});
+
 /** A payer's or recipient's number: what lib/phone.ts parseMsisdn accepts, stated as a pattern. */
 const phoneNumber = (example: string) =>
   z
@@ -158,7 +168,7 @@ export const PayinSchema = z
     network: z.string().nullable(),
     mode: z.string(),
     customer: z.object({
-      phone: z.string().optional(),
+      phone: maskedPhone.optional(),
       first_name: z.string().optional(),
       last_name: z.string().optional(),
       email: z.string().optional(),
@@ -322,7 +332,7 @@ const disbursementFields = {
   updated_at: z.string(),
   completed_at: z.string().nullable(),
   recipient: z.object({
-    phone: z.string().optional(),
+    phone: maskedPhone.optional(),
     first_name: z.string().optional(),
     last_name: z.string().optional(),
   }),
@@ -409,7 +419,7 @@ export type CreateTransferRequest = z.infer<typeof CreateTransferRequest>;
 
 // ------------------------------------------------------------------ transfers, operators, health
 
-const TransferPartySchema = z.object({ phone: z.string(), network: z.string(), operator: z.string() });
+const TransferPartySchema = z.object({ phone: maskedPhone, network: z.string(), operator: z.string() });
 const TransferLegSchema = z
   .object({
     id: z.string(),

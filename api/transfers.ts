@@ -1,3 +1,5 @@
+import { cardVaultRing } from '../lib/config.js';
+import { vaultPhone } from '../db/personal-vault.js';
 import { Router } from 'express';
 import { feeFor } from '../db/fees.js';
 import { getPayment, insertPayment, storePayinOtp } from '../db/payments.js';
@@ -31,6 +33,7 @@ import { startTransfer } from './payment-start.js';
  */
 export function transferRoutes(deps: PaymentRouteDeps): Router {
   const { config, pool, temporal, operators } = deps;
+  const vault = cardVaultRing(config);
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -126,6 +129,9 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
               disbursement: existing.find((r) => r.kind === 'payout')!.id,
             };
           }
+          // Each number goes to the vault once; the transfer and its legs keep its token.
+          const senderPhone = await vaultPhone(client, vault, sender.e164);
+          const recipientPhone = await vaultPhone(client, vault, recipient.e164);
           await insertTransfer(client, {
             id: transferId,
             merchantId: merchant.id,
@@ -135,8 +141,8 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             disburseAmount,
             feeAmount: fee,
             feeBearer: body.fee_bearer,
-            sender: { phone: sender.e164, network: sender.network!, operator: collectionOperator },
-            recipient: { phone: recipient.e164, network: recipient.network!, operator: payoutOperator },
+            sender: { ...senderPhone, network: sender.network!, operator: collectionOperator },
+            recipient: { ...recipientPhone, network: recipient.network!, operator: payoutOperator },
             description: body.description ?? null,
             metadata: body.metadata,
             workflowId: transferWorkflowId(transferId),
@@ -154,13 +160,13 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             operator: collectionOperator,
             network: sender.network,
             mode: body.mode,
-            customer: { phone: sender.e164 },
+            customer: senderPhone,
             description: body.description ?? `Transfer ${transferId}`,
             metadata: { transfer_id: transferId },
             deadlineAt: paymentDeadline(collectionTiming, 'payin'),
             workflowId: workflowIdFor('payin', collection),
           });
-          if (body.sender.otp) await storePayinOtp(client, collection, body.sender.otp);
+          if (body.sender.otp) await storePayinOtp(client, vault, collection, body.sender.otp);
           await insertPayment(client, {
             id: disbursement,
             merchantId: merchant.id,
@@ -173,7 +179,7 @@ export function transferRoutes(deps: PaymentRouteDeps): Router {
             operator: payoutOperator,
             network: recipient.network,
             mode: 'mobile_money',
-            customer: { phone: recipient.e164 },
+            customer: recipientPhone,
             description: body.description ?? `Transfer ${transferId}`,
             metadata: { transfer_id: transferId },
             // Counted again from the moment the payout starts (after the collection).

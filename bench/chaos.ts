@@ -768,6 +768,7 @@ async function blindSweep(sys: BenchSystem, operator: 'ligdicash' | 'tmoney', ru
   const activities = createReconciliationActivities({
     pool: sys.pool,
     operators: createOperators(config),
+    vault: cardVaultRing(config),
     logger: createLogger({ level: 'silent' }),
     timingFor: (op) => operatorTiming(config, op),
     settlementModes: (op) => modesAtLiveEndpoint(config, op),

@@ -22,7 +22,7 @@ import { storeExport } from '../api/settlement-files.js';
 import { createMerchant } from '../db/merchants.js';
 import { migrateUp } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { loadConfig } from '../lib/config.js';
+import { cardVaultRing, loadConfig } from '../lib/config.js';
 import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { createLogger } from '../lib/logger.js';
 import { createOperators } from '../operators/registry.js';
@@ -220,6 +220,7 @@ for (const n of sizes) {
   const activities = createReconciliationActivities({
     pool,
     operators: createOperators(config),
+    vault: cardVaultRing(config),
     logger,
     timingFor: (op) => operatorTiming(config, op),
     settlementModes: (op) => modesAtLiveEndpoint(config, op),

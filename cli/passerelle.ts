@@ -38,6 +38,7 @@ import { createPool } from '../db/pool.js';
 import { cardVaultRing, loadConfigOrExit } from '../lib/config.js';
 import { temporalDataConverter } from '../lib/payload-codec.js';
 import { rotateVaultKeys, vaultKeyUsage } from '../db/card-vault.js';
+import { sealLegacyPersonalData } from '../db/personal-vault.js';
 
 /** `npx passerelle`: operator's command line. */
 const USAGE = `usage: passerelle <command>
@@ -59,9 +60,10 @@ commands:
            [--currency XOF] [--percent 1.5] [--fixed 100]
                                     set a fee schedule (no --merchant/--operator: for all)
   ledger check [--json]             prove the books: entries balanced, cached balances equal to lines
-  vault status [--json]             how many vaulted cards each key-encryption key wraps
+  vault status [--json]             how many vaulted items (cards, phone numbers, OTPs, callback bodies) each key-encryption key wraps
+  vault seal-legacy [--json]        move the numbers, OTPs and callback bodies rows kept in clear before the vault into it
   vault rotate [--from key-id] [--json]
-                                    re-wrap cards' data keys (all, or those under --from) under CARD_VAULT_ACTIVE_KEY
+                                    re-wrap the vault's data keys (all, or those under --from) under CARD_VAULT_ACTIVE_KEY
   routes set --merchant mer_… --network togocel_tg --kind payin|payout --operators paygate,tmoney
                                     the merchant's allowed routes for a network, in order
   routes clear --merchant mer_… --network togocel_tg --kind payin|payout
@@ -246,14 +248,27 @@ if (group === 'merchant' && command === 'create') {
       );
     }
     const usage = await vaultKeyUsage(pool);
-    const answer = { active_key: ring.activeId, cards_by_key: usage, ...(rotated ?? {}) };
+    const answer = { active_key: ring.activeId, items_by_key: usage, ...(rotated ?? {}) };
     process.stdout.write(
       values.json
         ? `${JSON.stringify(answer)}\n`
-        : `${rotated ? `re-wrapped ${rotated.rewrapped} card keys under ${ring.activeId}; ${rotated.remaining} left under other keys\n` : ''}` +
-            `cards by key: ${JSON.stringify(usage)} (active: ${ring.activeId})\n`,
+        : `${rotated ? `re-wrapped ${rotated.rewrapped} data keys under ${ring.activeId}; ${rotated.remaining} left under other keys\n` : ''}` +
+            `vaulted items by key: ${JSON.stringify(usage)} (active: ${ring.activeId})\n`,
     );
     process.exitCode = rotated && rotated.remaining > 0 ? 1 : 0;
+  } finally {
+    await pool.end();
+  }
+} else if (group === 'vault' && command === 'seal-legacy') {
+  const config = loadConfigOrExit();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    const sealed = await sealLegacyPersonalData(pool, cardVaultRing(config));
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ sealed })}\n`
+        : `moved into the vault (rows per table): ${JSON.stringify(sealed)}\n`,
+    );
   } finally {
     await pool.end();
   }

@@ -1,33 +1,50 @@
-import type { Queryable } from './pool.js';
+import type { KeyRing } from '../lib/card-vault.js';
+import { openVaultedData, vaultPersonalData } from './personal-vault.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
 
 export type CallbackVerdict = 'received' | 'signalled' | 'confirmed' | 'duplicate' | 'rejected' | 'late';
 
 export interface RawCallback {
   operator: string;
   httpMethod: string;
+  /** Without its query string (which goes to the vault with the body). */
   path: string;
+  /** The query string as received, without its `?`; empty when there was none. */
+  rawQuery: string;
   contentType: string | undefined;
   headers: Record<string, unknown>;
   rawBody: Buffer;
   sourceIp: string | undefined;
 }
 
-/** Stores a callback exactly as received; this happens before anything else, and before we answer. */
-export async function insertRawCallback(db: Queryable, cb: RawCallback): Promise<number> {
-  const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO operator_callbacks (operator, http_method, path, content_type, headers, raw_body, source_ip)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [
-      cb.operator,
-      cb.httpMethod,
-      cb.path,
-      cb.contentType ?? null,
-      JSON.stringify(cb.headers),
-      cb.rawBody,
-      cb.sourceIp,
-    ],
-  );
-  return rows[0]!.id;
+/**
+ * Stores a callback exactly as received; this happens before anything else, and before we
+ * answer. Its body and query string, which may carry the payer's number, go to the vault
+ * (db/personal-vault.ts) in the same transaction; the inbox row keeps their tokens.
+ */
+export async function insertRawCallback(pool: Pool, vault: KeyRing, cb: RawCallback): Promise<number> {
+  return inTransaction(pool, async (client) => {
+    const bodyToken = await vaultPersonalData(client, vault, 'callback_body', cb.rawBody);
+    const queryToken = cb.rawQuery
+      ? await vaultPersonalData(client, vault, 'callback_query', Buffer.from(cb.rawQuery, 'utf8'))
+      : null;
+    const { rows } = await client.query<{ id: number }>(
+      `INSERT INTO operator_callbacks (operator, http_method, path, content_type, headers, raw_body_token,
+                                       raw_query_token, source_ip)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [
+        cb.operator,
+        cb.httpMethod,
+        cb.path,
+        cb.contentType ?? null,
+        JSON.stringify(cb.headers),
+        bodyToken,
+        queryToken,
+        cb.sourceIp,
+      ],
+    );
+    return rows[0]!.id;
+  });
 }
 
 export async function setCallbackVerdict(
@@ -46,9 +63,20 @@ export async function setCallbackVerdict(
       v.reason ?? null,
       v.paymentId ?? null,
       v.eventKey ?? null,
-      v.parsed === undefined ? null : jsonbText(v.parsed),
+      v.parsed === undefined ? null : jsonbText(storedParsed(v.parsed)),
     ],
   );
+}
+
+/**
+ * What the inbox keeps of a parsed callback: what it says (reference, status, amount, event),
+ * not every field of its body (`fields`, which may carry the payer's number: the body itself is
+ * in the vault), nor a per-payment secret.
+ */
+function storedParsed(parsed: unknown): unknown {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return parsed;
+  const { fields: _fields, paymentSecret: _secret, ...kept } = parsed as Record<string, unknown>;
+  return kept;
 }
 
 /** JSON for a jsonb column: PostgreSQL refuses the NUL character that a callback may smuggle in. */
@@ -112,7 +140,6 @@ export interface StoredCallback {
   verdict: CallbackVerdict;
   rejectReason: string | null;
   contentType: string | null;
-  rawBody: string;
   sourceIp: string | null;
   eventKey: string | null;
   receivedAt: Date;
@@ -129,12 +156,11 @@ export async function listCallbacks(
     verdict: CallbackVerdict;
     reject_reason: string | null;
     content_type: string | null;
-    raw_body: Buffer;
     source_ip: string | null;
     event_key: string | null;
     received_at: Date;
   }>(
-    `SELECT id, operator, payment_id, verdict, reject_reason, content_type, raw_body, source_ip, event_key, received_at
+    `SELECT id, operator, payment_id, verdict, reject_reason, content_type, source_ip, event_key, received_at
        FROM operator_callbacks
       WHERE ($1::text IS NULL OR payment_id = $1) AND ($2::text IS NULL OR operator = $2)
       ORDER BY id`,
@@ -147,11 +173,31 @@ export async function listCallbacks(
     verdict: r.verdict,
     rejectReason: r.reject_reason,
     contentType: r.content_type,
-    rawBody: r.raw_body.toString('utf8'),
     sourceIp: r.source_ip,
     eventKey: r.event_key,
     receivedAt: r.received_at,
   }));
+}
+
+/**
+ * A callback's body and query string as they arrived, opened from the vault (or as a row kept
+ * them before the vault did): for an investigation, never for the payment's own processing.
+ */
+export async function openCallbackRequest(
+  db: Queryable,
+  vault: KeyRing,
+  id: number,
+): Promise<{ body: Buffer; query: string } | undefined> {
+  const { rows } = await db.query<{
+    raw_body: Buffer | null;
+    raw_body_token: string | null;
+    raw_query_token: string | null;
+  }>('SELECT raw_body, raw_body_token, raw_query_token FROM operator_callbacks WHERE id = $1', [id]);
+  const row = rows[0];
+  if (!row) return undefined;
+  const body = row.raw_body_token ? await openVaultedData(db, vault, row.raw_body_token) : row.raw_body;
+  const query = row.raw_query_token ? await openVaultedData(db, vault, row.raw_query_token) : undefined;
+  return { body: body ?? Buffer.alloc(0), query: query?.toString('utf8') ?? '' };
 }
 
 /**

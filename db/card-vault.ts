@@ -66,11 +66,14 @@ export async function openVaultedCard(
   });
 }
 
+/** The vault's tables: both under the one key ring, both re-wrapped by a rotation. */
+const VAULT_TABLES = ['card_vault', 'personal_vault'] as const;
+
 /**
- * Re-wraps the data keys of cards under any other key than the active one (or under `fromKey`
- * only: one retired key at a time), a batch at a time
- * (each batch one transaction; concurrent runs take different rows). Returns how many it
- * re-wrapped and how many remain under other keys.
+ * Re-wraps the data keys of the vault (cards and other personal data, db/personal-vault.ts) under
+ * any other key than the active one (or under `fromKey` only: one retired key at a time), a batch
+ * at a time (each batch one transaction; concurrent runs take different rows). Returns how many
+ * it re-wrapped and how many remain under other keys.
  */
 export async function rotateVaultKeys(
   pool: Pool,
@@ -80,45 +83,51 @@ export async function rotateVaultKeys(
   const batch = options.batch ?? 500;
   const from = options.fromKey ?? null;
   let rewrapped = 0;
-  for (;;) {
-    const done = await inTransaction(pool, async (client) => {
-      const { rows } = await client.query<{
-        token: string;
-        kek_id: string;
-        wrapped_key: Buffer;
-        ciphertext: Buffer;
-      }>(
-        `SELECT token, kek_id, wrapped_key, ciphertext FROM card_vault
-          WHERE kek_id <> $1 AND ($3::text IS NULL OR kek_id = $3) ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [ring.activeId, batch, from],
-      );
-      for (const row of rows) {
-        const next = rewrapCard(ring, row.token, {
-          kekId: row.kek_id,
-          wrappedKey: row.wrapped_key,
-          ciphertext: row.ciphertext,
-        });
-        await client.query(
-          'UPDATE card_vault SET kek_id = $2, wrapped_key = $3, rewrapped_at = now() WHERE token = $1',
-          [row.token, next.kekId, next.wrappedKey],
+  let remaining = 0;
+  for (const table of VAULT_TABLES) {
+    for (;;) {
+      const done = await inTransaction(pool, async (client) => {
+        const { rows } = await client.query<{
+          token: string;
+          kek_id: string;
+          wrapped_key: Buffer;
+          ciphertext: Buffer;
+        }>(
+          `SELECT token, kek_id, wrapped_key, ciphertext FROM ${table}
+            WHERE kek_id <> $1 AND ($3::text IS NULL OR kek_id = $3) ORDER BY token LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          [ring.activeId, batch, from],
         );
-      }
-      return rows.length;
-    });
-    rewrapped += done;
-    if (done < batch) break;
+        for (const row of rows) {
+          const next = rewrapCard(ring, row.token, {
+            kekId: row.kek_id,
+            wrappedKey: row.wrapped_key,
+            ciphertext: row.ciphertext,
+          });
+          await client.query(
+            `UPDATE ${table} SET kek_id = $2, wrapped_key = $3, rewrapped_at = now() WHERE token = $1`,
+            [row.token, next.kekId, next.wrappedKey],
+          );
+        }
+        return rows.length;
+      });
+      rewrapped += done;
+      if (done < batch) break;
+    }
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE kek_id <> $1 AND ($2::text IS NULL OR kek_id = $2)`,
+      [ring.activeId, from],
+    );
+    remaining += rows[0]!.n;
   }
-  const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM card_vault WHERE kek_id <> $1 AND ($2::text IS NULL OR kek_id = $2)',
-    [ring.activeId, from],
-  );
-  return { rewrapped, remaining: rows[0]!.n };
+  return { rewrapped, remaining };
 }
 
-/** How many cards each key wraps. */
+/** How many vaulted items (cards and other personal data) each key wraps. */
 export async function vaultKeyUsage(db: Queryable): Promise<Record<string, number>> {
   const { rows } = await db.query<{ kek_id: string; n: number }>(
-    'SELECT kek_id, count(*)::int AS n FROM card_vault GROUP BY kek_id ORDER BY kek_id',
+    `SELECT kek_id, count(*)::int AS n
+       FROM (SELECT kek_id FROM card_vault UNION ALL SELECT kek_id FROM personal_vault) v
+      GROUP BY kek_id ORDER BY kek_id`,
   );
   return Object.fromEntries(rows.map((r) => [r.kek_id, r.n]));
 }

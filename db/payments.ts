@@ -9,11 +9,25 @@ import {
   type PaymentStatus,
   type PayerLanguage,
 } from '../lib/payments.js';
+import type { KeyRing } from '../lib/card-vault.js';
+import {
+  forgetVaultedData,
+  openPhone,
+  openVaultedData,
+  vaultPersonalData,
+  vaultPhone,
+} from './personal-vault.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
+/**
+ * The payer (a payin) or the recipient (a payout, a refund). Its phone number is in the vault
+ * (db/personal-vault.ts, issue 19): the row keeps the vault's token and the number masked.
+ */
 export interface PaymentCustomer {
-  phone?: string;
+  phoneToken?: string;
+  /** The country code and the last two digits (+226******77): what people and the API see. */
+  phoneMasked?: string;
   firstName?: string;
   lastName?: string;
   email?: string;
@@ -142,7 +156,11 @@ export interface NewPayment {
   operator: string;
   network?: string;
   mode: string;
-  customer: PaymentCustomer;
+  /**
+   * A phone number in clear (E.164), which insertPayment puts in the vault, or one the vault
+   * has already (another payment's token: a refund to its payin's payer).
+   */
+  customer: PaymentCustomer & { phone?: string };
   description?: string;
   returnUrl?: string;
   cancelUrl?: string;
@@ -158,14 +176,18 @@ export interface NewPayment {
 
 /**
  * Inserts a payment in `created` with its first event and returns it; a second call with the same
- * id is a no-op and returns undefined.
+ * id is a no-op and returns undefined. A phone number goes to the vault (`vault`, the key ring),
+ * in the same transaction, only when the payment is new.
  */
 export async function insertPayment(
   db: Pool | PoolClient,
   p: NewPayment,
+  vault?: KeyRing,
 ): Promise<PaymentRecord | undefined> {
   // The payment, its first transition and the merchant's event are one fact: one transaction.
-  if (!('release' in db)) return inTransaction(db, (client) => insertPayment(client, p));
+  if (!('release' in db)) return inTransaction(db, (client) => insertPayment(client, p, vault));
+  const { phone, ...customer } = p.customer;
+  if (phone !== undefined && !vault) throw new Error('a phone number goes to the vault: give its key ring');
   const inserted = await db.query<PaymentRow>(
     `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
                            description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
@@ -182,7 +204,7 @@ export async function insertPayment(
       p.operator,
       p.network ?? null,
       p.mode,
-      JSON.stringify(p.customer),
+      JSON.stringify(customer),
       p.description ?? null,
       p.returnUrl ?? null,
       p.cancelUrl ?? null,
@@ -197,8 +219,16 @@ export async function insertPayment(
       p.paymentLinkId ?? null,
     ],
   );
-  const row = inserted.rows[0];
+  let row = inserted.rows[0];
   if (!row) return undefined;
+  if (phone !== undefined) {
+    const vaulted = await vaultPhone(db, vault!, phone);
+    const updated = await db.query<PaymentRow>(
+      'UPDATE payments SET customer = customer || $2::jsonb WHERE id = $1 RETURNING *',
+      [p.id, JSON.stringify(vaulted)],
+    );
+    row = updated.rows[0]!;
+  }
   await db.query(
     `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
      VALUES ($1, 'create', NULL, 'created', 'api', 'created by the merchant')`,
@@ -461,37 +491,66 @@ export async function callbackSecretMatches(
   return secret !== undefined && row.same ? 'matches' : 'differs';
 }
 
-export async function storePayinOtp(db: Queryable, paymentId: string, otp: string): Promise<void> {
-  await db.query(
-    'INSERT INTO payin_authorisations (payment_id, otp) VALUES ($1, $2) ON CONFLICT (payment_id) DO NOTHING',
-    [paymentId, otp],
+/** Keeps the payer's OTP, in the vault, until the payin is sent (the first one given wins). */
+export async function storePayinOtp(
+  db: Queryable,
+  vault: KeyRing,
+  paymentId: string,
+  otp: string,
+): Promise<void> {
+  const token = await vaultPersonalData(db, vault, 'otp', Buffer.from(otp, 'utf8'));
+  const { rowCount } = await db.query(
+    'INSERT INTO payin_authorisations (payment_id, otp_token) VALUES ($1, $2) ON CONFLICT (payment_id) DO NOTHING',
+    [paymentId, token],
   );
+  if (!rowCount) await forgetVaultedData(db, [token]);
 }
 
-export async function readPayinOtp(db: Queryable, paymentId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ otp: string }>(
-    'SELECT otp FROM payin_authorisations WHERE payment_id = $1',
+/** The OTP waiting for a payin, opened from the vault (or as a row before the vault kept it). */
+export async function readPayinOtp(
+  db: Queryable,
+  vault: KeyRing,
+  paymentId: string,
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ otp: string | null; otp_token: string | null }>(
+    'SELECT otp, otp_token FROM payin_authorisations WHERE payment_id = $1',
     [paymentId],
   );
-  return rows[0]?.otp;
+  const row = rows[0];
+  if (!row) return undefined;
+  if (row.otp_token) return (await openVaultedData(db, vault, row.otp_token))?.toString('utf8');
+  return row.otp ?? undefined;
 }
 
-/** An OTP is single-use: forget it once the operator has answered. */
+/** An OTP is single-use: forget it once the operator has answered, ciphertext included (one statement). */
 export async function forgetPayinOtp(db: Queryable, paymentId: string): Promise<void> {
-  await db.query('DELETE FROM payin_authorisations WHERE payment_id = $1', [paymentId]);
+  await db.query(
+    `WITH forgotten AS (DELETE FROM payin_authorisations WHERE payment_id = $1 RETURNING otp_token)
+     DELETE FROM personal_vault WHERE token IN (SELECT otp_token FROM forgotten)`,
+    [paymentId],
+  );
 }
 
-/** Keeps the payer's number the operator reported, when the merchant did not give one (refunds need it). */
+/**
+ * Keeps the payer's number the operator reported, in the vault, when the payment has none yet
+ * (refunds need it). False when it had one.
+ */
 export async function rememberPayerPhone(
-  db: Queryable,
+  pool: Pool,
+  vault: KeyRing,
   paymentId: string,
   internationalDigits: string,
-): Promise<void> {
-  await db.query(
-    `UPDATE payments SET customer = customer || jsonb_build_object('phone', $2::text)
-      WHERE id = $1 AND NOT (customer ? 'phone')`,
-    [paymentId, `+${internationalDigits}`],
-  );
+): Promise<boolean> {
+  return inTransaction(pool, async (client) => {
+    const vaulted = await vaultPhone(client, vault, `+${internationalDigits}`);
+    const { rowCount } = await client.query(
+      `UPDATE payments SET customer = customer || $2::jsonb
+        WHERE id = $1 AND NOT (customer ? 'phoneToken')`,
+      [paymentId, JSON.stringify(vaulted)],
+    );
+    if (!rowCount) await forgetVaultedData(client, [vaulted.phoneToken]);
+    return rowCount === 1;
+  });
 }
 
 /**
@@ -664,6 +723,8 @@ export interface ClaimedSend {
   payment: PaymentRecord;
   /** The OTP the payer gave for this payin, if one waits (single use: forget it after the send). */
   otp?: string;
+  /** The payment's phone number (E.164), opened from the vault for this send. */
+  phone?: string;
   /** Whether the operator's circuit in the payment's mode is open now (db/operator-health.ts). */
   circuitOpen: boolean;
 }
@@ -680,9 +741,12 @@ export async function claimSend(
   paymentId: string,
   owner: string,
   leaseMs: Record<string, number>,
+  vault: KeyRing,
 ): Promise<ClaimedSend | 'held' | 'absent'> {
   const longest = Math.max(...Object.values(leaseMs));
-  const { rows } = await db.query<PaymentRow & { pending_otp: string | null; circuit_open: boolean }>(
+  const { rows } = await db.query<
+    PaymentRow & { pending_otp: string | null; pending_otp_token: string | null; circuit_open: boolean }
+  >(
     `WITH claimed AS (
        UPDATE payments
           SET send_lease_until = now() + make_interval(secs => COALESCE(
@@ -691,7 +755,7 @@ export async function claimSend(
               send_lease_owner = $2
         WHERE id = $1 AND (send_lease_until IS NULL OR send_lease_until < now() OR send_lease_owner = $2)
         RETURNING *)
-     SELECT c.*, a.otp AS pending_otp,
+     SELECT c.*, a.otp AS pending_otp, a.otp_token AS pending_otp_token,
             COALESCE(h.open_until > now(), false) AS circuit_open
        FROM claimed c
        LEFT JOIN payin_authorisations a ON a.payment_id = c.id
@@ -700,8 +764,18 @@ export async function claimSend(
   );
   const row = rows[0];
   if (!row) return (await getPayment(db, paymentId)) ? 'held' : 'absent';
-  const { pending_otp: otp, circuit_open: circuitOpen, ...paymentRow } = row;
-  return { payment: toRecord(paymentRow), ...(otp ? { otp } : {}), circuitOpen };
+  const {
+    pending_otp: legacyOtp,
+    pending_otp_token: otpToken,
+    circuit_open: circuitOpen,
+    ...paymentRow
+  } = row;
+  const otp = otpToken ? (await openVaultedData(db, vault, otpToken))?.toString('utf8') : legacyOtp;
+  const payment = toRecord(paymentRow);
+  const phone = payment.customer.phoneToken
+    ? await openPhone(db, vault, payment.customer.phoneToken)
+    : undefined;
+  return { payment, ...(otp ? { otp } : {}), ...(phone ? { phone } : {}), circuitOpen };
 }
 
 /** Gives the right back, if this owner still holds it. */
@@ -717,18 +791,23 @@ export async function releaseSendLease(db: Queryable, paymentId: string, owner: 
  * wins). False when the payin is no longer waiting for it.
  */
 export async function setPayerNumber(
-  db: Queryable,
+  pool: Pool,
+  vault: KeyRing,
   paymentId: string,
   e164: string,
   network: string,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE payments SET customer = customer || jsonb_build_object('phone', $2::text), network = $3, updated_at = now()
-      WHERE id = $1 AND kind = 'payin' AND status = 'action_required' AND operator_reference IS NULL
-        AND NOT (customer ? 'phone')`,
-    [paymentId, e164, network],
-  );
-  return rowCount === 1;
+  return inTransaction(pool, async (client) => {
+    const vaulted = await vaultPhone(client, vault, e164);
+    const { rowCount } = await client.query(
+      `UPDATE payments SET customer = customer || $2::jsonb, network = $3, updated_at = now()
+        WHERE id = $1 AND kind = 'payin' AND status = 'action_required' AND operator_reference IS NULL
+          AND NOT (customer ? 'phoneToken')`,
+      [paymentId, JSON.stringify(vaulted), network],
+    );
+    if (!rowCount) await forgetVaultedData(client, [vaulted.phoneToken]);
+    return rowCount === 1;
+  });
 }
 
 /** A payment not started yet gets its deadline counted from now (a transfer's payout, after its collection). */

@@ -2,7 +2,7 @@ import { modeOfKey } from '../lib/api-keys.js';
 import { apiKeyStatus, type ApiKey } from './api-keys.js';
 import { getPayment, type PaymentRecord } from './payments.js';
 import type { Queryable } from './pool.js';
-import { listTransferLegs, type TransferRecord } from './transfers.js';
+import { listTransferLegs, type TransferParty, type TransferRecord } from './transfers.js';
 
 /*
  * The resources as the API shows them. They live beside the records because events carry them
@@ -12,7 +12,8 @@ import { listTransferLegs, type TransferRecord } from './transfers.js';
 /** A payment as the merchant sees it (snake_case, amounts in minor units). */
 export function paymentView(p: PaymentRecord) {
   const party = {
-    ...(p.customer.phone ? { phone: p.customer.phone } : {}),
+    // The number masked (+226******77): the full one is in the vault alone (issue 19).
+    ...(p.customer.phoneMasked ? { phone: p.customer.phoneMasked } : {}),
     ...(p.customer.firstName ? { first_name: p.customer.firstName } : {}),
     ...(p.customer.lastName ? { last_name: p.customer.lastName } : {}),
     ...(p.customer.email ? { email: p.customer.email } : {}),
@@ -69,6 +70,10 @@ function legView(p: PaymentRecord | undefined) {
   };
 }
 
+function partyView(party: TransferParty) {
+  return { phone: party.phoneMasked, network: party.network, operator: party.operator };
+}
+
 /** A transfer as the merchant sees it, with its legs as they are now. */
 export async function transferView(db: Queryable, t: TransferRecord) {
   // One at a time: `db` may be a transaction's client, which runs one query at a time.
@@ -86,8 +91,8 @@ export async function transferView(db: Queryable, t: TransferRecord) {
     fee_bearer: t.feeBearer,
     collect_amount: t.collectAmount,
     disburse_amount: t.disburseAmount,
-    sender: t.sender,
-    recipient: t.recipient,
+    sender: partyView(t.sender),
+    recipient: partyView(t.recipient),
     // What the sender must do while the collection waits for them.
     next_action:
       collection && (collection.status === 'action_required' || collection.status === 'pending')

@@ -23,8 +23,11 @@ export const FINAL_TRANSFER_STATUSES: ReadonlySet<TransferStatus> = new Set([
   'failed',
 ]);
 
+/** A transfer's sender or recipient: the number is in the vault (db/personal-vault.ts). */
 export interface TransferParty {
-  phone: string;
+  phoneToken: string;
+  /** +226******77 */
+  phoneMasked: string;
   network: string;
   operator: string;
 }

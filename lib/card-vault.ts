@@ -87,31 +87,54 @@ function gcmOpen(key: Buffer, sealed: Buffer, aad: string): Buffer {
 const dataAad = (token: string) => `card:${token}`;
 const keyAad = (token: string, kekId: string) => `dek:${token}:${kekId}`;
 
-export function sealCard(ring: KeyRing, token: string, card: CardSecret): SealedCard {
+/** Seals any secret under a data key of its own, wrapped under the active KEK; both bound to the token. */
+function sealBytes(ring: KeyRing, token: string, plaintext: Buffer, aad: string): SealedCard {
   const dataKey = randomBytes(32);
   try {
     return {
       kekId: ring.activeId,
       wrappedKey: gcmSeal(ring.keys.get(ring.activeId)!, dataKey, keyAad(token, ring.activeId)),
-      ciphertext: gcmSeal(dataKey, Buffer.from(JSON.stringify(card), 'utf8'), dataAad(token)),
+      ciphertext: gcmSeal(dataKey, plaintext, aad),
     };
   } finally {
     dataKey.fill(0);
   }
 }
 
-export function openCard(ring: KeyRing, token: string, sealed: SealedCard): CardSecret {
+function openBytes(ring: KeyRing, token: string, sealed: SealedCard, aad: string): Buffer {
   const kek = ring.keys.get(sealed.kekId);
-  if (!kek) throw new Error(`key ${sealed.kekId} is not in the ring: the card cannot be opened`);
+  if (!kek) throw new Error(`key ${sealed.kekId} is not in the ring: the vaulted data cannot be opened`);
   const dataKey = gcmOpen(kek, sealed.wrappedKey, keyAad(token, sealed.kekId));
   try {
-    return JSON.parse(gcmOpen(dataKey, sealed.ciphertext, dataAad(token)).toString('utf8')) as CardSecret;
+    return gcmOpen(dataKey, sealed.ciphertext, aad);
   } finally {
     dataKey.fill(0);
   }
 }
 
-/** The same card's data key, wrapped under the active KEK: what rotation writes. */
+export function sealCard(ring: KeyRing, token: string, card: CardSecret): SealedCard {
+  return sealBytes(ring, token, Buffer.from(JSON.stringify(card), 'utf8'), dataAad(token));
+}
+
+export function openCard(ring: KeyRing, token: string, sealed: SealedCard): CardSecret {
+  return JSON.parse(openBytes(ring, token, sealed, dataAad(token)).toString('utf8')) as CardSecret;
+}
+
+/**
+ * The vault's other personal data (a phone number, an OTP, a callback's body; db/personal-vault.ts):
+ * the same envelope as a card's, bound to its own token.
+ */
+const personalAad = (token: string) => `pd:${token}`;
+
+export function sealPersonalData(ring: KeyRing, token: string, data: Buffer): SealedCard {
+  return sealBytes(ring, token, data, personalAad(token));
+}
+
+export function openPersonalData(ring: KeyRing, token: string, sealed: SealedCard): Buffer {
+  return openBytes(ring, token, sealed, personalAad(token));
+}
+
+/** The same data key (a card's or other personal data's), wrapped under the active KEK: what rotation writes. */
 export function rewrapCard(ring: KeyRing, token: string, sealed: SealedCard): SealedCard {
   const kek = ring.keys.get(sealed.kekId);
   if (!kek) throw new Error(`key ${sealed.kekId} is not in the ring`);

@@ -301,15 +301,25 @@ export interface Config extends Omit<Env, 'PUBLIC_BASE_URL' | 'SANDBOX_URL' | 'P
   testOperators: OperatorSettingsTable;
 }
 
-/** The card vault's key ring, from the configuration (validated by loadConfig). */
+const vaultRings = new WeakMap<object, KeyRing>();
+
+/**
+ * The vault's key ring (cards, phone numbers, OTPs, callback bodies), from the configuration
+ * (validated by loadConfig); parsed once per configuration object.
+ */
 export function cardVaultRing(
   config: Pick<Config, 'CARD_VAULT_KEYS' | 'CARD_VAULT_ACTIVE_KEY' | 'CARD_VAULT_FINGERPRINT_KEY'>,
 ): KeyRing {
-  return parseKeyRing(
-    config.CARD_VAULT_KEYS,
-    config.CARD_VAULT_ACTIVE_KEY,
-    config.CARD_VAULT_FINGERPRINT_KEY,
-  );
+  let ring = vaultRings.get(config);
+  if (!ring) {
+    ring = parseKeyRing(
+      config.CARD_VAULT_KEYS,
+      config.CARD_VAULT_ACTIVE_KEY,
+      config.CARD_VAULT_FINGERPRINT_KEY,
+    );
+    vaultRings.set(config, ring);
+  }
+  return ring;
 }
 
 /** What an operations person must hear about a configuration that runs but takes a risk. */

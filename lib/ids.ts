@@ -10,7 +10,7 @@ function randomBase32(length: number): string {
   return out;
 }
 
-export type IdPrefix = 'pay' | 'mer' | 'key' | 'trf' | 'upl' | 'we' | 'lnk' | 'card';
+export type IdPrefix = 'pay' | 'mer' | 'key' | 'trf' | 'upl' | 'we' | 'lnk' | 'card' | 'pd';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase32(24)}`;

@@ -1,3 +1,4 @@
+import type { KeyRing } from '../../lib/card-vault.js';
 import type { Logger } from '../../lib/logger.js';
 import type { OperatorTiming } from '../../lib/operators.js';
 import type { DisbursementWorkflowInput } from '../../lib/payment-workflows.js';
@@ -17,6 +18,8 @@ export interface ReconciliationDeps {
   /** Whose payments an operator's settlement report covers (lib/operators.ts modesAtLiveEndpoint). */
   settlementModes: (operator: string) => boolean[];
   sweep: { lookbackDays: number; batch: number; recheckMinutes: number };
+  /** The vault's key ring: a late payin's refund goes to the payer's number, opened from it. */
+  vault: KeyRing;
 }
 
 export interface RunSummary {

@@ -23,6 +23,7 @@ import {
 } from '../../lib/payment-workflows.js';
 import type { PaymentStatus } from '../../lib/payments.js';
 import { parseMsisdn } from '../../lib/phone.js';
+import { openPhone } from '../../db/personal-vault.js';
 import {
   FOR_REVIEW_FAILURES,
   disbursementPostings,
@@ -73,7 +74,10 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
     const wantsRefund =
       paidThroughAnother ||
       ((await lateSuccessPolicy(pool, payment.merchantId)) === 'refund' && payment.status !== 'unknown');
-    const number = payment.customer.phone ? parseMsisdn(payment.customer.phone) : undefined;
+    const phone = payment.customer.phoneToken
+      ? await openPhone(pool, deps.vault, payment.customer.phoneToken)
+      : undefined;
+    const number = phone ? parseMsisdn(phone) : undefined;
     const refundTo = wantsRefund && number?.ok && number.value.network ? number.value : undefined;
     const refundId = derivedId('pay', `late-refund:${payment.id}`);
     const timing = deps.timingFor(payment.operator);
@@ -114,7 +118,8 @@ export function createReconciliationPolicies(deps: ReconciliationDeps) {
           operator: p.operator,
           network: refundTo.network,
           mode: 'mobile_money',
-          customer: { phone: refundTo.e164 },
+          // The payer's number as the vault holds it: the refund shares its token.
+          customer: { phoneToken: payment.customer.phoneToken, phoneMasked: payment.customer.phoneMasked },
           description: `Automatic refund of late payment ${p.id}`,
           metadata: { reason: LATE_REFUND_REASON },
           deadlineAt,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listCallbacks } from '../../db/callbacks.js';
+import { listCallbacks, openCallbackRequest } from '../../db/callbacks.js';
+import { cardVaultRing } from '../../lib/config.js';
 import { createMerchant } from '../../db/merchants.js';
 import { listPaymentEvents } from '../../db/payments.js';
 import {
@@ -114,7 +115,15 @@ describe('LigdiCash callbacks', () => {
     const row = (await listCallbacks(stack.pool, { operator: 'ligdicash' })).find((r) => r.id === id)!;
     expect(row.verdict).toBe('rejected');
     expect(row.rejectReason).toBe('unknown payment reference');
-    expect(row.rawBody).toContain('pay_aaaaaaaaaaaaaaaaaaaaaaaa');
+    // Its body as it arrived is in the vault: the row holds a token, and the vault opens it.
+    const { rows: stored } = await stack.pool.query<{ raw_body: Buffer | null; raw_body_token: string }>(
+      'SELECT raw_body, raw_body_token FROM operator_callbacks WHERE id = $1',
+      [id],
+    );
+    expect(stored[0]!.raw_body).toBeNull();
+    expect(stored[0]!.raw_body_token).toMatch(/^pd_/);
+    const request = await openCallbackRequest(stack.pool, cardVaultRing(stack.config), id);
+    expect(request!.body.toString('utf8')).toContain('pay_aaaaaaaaaaaaaaaaaaaaaaaa');
   });
 
   it('a forged "completed" callback the status API contradicts changes nothing and ends rejected', async () => {

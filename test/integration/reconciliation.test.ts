@@ -6,12 +6,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMerchant, setLateSuccessPolicy } from '../../db/merchants.js';
 import { setFeeSchedule } from '../../db/fees.js';
-import { insertPayment } from '../../db/payments.js';
+import { insertPayment, rememberPayerPhone } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';
 import { scheduleIds } from '../../workers/schedules.js';
 import { createPaymentsWorker } from '../../workers/payments-worker.js';
 import { createLogger } from '../../lib/logger.js';
-import { loadConfig } from '../../lib/config.js';
+import { cardVaultRing, loadConfig } from '../../lib/config.js';
 import {
   type PayinBody,
   ROOT,
@@ -327,20 +327,24 @@ describe('settlement reconciliation (LigdiCash report)', () => {
     const m = await createMerchant(stack.pool, 'Unknown payins');
     const unknownPayin = async (amount: number) => {
       const id = newId('pay');
-      await insertPayment(stack.pool, {
-        id,
-        merchantId: m.merchant.id,
-        livemode: false,
-        kind: 'payin',
-        amount,
-        currency: 'XOF',
-        operator: 'ligdicash',
-        mode: 'direct',
-        customer: { phone: '+22670111222' },
-        metadata: {},
-        deadlineAt: new Date(),
-        workflowId: `payin-${id}`,
-      });
+      await insertPayment(
+        stack.pool,
+        {
+          id,
+          merchantId: m.merchant.id,
+          livemode: false,
+          kind: 'payin',
+          amount,
+          currency: 'XOF',
+          operator: 'ligdicash',
+          mode: 'direct',
+          customer: { phone: '+22670111222' },
+          metadata: {},
+          deadlineAt: new Date(),
+          workflowId: `payin-${id}`,
+        },
+        cardVaultRing(stack.config),
+      );
       // As a direct payin whose initiation answer was lost (workflows/payin.ts): never re-sent.
       await stack.pool.query("UPDATE payments SET status = 'unknown' WHERE id = $1", [id]);
       return id;
@@ -393,10 +397,7 @@ describe('settlement reconciliation (LigdiCash report)', () => {
       `${stack.sandboxUrl}/ligdicash/_sandbox/invoices/${encodeURIComponent(late.body.operator_reference!)}/complete`,
       { method: 'POST' },
     );
-    await stack.pool.query(
-      `UPDATE payments SET customer = customer || '{"phone": "+22676000042"}' WHERE id = $1`,
-      [late.body.id],
-    );
+    await rememberPayerPhone(stack.pool, cardVaultRing(stack.config), late.body.id, '22676000042');
     const run = await reconcile('ligdicash');
     const d = run.discrepancies.data.find((x) => x.our_reference === late.body.id)!;
     expect(d.action).toBe('late_credit_and_refund');

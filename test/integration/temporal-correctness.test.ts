@@ -1,3 +1,4 @@
+import { cardVaultRing } from '../../lib/config.js';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -192,21 +193,25 @@ async function heldPayout(
   const id = newId('pay');
   const recipient = parseMsisdn(recipientNumber());
   if (!recipient.ok) throw new Error(recipient.reason);
-  await insertPayment(stack.pool, {
-    id,
-    merchantId,
-    livemode: false,
-    kind: 'payout',
-    amount,
-    currency: 'XOF',
-    operator: 'ligdicash',
-    network: recipient.value.network,
-    mode: 'mobile_money',
-    customer: { phone: recipient.value.e164 },
-    metadata: {},
-    deadlineAt: new Date(Date.now() + 86_400_000),
-    workflowId: `payout-${id}`,
-  });
+  await insertPayment(
+    stack.pool,
+    {
+      id,
+      merchantId,
+      livemode: false,
+      kind: 'payout',
+      amount,
+      currency: 'XOF',
+      operator: 'ligdicash',
+      network: recipient.value.network,
+      mode: 'mobile_money',
+      customer: { phone: recipient.value.e164 },
+      metadata: {},
+      deadlineAt: new Date(Date.now() + 86_400_000),
+      workflowId: `payout-${id}`,
+    },
+    cardVaultRing(stack.config),
+  );
   expect(
     await new MockActivityEnvironment().run((pid: string) => activities.holdFunds(pid), id),
   ).toMatchObject({
