@@ -35,6 +35,7 @@ import { createReconciliationActivities } from '../activities/reconciliation/ind
 import { createOperators } from '../operators/registry.js';
 import { checkLedger } from '../db/ledger.js';
 import { cardVaultRing, loadConfig } from '../lib/config.js';
+import { openCallbackRequest } from '../db/callbacks.js';
 import { OPERATORS, modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { insertCardPayin } from '../db/card-authorisations.js';
 import { insertProcessorCardPayinRows } from '../db/card-processor.js';
@@ -1102,12 +1103,17 @@ async function verify(sys: BenchSystem) {
     ).length;
     if (ok > 0 && item.id) delivered.set(item.id, (delivered.get(item.id) ?? 0) + ok);
   }
-  const { rows: inbox } = await pool.query<{ id: string; n: number }>(
-    `SELECT t.id, count(c.id)::int AS n FROM unnest($1::text[]) AS t(id)
-       LEFT JOIN operator_callbacks c ON position(convert_to(t.id, 'UTF8') IN c.raw_body) > 0
-      GROUP BY t.id`,
-    [[...delivered.keys()]],
+  // Each stored callback's body as it arrived, opened from the vault (it is kept nowhere else).
+  const ring = cardVaultRing(
+    loadConfig({ ...BENCH_KEYS, DATABASE_URL: sys.databaseUrl, LOG_LEVEL: 'silent' }),
   );
+  const { rows: callbackIds } = await pool.query<{ id: number }>('SELECT id FROM operator_callbacks');
+  const bodies: string[] = [];
+  for (const { id } of callbackIds) {
+    const request = await openCallbackRequest(pool, ring, id);
+    if (request) bodies.push(`${request.query}\n${request.body.toString('latin1')}`);
+  }
+  const inbox = [...delivered.keys()].map((id) => ({ id, n: bodies.filter((b) => b.includes(id)).length }));
   const short = inbox.filter((r) => r.n < (delivered.get(r.id) ?? 0));
   const sent = [...delivered.values()].reduce((a, b) => a + b, 0);
   const stored = inbox.reduce((a, r) => a + r.n, 0);

@@ -9,14 +9,8 @@ import {
   type PaymentStatus,
   type PayerLanguage,
 } from '../lib/payments.js';
-import type { KeyRing } from '../lib/card-vault.js';
-import {
-  forgetVaultedData,
-  openPhone,
-  openVaultedData,
-  vaultPersonalData,
-  vaultPhone,
-} from './personal-vault.js';
+import { openPersonalData, type KeyRing } from '../lib/card-vault.js';
+import { forgetVaultedData, openVaultedData, vaultPersonalData, vaultPhone } from './personal-vault.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
@@ -744,8 +738,16 @@ export async function claimSend(
   vault: KeyRing,
 ): Promise<ClaimedSend | 'held' | 'absent'> {
   const longest = Math.max(...Object.values(leaseMs));
+  /** A vault row as json_build_object gives it: its bytes in base64. */
+  type Sealed = { kek_id: string; wrapped_key: string; ciphertext: string } | null;
   const { rows } = await db.query<
-    PaymentRow & { pending_otp: string | null; pending_otp_token: string | null; circuit_open: boolean }
+    PaymentRow & {
+      pending_otp: string | null;
+      pending_otp_token: string | null;
+      otp_sealed: Sealed;
+      phone_sealed: Sealed;
+      circuit_open: boolean;
+    }
   >(
     `WITH claimed AS (
        UPDATE payments
@@ -756,9 +758,17 @@ export async function claimSend(
         WHERE id = $1 AND (send_lease_until IS NULL OR send_lease_until < now() OR send_lease_owner = $2)
         RETURNING *)
      SELECT c.*, a.otp AS pending_otp, a.otp_token AS pending_otp_token,
+            CASE WHEN ov.token IS NOT NULL THEN json_build_object('kek_id', ov.kek_id,
+              'wrapped_key', encode(ov.wrapped_key, 'base64'), 'ciphertext', encode(ov.ciphertext, 'base64')) END
+              AS otp_sealed,
+            CASE WHEN pv.token IS NOT NULL THEN json_build_object('kek_id', pv.kek_id,
+              'wrapped_key', encode(pv.wrapped_key, 'base64'), 'ciphertext', encode(pv.ciphertext, 'base64')) END
+              AS phone_sealed,
             COALESCE(h.open_until > now(), false) AS circuit_open
        FROM claimed c
        LEFT JOIN payin_authorisations a ON a.payment_id = c.id
+       LEFT JOIN personal_vault ov ON ov.token = a.otp_token
+       LEFT JOIN personal_vault pv ON pv.token = c.customer ->> 'phoneToken'
        LEFT JOIN operator_health h ON h.operator = c.operator || CASE WHEN c.livemode THEN '' ELSE ':test' END`,
     [paymentId, owner, JSON.stringify(leaseMs), longest],
   );
@@ -767,14 +777,22 @@ export async function claimSend(
   const {
     pending_otp: legacyOtp,
     pending_otp_token: otpToken,
+    otp_sealed: otpSealed,
+    phone_sealed: phoneSealed,
     circuit_open: circuitOpen,
     ...paymentRow
   } = row;
-  const otp = otpToken ? (await openVaultedData(db, vault, otpToken))?.toString('utf8') : legacyOtp;
   const payment = toRecord(paymentRow);
-  const phone = payment.customer.phoneToken
-    ? await openPhone(db, vault, payment.customer.phoneToken)
-    : undefined;
+  // The OTP and the payer's number, read with the lease in the one statement, opened here.
+  const open = (token: string, sealed: NonNullable<Sealed>) =>
+    openPersonalData(vault, token, {
+      kekId: sealed.kek_id,
+      wrappedKey: Buffer.from(sealed.wrapped_key, 'base64'),
+      ciphertext: Buffer.from(sealed.ciphertext, 'base64'),
+    }).toString('utf8');
+  const otp = otpToken && otpSealed ? open(otpToken, otpSealed) : (legacyOtp ?? undefined);
+  const phoneToken = payment.customer.phoneToken;
+  const phone = phoneToken && phoneSealed ? open(phoneToken, phoneSealed) : undefined;
   return { payment, ...(otp ? { otp } : {}), ...(phone ? { phone } : {}), circuitOpen };
 }
 
