@@ -1,3 +1,4 @@
+import { circuitOf, recordOperatorOutcome } from '../db/operator-health.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import {
   countSend,
@@ -37,6 +38,8 @@ export interface CardActivityDeps {
   /** The worker's switch connection; undefined when GIM_HOST is not set. */
   gim: GimConnection | undefined;
   acquirer: { id: string; terminalId: string; merchantId: string };
+  /** Route health (db/operator-health.ts): the switch's failures in a row open its circuit. */
+  circuit: { threshold: number; cooldownSeconds: number };
 }
 
 export type CardAuthorisationResult =
@@ -137,6 +140,20 @@ export function createCardActivities(deps: CardActivityDeps) {
     };
   }
 
+  /**
+   * The switch's health, counted like an operator's (route health): an authorisation it answered,
+   * approved or declined by the issuer, is a success; one it never received or never answered, a
+   * failure. Too many in a row and the hosted checkout stops offering its cards for a while.
+   */
+  async function switchHealth(payment: PaymentRecord, answer: GimAnswer): Promise<void> {
+    await recordOperatorOutcome(pool, {
+      operator: circuitOf('gim', payment.livemode),
+      ok: answer.kind === 'answered',
+      ...(answer.kind === 'answered' ? {} : { detail: `authorisation ${answer.kind.replace('_', ' ')}` }),
+      ...deps.circuit,
+    });
+  }
+
   /** Nothing left the worker: the activity's retry sends it (safe). Anything else is the caller's to read. */
   function unsent(answer: GimAnswer, what: string): void {
     if (answer.kind === 'not_sent')
@@ -172,6 +189,7 @@ export function createCardActivities(deps: CardActivityDeps) {
         ...message,
         fields: { ...message.fields, 7: auth.transmission },
       });
+      await switchHealth(payment, answer);
       unsent(answer, 'authorisation');
       if (answer.kind !== 'answered') {
         logger.warn(

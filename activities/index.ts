@@ -68,6 +68,7 @@ export function createActivities(deps: {
       processor: createCardProcessor(deps.config, deps.logger),
       publicBaseUrl: deps.config.PUBLIC_BASE_URL,
       merchant: { id: deps.config.PROCESSOR_MERCHANT_ID, mcc: deps.config.PROCESSOR_MCC },
+      circuit: shared.circuit,
     }),
     ...createCardActivities({
       pool: deps.pool,
@@ -79,6 +80,7 @@ export function createActivities(deps: {
         terminalId: deps.config.GIM_TERMINAL_ID,
         merchantId: deps.config.GIM_MERCHANT_ID,
       },
+      circuit: shared.circuit,
     }),
   });
 }

@@ -1,3 +1,4 @@
+import { circuitOf, recordOperatorOutcome } from '../db/operator-health.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import {
   getProcessorCardPayment,
@@ -27,6 +28,8 @@ export interface ProcessorCardActivityDeps {
   processor: CardProcessorClient;
   publicBaseUrl: string;
   merchant: { id: string; mcc: string };
+  /** Route health (db/operator-health.ts): the processor's failures in a row open its circuit. */
+  circuit: { threshold: number; cooldownSeconds: number };
 }
 
 /** The authentication's status, and whether the payer has a challenge to complete. */
@@ -256,6 +259,13 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
           authenticationValue: a.authenticationValue,
           messageVersion: a.messageVersion,
         },
+      });
+      // The processor's health, counted like an operator's: no answer (or a 5xx) is a failure.
+      await recordOperatorOutcome(pool, {
+        operator: circuitOf('processor', payment.livemode),
+        ok: answer.kind !== 'ambiguous',
+        ...(answer.kind === 'ambiguous' ? { detail: `authorisation: ${answer.reason}` } : {}),
+        ...deps.circuit,
       });
       let result: ProcessorPayment | undefined;
       if (answer.kind === 'payment') result = answer.payment;

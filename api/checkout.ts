@@ -241,22 +241,32 @@ export function operatorRoutes(pool: Pool, operators: OperatorRules, config: Con
     // A merchant sees the routes of its key's mode; operations see the live ones.
     const livemode = admin ? true : res.locals.livemode === true;
     const health = new Map((await listOperatorHealth(pool)).map((h) => [h.operator, h]));
+    const routeHealth = (operator: string) => {
+      const h = health.get(circuitOf(operator, livemode));
+      const up = !h?.openUntil || h.openUntil.getTime() <= Date.now();
+      return {
+        operator,
+        status: up ? ('up' as const) : ('down' as const),
+        ...(h?.openUntil && !up ? { down_until: h.openUntil.toISOString() } : {}),
+      };
+    };
     const data = await Promise.all(
       OPERATORS.map(async (operator: OperatorName) => {
-        const h = health.get(circuitOf(operator, livemode));
-        const up = !h?.openUntil || h.openUntil.getTime() <= Date.now();
         const balance = admin ? await balancesOf(operator) : undefined;
         return {
-          operator,
-          status: up ? 'up' : 'down',
-          ...(h?.openUntil && !up ? { down_until: h.openUntil.toISOString() } : {}),
+          ...routeHealth(operator),
           ...(balance
             ? { balances: balance.balances, ...(balance.error ? { balance_error: balance.error } : {}) }
             : {}),
         };
       }),
     );
-    res.json({ object: 'list', data });
+    // The card rails this deployment runs (docs/cards.md), with their route health.
+    const cardRails = [
+      ...(config.GIM_HOST ? ['gim'] : []),
+      ...(config.PROCESSOR_ENABLED ? ['processor'] : []),
+    ];
+    res.json({ object: 'list', data: [...data, ...cardRails.map(routeHealth)] });
   });
   return router;
 }

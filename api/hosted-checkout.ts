@@ -6,6 +6,7 @@ import { getCheckoutBranding, getCheckoutLogo, getMerchant } from '../db/merchan
 import { BRAND_COLOR, textOn } from '../lib/branding.js';
 import { getPayment, listAttemptsOf, type PaymentRecord } from '../db/payments.js';
 import type { Pool } from '../db/pool.js';
+import { operatorsDown } from '../db/operator-health.js';
 import { paymentOfThreeDS } from '../db/card-processor.js';
 import { threeDSResultSignal } from '../workflows/card-processor-payin.js';
 import { cardBrand, luhnValid } from '../lib/card-vault.js';
@@ -21,6 +22,7 @@ import { MAX_OPEN_ATTEMPTS, cancelCheckoutSignal } from '../workflows/hosted-pay
 import { CHECKOUT_CSS, CHECKOUT_JS } from './checkout-assets.js';
 import {
   cardRailsFor,
+  type CardRail,
   checkoutPageUrl,
   dropAttempt,
   recordCardAttempt,
@@ -78,6 +80,7 @@ const TEXT = {
     badCvc: 'Le cryptogramme a 3 ou 4 chiffres.',
     cardNotAccepted: 'Cette carte n’est pas acceptée ici.',
     cardOnlyAlone: 'Un paiement est en cours ; attendez sa fin avant de payer par carte.',
+    cardRailDown: 'Le paiement par carte est momentanément indisponible : payez par mobile money.',
     cardProcessing: 'Paiement par carte en cours…',
     badNumber: 'Ce numéro n’est pas valide.',
     wrongCountry: 'Ce numéro n’est pas un numéro {network}.',
@@ -131,6 +134,7 @@ const TEXT = {
     badCvc: 'The security code has 3 or 4 digits.',
     cardNotAccepted: 'This card is not accepted here.',
     cardOnlyAlone: 'A payment is in progress; wait for its end before paying by card.',
+    cardRailDown: 'Card payments are unavailable right now: pay by mobile money.',
     cardProcessing: 'Card payment in progress…',
     badNumber: 'This number is not valid.',
     wrongCountry: 'This is not a {network} number.',
@@ -569,7 +573,7 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     };
     return send(
       t.title,
-      `${error}${declined}${choiceForm(t, token, offer, chosen, running.length > 0, cardRailsFor(config, intent.currency).length > 0)}${until}`,
+      `${error}${declined}${choiceForm(t, token, offer, chosen, running.length > 0, (await cardRailsUp(intent)).length > 0)}${until}`,
       scriptData(t, token, state, offer),
     );
   }
@@ -713,6 +717,13 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
     res.redirect(303, `/pay/${token}`);
   });
 
+  /** The card rails configured for this payin's currency whose circuit (route health) is closed. */
+  async function cardRailsUp(intent: PaymentRecord): Promise<CardRail[]> {
+    const rails = cardRailsFor(config, intent.currency);
+    const down = await operatorsDown(pool, rails, intent.livemode);
+    return rails.filter((r) => !down.has(r));
+  }
+
   /** The card form: checked, vaulted, recorded as an attempt and started on its rail. */
   async function payByCard(req: Request, res: Response, l: Loaded, body: Record<string, unknown>) {
     const lang = payerLanguage(req.headers['accept-language']);
@@ -738,6 +749,8 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
           ? undefined
           : (rails.find((r) => r === 'processor') ?? rails.find((r) => r === 'gim'));
     if (!rail) return again(t.cardNotAccepted);
+    // Its rail failing again and again (its circuit open): no card goes to it until it recovers.
+    if (!(await cardRailsUp(intent)).includes(rail)) return again(t.cardRailDown);
     if (l.attempts.some(isOpenAttempt)) return again(t.cardOnlyAlone);
     const log = req.log.child({ paymentId: intent.id, workflowId: payinWorkflowId(intent.id) });
     // The same form sent twice finds its attempt: the card is vaulted once.

@@ -444,7 +444,12 @@ export function buildContract() {
     path: '/v1/operators',
     summary: 'Route health and the balances operators report',
     security: [{ [bearer.name]: [] }],
-    responses: { 200: json(OperatorListSchema, 'One entry per operator') },
+    responses: {
+      200: json(
+        OperatorListSchema,
+        'One entry per operator, then one per card rail this deployment runs (gim, processor)',
+      ),
+    },
   });
   registry.registerPath({
     method: 'get',

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../lib/logger.js';
+import { startGimSwitch } from '../../sandbox/gim/switch.js';
+import { startCardPayin, startProcessorCardPayin } from '../support/cards.js';
+import { api, startStack, type PayinBody, type TestStack } from '../support/stack.js';
+import { hiddenFields, postForm } from '../support/togo.js';
+
+/**
+ * The card rails' route health, counted like an operator's (docs/cards.md): authorisations a rail
+ * never answers open its circuit; the hosted checkout then sends no card to it, and
+ * `GET /v1/operators` shows it down. Runs alone: the circuits are shared by every test file's stack.
+ */
+const MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
+let gim: Awaited<ReturnType<typeof startGimSwitch>>;
+let stack: TestStack;
+
+beforeAll(async () => {
+  gim = await startGimSwitch({
+    host: '127.0.0.1',
+    port: 0,
+    macKeyHex: MAC_KEY,
+    lateMs: 5_000,
+    logger: createLogger({ level: 'silent' }),
+  });
+  stack = await startStack({
+    env: {
+      GIM_HOST: '127.0.0.1',
+      GIM_PORT: String(gim.port),
+      GIM_MAC_KEY: MAC_KEY,
+      GIM_TIMEOUT_MS: '1000',
+      CIRCUIT_FAILURE_THRESHOLD: '2',
+      CIRCUIT_COOLDOWN_SECONDS: '600',
+    },
+  });
+});
+afterAll(async () => {
+  // The circuit is the switch's in test mode for every stack on this database: closed again.
+  await stack?.pool.query("DELETE FROM operator_health WHERE operator IN ('gim:test', 'processor:test')");
+  await stack?.stop();
+  await gim?.close();
+});
+
+type OperatorList = { data: { operator: string; status: string; down_until?: string }[] };
+
+async function health(rail: string) {
+  const res = await api<OperatorList>(stack, 'GET', '/v1/operators', { key: stack.merchant.apiKey });
+  expect(res.status).toBe(200);
+  return res.body.data.find((o) => o.operator === rail);
+}
+
+/** A hosted payin's page, and a card posted on it. */
+async function hostedPage() {
+  const hosted = await api<PayinBody & { next_action: { url: string } }>(stack, 'POST', '/v1/payins', {
+    key: stack.merchant.apiKey,
+    body: { amount: 5_000, currency: 'XOF', mode: 'hosted' },
+  });
+  expect(hosted.status).toBe(201);
+  const url = hosted.body.next_action.url;
+  const html = await (await fetch(url)).text();
+  const payByCard = async (pan: string) => {
+    const posted = await postForm(url, {
+      action: 'card',
+      nonce: hiddenFields(html).nonce!,
+      card_number: pan,
+      card_expiry: '12/30',
+      card_cvc: '123',
+    });
+    return { status: posted.status, html: await posted.text() };
+  };
+  return { id: hosted.body.id, html, payByCard };
+}
+
+describe('card route health', () => {
+  it('authorisations the switch never answers open its circuit: its cards refused on the page, the switch shown down', async () => {
+    expect(await health('gim')).toEqual({ operator: 'gim', status: 'up' });
+    // Two authorisations unanswered (sandbox amount 7005), each reversed: the threshold.
+    const runs = [await startCardPayin(stack, 7_005), await startCardPayin(stack, 7_005)];
+    for (const run of runs) expect(await run.result).toBe('reversed');
+    const down = await health('gim');
+    expect(down?.status).toBe('down');
+    expect(Date.parse(down!.down_until!)).toBeGreaterThan(Date.now());
+    expect((await health('processor'))?.status).toBe('up');
+
+    // Visa and Mastercard still go to the processor; a GIM-UEMOA card is refused, nothing recorded.
+    const page = await hostedPage();
+    expect(page.html).toContain('name="card_number"');
+    const refused = await page.payByCard('6280000000000008');
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('Le paiement par carte est momentanément indisponible');
+    const { rowCount } = await stack.pool.query('SELECT 1 FROM payments WHERE attempt_of = $1', [page.id]);
+    expect(rowCount).toBe(0);
+  });
+
+  it('authorisations the processor answers with a 5xx open its circuit: with both rails down, no card is offered', async () => {
+    // Sandbox amount 8003: authorised, then a 502; found by our reference, captured all the same.
+    const runs = [await startProcessorCardPayin(stack, 8_003), await startProcessorCardPayin(stack, 8_003)];
+    for (const run of runs) expect(await run.result).toBe('captured');
+    expect((await health('processor'))?.status).toBe('down');
+    const page = await hostedPage();
+    expect(page.html).not.toContain('name="card_number"');
+    const refused = await page.payByCard('4000000000000101');
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('Le paiement par carte est momentanément indisponible');
+  });
+});
