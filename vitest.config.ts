@@ -17,7 +17,7 @@ const ALONE = [
   'test/integration/fuzz.test.ts',
   'test/integration/togo-routing.test.ts',
   'test/integration/paygate.test.ts',
-  'test/integration/card-route-health.test.ts',
+  'test/integration/card-rails.test.ts',
 ];
 
 export default defineConfig({

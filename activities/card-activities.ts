@@ -307,6 +307,28 @@ export function createCardActivities(deps: CardActivityDeps) {
       return { code };
     },
 
+    /**
+     * What a card payin whose workflow is gone needs (workflows/card-recovery.ts), from what its
+     * authorisation recorded: captured, or its completion advice already sent, its capture is
+     * finished; declined, it fails; anything else (never answered, approved and not captured,
+     * perhaps never sent) is reversed: a reversal of what the switch never received is
+     * acknowledged all the same (25).
+     */
+    async planCardRecovery(
+      paymentId: string,
+    ): Promise<
+      { action: 'capture' } | { action: 'reverse' } | { action: 'declined'; failure: PaymentFailure }
+    > {
+      const { auth } = await load(paymentId);
+      if (auth.reversedAt) return { action: 'reverse' };
+      const meaning = responseMeaning(auth.responseCode ?? '');
+      const approved = auth.outcome === 'approved' || (auth.outcome === 'declined' && meaning.approved);
+      if (approved && (auth.capturedAt || auth.captureSends > 0)) return { action: 'capture' };
+      if (auth.outcome === 'declined' && !meaning.approved)
+        return { action: 'declined', failure: meaning.failure };
+      return { action: 'reverse' };
+    },
+
     /** The payin's end, in the books: credited once captured, failed when declined or reversed. */
     async recordCardPayinResult(paymentId: string, outcome: CardPayinResult): Promise<void> {
       const end = CARD_PAYIN_ENDS[outcome.result];

@@ -40,7 +40,9 @@ export type ProcessorPayinResult =
   | { result: 'declined'; responseCode: string; declineReason?: string }
   | { result: 'not_authenticated'; transStatus: string; reason?: string }
   | { result: 'challenge_abandoned' }
-  | { result: 'capture_declined'; declineReason?: string };
+  | { result: 'capture_declined'; declineReason?: string }
+  /** Its workflow ended before it did: the card sweep voided what the processor held (workflows/card-recovery.ts). */
+  | { result: 'abandoned' };
 
 /** Our failure codes for the processor's decline reasons (docs/card-processor.md). */
 function declineFailure(responseCode: string, declineReason: string | undefined): PaymentFailure {
@@ -75,6 +77,14 @@ const ENDS: Record<
     failure: {
       code: 'authentication_abandoned',
       message: 'The payer did not complete the 3-D Secure challenge',
+    },
+  },
+  abandoned: {
+    to: 'failed',
+    reason: 'its workflow ended before the payin did: the card sweep released what the processor held',
+    failure: {
+      code: 'payment_abandoned',
+      message: 'The card payment was not completed: nothing was charged',
     },
   },
   capture_declined: {
@@ -397,6 +407,45 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
               message: `The processor declined the refund${result.declineReason ? ` (${result.declineReason})` : ''}`,
             },
           };
+    },
+
+    /**
+     * What a card payin whose workflow is gone needs (workflows/card-recovery.ts), from what the
+     * processor holds under our reference (its record, not ours, which may lag an answer that was
+     * lost): captured, credited; authorised, voided; declined or nothing, the payin fails.
+     */
+    async planProcessorRecovery(
+      paymentId: string,
+    ): Promise<
+      | { action: 'credit' }
+      | { action: 'void' }
+      | { action: 'declined'; responseCode: string; declineReason?: string }
+      | { action: 'nothing_held' }
+    > {
+      const { card } = await load(paymentId);
+      if (card.capturedAt) return { action: 'credit' };
+      const lookup = await processor.findPaymentsByReference(paymentId);
+      if (lookup.kind !== 'found')
+        throw ApplicationFailure.retryable(`payments by reference: ${lookup.reason}`, 'ProcessorUnavailable');
+      const held = lookup.payments[0];
+      if (!held) return { action: 'nothing_held' };
+      await recordPayment(paymentId, held);
+      switch (held.status) {
+        case 'captured':
+          await markProcessorSettled(pool, paymentId, 'captured');
+          return { action: 'credit' };
+        case 'authorised':
+          return { action: 'void' };
+        case 'voided':
+          await markProcessorSettled(pool, paymentId, 'voided');
+          return { action: 'nothing_held' };
+        case 'declined':
+          return {
+            action: 'declined',
+            responseCode: held.responseCode,
+            ...(held.declineReason ? { declineReason: held.declineReason } : {}),
+          };
+      }
     },
 
     /** The payin's end, in the books: credited once captured, failed otherwise. */

@@ -1,6 +1,6 @@
 import type { VaultedCard } from './card-vault.js';
 import { getPayment, insertPayment, type PaymentRecord } from './payments.js';
-import type { PoolClient } from './pool.js';
+import type { PoolClient, Queryable } from './pool.js';
 import type { CurrencyCode } from '../lib/money.js';
 import { payinWorkflowId } from '../lib/payment-workflows.js';
 
@@ -55,4 +55,19 @@ export async function insertCardPaymentRow(
       cancelUrl: p.returnUrl,
     })) ?? (await getPayment(client, p.id))!
   );
+}
+
+/** Card payins still open past their deadline (the oldest first): what the card sweep looks at. */
+export async function listOverdueCardPayins(
+  db: Queryable,
+  limit: number,
+): Promise<{ id: string; rail: 'gim' | 'processor'; workflowId: string }[]> {
+  const { rows } = await db.query<{ id: string; operator: 'gim' | 'processor'; workflow_id: string }>(
+    `SELECT id, operator, workflow_id FROM payments
+      WHERE kind = 'payin' AND mode = 'card' AND operator IN ('gim', 'processor')
+        AND status IN ('created', 'pending', 'action_required') AND deadline_at < now()
+      ORDER BY deadline_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ id: r.id, rail: r.operator, workflowId: r.workflow_id }));
 }

@@ -3,6 +3,7 @@ export { payin } from './payin.js';
 export { cardPayin } from './card-payin.js';
 export { cardProcessorPayin } from './card-processor-payin.js';
 export { cardRefund } from './card-refund.js';
+export { cardRecovery, cardSweep } from './card-recovery.js';
 export { hostedPayin } from './hosted-payin.js';
 export { payout } from './payout.js';
 export { refund } from './refund.js';

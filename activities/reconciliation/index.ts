@@ -6,7 +6,8 @@ import type { Pool } from '../../db/pool.js';
 import type { OperatorAdapters } from '../../operators/registry.js';
 import { createReconciliationPolicies } from './policies.js';
 import { createSettlementReconciliation } from './settlement.js';
-import { createSweep } from './sweep.js';
+import { createSweep, workflowStateOf } from './sweep.js';
+import { listOverdueCardPayins } from '../../db/card-payins.js';
 
 export { LATE_REFUND_REASON } from './policies.js';
 
@@ -47,6 +48,24 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
   return {
     reconcileSettlement: createSettlementReconciliation(deps, policies),
     sweepOperator: createSweep(deps, policies),
+    /**
+     * The card sweep (workflows/card-recovery.ts): card payins open past their deadline whose
+     * workflow no longer runs. A workflow Temporal cannot tell about is left for the next sweep.
+     */
+    async listStalledCardPayins(): Promise<{ paymentId: string; rail: 'gim' | 'processor' }[]> {
+      const log = deps.logger.child({ component: 'card-sweep' });
+      const stalled: { paymentId: string; rail: 'gim' | 'processor' }[] = [];
+      for (const p of await listOverdueCardPayins(deps.pool, deps.sweep.batch)) {
+        const state = await workflowStateOf(p.workflowId, log);
+        if (state !== 'closed' && state !== 'not_found') continue;
+        log.warn(
+          { paymentId: p.id, workflowId: p.workflowId, state },
+          'card payin without its workflow: recovered',
+        );
+        stalled.push({ paymentId: p.id, rail: p.rail });
+      }
+      return stalled;
+    },
   };
 }
 

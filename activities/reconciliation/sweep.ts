@@ -13,7 +13,7 @@ import {
 } from '../../db/reconciliation.js';
 import { listStalledTransfers, setTransferStatus } from '../../db/transfers.js';
 import { unconfirmedAmount, type AmountStatement } from '../../lib/amount-check.js';
-import { errorSummary } from '../../lib/logger.js';
+import { errorSummary, type Logger } from '../../lib/logger.js';
 import type { DisbursementWorkflowInput } from '../../lib/payment-workflows.js';
 import type { PayinMode } from '../../lib/payments.js';
 import type { ParsedCallback } from '../../operators/types.js';
@@ -273,19 +273,23 @@ export function createSweep(
     return { runId: r.runId, status: 'completed', linesIngested: 0, summary, refundsToStart };
   }
 
-  async function workflowState(
-    workflowId: string,
-  ): Promise<'running' | 'closed' | 'not_found' | 'cannot_tell'> {
-    try {
-      // The worker's own client (the activity's context): activities make none of their own.
-      const d = await Context.current().client.workflow.getHandle(workflowId).describe();
-      return d.status.name === 'RUNNING' ? 'running' : 'closed';
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'not_found';
-      log.warn({ workflowId, err: errorSummary(err) }, 'cannot tell whether a workflow runs: left alone');
-      return 'cannot_tell';
-    }
-  }
+  const workflowState = (workflowId: string) => workflowStateOf(workflowId, log);
 
   return sweepOperator;
+}
+
+/** Whether a payment's workflow runs, as Temporal says (from an activity). */
+export async function workflowStateOf(
+  workflowId: string,
+  log: Logger,
+): Promise<'running' | 'closed' | 'not_found' | 'cannot_tell'> {
+  try {
+    // The worker's own client (the activity's context): activities make none of their own.
+    const d = await Context.current().client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING' ? 'running' : 'closed';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'not_found';
+    log.warn({ workflowId, err: errorSummary(err) }, 'cannot tell whether a workflow runs: left alone');
+    return 'cannot_tell';
+  }
 }

@@ -2,13 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { startGimSwitch } from '../../sandbox/gim/switch.js';
 import { startCardPayin, startProcessorCardPayin } from '../support/cards.js';
-import { api, startStack, type PayinBody, type TestStack } from '../support/stack.js';
+import { getCardAuthorisation } from '../../db/card-authorisations.js';
+import { getPayment } from '../../db/payments.js';
+import { cardSweep } from '../../workflows/card-recovery.js';
+import { expectBalancedLedger } from '../support/money.js';
+import { api, eventually, startStack, type PayinBody, type TestStack } from '../support/stack.js';
 import { hiddenFields, postForm } from '../support/togo.js';
 
 /**
  * The card rails' route health, counted like an operator's (docs/cards.md): authorisations a rail
  * never answers open its circuit; the hosted checkout then sends no card to it, and
- * `GET /v1/operators` shows it down. Runs alone: the circuits are shared by every test file's stack.
+ * `GET /v1/operators` shows it down. And the card sweep: a card payin whose workflow is gone is
+ * settled from what its rail holds. Runs alone: the circuits, and the payins the card sweep looks
+ * at, are shared by every test file's stack.
  */
 const MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
 let gim: Awaited<ReturnType<typeof startGimSwitch>>;
@@ -31,6 +37,8 @@ beforeAll(async () => {
       CIRCUIT_FAILURE_THRESHOLD: '2',
       CIRCUIT_COOLDOWN_SECONDS: '600',
     },
+    // The processor's slow authorisation (its test amount 8006) answers after 3 s.
+    sandboxEnv: { SANDBOX_PROCESSOR_SLOW_MS: '3000' },
   });
 });
 afterAll(async () => {
@@ -101,5 +109,74 @@ describe('card route health', () => {
     const refused = await page.payByCard('4000000000000101');
     expect(refused.status).toBe(400);
     expect(refused.html).toContain('Le paiement par carte est momentanément indisponible');
+  });
+});
+
+/** The card sweep, run now (its schedule is off in tests), to its end. */
+async function runCardSweep(): Promise<{ recoveries: number }> {
+  return stack.temporal.workflow.execute(cardSweep, {
+    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+    workflowId: `card-sweep-test-${Date.now()}`,
+    args: [{ triggeredBy: 'test' }],
+  });
+}
+
+/** The payin's workflow terminated (as from the UI), its deadline passed: what the sweep looks for. */
+async function abandon(paymentId: string): Promise<void> {
+  await stack.temporal.workflow.getHandle(`payin-${paymentId}`).terminate('test: terminated from the UI');
+  await stack.pool.query("UPDATE payments SET deadline_at = now() - interval '1 second' WHERE id = $1", [
+    paymentId,
+  ]);
+}
+
+async function ended(paymentId: string) {
+  return eventually(`${paymentId} ended`, async () => {
+    const p = await getPayment(stack.pool, paymentId);
+    return p && !['created', 'pending', 'action_required'].includes(p.status) ? p : undefined;
+  });
+}
+
+describe('a card payin whose workflow is gone (workflows/card-recovery.ts)', () => {
+  it('at the switch: its authorisation, approved too late for its workflow, is reversed by the sweep, never captured', async () => {
+    // The switch approves, and answers only after 5 s (sandbox 7006): the workflow is terminated
+    // while it waits, and the approval lands on no workflow at all.
+    const started = await startCardPayin(stack, 7_006);
+    // Its workflow is terminated below: its result is a failure nobody waits for.
+    started.result.catch(() => undefined);
+    const auth = await eventually('authorisation sent', async () => {
+      const a = await getCardAuthorisation(stack.pool, started.id);
+      return a && gim.state.byRrn(a.rrn) ? a : undefined;
+    });
+    await abandon(started.id);
+    await eventually('the late approval held at the switch', () =>
+      Promise.resolve(gim.state.byRrn(auth.rrn)?.held ? true : undefined),
+    );
+    expect((await runCardSweep()).recoveries).toBeGreaterThanOrEqual(1);
+    const payment = await ended(started.id);
+    expect(payment).toMatchObject({ status: 'failed' });
+    expect(gim.state.byRrn(auth.rrn)).toMatchObject({ reversed: true, held: false, captured: 0 });
+    expect(await stack.temporal.workflow.getHandle(`card-recovery-${started.id}`).result()).toBe('reversed');
+    // A second sweep finds nothing more to do.
+    expect((await runCardSweep()).recoveries).toBe(0);
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('at the processor: its authorisation, answered after its workflow was terminated, is voided by the sweep', async () => {
+    // The processor authorises, and answers after 3 s (sandbox 8006): terminated meanwhile.
+    const started = await startProcessorCardPayin(stack, 8_006);
+    // Its workflow is terminated below: its result is a failure nobody waits for.
+    started.result.catch(() => undefined);
+    const atProcessor = () =>
+      [...stack.sandbox.processor.payments.values()].filter((p) => p.reference === started.id);
+    await eventually('authorisation at the processor', () =>
+      Promise.resolve(atProcessor().length ? true : undefined),
+    );
+    await abandon(started.id);
+    expect((await runCardSweep()).recoveries).toBeGreaterThanOrEqual(1);
+    const payment = await ended(started.id);
+    expect(payment).toMatchObject({ status: 'failed', failure: { code: 'payment_abandoned' } });
+    expect(atProcessor().map((p) => p.status)).toEqual(['voided']);
+    expect(await stack.temporal.workflow.getHandle(`card-recovery-${started.id}`).result()).toBe('voided');
+    await expectBalancedLedger(stack.pool);
   });
 });
