@@ -57,17 +57,22 @@ export async function insertCardPaymentRow(
   );
 }
 
-/** Card payins still open past their deadline (the oldest first): what the card sweep looks at. */
-export async function listOverdueCardPayins(
+/** Card payins and refunds still open past their deadline (the oldest first): what the card sweep looks at. */
+export async function listOverdueCardPayments(
   db: Queryable,
   limit: number,
-): Promise<{ id: string; rail: 'gim' | 'processor'; workflowId: string }[]> {
-  const { rows } = await db.query<{ id: string; operator: 'gim' | 'processor'; workflow_id: string }>(
-    `SELECT id, operator, workflow_id FROM payments
-      WHERE kind = 'payin' AND mode = 'card' AND operator IN ('gim', 'processor')
+): Promise<{ id: string; kind: 'payin' | 'refund'; rail: 'gim' | 'processor'; workflowId: string }[]> {
+  const { rows } = await db.query<{
+    id: string;
+    kind: 'payin' | 'refund';
+    operator: 'gim' | 'processor';
+    workflow_id: string;
+  }>(
+    `SELECT id, kind, operator, workflow_id FROM payments
+      WHERE kind IN ('payin', 'refund') AND mode = 'card' AND operator IN ('gim', 'processor')
         AND status IN ('created', 'pending', 'action_required') AND deadline_at < now()
       ORDER BY deadline_at LIMIT $1`,
     [limit],
   );
-  return rows.map((r) => ({ id: r.id, rail: r.operator, workflowId: r.workflow_id }));
+  return rows.map((r) => ({ id: r.id, kind: r.kind, rail: r.operator, workflowId: r.workflow_id }));
 }

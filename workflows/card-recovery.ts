@@ -4,6 +4,7 @@ import type { CardActivities } from '../activities/card-activities.js';
 import type { ProcessorCardActivities } from '../activities/processor-card-activities.js';
 import type { ReconciliationActivities } from '../activities/reconciliation/index.js';
 import { reconciliationQueue } from '../lib/task-queues.js';
+import { cardRefund } from './card-refund.js';
 import { ACTIVITY_OPTIONS } from './shared.js';
 
 /**
@@ -93,20 +94,32 @@ const sweepActivities = () =>
 /**
  * Every few minutes (the `sweep-cards` schedule): the card payins open past their deadline whose
  * workflow no longer runs, each handed to its own `cardRecovery` (one per payin, ever; it
- * outlives the sweep).
+ * outlives the sweep); a card refund in that state gets its own `cardRefund` workflow again.
  */
 export async function cardSweep(_input: { triggeredBy?: string } = {}): Promise<{ recoveries: number }> {
-  const stalled = await sweepActivities().listStalledCardPayins();
+  const stalled = await sweepActivities().listStalledCardPayments();
   let recoveries = 0;
   for (const s of stalled) {
     try {
-      await startChild(cardRecovery, {
-        workflowId: `card-recovery-${s.paymentId}`,
-        args: [s],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        // Once per payin; again only after a recovery that failed (or was terminated).
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      });
+      if (s.kind === 'refund') {
+        // A refund the merchant asked for is finished, not undone: its own workflow runs again
+        // (the hold is taken once; a message is sent again under the identity it recorded, which
+        // the rail recognises).
+        await startChild(cardRefund, {
+          workflowId: s.workflowId,
+          args: [{ paymentId: s.paymentId, rail: s.rail }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        });
+      } else {
+        await startChild(cardRecovery, {
+          workflowId: `card-recovery-${s.paymentId}`,
+          args: [{ paymentId: s.paymentId, rail: s.rail }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          // Once per payin; again only after a recovery that failed (or was terminated).
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        });
+      }
       recoveries++;
     } catch (err) {
       // Running or done (an earlier sweep started it): one recovery per payin.

@@ -7,7 +7,7 @@ import type { OperatorAdapters } from '../../operators/registry.js';
 import { createReconciliationPolicies } from './policies.js';
 import { createSettlementReconciliation } from './settlement.js';
 import { createSweep, workflowStateOf } from './sweep.js';
-import { listOverdueCardPayins } from '../../db/card-payins.js';
+import { listOverdueCardPayments } from '../../db/card-payins.js';
 
 export { LATE_REFUND_REASON } from './policies.js';
 
@@ -21,6 +21,14 @@ export interface ReconciliationDeps {
   sweep: { lookbackDays: number; batch: number; recheckMinutes: number };
   /** The vault's key ring: a late payin's refund goes to the payer's number, opened from it. */
   vault: KeyRing;
+}
+
+/** A card payin or refund open past its deadline whose workflow no longer runs. */
+export interface StalledCardPayment {
+  paymentId: string;
+  kind: 'payin' | 'refund';
+  rail: 'gim' | 'processor';
+  workflowId: string;
 }
 
 export interface RunSummary {
@@ -52,17 +60,17 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
      * The card sweep (workflows/card-recovery.ts): card payins open past their deadline whose
      * workflow no longer runs. A workflow Temporal cannot tell about is left for the next sweep.
      */
-    async listStalledCardPayins(): Promise<{ paymentId: string; rail: 'gim' | 'processor' }[]> {
+    async listStalledCardPayments(): Promise<StalledCardPayment[]> {
       const log = deps.logger.child({ component: 'card-sweep' });
-      const stalled: { paymentId: string; rail: 'gim' | 'processor' }[] = [];
-      for (const p of await listOverdueCardPayins(deps.pool, deps.sweep.batch)) {
+      const stalled: StalledCardPayment[] = [];
+      for (const p of await listOverdueCardPayments(deps.pool, deps.sweep.batch)) {
         const state = await workflowStateOf(p.workflowId, log);
         if (state !== 'closed' && state !== 'not_found') continue;
         log.warn(
-          { paymentId: p.id, workflowId: p.workflowId, state },
-          'card payin without its workflow: recovered',
+          { paymentId: p.id, workflowId: p.workflowId, kind: p.kind, state },
+          `card ${p.kind} without its workflow: recovered`,
         );
-        stalled.push({ paymentId: p.id, rail: p.rail });
+        stalled.push({ paymentId: p.id, kind: p.kind, rail: p.rail, workflowId: p.workflowId });
       }
       return stalled;
     },

@@ -4,6 +4,9 @@ import { startGimSwitch } from '../../sandbox/gim/switch.js';
 import { startCardPayin, startProcessorCardPayin } from '../support/cards.js';
 import { getCardAuthorisation } from '../../db/card-authorisations.js';
 import { getPayment } from '../../db/payments.js';
+import { inTransaction } from '../../db/pool.js';
+import { insertCardRefund } from '../../api/card-refunds.js';
+import { newId } from '../../lib/ids.js';
 import { cardSweep } from '../../workflows/card-recovery.js';
 import { expectBalancedLedger } from '../support/money.js';
 import { api, eventually, startStack, type PayinBody, type TestStack } from '../support/stack.js';
@@ -177,6 +180,34 @@ describe('a card payin whose workflow is gone (workflows/card-recovery.ts)', () 
     expect(payment).toMatchObject({ status: 'failed', failure: { code: 'payment_abandoned' } });
     expect(atProcessor().map((p) => p.status)).toEqual(['voided']);
     expect(await stack.temporal.workflow.getHandle(`card-recovery-${started.id}`).result()).toBe('voided');
+    await expectBalancedLedger(stack.pool);
+  });
+
+  it('a card refund whose workflow never ran (or is gone) is run again by the sweep, to its end', async () => {
+    const paid = await startCardPayin(stack, 5_000);
+    expect(await paid.result).toBe('captured');
+    // Recorded as the API records one, its workflow never started (the API stopped right there).
+    const refundId = newId('pay');
+    await inTransaction(stack.pool, async (client) =>
+      insertCardRefund(client, stack.config, {
+        id: refundId,
+        merchantId: stack.merchant.id,
+        livemode: false,
+        payin: (await getPayment(client, paid.id))!,
+        amount: 2_000,
+        fee: 0,
+        description: 'Refund left without its workflow',
+        metadata: {},
+      }),
+    );
+    await stack.pool.query("UPDATE payments SET deadline_at = now() - interval '1 second' WHERE id = $1", [
+      refundId,
+    ]);
+    expect((await runCardSweep()).recoveries).toBeGreaterThanOrEqual(1);
+    expect(await ended(refundId)).toMatchObject({ status: 'succeeded' });
+    expect((await getPayment(stack.pool, paid.id))?.status).toBe('partially_refunded');
+    const refundAuth = (await getCardAuthorisation(stack.pool, refundId))!;
+    expect(gim.state.byRrn(refundAuth.rrn)).toMatchObject({ credited: true, reversed: false });
     await expectBalancedLedger(stack.pool);
   });
 });
