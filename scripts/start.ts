@@ -95,6 +95,7 @@ try {
 
   // The worker's Prometheus metrics (the SDK's and ours), on a port of their own.
   const workerMetrics = config.WORKER_METRICS_ADDRESS ?? `${config.HOST}:9464`;
+  const gimPort = process.env.SANDBOX_GIM_PORT ?? '8583';
   const env = {
     WORKFLOW_BUNDLE_PATH: bundlePath,
     ADMIN_API_KEY: adminKey,
@@ -105,6 +106,8 @@ try {
       `/v1/callbacks/tmoney/${config.operators.tmoney.callback.token}`,
       config.PUBLIC_BASE_URL,
     ).toString(),
+    // GIM-UEMOA's cards go to the sandbox's switch (TCP) unless a switch is configured.
+    ...(config.GIM_HOST ? {} : { GIM_HOST: '127.0.0.1', GIM_PORT: gimPort }),
   };
   services.push(startService('sandbox', 'sandbox/server.ts', env));
   services.push(startService('worker', 'workers/main.ts', env, WORKER_V8_FLAGS));
@@ -155,6 +158,7 @@ Passerelle is running
   API            ${apiUrl}            (OpenAPI: ${apiUrl}/openapi.json, health: ${apiUrl}/healthz)
   Temporal UI    ${temporal.uiUrl ?? config.TEMPORAL_UI_URL}
   Sandbox        ${sandboxUrl}            (LigdiCash: ${sandboxUrl}/ligdicash/pay/v01/)
+  Card switch    ${config.GIM_HOST ? `${config.GIM_HOST}:${config.GIM_PORT}` : `127.0.0.1:${gimPort}`}           (GIM-UEMOA over ISO 8583; the card processor: ${sandboxUrl}/processor)
   Temporal       ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})
   PostgreSQL     ${config.DATABASE_URL}
   Demo merchant  ${demo.merchantId}
