@@ -1,3 +1,4 @@
+import { openPhone } from '../db/personal-vault.js';
 import type { KeyRing } from '../lib/card-vault.js';
 import express, { Router } from 'express';
 import type { Client } from '@temporalio/client';
@@ -7,7 +8,7 @@ import { getPayment, setPayerNumber, type PaymentRecord } from '../db/payments.j
 import type { Pool } from '../db/pool.js';
 import { errorSummary } from '../lib/logger.js';
 import { NETWORKS, NUMBERING_PLANS, type Network } from '../lib/networks.js';
-import { PAYMENT_ID_PATTERN } from '../lib/payments.js';
+import { PAYMENT_ID_PATTERN, formPostFields } from '../lib/payments.js';
 import { parseMsisdn } from '../lib/phone.js';
 import { OPERATORS, OPERATOR_TABLE, isOperatorName, type OperatorName } from '../lib/operators.js';
 import { checkoutUrlFor } from '../lib/urls.js';
@@ -105,7 +106,10 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
     }
     const action = payment.nextAction;
     if (payment.status === 'action_required' && action?.type === 'form_post') {
-      const inputs = Object.entries(action.fields)
+      const payerNumber = payment.customer.phoneToken
+        ? (await openPhone(pool, deps.vault, payment.customer.phoneToken))?.replace(/^\+/, '')
+        : undefined;
+      const inputs = Object.entries(formPostFields(action, payerNumber))
         .map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`)
         .join('\n');
       res.send(`<!doctype html><html><head><meta charset="utf-8"><title>Paiement</title></head>

@@ -1,3 +1,5 @@
+import { openPhone } from '../db/personal-vault.js';
+import { formPostFields } from '../lib/payments.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { PerAddressRateLimit } from '../lib/address-rate-limit.js';
@@ -10,7 +12,7 @@ import { operatorsDown } from '../db/operator-health.js';
 import { paymentOfThreeDS } from '../db/card-processor.js';
 import { threeDSResultSignal } from '../workflows/card-processor-payin.js';
 import { cardBrand, luhnValid } from '../lib/card-vault.js';
-import type { Config } from '../lib/config.js';
+import { cardVaultRing, type Config } from '../lib/config.js';
 import { derivedId } from '../lib/ids.js';
 import { errorSummary, type Logger } from '../lib/logger.js';
 import { NUMBERING_PLANS } from '../lib/networks.js';
@@ -526,7 +528,10 @@ ${hasRunning ? '' : `<form method="post" action="/pay/${token}"><button type="su
         );
       }
       if (action?.type === 'form_post') {
-        const inputs = Object.entries(action.fields)
+        const payerNumber = current.customer.phoneToken
+          ? (await openPhone(pool, cardVaultRing(config), current.customer.phoneToken))?.replace(/^\+/, '')
+          : undefined;
+        const inputs = Object.entries(formPostFields(action, payerNumber))
           .map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`)
           .join('');
         return send(

@@ -147,6 +147,10 @@ export const NextActionSchema = z
         redirect_url: z
           .string()
           .meta({ description: 'Our page that posts them for the payer: send the payer here' }),
+        payer_number_field: z.string().optional().meta({
+          description:
+            'The field for the payer’s number, left out of `fields` (numbers are kept only in the vault): our page adds it; a merchant posting the form itself may add the number it knows',
+        }),
       })
       .meta({ description: "TMoney's online payment: the payer's browser posts a form to the operator" }),
     z.object({ type: z.literal('approve_on_phone'), message: z.string() }),

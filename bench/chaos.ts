@@ -36,6 +36,7 @@ import { createOperators } from '../operators/registry.js';
 import { checkLedger } from '../db/ledger.js';
 import { cardVaultRing, loadConfig } from '../lib/config.js';
 import { openCallbackRequest } from '../db/callbacks.js';
+import { openPhone } from '../db/personal-vault.js';
 import { OPERATORS, modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { insertCardPayin } from '../db/card-authorisations.js';
 import { insertProcessorCardPayinRows } from '../db/card-processor.js';
@@ -1121,6 +1122,57 @@ async function verify(sys: BenchSystem) {
     'every callback the sandbox delivered is in our inbox',
     short.length === 0,
     `${sent} deliveries answered 2xx, ${stored} rows in our inbox; payments short of callbacks: ${short.length}`,
+  );
+
+  // Every payer's and recipient's number in the vault alone (docs/cards.md, "Phone numbers and
+  // OTPs"), whatever was killed when: each one opened from the vault, then searched for in every
+  // table (as text, bytea as hex), and no row left with a clear number or callback body.
+  const { rows: phoneTokens } = await pool.query<{ token: string }>(
+    `SELECT DISTINCT customer->>'phoneToken' AS token FROM payments WHERE customer ? 'phoneToken'`,
+  );
+  const numbers = new Set<string>();
+  for (const { token } of phoneTokens) {
+    const number = await openPhone(pool, ring, token);
+    if (number) numbers.add(number.slice(-8));
+  }
+  const patterns = [...numbers].flatMap((n) => [`%${n}%`, `%${Buffer.from(n).toString('hex')}%`]);
+  const { rows: tables } = await pool.query<{ table_name: string }>(
+    // The vault's own tables hold ciphertext, whose hex may spell any digits by chance.
+    `SELECT table_name FROM information_schema.tables
+      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT IN ('card_vault', 'personal_vault')`,
+  );
+  const holding: string[] = [];
+  for (const { table_name: table } of tables) {
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${table}" t WHERE t::text LIKE ANY($1::text[])`,
+      [patterns],
+    );
+    if (rows[0]!.n === 0) continue;
+    // Where it stands, the number itself masked: what an investigation starts from.
+    const { rows: sample } = await pool.query<{ row: string }>(
+      `SELECT t::text AS row FROM "${table}" t WHERE t::text LIKE ANY($1::text[]) LIMIT 1`,
+      [patterns],
+    );
+    const text = sample[0]?.row ?? '';
+    const number = [...numbers].find((n) => text.includes(n));
+    const at = number ? text.indexOf(number) : -1;
+    holding.push(
+      at < 0
+        ? table
+        : `${table} (…${text.slice(Math.max(0, at - 60), at)}********${text.slice(at + 8, at + 20)}…)`,
+    );
+  }
+  const { rows: clearRows } = await pool.query<{ n: number }>(
+    `SELECT (SELECT count(*) FROM payments WHERE customer ? 'phone')
+          + (SELECT count(*) FROM transfers WHERE sender ? 'phone' OR recipient ? 'phone')
+          + (SELECT count(*) FROM operator_callbacks WHERE raw_body IS NOT NULL)
+          + (SELECT count(*) FROM payin_authorisations WHERE otp IS NOT NULL) AS n`,
+  );
+  check(
+    'every phone number in the vault alone, none in clear in any table',
+    numbers.size > 0 && holding.length === 0 && Number(clearRows[0]!.n) === 0,
+    `${numbers.size} numbers opened from the vault; tables holding one in clear: ${holding.join(', ') || 'none'}; ` +
+      `rows with a clear number, body or OTP: ${clearRows[0]!.n}`,
   );
 
   return {

@@ -87,7 +87,17 @@ export type NextAction =
    * The payer's browser must POST these fields to `url` (TMoney's order form); `redirect_url` is
    * our page that does it for the payer (auto-submitting form).
    */
-  | { type: 'form_post'; url: string; fields: Record<string, string>; redirect_url: string }
+  | {
+      type: 'form_post';
+      url: string;
+      fields: Record<string, string>;
+      redirect_url: string;
+      /**
+       * The field that carries the payer's number, left out of `fields`: the number is in the
+       * vault alone (docs/cards.md), and our page that posts the form adds it.
+       */
+      payer_number_field?: string;
+    }
   | { type: 'approve_on_phone'; message: string }
   | { type: 'wait'; message: string }
   | { type: 'none' };
@@ -113,3 +123,13 @@ export const PAYMENT_ID_PATTERN = /^pay_[a-z2-7]{24}$/;
 /** Languages a payer's pages may be shown in (TMoney's page offers these two: "fr", "en"). */
 export const PAYER_LANGUAGES = ['fr', 'en'] as const;
 export type PayerLanguage = (typeof PAYER_LANGUAGES)[number];
+
+/** The fields a form_post next action posts, with the payer's number (opened from the vault) where it goes. */
+export function formPostFields(
+  action: Extract<NextAction, { type: 'form_post' }>,
+  payerNumber: string | undefined,
+): Record<string, string> {
+  return action.payer_number_field && payerNumber
+    ? { ...action.fields, [action.payer_number_field]: payerNumber }
+    : action.fields;
+}

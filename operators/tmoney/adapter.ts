@@ -190,7 +190,6 @@ export class TmoneyOperator implements OperatorAdapter {
       amount: String(req.amount.amount),
       currency: TMONEY_CURRENCY,
       purchaseref: req.paymentId,
-      ...(req.customer.phone ? { phonennumber: req.customer.phone } : {}),
       brand: this.options.brand.slice(0, 150),
       // "texte brut (pas de HTML)", shown in the payer's transaction log.
       description: plainText(req.description).slice(0, 255),
@@ -212,6 +211,9 @@ export class TmoneyOperator implements OperatorAdapter {
         url: new URL(TMONEY_ONLINE_PATH, this.options.onlineBaseUrl).toString(),
         fields: fields as unknown as Record<string, string>,
         redirect_url: req.checkoutUrl,
+        // The payer's number pre-fills TMoney's page, but it is not stored with the action: our
+        // page that posts the form adds it from the vault.
+        ...(req.customer.phone ? { payer_number_field: 'phonennumber' } : {}),
       },
       operatorStatus: 'OK',
       operatorMessage: 'session opened (180 s)',
