@@ -342,14 +342,24 @@ export function createProcessorCardActivities(deps: ProcessorCardActivityDeps) {
       throw ApplicationFailure.retryable(`capture ambiguous: ${answer.reason}`, 'CaptureAmbiguous');
     },
 
-    /** Releases an authorisation that will not be captured (once, by its Idempotency-Key). */
-    async voidAtProcessor(paymentId: string): Promise<void> {
+    /**
+     * Releases an authorisation that will not be captured (once, by its Idempotency-Key). A
+     * payment the processor has captured meanwhile cannot be voided: that is recorded and
+     * answered (`captured`), never retried for ever.
+     */
+    async voidAtProcessor(paymentId: string): Promise<{ outcome: 'voided' | 'captured' }> {
       const { card } = await load(paymentId);
-      if (card.voidedAt || !card.processorPaymentId) return;
+      if (card.capturedAt) return { outcome: 'captured' };
+      if (card.voidedAt || !card.processorPaymentId) return { outcome: 'voided' };
       const answer = await processor.void(card.processorPaymentId, `void:${paymentId}`);
       if (answer.kind === 'void' || (answer.kind === 'refused' && answer.code === 'payment_voided')) {
         await markProcessorSettled(pool, paymentId, 'voided');
-        return;
+        return { outcome: 'voided' };
+      }
+      if (answer.kind === 'refused' && answer.code === 'payment_captured') {
+        await markProcessorSettled(pool, paymentId, 'captured');
+        logger.warn({ paymentId }, 'void refused: the processor had captured the payment');
+        return { outcome: 'captured' };
       }
       throw ApplicationFailure.retryable(
         `void ${answer.kind}: ${answer.kind === 'refused' ? answer.code : answer.reason}`,

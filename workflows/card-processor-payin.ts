@@ -60,7 +60,13 @@ export async function cardProcessorPayin(input: {
   }
   const capture = await captureAtProcessor(id);
   if (!capture.captured) {
-    await voidAtProcessor(id);
+    // Captured at the processor after all (the void refused): credited, never left uncredited.
+    // Histories from before the void answered anything replay with no result: the void path.
+    const voided = (await voidAtProcessor(id)) as { outcome: 'voided' | 'captured' } | undefined;
+    if (voided?.outcome === 'captured') {
+      await recordProcessorPayinResult(id, { result: 'approved' });
+      return 'captured';
+    }
     await recordProcessorPayinResult(id, {
       result: 'capture_declined',
       ...(capture.declineReason ? { declineReason: capture.declineReason } : {}),

@@ -69,10 +69,16 @@ export async function cardRecovery(input: CardRecoveryInput): Promise<string> {
         ...(plan.declineReason ? { declineReason: plan.declineReason } : {}),
       });
       return 'declined';
-    case 'void':
-      await processorUntilAcknowledged.voidAtProcessor(id);
+    case 'void': {
+      // Captured meanwhile (a capture still in flight when its workflow ended): credited.
+      const voided = await processorUntilAcknowledged.voidAtProcessor(id);
+      if (voided.outcome === 'captured') {
+        await processor.recordProcessorPayinResult(id, { result: 'approved' });
+        return 'captured';
+      }
       await processor.recordProcessorPayinResult(id, { result: 'abandoned' });
       return 'voided';
+    }
     case 'nothing_held':
       await processor.recordProcessorPayinResult(id, { result: 'abandoned' });
       return 'abandoned';

@@ -183,6 +183,37 @@ describe('a card payin whose workflow is gone (workflows/card-recovery.ts)', () 
     await expectBalancedLedger(stack.pool);
   });
 
+  it('at the processor: an authorisation captured there after its workflow was terminated is credited, not voided', async () => {
+    const started = await startProcessorCardPayin(stack, 8_006);
+    // Its workflow is terminated below: its result is a failure nobody waits for.
+    started.result.catch(() => undefined);
+    const atProcessor = () =>
+      [...stack.sandbox.processor.payments.values()].filter((p) => p.reference === started.id);
+    await eventually('authorisation at the processor', () =>
+      Promise.resolve(atProcessor().length ? true : undefined),
+    );
+    await abandon(started.id);
+    // Captured at the processor all the same (a capture that was in flight, as it would arrive).
+    const captured = await fetch(
+      `${stack.sandboxUrl}/processor/v1/payments/${atProcessor()[0]!.id}/captures`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${stack.config.PROCESSOR_API_KEY}`,
+          'Content-Type': 'application/json',
+          'Idempotency-Key': `capture:${started.id}`,
+        },
+        body: JSON.stringify({ amount: 8_006 }),
+      },
+    );
+    expect(captured.status).toBe(201);
+    expect((await runCardSweep()).recoveries).toBeGreaterThanOrEqual(1);
+    expect(await ended(started.id)).toMatchObject({ status: 'succeeded' });
+    expect(atProcessor().map((p) => p.status)).toEqual(['captured']);
+    expect(await stack.temporal.workflow.getHandle(`card-recovery-${started.id}`).result()).toBe('captured');
+    await expectBalancedLedger(stack.pool);
+  });
+
   it('a card refund whose workflow never ran (or is gone) is run again by the sweep, to its end', async () => {
     const paid = await startCardPayin(stack, 5_000);
     expect(await paid.result).toBe('captured');
