@@ -105,8 +105,24 @@ export async function claimCallbackEvent(
   v: { paymentId: string; eventKey: string; parsed: unknown },
 ): Promise<'signalled' | 'duplicate'> {
   try {
-    await setCallbackVerdict(db, id, { verdict: 'signalled', ...v });
-    return 'signalled';
+    // A repeat already on record is seen in the same statement, without the unique index's
+    // refusal (an error round trip and a line in PostgreSQL's log for every repeated callback);
+    // two deliveries claiming at the same instant still meet the index, handled below.
+    const { rows } = await db.query<{ verdict: 'signalled' | 'duplicate' }>(
+      `UPDATE operator_callbacks c
+          SET verdict = CASE WHEN taken.repeat THEN 'duplicate' ELSE 'signalled' END,
+              reject_reason = CASE WHEN taken.repeat THEN 'repeat of an event already received' END,
+              payment_id = $2, event_key = $3, parsed = COALESCE($4::jsonb, c.parsed), processed_at = now()
+         FROM (SELECT EXISTS (SELECT 1 FROM operator_callbacks o
+                               WHERE o.operator = (SELECT operator FROM operator_callbacks WHERE id = $1)
+                                 AND o.event_key = $3 AND o.verdict IN ('signalled', 'confirmed')
+                                 AND o.id <> $1) AS repeat) taken
+        WHERE c.id = $1
+        RETURNING c.verdict`,
+      [id, v.paymentId, v.eventKey, v.parsed === undefined ? null : jsonbText(storedParsed(v.parsed))],
+    );
+    if (!rows[0]) throw new Error(`callback ${id} is not in the inbox`);
+    return rows[0].verdict;
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     await setCallbackVerdict(db, id, {

@@ -455,11 +455,13 @@ export async function applyTransition(
       ],
     );
     const payment = toRecord(updated.rows[0]!);
-    // A transition that does not change the status records what it learnt (a reference, the
-    // operator's words) but never moves money: the move belongs to the change itself (rule 8).
-    if (post && !sameStatus) await post(client, payment);
     // The merchant's event, in this transaction (the outbox); a change of status only.
     if (!sameStatus) await recordPaymentEvent(client, payment, t.step);
+    // A transition that does not change the status records what it learnt (a reference, the
+    // operator's words) but never moves money: the move belongs to the change itself (rule 8).
+    // Posted last: the posting locks the merchant's balance row, which every payment of that
+    // merchant ending at the same time waits for, so it is held only until the commit.
+    if (post && !sameStatus) await post(client, payment);
     return { applied: true, payment };
   });
 }
