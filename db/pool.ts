@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 // bigint (int8) columns hold money in minor units: read them as numbers, refusing any value that
@@ -19,8 +20,66 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
   // dropped by the pool; a checked-out one fails its next query, which its caller handles. Found by
   // the crash test (bench/chaos.ts): without the per-client listener, a worker died with the database.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    prepareStatementsOnce(client);
+  });
   return pool;
+}
+
+/** Statements worth preparing: data statements (not DECLARE, COPY, SET, DDL...). */
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+/** PostgreSQL refusing a prepared statement whose result columns changed since it was planned. */
+const STALE_PREPARED_STATEMENT = '0A000';
+/** Statement names by text (our statements are constant texts; a bounded cache all the same). */
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = createHash('sha256').update(text).digest('base64url').slice(0, 24);
+    if (statementNames.size < 5_000) statementNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Data statements with parameters are prepared once per connection and then run by name
+ * (node-pg's named statements) instead of being parsed and planned at every call: planning was
+ * about a fifth of PostgreSQL's time per payin (a lookup of a payment by its id plans in 0.14 ms,
+ * `payments` having many indexes; a send's claim in 0.9 ms; docs/BENCHMARKS.md). A migration that
+ * adds a column makes PostgreSQL refuse a prepared `SELECT *` once ("cached plan must not change
+ * result type"): the connection then prepares its statements again under new names, and a
+ * statement outside a transaction is run again at once (keepConnectionsAfterRefusedStatements).
+ */
+function prepareStatementsOnce(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let generation = 0;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [text, values, callback] = args;
+    if (
+      typeof text !== 'string' ||
+      !Array.isArray(values) ||
+      values.length === 0 ||
+      callback !== undefined ||
+      !PREPARABLE.test(text)
+    ) {
+      return query(...args);
+    }
+    const name = `${statementName(text)}.${generation}`;
+    return (query({ name, text, values }) as Promise<unknown>).catch((err: unknown) => {
+      if (isStalePreparedStatement(err)) generation++;
+      throw err;
+    });
+  };
+}
+
+function isStalePreparedStatement(err: unknown): boolean {
+  return (
+    err instanceof pg.DatabaseError &&
+    err.code === STALE_PREPARED_STATEMENT &&
+    err.message.includes('cached plan must not change result type')
+  );
 }
 
 /**
@@ -39,7 +98,13 @@ function keepConnectionsAfterRefusedStatements(pool: pg.Pool): void {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      return await (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+      try {
+        return await (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+      } catch (err) {
+        // Planned before a migration changed its result: prepared again, once (no effect had begun).
+        if (!isStalePreparedStatement(err)) throw err;
+        return await (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+      }
     } catch (err) {
       const refusedStatement =
         err instanceof pg.DatabaseError && err.severity !== 'FATAL' && err.severity !== 'PANIC';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, type Pool } from '../../db/pool.js';
+import { createPool, inTransaction, type Pool } from '../../db/pool.js';
 
 /**
  * The pool keeps a connection whose statement PostgreSQL refused (pg-pool's own `query()` closes
@@ -43,6 +43,32 @@ describe('the database pool', () => {
       pool.query<{ v: number }>('SELECT 8 AS v', (err, r) => (err ? reject(err) : resolve(r.rows[0]!.v)));
     });
     expect(viaCallback).toBe(8);
+  });
+
+  it('prepares a statement with parameters once per connection and runs it again by name', async () => {
+    const text = 'SELECT $1::int + 1 AS v /* prepared once */';
+    for (const n of [1, 2, 3]) expect((await pool.query<{ v: number }>(text, [n])).rows[0]!.v).toBe(n + 1);
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1',
+      [text],
+    );
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it('prepares a statement again when a migration changed its result', async () => {
+    await pool.query('CREATE TEMP TABLE IF NOT EXISTS pool_columns (k int)');
+    await pool.query('INSERT INTO pool_columns VALUES (1)');
+    const read = 'SELECT * FROM pool_columns WHERE k = $1';
+    expect((await pool.query(read, [1])).rows).toEqual([{ k: 1 }]);
+    await pool.query('ALTER TABLE pool_columns ADD COLUMN added text');
+    // Outside a transaction: run again at once.
+    expect((await pool.query(read, [1])).rows).toEqual([{ k: 1, added: null }]);
+    // Inside one, the transaction fails (as any statement's failure does) and the next one works.
+    await pool.query('ALTER TABLE pool_columns ADD COLUMN added_later text');
+    const readInTransaction = () =>
+      inTransaction(pool, async (client) => (await client.query<Record<string, unknown>>(read, [1])).rows);
+    await expect(readInTransaction()).rejects.toThrow('cached plan must not change result type');
+    expect(await readInTransaction()).toEqual([{ k: 1, added: null, added_later: null }]);
   });
 
   it('drops a connection that broke during a statement and opens another', async () => {
