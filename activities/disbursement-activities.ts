@@ -36,6 +36,8 @@ export interface DisbursementActivityDeps {
   vault: KeyRing;
   /** Route health: failures in a row that open an operator's circuit, and for how long. */
   circuit: { threshold: number; cooldownSeconds: number };
+  /** Added to an operator's worst-case send for its send lease (SEND_LEASE_MARGIN_MS). */
+  sendLeaseMarginMs: number;
 }
 
 export interface DisbursementView {
@@ -336,8 +338,11 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
      */
     async initiateDisbursement(paymentId: string, attempt: number): Promise<DisbursementAttempt> {
       const payment = await load(paymentId);
-      return withSendLease(pool, paymentId, adapterFor(payment).worstCaseCallMs, () =>
-        sendDisbursement(paymentId, attempt),
+      return withSendLease(
+        pool,
+        paymentId,
+        sendLeaseMs(adapterFor(payment).worstCaseCallMs, deps.sendLeaseMarginMs),
+        () => sendDisbursement(paymentId, attempt),
       );
     },
 
@@ -385,7 +390,7 @@ export function createDisbursementActivities(deps: DisbursementActivityDeps) {
         pool,
         paymentId,
         owner,
-        sendLeaseMs(adapterFor(first).worstCaseCallMs),
+        sendLeaseMs(adapterFor(first).worstCaseCallMs, deps.sendLeaseMarginMs),
       );
       try {
         for (let tries = 0; tries < 2; tries++) {

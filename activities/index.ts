@@ -39,6 +39,7 @@ export function createActivities(deps: {
       threshold: deps.config.CIRCUIT_FAILURE_THRESHOLD,
       cooldownSeconds: deps.config.CIRCUIT_COOLDOWN_SECONDS,
     },
+    sendLeaseMarginMs: deps.config.SEND_LEASE_MARGIN_MS,
   };
   return withHeartbeats({
     ...createPayinActivities(shared),

@@ -43,6 +43,8 @@ export interface PayinActivityDeps {
   vault: KeyRing;
   /** Route health: failures in a row that open an operator's circuit, and for how long. */
   circuit: { threshold: number; cooldownSeconds: number };
+  /** Added to an operator's worst-case send for its send lease (SEND_LEASE_MARGIN_MS). */
+  sendLeaseMarginMs: number;
 }
 
 /** Result of one initiation attempt, in the workflow's terms. */
@@ -89,7 +91,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
   const { pool } = deps;
 
   const { loadPayment, adapterFor: operatorFor, paymentLog: log } = paymentAccess(deps);
-  const sendLeases = sendLeasesByCircuit(deps.operators);
+  const sendLeases = sendLeasesByCircuit(deps.operators, deps.sendLeaseMarginMs);
 
   /**
    * Asks the operator where the payin stands: the status API is the truth (DESIGN.md rule 1).

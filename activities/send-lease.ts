@@ -17,12 +17,11 @@ import type { OperatorAdapters } from '../operators/registry.js';
 export async function withSendLease<T>(
   pool: Pool,
   paymentId: string,
-  worstCaseCallMs: number,
+  leaseMs: number,
   send: () => Promise<T>,
 ): Promise<T> {
   const owner = leaseOwner();
-  if (!(await acquireSendLease(pool, paymentId, owner, sendLeaseMs(worstCaseCallMs))))
-    throw sendInFlight(paymentId);
+  if (!(await acquireSendLease(pool, paymentId, owner, leaseMs))) throw sendInFlight(paymentId);
   try {
     return await send();
   } finally {
@@ -55,14 +54,14 @@ export async function withClaimedSend<T>(
 }
 
 /** Each operator circuit's send lease (db/operator-health.ts circuitOf), for withClaimedSend. */
-export function sendLeasesByCircuit(operators: OperatorAdapters): Record<string, number> {
+export function sendLeasesByCircuit(operators: OperatorAdapters, marginMs: number): Record<string, number> {
   const leases: Record<string, number> = {};
   for (const [livemode, adapters] of [
     [true, operators.live],
     [false, operators.test],
   ] as const) {
     for (const adapter of Object.values(adapters)) {
-      leases[circuitOf(adapter.name, livemode)] = sendLeaseMs(adapter.worstCaseCallMs);
+      leases[circuitOf(adapter.name, livemode)] = sendLeaseMs(adapter.worstCaseCallMs, marginMs);
     }
   }
   return leases;

@@ -2,6 +2,7 @@ import { parseAesKeys, parseKeyRing, type KeyRing } from './card-vault.js';
 import { z } from 'zod';
 import { OPERATORS, OPERATOR_TABLE, type OperatorName, type OperatorSettingsTable } from './operators.js';
 import type { OperatorDefinition, OperatorSettings } from './operator-settings/settings.js';
+import { SEND_LEASE_MARGIN_MS } from './timeouts.js';
 
 /** Thrown when the environment does not describe a usable configuration; names every bad variable. */
 export class ConfigError extends Error {
@@ -112,6 +113,12 @@ const envSchema = z.object({
   WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** Workflow bundle built ahead of time by `workers/bundle.ts`; absent means bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /**
+   * Added to an operator's worst-case send for the send lease (activities/send-lease.ts): how
+   * long after a worker died mid-send another may send that payment, at the earliest. It covers
+   * the database and the process around the operator calls; lower only where both are local.
+   */
+  SEND_LEASE_MARGIN_MS: z.coerce.number().int().min(1_000).max(60_000).default(SEND_LEASE_MARGIN_MS),
   /** How long a create call (payin, payout, refund) waits for the first step before answering 202. */
   INITIATION_WAIT_SECONDS: z.coerce.number().positive().default(30),
   /** How long a hosted payin's page takes attempts when the merchant gives no `expires_in` (docs/checkout.md). */

@@ -20,10 +20,13 @@ export const SEND_CALLS_PER_ACTIVITY = 3;
  */
 export const SEND_HEARTBEAT_TIMEOUT_MS = 15_000;
 
-/** Added to a send's worst case for its lease: the database and the process around the calls. */
+/**
+ * Added to a send's worst case for its lease: the database and the process around the calls
+ * (the default of SEND_LEASE_MARGIN_MS in lib/config.ts).
+ */
 export const SEND_LEASE_MARGIN_MS = 10_000;
 
 /** How long one send holds its lease: its operator calls' worst case, plus the margin. */
-export function sendLeaseMs(worstCaseCallMs: number): number {
-  return worstCaseCallMs * SEND_CALLS_PER_ACTIVITY + SEND_LEASE_MARGIN_MS;
+export function sendLeaseMs(worstCaseCallMs: number, marginMs: number = SEND_LEASE_MARGIN_MS): number {
+  return worstCaseCallMs * SEND_CALLS_PER_ACTIVITY + marginMs;
 }

@@ -37,9 +37,12 @@ export function useCrashStack(): CrashStack {
         LIGDICASH_PAYIN_DEADLINE_SECONDS: '60',
         INITIATION_WAIT_SECONDS: '3',
         WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: '1',
-        // MTN's worst case is four calls (token, call, new token, call): its send lease (three worst
-        // cases) is what a re-run after a kill waits for.
+        // A re-run after a kill mid-send waits for the send lease: three of the operator's worst
+        // cases (MTN's is four calls: token, call, new token, call) plus the margin, which covers
+        // the database and the process around the calls (10 s by default; all local here).
         MTN_HTTP_TIMEOUT_MS: '1500',
+        LIGDICASH_HTTP_TIMEOUT_MS: '2500',
+        SEND_LEASE_MARGIN_MS: '2000',
         GIM_HOST: '127.0.0.1',
         GIM_PORT: String(crash.gim.port),
         GIM_MAC_KEY,
