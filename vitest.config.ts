@@ -1,46 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Integration tests share one Temporal server and one PostgreSQL database (started by
+ * Integration tests share one Temporal server and one PostgreSQL server (started by
  * scripts/test.ts); each file runs in its own process with its own task queues and merchants.
- * Most files mostly wait (deadlines, callbacks, polls), so two run at a time (three were 8 %
- * faster, but the load made timing-sensitive tests flaky). The files whose
- * checks read state that every file writes (reconciliation over an operator's whole day, sweeps,
- * schedules, circuits opened on purpose, global metrics, snapshots of every payment) run alone,
- * one after another, after the others.
+ * The files whose checks read state that every file writes (reconciliation over an operator's
+ * whole day, sweeps, circuits opened on purpose, database-wide gauges, snapshots of every payment)
+ * take a database of their own (test/support/own-database.ts) and run beside the others.
+ * Most files mostly wait (deadlines, callbacks, polls), so two run at a time.
  */
-const ALONE = [
-  'test/integration/reconciliation.test.ts',
-  'test/integration/money-safety.test.ts',
-  'test/integration/temporal-correctness.test.ts',
-  'test/integration/monitoring.test.ts',
-  'test/integration/fuzz.test.ts',
-  'test/integration/togo-routing.test.ts',
-  'test/integration/paygate.test.ts',
-  'test/integration/card-rails.test.ts',
-];
-
 export default defineConfig({
   test: {
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: process.env.CI ? ['verbose'] : ['default'],
-    projects: [
-      {
-        extends: true,
-        test: {
-          name: 'shared',
-          include: ['test/**/*.test.ts'],
-          exclude: ALONE,
-          maxWorkers: 2,
-          sequence: { groupOrder: 0 },
-        },
-      },
-      {
-        extends: true,
-        test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } },
-      },
-    ],
+    include: ['test/**/*.test.ts'],
+    maxWorkers: 2,
   },
 });

@@ -275,6 +275,34 @@ export async function recreateDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/**
+ * Copies a migrated database as the template of the test files that need a database of their own
+ * (test/support/own-database.ts), and drops the copies an interrupted run left. Returns its name.
+ */
+export async function prepareTemplateDatabase(databaseUrl: string): Promise<string> {
+  const source = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const template = `${source}_template`;
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE $1 || '\\_%'",
+      [template],
+    );
+    for (const { datname } of rows)
+      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(template)} WITH (FORCE)`);
+    await client.query(
+      `CREATE DATABASE ${pg.escapeIdentifier(template)} TEMPLATE ${pg.escapeIdentifier(source)}`,
+    );
+  } finally {
+    await client.end();
+  }
+  return template;
+}
+
 // ---------------------------------------------------------------- child processes
 
 export interface ServiceProcess {

@@ -2,7 +2,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { migrateUp } from '../db/migrate.js';
 import { bundleWorkflows } from '../workers/bundle.js';
-import { DATA_DIR, ROOT, ensurePostgres, recreateDatabase, say, startTemporal } from './infra.js';
+import {
+  DATA_DIR,
+  ROOT,
+  ensurePostgres,
+  prepareTemplateDatabase,
+  recreateDatabase,
+  say,
+  startTemporal,
+} from './infra.js';
 
 /**
  * `npm test`: checks (types, lint, format), then the whole suite against a real Temporal dev
@@ -60,6 +68,8 @@ say('• PostgreSQL (fresh test database)');
 const postgres = await ensurePostgres(databaseUrl);
 await recreateDatabase(databaseUrl);
 await migrateUp(databaseUrl);
+// Copied before any test connects to the database: the files with a database of their own start from it.
+const templateDatabase = await prepareTemplateDatabase(databaseUrl);
 
 say(`• Temporal dev server for tests (${temporalAddress}, in memory)`);
 const temporal = await startTemporal({
@@ -80,6 +90,7 @@ const result = spawnSync(bin('vitest'), ['run', ...vitestArgs], {
   env: {
     ...process.env,
     DATABASE_URL: databaseUrl,
+    TEST_DATABASE_TEMPLATE: templateDatabase,
     TEMPORAL_ADDRESS: temporalAddress,
     WORKFLOW_BUNDLE_PATH: bundlePath,
     // The built-code test uses this build instead of making its own.

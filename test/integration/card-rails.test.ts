@@ -11,18 +11,21 @@ import { cardSweep } from '../../workflows/card-recovery.js';
 import { expectBalancedLedger } from '../support/money.js';
 import { api, eventually, startStack, type PayinBody, type TestStack } from '../support/stack.js';
 import { hiddenFields, postForm } from '../support/togo.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * The card rails' route health, counted like an operator's (docs/cards.md): authorisations a rail
  * never answers open its circuit; the hosted checkout then sends no card to it, and
  * `GET /v1/operators` shows it down. And the card sweep: a card payin whose workflow is gone is
- * settled from what its rail holds. Runs alone: the circuits, and the payins the card sweep looks
- * at, are shared by every test file's stack.
+ * settled from what its rail holds. Its database is its own: the circuits, and the payins the card
+ * sweep looks at, would otherwise be every test file's.
  */
 const MAC_KEY = '0123456789ABCDEFFEDCBA9876543210';
 let gim: Awaited<ReturnType<typeof startGimSwitch>>;
 let stack: TestStack;
 
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   gim = await startGimSwitch({
     host: '127.0.0.1',
@@ -45,7 +48,8 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  // The circuit is the switch's in test mode for every stack on this database: closed again.
+  // The circuit is the switch's in test mode for every stack on this database: closed again
+  // (this file's own database, but a run of the file alone against another should find it closed).
   await stack?.pool.query("DELETE FROM operator_health WHERE operator IN ('gim:test', 'processor:test')");
   await stack?.stop();
   await gim?.close();

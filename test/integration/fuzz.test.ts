@@ -12,6 +12,7 @@ import {
   type PayinBody,
   type TestStack,
 } from '../support/stack.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * Fuzzing, property-based: every route of the OpenAPI document and every callback endpoint driven
@@ -23,6 +24,8 @@ let stack: TestStack;
 const ADMIN = 'test-admin-key-0123456789';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   stack = await startStack();
 });

@@ -31,6 +31,7 @@ import {
   insertBarePayin,
   recipientNumber,
 } from '../support/money.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * The paths by which a payer, a lagging report, a forger or an outage could move money wrongly
@@ -40,6 +41,8 @@ import {
 let stack: TestStack;
 const ADMIN = TEST_ADMIN_KEY;
 
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   stack = await startStack({
     env: {
@@ -544,7 +547,7 @@ describe('callbacks', () => {
         )
       ).rows[0]!.n;
     try {
-      // This file runs alone: no other callback reaches the inbox meanwhile.
+      // This file's database is its own: no other callback reaches the inbox meanwhile.
       const before = await stored();
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) {

@@ -14,6 +14,7 @@ import {
   type PayinBody,
   type TestStack,
 } from '../support/stack.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * Monitoring: the worker serves the Temporal SDK's metrics and ours on a port of its own, the
@@ -25,6 +26,8 @@ const promtool = process.env.PROMTOOL_PATH ?? 'promtool';
 
 let stack: TestStack;
 let workerMetricsUrl: string;
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   const port = await freePort();
   workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;

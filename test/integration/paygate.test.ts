@@ -4,12 +4,15 @@ import { createMerchant } from '../../db/merchants.js';
 import { api, eventually, recordHistory, startStack, type TestStack } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant } from '../support/money.js';
 import { MOOV, TOGO_STACK, postForm, togoPayins } from '../support/togo.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * PayGateGlobal (Flooz and TMoney): /pay, our own page, /disburse, balances.
  * Everything through the API and the sandboxes over HTTP.
  */
 let stack: TestStack;
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   stack = await startStack(TOGO_STACK);
 });

@@ -25,6 +25,7 @@ import {
 } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
 import { hiddenFields, postForm } from '../support/togo.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * Reconciliation: the operators' settlement reports matched against our payments and ledger
@@ -35,6 +36,8 @@ let stack: TestStack;
 const ADMIN = 'test-admin-key-0123456789';
 let periodFrom: string;
 
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   periodFrom = new Date(Date.now() - 1000).toISOString();
   stack = await startStack({

@@ -23,6 +23,7 @@ import {
 } from '../support/stack.js';
 import { balanceOf, expectBalancedLedger, fundMerchant, recipientNumber } from '../support/money.js';
 import { hiddenFields, postForm } from '../support/togo.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * Temporal used the way its engineers would (issue "Temporal used the way..."): deadlines kept to
@@ -31,6 +32,8 @@ import { hiddenFields, postForm } from '../support/togo.js';
  */
 let stack: TestStack;
 
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   stack = await startStack({
     env: {

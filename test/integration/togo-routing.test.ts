@@ -11,12 +11,15 @@ import {
   type TestStack,
 } from '../support/stack.js';
 import { MOOV, TOGOCEL, TOGO_STACK, togoPayins } from '../support/togo.js';
+import { useOwnDatabase } from '../support/own-database.js';
 
 /**
  * Togo's routing: by number, the merchant's routes, and failover between TMoney and PayGateGlobal.
  * Everything through the API and the sandboxes over HTTP.
  */
 let stack: TestStack;
+// Its checks read what every file's stack writes: a database of its own (test/support/own-database.ts).
+useOwnDatabase();
 beforeAll(async () => {
   stack = await startStack(TOGO_STACK);
 });

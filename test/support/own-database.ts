@@ -1,0 +1,62 @@
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+
+/**
+ * Gives the calling test file a database of its own, copied from the migrated template that
+ * `npm test` prepares (scripts/test.ts): for the files whose checks read state every file writes
+ * (an operator's whole day in reconciliation, the sweeps, circuits opened on purpose, the
+ * database-wide gauges, a snapshot of every payment). With it they run beside the others instead of
+ * one after another.
+ *
+ * Call it at the top of the file, before the hooks that start a stack: its `beforeAll` points
+ * DATABASE_URL (this file's process only) at the copy, so every stack the file starts uses it; its
+ * `afterAll`, which runs after theirs, drops the copy.
+ */
+export function useOwnDatabase(): void {
+  let admin: URL | undefined;
+  let name: string | undefined;
+  beforeAll(async () => {
+    const template = process.env.TEST_DATABASE_TEMPLATE;
+    const shared = process.env.DATABASE_URL;
+    if (!template || !shared)
+      throw new Error('run the tests through `npm test`: it prepares the template database');
+    const url = new URL(shared);
+    name = `${template}_${process.pid}`;
+    admin = new URL(shared);
+    admin.pathname = '/postgres';
+    await onAdmin(admin, async (client) => {
+      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name!)} WITH (FORCE)`);
+      // Two files copying the template at the same instant: PostgreSQL refuses the second while
+      // the first copy holds the template (55006); it goes again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query(
+            `CREATE DATABASE ${pg.escapeIdentifier(name!)} TEMPLATE ${pg.escapeIdentifier(template)}`,
+          );
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== '55006' || attempt >= 50) throw err;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
+    });
+    url.pathname = `/${encodeURIComponent(name)}`;
+    process.env.DATABASE_URL = url.toString();
+  });
+  afterAll(async () => {
+    if (!admin || !name) return;
+    await onAdmin(admin, (client) =>
+      client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name!)} WITH (FORCE)`),
+    );
+  });
+}
+
+async function onAdmin<T>(admin: URL, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
