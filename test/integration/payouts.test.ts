@@ -185,8 +185,8 @@ describe('payouts', () => {
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('unknown');
     expect(created.body.failure?.code).toBe('operator_outcome_unknown');
-    // Time for any retry that should not happen.
-    await new Promise((r) => setTimeout(r, 4_000));
+    // Its workflow over, no retry of the send can come any more.
+    await stack.temporal.workflow.getHandle(`payout-${created.body.id}`).result();
     const records = stack.sandbox.ligdicash.payouts.findByTransactionId(created.body.id);
     expect(records).toHaveLength(1);
     expect(records[0]!.executed).toBe(true);

@@ -120,7 +120,18 @@ describe('failover', () => {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ down: false }),
       });
-      await new Promise((r) => setTimeout(r, 3_500));
+      // Its cool-down over, the route is up again.
+      await eventually('TMoney up again', async () => {
+        const now = await api<{ data: { operator: string; status: string }[] }>(
+          failing,
+          'GET',
+          '/v1/operators',
+          {
+            key: failing.merchant.apiKey,
+          },
+        );
+        return now.body.data.find((o) => o.operator === 'tmoney')?.status === 'down' ? undefined : true;
+      });
       const third = await api<PayinBody>(failing, 'POST', '/v1/payins', {
         key: failing.merchant.apiKey,
         body: { amount: 2_200, currency: 'XOF', customer: { phone: TOGOCEL } },

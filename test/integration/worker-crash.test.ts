@@ -195,7 +195,8 @@ describe('worker killed during a payout', () => {
     crash.worker = await spawnPollingWorker(crash.stack);
     const done = await payoutEnds(m.apiKey, created.body.id, ['succeeded', 'unknown', 'failed']);
     expect(done.status).toBe('unknown');
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Its workflow over, no retry of the send can come any more.
+    await crash.stack.temporal.workflow.getHandle(`payout-${created.body.id}`).result();
     const records = crash.stack.sandbox.ligdicash.payouts.findByTransactionId(created.body.id);
     expect(records).toHaveLength(1);
     expect(records[0]!.executed).toBe(true);
