@@ -375,7 +375,19 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
   };
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new Client({ connection, dataConverter: temporalDataConverter(BENCH_KEYS) });
-  for (const name of instances) await start(name);
+  try {
+    for (const name of instances) await start(name);
+  } catch (err) {
+    // A service that refuses to start (a setting out of range, say) must not leave the others
+    // holding their ports for the next run.
+    stopping = true;
+    for (const child of Object.values(children)) if (child) await stopChild(child, 'SIGTERM', 15_000);
+    await balancer?.close();
+    await connection.close().catch(() => undefined);
+    await temporalServer.stop();
+    if (opts.postgresClusterDir) await postgres.stop();
+    throw err;
+  }
 
   const pool = createPool(opts.databaseUrl, 8);
   const created = await createMerchant(pool, `bench ${opts.name}`);
