@@ -354,16 +354,12 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
   let stopping = false;
   const start = async (name: ServiceInstance): Promise<void> => {
     const ownHeapOptions = opts.workerEnv?.NODE_OPTIONS !== undefined;
-    const child = spawnService(
-      entries[kindOf(name)],
-      envOf(name),
-      path.join(dir, `${name.replace('#', '-')}.log`),
-      [
-        ...profileFlags(kindOf(name), dir),
-        // A worker as production starts it, unless the benchmark compares other heap settings.
-        ...(kindOf(name) === 'worker' && !ownHeapOptions ? WORKER_V8_FLAGS : []),
-      ],
-    );
+    const logFile = path.join(dir, `${name.replace('#', '-')}.log`);
+    const child = spawnService(entries[kindOf(name)], envOf(name), logFile, [
+      ...profileFlags(kindOf(name), dir),
+      // A worker as production starts it, unless the benchmark compares other heap settings.
+      ...(kindOf(name) === 'worker' && !ownHeapOptions ? WORKER_V8_FLAGS : []),
+    ]);
     children[name] = child;
     child.once('exit', () => {
       if (stopping || expectedExit.has(child)) return;
@@ -371,7 +367,9 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
       if (opts.supervise && name !== 'sandbox')
         setTimeout(() => void start(name).catch(() => undefined), 1_000);
     });
-    await waitFor(name, () => ready(name), 60_000, child);
+    await waitFor(name, () => ready(name), 60_000, child).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)} (its log: ${logFile})`);
+    });
   };
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new Client({ connection, dataConverter: temporalDataConverter(BENCH_KEYS) });
