@@ -373,21 +373,29 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
   };
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new Client({ connection, dataConverter: temporalDataConverter(BENCH_KEYS) });
+  // Connects on first use, after the services are up.
+  const pool = createPool(opts.databaseUrl, 8);
+  const stopAll = async () => {
+    stopping = true;
+    for (const name of [...instances].reverse()) {
+      const child = children[name];
+      if (child) await stopChild(child, 'SIGTERM', 15_000);
+    }
+    await balancer?.close();
+    await connection.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    await temporalServer.stop();
+    if (opts.postgresClusterDir) await postgres.stop();
+  };
   try {
     for (const name of instances) await start(name);
   } catch (err) {
     // A service that refuses to start (a setting out of range, say) must not leave the others
     // holding their ports for the next run.
-    stopping = true;
-    for (const child of Object.values(children)) if (child) await stopChild(child, 'SIGTERM', 15_000);
-    await balancer?.close();
-    await connection.close().catch(() => undefined);
-    await temporalServer.stop();
-    if (opts.postgresClusterDir) await postgres.stop();
+    await stopAll();
     throw err;
   }
 
-  const pool = createPool(opts.databaseUrl, 8);
   const created = await createMerchant(pool, `bench ${opts.name}`);
   // A test-mode key (createMerchant's): the benchmarks' webhook receivers listen on 127.0.0.1,
   // refused to live keys. The benchmarks measure the engine, not the per-key rate limit.
@@ -428,18 +436,7 @@ export async function startBenchSystem(opts: BenchSystemOptions): Promise<BenchS
         logFile: path.join(dir, 'temporal.log'),
       });
     },
-    stop: async () => {
-      stopping = true;
-      for (const name of [...instances].reverse()) {
-        const child = children[name];
-        if (child) await stopChild(child, 'SIGTERM', 15_000);
-      }
-      await balancer?.close();
-      await connection.close().catch(() => undefined);
-      await pool.end().catch(() => undefined);
-      await temporalServer.stop();
-      if (opts.postgresClusterDir) await postgres.stop();
-    },
+    stop: stopAll,
   };
 }
 

@@ -27,6 +27,6 @@ export const SEND_HEARTBEAT_TIMEOUT_MS = 15_000;
 export const SEND_LEASE_MARGIN_MS = 10_000;
 
 /** How long one send holds its lease: its operator calls' worst case, plus the margin. */
-export function sendLeaseMs(worstCaseCallMs: number, marginMs: number = SEND_LEASE_MARGIN_MS): number {
+export function sendLeaseMs(worstCaseCallMs: number, marginMs: number): number {
   return worstCaseCallMs * SEND_CALLS_PER_ACTIVITY + marginMs;
 }

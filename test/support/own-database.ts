@@ -26,19 +26,10 @@ export function useOwnDatabase(): void {
     admin.pathname = '/postgres';
     await onAdmin(admin, async (client) => {
       await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name!)} WITH (FORCE)`);
-      // Two files copying the template at the same instant: PostgreSQL refuses the second while
-      // the first copy holds the template (55006); it goes again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await client.query(
-            `CREATE DATABASE ${pg.escapeIdentifier(name!)} TEMPLATE ${pg.escapeIdentifier(template)}`,
-          );
-          break;
-        } catch (err) {
-          if ((err as { code?: string }).code !== '55006' || attempt >= 50) throw err;
-          await new Promise((r) => setTimeout(r, 100 * attempt));
-        }
-      }
+      // Copies of one template may be made at the same time (nobody connects to the template).
+      await client.query(
+        `CREATE DATABASE ${pg.escapeIdentifier(name!)} TEMPLATE ${pg.escapeIdentifier(template)}`,
+      );
     });
     url.pathname = `/${encodeURIComponent(name)}`;
     process.env.DATABASE_URL = url.toString();
