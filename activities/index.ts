@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
 import { runWithCancellation } from '../lib/cancellation.js';
 import { ConfigError, cardVaultRing, type Config } from '../lib/config.js';
-import { modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
+import { OPERATORS, modesAtLiveEndpoint, operatorTiming, type OperatorName } from '../lib/operators.js';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import { createCardProcessor, createOperators } from '../operators/registry.js';
@@ -14,6 +14,7 @@ import { createCallbackActivities } from './callback-activities.js';
 import { createCheckoutActivities } from './checkout-activities.js';
 import { createDisbursementActivities } from './disbursement-activities.js';
 import { createPayinActivities } from './payin-activities.js';
+import { createOperatorPacer, type OperatorPacer } from './operator-pacing.js';
 import { createReconciliationActivities } from './reconciliation/index.js';
 import { createTransferActivities } from './transfer-activities.js';
 
@@ -26,6 +27,8 @@ export function createActivities(deps: {
   operators?: OperatorAdapters;
   /** The process's GIM-UEMOA switch connection, when cards are configured (GIM_HOST). */
   gim?: GimConnection;
+  /** The operators' rate limits across all workers (default: paced on this pool). */
+  pacer?: OperatorPacer;
 }) {
   const operators = deps.operators ?? createOperators(deps.config);
   checkSendTimeouts(operators);
@@ -40,6 +43,7 @@ export function createActivities(deps: {
       cooldownSeconds: deps.config.CIRCUIT_COOLDOWN_SECONDS,
     },
     sendLeaseMarginMs: deps.config.SEND_LEASE_MARGIN_MS,
+    pacer: deps.pacer ?? createConfiguredPacer(deps.config, deps.pool),
   };
   return withHeartbeats({
     ...createPayinActivities(shared),
@@ -83,6 +87,14 @@ export function createActivities(deps: {
       },
       circuit: shared.circuit,
     }),
+  });
+}
+
+/** Paces each operator's calls at its configured rate limit (the operator table's `rateLimit`). */
+export function createConfiguredPacer(config: Config, pool: Pool): OperatorPacer {
+  return createOperatorPacer(pool, (operator) => {
+    if (!(OPERATORS as string[]).includes(operator)) throw new Error(`unknown operator ${operator}`);
+    return config.operators[operator as OperatorName].rateLimit;
   });
 }
 

@@ -23,6 +23,7 @@ import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { ParsedCallback } from '../operators/types.js';
 import { paymentAccess, recordSendOutcome, refsOf } from './payment-access.js';
 import { sendLeasesByCircuit, withClaimedSend } from './send-lease.js';
+import type { OperatorPacer } from './operator-pacing.js';
 import { definiteOrRetry, scrubUrls, type Confirmation, type StatusCheck } from './status-checks.js';
 import { settleWeighedCallbacks } from './callback-activities.js';
 import {
@@ -45,6 +46,8 @@ export interface PayinActivityDeps {
   circuit: { threshold: number; cooldownSeconds: number };
   /** Added to an operator's worst-case send for its send lease (SEND_LEASE_MARGIN_MS). */
   sendLeaseMarginMs: number;
+  /** Each operator's rate limit, shared by every worker (activities/operator-pacing.ts). */
+  pacer: OperatorPacer;
 }
 
 /** Result of one initiation attempt, in the workflow's terms. */
@@ -221,20 +224,51 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     return viewOf(result.payment);
   }
 
+  async function initiatePayin(
+    paymentId: string,
+    attempt: number,
+    options: { canFailOver?: boolean; payerGiven?: boolean } = {},
+  ): Promise<InitiationAttempt> {
+    return withClaimedSend(pool, deps.vault, paymentId, sendLeases, (claimed) =>
+      sendPayin(claimed, attempt, options),
+    );
+  }
+
+  async function confirmPayinOutcome(
+    paymentId: string,
+    hints: CallbackHint[],
+    options: { atDeadline?: boolean } = {},
+  ): Promise<Confirmation> {
+    const payment = await loadPayment(paymentId);
+    const observation = await observePayin(payment);
+    const decision = options.atDeadline
+      ? decideAtDeadline(observation, payment.amount)
+      : decideFromStatus(observation, payment.amount);
+    return concludePayin(payment, observation, decision, hints);
+  }
+
   return {
     /**
      * Sends the payin to the operator once and records its answer. Safe to re-run: an answer
      * already recorded is returned as is, and a direct payin whose attempt may already have gone
      * out is reported ambiguous instead of being sent again (the payer could be charged twice).
      */
-    async initiatePayin(
+    initiatePayin,
+
+    /**
+     * initiatePayin run as a local activity (shape 3 payins), which no task queue holds to the
+     * operator's limit: its slot in the operator's sends lane is taken first, before the send
+     * lease (a wait for the slot never eats into the lease). The operator is the workflow's: the
+     * one the payin is routed to now.
+     */
+    async initiatePayinLocally(
+      operator: string,
       paymentId: string,
       attempt: number,
       options: { canFailOver?: boolean; payerGiven?: boolean } = {},
     ): Promise<InitiationAttempt> {
-      return withClaimedSend(pool, deps.vault, paymentId, sendLeases, (claimed) =>
-        sendPayin(claimed, attempt, options),
-      );
+      await deps.pacer.pace(operator, 'sends');
+      return initiatePayin(paymentId, attempt, options);
     },
 
     checkPayinStatus,
@@ -263,17 +297,17 @@ export function createPayinActivities(deps: PayinActivityDeps) {
      * what checkPayinStatus, settleOperatorCallbacks and recordPayinTransition did as three
      * activities. Safe to re-run: the end is recorded once per payment (step `final`).
      */
-    async confirmPayinOutcome(
+    confirmPayinOutcome,
+
+    /** confirmPayinOutcome run as a local activity (shape 3 payins), paced like initiatePayinLocally. */
+    async confirmPayinOutcomeLocally(
+      operator: string,
       paymentId: string,
       hints: CallbackHint[],
       options: { atDeadline?: boolean } = {},
     ): Promise<Confirmation> {
-      const payment = await loadPayment(paymentId);
-      const observation = await observePayin(payment);
-      const decision = options.atDeadline
-        ? decideAtDeadline(observation, payment.amount)
-        : decideFromStatus(observation, payment.amount);
-      return concludePayin(payment, observation, decision, hints);
+      await deps.pacer.pace(operator, 'sends');
+      return confirmPayinOutcome(paymentId, hints, options);
     },
 
     /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { circuitOf } from '../db/operator-health.js';
@@ -67,10 +68,19 @@ export function sendLeasesByCircuit(operators: OperatorAdapters, marginMs: numbe
   return leases;
 }
 
-/** One activity attempt: a retry of the same attempt (after its worker died) is the same owner. */
+/** This worker process, in the lease owners of its local activities (leaseOwner). */
+const THIS_PROCESS = randomUUID().slice(0, 8);
+
+/**
+ * One activity attempt: a retry of the same attempt (after its worker died) is the same owner.
+ * A local activity is run again with the same id and attempt by the next worker when its own
+ * died or was cut off (its workflow task timed out): that is another owner, which waits for the
+ * lease like any retry, since the first may still be talking to the operator.
+ */
 function leaseOwner(): string {
   const info = Context.current().info;
-  return `${info.workflowExecution?.runId ?? '-'}:${info.activityId}:${info.attempt}`;
+  const owner = `${info.workflowExecution?.runId ?? '-'}:${info.activityId}:${info.attempt}`;
+  return info.isLocal ? `${owner}:${THIS_PROCESS}` : owner;
 }
 
 function sendInFlight(paymentId: string): ApplicationFailure {

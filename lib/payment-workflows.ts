@@ -49,10 +49,11 @@ export interface PayinWorkflowInput {
    */
   routes?: string[];
   /**
-   * The workflow's shape, fixed at its start (workflows/payin.ts): 2 for every payin started from
-   * this version on. Absent in payins started before, which replay as they ran.
+   * The workflow's shape, fixed at its start (workflows/payin.ts): 3 for every payin started from
+   * this version on (its send and confirmation run as local activities), 2 for those started
+   * before. Absent in payins older still. Each replays as it ran.
    */
-  shape?: 2;
+  shape?: 2 | 3;
 }
 
 /** A hosted payin (workflows/hosted-payin.ts): the payer's attempts come through its page. */
@@ -123,7 +124,7 @@ export function payinWorkflowInput(
     poll: timing.poll,
     // Only a payin never sent anywhere fails over (the workflow checks each step).
     ...(routes && routes.length > 1 ? { routes: [...routes] } : {}),
-    shape: 2,
+    shape: 3,
   };
 }
 

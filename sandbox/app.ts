@@ -29,8 +29,23 @@ const SIMULATORS = {
 
 type Simulators = typeof SIMULATORS;
 
-/** The sandbox: its express app, and each simulator's records (tests and control routes read them). */
-export type Sandbox = { app: Express; processor: ProcessorSandbox } & {
+/** A request an operator's simulator received: which operator, what, and when (ms since the epoch). */
+export interface OperatorRequest {
+  operator: OperatorName;
+  method: string;
+  path: string;
+  at: number;
+}
+
+/** How many of the latest requests the sandbox keeps (`requests`). */
+const REQUESTS_KEPT = 10_000;
+
+/**
+ * The sandbox: its express app, each simulator's records (tests and control routes read them),
+ * and the latest requests the operators received, as an operator's own logs would show them
+ * (how fast we called it, for one).
+ */
+export type Sandbox = { app: Express; processor: ProcessorSandbox; requests: OperatorRequest[] } & {
   [N in OperatorName]: ReturnType<Simulators[N]>['state'];
 };
 
@@ -39,8 +54,14 @@ export function createSandbox(config: SandboxConfig, logger: Logger): Sandbox {
   const app = express();
   app.disable('x-powered-by');
   const index: Record<string, Record<string, string>> = {};
+  const requests: OperatorRequest[] = [];
   const mount = <N extends OperatorName>(name: N): ReturnType<Simulators[N]>['state'] => {
     const simulator = (SIMULATORS[name] as Simulator)(config, logger.child({ operator: name }));
+    app.use(`/${name}`, (req, _res, next) => {
+      requests.push({ operator: name, method: req.method, path: req.path, at: Date.now() });
+      if (requests.length > REQUESTS_KEPT) requests.splice(0, requests.length - REQUESTS_KEPT);
+      next();
+    });
     app.use(`/${name}`, simulator.router);
     index[name] = simulator.index;
     return simulator.state as ReturnType<Simulators[N]>['state'];
@@ -56,5 +77,5 @@ export function createSandbox(config: SandboxConfig, logger: Logger): Sandbox {
   app.get('/', (_req, res) => {
     res.json({ operators: index });
   });
-  return { app, processor: processor.state, ...states };
+  return { app, processor: processor.state, requests, ...states };
 }

@@ -4,7 +4,8 @@ import { SoftwareHsm } from '../operators/gim/hsm.js';
 import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { metricsTelemetry, recordOperatorCallMetrics, recordProcessMemoryMetrics } from './telemetry.js';
-import { createActivities, withHeartbeats } from '../activities/index.js';
+import { createActivities, createConfiguredPacer, withHeartbeats } from '../activities/index.js';
+import { withOperatorPacing } from '../activities/operator-pacing.js';
 import { createOperators } from '../operators/registry.js';
 import { createPool, type Pool } from '../db/pool.js';
 import type { Config } from '../lib/config.js';
@@ -119,8 +120,18 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       })
     : undefined;
   gim?.start();
-  const activities = createActivities({ config, pool, logger, operators, gim });
-  const pollingActivities = createActivities({ config, pool: pollingPool, logger, operators });
+  // Every operator call takes its slot in its operator's lane, a row of the database that all
+  // workers share (activities/operator-pacing.ts); polls reserve theirs on the polling pool.
+  const pacer = createConfiguredPacer(config, pool);
+  const pollPacer = createConfiguredPacer(config, pollingPool);
+  const activities = createActivities({ config, pool, logger, operators, gim, pacer });
+  const pollingActivities = createActivities({
+    config,
+    pool: pollingPool,
+    logger,
+    operators,
+    pacer: pollPacer,
+  });
   const workers = await Promise.all([
     // Workflows, initiations and sends, and the short database steps.
     Worker.create({
@@ -144,14 +155,16 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
       maxConcurrentActivityTaskExecutions: config.WORKER_POLLING_SLOTS,
     }),
     // Each operator's calls, under its rate limit across all workers (the server enforces
-    // maxTaskQueueActivitiesPerSecond per task queue): sends and confirmations, then polls.
+    // maxTaskQueueActivitiesPerSecond per task queue, and each call also takes its slot in the
+    // operator's lane on the database, which the local sends of shape 3 payins share): sends and
+    // confirmations, then polls.
     ...OPERATORS.flatMap((name) => {
       const { rateLimit } = config.operators[name];
       return [
         Worker.create({
           ...common,
           taskQueue: operatorQueue(config.TEMPORAL_TASK_QUEUE, name),
-          activities,
+          activities: withOperatorPacing(activities, pacer, name, 'sends'),
           maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_SLOTS,
           maxTaskQueueActivitiesPerSecond: rateLimit.sendsPerSecond,
           maxConcurrentActivityTaskPolls: 2,
@@ -159,7 +172,7 @@ export async function createPaymentsWorker(config: Config, logger: Logger): Prom
         Worker.create({
           ...common,
           taskQueue: operatorPollingQueue(config.TEMPORAL_TASK_QUEUE, name),
-          activities: pollingActivities,
+          activities: withOperatorPacing(pollingActivities, pollPacer, name, 'polls'),
           maxConcurrentActivityTaskExecutions: config.WORKER_POLLING_SLOTS,
           maxTaskQueueActivitiesPerSecond: rateLimit.pollsPerSecond,
           maxConcurrentActivityTaskPolls: 2,

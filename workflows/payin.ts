@@ -4,6 +4,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   workflowInfo,
@@ -24,6 +25,7 @@ import { decideAtDeadline, decideFromStatus } from '../lib/payment-decisions.js'
 import {
   ACTIVITY_OPTIONS,
   ACTIVITY_TIMEOUTS,
+  LOCAL_SEND_ACTIVITY_OPTIONS,
   SEND_ACTIVITY_OPTIONS,
   initiationUpdate,
   legInitiatedSignal,
@@ -51,10 +53,15 @@ const pollPayinUntilDefinite = (paymentId: string, schedule: PollSchedule) =>
 /**
  * The activities that call an operator, on its own task queues (lib/task-queues.ts), so that its
  * rate limit holds across all workers: the sends and confirmations on one, the polls on another.
+ *
+ * In shape 3 the send and the confirmation run as local activities instead, in the workflow task
+ * that needs them: no activity task, no dispatch through the server, and the answer to the
+ * create call one workflow task sooner. They pace themselves against the same limit on the
+ * database (activities/operator-pacing.ts), which every worker shares.
  */
-function operatorCalls(operator: string) {
+function operatorCalls(operator: string, local: boolean) {
   const main = workflowInfo().taskQueue;
-  const { initiatePayin, confirmPayinOutcome } = proxyActivities<PayinActivities>({
+  const queued = proxyActivities<PayinActivities>({
     ...SEND_ACTIVITY_OPTIONS,
     taskQueue: operatorQueue(main, operator),
   });
@@ -62,7 +69,22 @@ function operatorCalls(operator: string) {
     proxyActivities<PayinActivities>(
       pollingActivityOptions(ACTIVITY_TIMEOUTS, schedule, operatorPollingQueue(main, operator)),
     ).pollPayinUntilEnded(paymentId);
-  return { initiatePayin, confirmPayinOutcome, pollUntilEnded };
+  if (!local) {
+    return {
+      initiatePayin: queued.initiatePayin,
+      confirmPayinOutcome: queued.confirmPayinOutcome,
+      pollUntilEnded,
+    };
+  }
+  const { initiatePayinLocally, confirmPayinOutcomeLocally } =
+    proxyLocalActivities<PayinActivities>(LOCAL_SEND_ACTIVITY_OPTIONS);
+  return {
+    initiatePayin: (...args: Parameters<PayinActivities['initiatePayin']>) =>
+      initiatePayinLocally(operator, ...args),
+    confirmPayinOutcome: (...args: Parameters<PayinActivities['confirmPayinOutcome']>) =>
+      confirmPayinOutcomeLocally(operator, ...args),
+    pollUntilEnded,
+  };
 }
 
 /**
@@ -89,10 +111,12 @@ export async function payin(input: PayinWorkflowInput): Promise<PayinOutcome> {
   // search attributes as they were set at its start until it ends, then upserts them once: two
   // history events and two visibility writes fewer per payin than a patch marker and a mirror of
   // each step (docs/BENCHMARKS.md, events per payin). Earlier payins replay as they ran.
-  const shape2 = input.shape === 2;
+  // Shape 3 (from this version on) is shape 2 with its send and confirmation run as local
+  // activities (operatorCalls). Shapes are never mixed within one payin.
+  const shape2 = input.shape === 2 || input.shape === 3;
   const oneStepEnd = shape2 || patched(ONE_STEP_END);
   const state = { operator: input.operator };
-  const outcome = await runPayin(input, oneStepEnd, shape2, state);
+  const outcome = await runPayin(input, oneStepEnd, shape2, input.shape === 3, state);
   if (shape2) {
     mirror([
       { key: SA.status, value: outcome.status },
@@ -106,13 +130,14 @@ async function runPayin(
   input: PayinWorkflowInput,
   oneStepEnd: boolean,
   shape2: boolean,
+  local: boolean,
   state: { operator: string },
 ): Promise<PayinOutcome> {
   // The operator the payin is with (it changes when the payin fails over before any send).
   let operator = input.operator;
   const send: Send = (attempt, options) =>
     oneStepEnd
-      ? operatorCalls(operator).initiatePayin(input.paymentId, attempt, options)
+      ? operatorCalls(operator, local).initiatePayin(input.paymentId, attempt, options)
       : options
         ? initiatePayin(input.paymentId, attempt, options)
         : initiatePayin(input.paymentId, attempt);
@@ -202,7 +227,7 @@ async function runPayin(
   // 2. Wait for a callback or the next poll, until the deadline; every answer is confirmed by the status API.
   if (oneStepEnd) {
     // The activity that learns the definite answer records the end (and its ledger entry).
-    const calls = operatorCalls(operator);
+    const calls = operatorCalls(operator, local);
     const { ended, observation } = await awaitEnd({
       deadlineAt: input.deadlineAt,
       poll: input.poll,

@@ -33,6 +33,17 @@ export const SEND_ACTIVITY_OPTIONS = {
   heartbeatTimeout: SEND_HEARTBEAT_TIMEOUT_MS,
 } as const;
 
+/**
+ * Options of a send or confirmation run as a local activity (shape 3 payins): the send's timeout,
+ * retried on the same backoff. A local activity has no heartbeat: a worker that dies mid-call is
+ * noticed when its workflow task times out, and the next worker runs the call again under the
+ * same send lease and attempt record (DESIGN.md rule 2).
+ */
+export const LOCAL_SEND_ACTIVITY_OPTIONS = {
+  startToCloseTimeout: SEND_ACTIVITY_TIMEOUT_MS,
+  retry: ACTIVITY_OPTIONS.retry,
+} as const;
+
 export interface TransferState {
   status: string;
   collection?: string;

@@ -9,8 +9,9 @@ import { acquireSendLease, getPayment, insertPayment } from '../../db/payments.j
 import { newId } from '../../lib/ids.js';
 import { parseMsisdn } from '../../lib/phone.js';
 import { createLogger } from '../../lib/logger.js';
-import { operatorPollingQueue, operatorQueue } from '../../lib/task-queues.js';
+import { operatorPollingQueue } from '../../lib/task-queues.js';
 import {
+  activitiesIn,
   api,
   eventually,
   ligdicashControl,
@@ -139,7 +140,7 @@ describe('schedules', () => {
 });
 
 describe('task queues', () => {
-  it("an operator's calls run on its own task queues, polls apart from sends", async () => {
+  it("an operator's polls run on its own polling queue; its send runs in the workflow's task", async () => {
     const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
       key: stack.merchant.apiKey,
       body: { amount: 1_003, currency: 'XOF' }, // paid, never called back: found by polling
@@ -147,17 +148,19 @@ describe('task queues', () => {
     const { ligdicashControl } = await import('../support/stack.js');
     await ligdicashControl(stack, created.body.operator_reference!, 'pay');
     await payinReaches(stack, created.body.id, ['succeeded']);
-    const queues = new Map(
-      (await historyOf(`payin-${created.body.id}`))
-        .map((e) => e.activityTaskScheduledEventAttributes)
-        .filter((a) => a !== null && a !== undefined)
-        .map((a) => [a.activityType?.name ?? '', a.taskQueue?.name ?? '']),
-    );
+    const runs = activitiesIn(await historyOf(`payin-${created.body.id}`));
     const main = stack.config.TEMPORAL_TASK_QUEUE;
-    expect(Object.fromEntries(queues)).toEqual({
-      initiatePayin: operatorQueue(main, 'ligdicash'),
-      pollPayinUntilEnded: operatorPollingQueue(main, 'ligdicash'),
-    });
+    // The send is a local activity (paced in LigdiCash's lane on the database); the poll that
+    // found the payment paid is an activity of LigdiCash's polling queue, and recorded the end.
+    expect(runs.map(({ name, local, taskQueue }) => ({ name, local, taskQueue }))).toEqual([
+      { name: 'initiatePayinLocally', local: true, taskQueue: undefined },
+      { name: 'pollPayinUntilEnded', local: false, taskQueue: operatorPollingQueue(main, 'ligdicash') },
+    ]);
+    // Each took its slot in its lane.
+    const { rows } = await stack.pool.query<{ lane: string }>(
+      'SELECT lane FROM operator_call_pacing ORDER BY lane',
+    );
+    expect(rows.map((r) => r.lane)).toEqual(expect.arrayContaining(['ligdicash:polls', 'ligdicash:sends']));
   });
 });
 

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { createOperatorRules } from '../../operators/registry.js';
 import { createApp, eventStreamOf } from '../../api/app.js';
 import { createMerchant } from '../../db/merchants.js';
@@ -357,6 +358,42 @@ export async function ligdicashControl(
   );
   if (!res.ok) throw new Error(`sandbox control ${action} answered ${res.status}`);
   return res.json() as Promise<Record<string, unknown>>;
+}
+
+/** An activity a workflow ran: on a task queue, or as a local activity (recorded as a marker). */
+export interface ActivityRun {
+  name: string;
+  local: boolean;
+  /** The task queue it was scheduled on (none for a local activity: it ran in the workflow's worker). */
+  taskQueue?: string;
+  /** The worker that ran it: for a local activity, the one that completed its workflow task. */
+  worker?: string;
+}
+
+/** The activities of a workflow history, in the order they were scheduled or recorded. */
+export function activitiesIn(events: temporal.api.history.v1.IHistoryEvent[]): ActivityRun[] {
+  const runs: ActivityRun[] = [];
+  let worker = '';
+  for (const e of events) {
+    if (e.workflowTaskCompletedEventAttributes)
+      worker = e.workflowTaskCompletedEventAttributes.identity ?? '';
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      runs.push({
+        name: scheduled.activityType?.name ?? '',
+        local: false,
+        taskQueue: scheduled.taskQueue?.name ?? '',
+      });
+    }
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      // The SDK's marker data: plain JSON with the activity's type (never encrypted: no payment data).
+      const data = marker.details?.data?.payloads?.[0]?.data;
+      const info = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }) : {};
+      runs.push({ name: info.activity_type ?? '', local: true, worker });
+    }
+  }
+  return runs;
 }
 
 /**
