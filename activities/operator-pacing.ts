@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { laneOf, reserveOperatorSlot, type OperatorLane } from '../db/operator-pacing.js';
+import { laneOf, reserveOperatorSlot, type OperatorLane, type PacedLane } from '../db/operator-pacing.js';
 import type { Pool } from '../db/pool.js';
 
 /** An operator's limit, in calls per second of each lane (the operator table's `rateLimit`). */
@@ -16,16 +16,29 @@ export interface RateLimit {
  * local activities, which bypass task queues, only by this.
  */
 export interface OperatorPacer {
+  /** The lane of an operator's calls, for a statement that reserves its slot with what it reads. */
+  laneFor(operator: string, lane: OperatorLane): PacedLane;
+  /** Reserves a slot on its own, and waits for it. */
   pace(operator: string, lane: OperatorLane): Promise<void>;
+  /** Waits for a slot reserved by such a statement. */
+  waitForSlot(waitMs: number): Promise<void>;
 }
 
 export function createOperatorPacer(pool: Pool, rateLimitOf: (operator: string) => RateLimit): OperatorPacer {
+  const laneFor = (operator: string, lane: OperatorLane): PacedLane => {
+    const limit = rateLimitOf(operator);
+    const perSecond = lane === 'sends' ? limit.sendsPerSecond : limit.pollsPerSecond;
+    return { lane: laneOf(operator, lane), intervalMs: 1000 / perSecond };
+  };
+  const waitForSlot = async (waitMs: number) => {
+    if (waitMs > 0) await waitAlive(waitMs);
+  };
   return {
+    laneFor,
+    waitForSlot,
     async pace(operator, lane) {
-      const limit = rateLimitOf(operator);
-      const perSecond = lane === 'sends' ? limit.sendsPerSecond : limit.pollsPerSecond;
-      const waitMs = await reserveOperatorSlot(pool, laneOf(operator, lane), 1000 / perSecond);
-      if (waitMs > 0) await waitAlive(waitMs);
+      const { lane: row, intervalMs } = laneFor(operator, lane);
+      await waitForSlot(await reserveOperatorSlot(pool, row, intervalMs));
     },
   };
 }

@@ -5,6 +5,7 @@ import { circuitOf } from '../db/operator-health.js';
 import {
   applyTransition,
   forgetPayinOtp,
+  getPaymentWithSlot,
   rememberPayerPhone,
   switchPaymentOperator,
   recordInitiationAttempt,
@@ -22,7 +23,7 @@ import { payinSucceededPosting, post } from '../db/ledger.js';
 import { callbackUrlFor, checkoutUrlFor } from '../lib/urls.js';
 import type { ParsedCallback } from '../operators/types.js';
 import { paymentAccess, recordSendOutcome, refsOf } from './payment-access.js';
-import { sendLeasesByCircuit, withClaimedSend } from './send-lease.js';
+import { sendLeasesByCircuit, withClaimedSend, type HeldLease } from './send-lease.js';
 import type { OperatorPacer } from './operator-pacing.js';
 import { definiteOrRetry, scrubUrls, type Confirmation, type StatusCheck } from './status-checks.js';
 import { settleWeighedCallbacks } from './callback-activities.js';
@@ -130,6 +131,7 @@ export function createPayinActivities(deps: PayinActivityDeps) {
   /** Sends a payin the activity holds the send lease of (claimed: its row read under the lease). */
   async function sendPayin(
     { payment, otp: pendingOtp, phone, circuitOpen }: ClaimedSend,
+    lease: HeldLease,
     attempt: number,
     options: { canFailOver?: boolean; payerGiven?: boolean },
   ): Promise<InitiationAttempt> {
@@ -189,7 +191,9 @@ export function createPayinActivities(deps: PayinActivityDeps) {
         actor: 'workflow',
         reason: 'waiting for the payer to give their number on our page',
         nextAction: outcome.nextAction,
+        releaseLeaseOf: lease.owner,
       });
+      lease.givenBack = waiting.applied;
       return { ...viewOf(waiting.payment), awaitingPayer: true };
     }
 
@@ -219,7 +223,9 @@ export function createPayinActivities(deps: PayinActivityDeps) {
             operatorMessage: outcome.operatorMessage,
             operatorData: outcome.raw,
           };
-    const result = await applyTransition(pool, transition);
+    // The answer recorded ends the send: the same statement gives the lease back.
+    const result = await applyTransition(pool, { ...transition, releaseLeaseOf: lease.owner });
+    lease.givenBack = result.applied;
     if (otp) await forgetPayinOtp(pool, paymentId);
     return viewOf(result.payment);
   }
@@ -229,8 +235,8 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     attempt: number,
     options: { canFailOver?: boolean; payerGiven?: boolean } = {},
   ): Promise<InitiationAttempt> {
-    return withClaimedSend(pool, deps.vault, paymentId, sendLeases, (claimed) =>
-      sendPayin(claimed, attempt, options),
+    return withClaimedSend(pool, deps.vault, paymentId, sendLeases, (claimed, lease) =>
+      sendPayin(claimed, lease, attempt, options),
     );
   }
 
@@ -239,7 +245,14 @@ export function createPayinActivities(deps: PayinActivityDeps) {
     hints: CallbackHint[],
     options: { atDeadline?: boolean } = {},
   ): Promise<Confirmation> {
-    const payment = await loadPayment(paymentId);
+    return confirmWith(await loadPayment(paymentId), hints, options);
+  }
+
+  async function confirmWith(
+    payment: PaymentRecord,
+    hints: CallbackHint[],
+    options: { atDeadline?: boolean },
+  ): Promise<Confirmation> {
     const observation = await observePayin(payment);
     const decision = options.atDeadline
       ? decideAtDeadline(observation, payment.amount)
@@ -257,9 +270,9 @@ export function createPayinActivities(deps: PayinActivityDeps) {
 
     /**
      * initiatePayin run as a local activity (shape 3 payins), which no task queue holds to the
-     * operator's limit: its slot in the operator's sends lane is taken first, before the send
-     * lease (a wait for the slot never eats into the lease). The operator is the workflow's: the
-     * one the payin is routed to now.
+     * operator's limit: the statement that claims the send lease also reserves the call's slot in
+     * the operator's sends lane, and the lease covers the wait for it. The operator is the
+     * workflow's: the one the payin is routed to now.
      */
     async initiatePayinLocally(
       operator: string,
@@ -267,8 +280,14 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       attempt: number,
       options: { canFailOver?: boolean; payerGiven?: boolean } = {},
     ): Promise<InitiationAttempt> {
-      await deps.pacer.pace(operator, 'sends');
-      return initiatePayin(paymentId, attempt, options);
+      return withClaimedSend(
+        pool,
+        deps.vault,
+        paymentId,
+        sendLeases,
+        (claimed, lease) => sendPayin(claimed, lease, attempt, options),
+        { slot: deps.pacer.laneFor(operator, 'sends'), pacer: deps.pacer },
+      );
     },
 
     checkPayinStatus,
@@ -306,8 +325,10 @@ export function createPayinActivities(deps: PayinActivityDeps) {
       hints: CallbackHint[],
       options: { atDeadline?: boolean } = {},
     ): Promise<Confirmation> {
-      await deps.pacer.pace(operator, 'sends');
-      return confirmPayinOutcome(paymentId, hints, options);
+      const found = await getPaymentWithSlot(pool, paymentId, deps.pacer.laneFor(operator, 'sends'));
+      if (!found) throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+      await deps.pacer.waitForSlot(found.waitMs);
+      return confirmWith(found.payment, hints, options);
     },
 
     /**

@@ -7,6 +7,8 @@ import type { Pool } from '../db/pool.js';
 import type { KeyRing } from '../lib/card-vault.js';
 import { sendLeaseMs } from '../lib/timeouts.js';
 import type { OperatorAdapters } from '../operators/registry.js';
+import type { PacedLane } from '../db/operator-pacing.js';
+import type { OperatorPacer } from './operator-pacing.js';
 
 /**
  * Runs one send of a payment to its operator under a database lease, so that two attempts of
@@ -30,27 +32,39 @@ export async function withSendLease<T>(
   }
 }
 
+/** The send lease a withClaimedSend holds: a transition given `owner` gives it back (`givenBack`). */
+export interface HeldLease {
+  owner: string;
+  /** Set once a transition gave the lease back (db/payments.ts `releaseLeaseOf`): no release after. */
+  givenBack: boolean;
+}
+
 /**
  * withSendLease for a send that reads the payment, its OTP, its payer's number (both opened from
- * the vault) and its operator's circuit: taken and
- * read in one statement (db/payments.ts claimSend), the row read being the one under the lease.
+ * the vault) and its operator's circuit: taken and read in one statement (db/payments.ts
+ * claimSend), the row read being the one under the lease. With `slot` (a local activity, which no
+ * task queue paces), the same statement reserves the call's slot in its operator's lane, and the
+ * send waits for it before it goes out. The transition that records the send's answer may give
+ * the lease back itself, which saves the release's round trip.
  */
 export async function withClaimedSend<T>(
   pool: Pool,
   vault: KeyRing,
   paymentId: string,
   leaseMs: Record<string, number>,
-  send: (claimed: ClaimedSend) => Promise<T>,
+  send: (claimed: ClaimedSend, lease: HeldLease) => Promise<T>,
+  pacing?: { slot: PacedLane; pacer: OperatorPacer },
 ): Promise<T> {
-  const owner = leaseOwner();
-  const claimed = await claimSend(pool, paymentId, owner, leaseMs, vault);
+  const lease: HeldLease = { owner: leaseOwner(), givenBack: false };
+  const claimed = await claimSend(pool, paymentId, lease.owner, leaseMs, vault, pacing?.slot);
   if (claimed === 'absent')
     throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
   if (claimed === 'held') throw sendInFlight(paymentId);
   try {
-    return await send(claimed);
+    if (pacing) await pacing.pacer.waitForSlot(claimed.slotWaitMs);
+    return await send(claimed, lease);
   } finally {
-    await releaseSendLease(pool, paymentId, owner).catch(() => undefined);
+    if (!lease.givenBack) await releaseSendLease(pool, paymentId, lease.owner).catch(() => undefined);
   }
 }
 

@@ -12,6 +12,7 @@ import {
 import { openPersonalData, type KeyRing } from '../lib/card-vault.js';
 import { forgetVaultedData, openVaultedData, vaultPersonalData, vaultPhone } from './personal-vault.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
+import { reserveSlotCte, type PacedLane } from './operator-pacing.js';
 import { keysetPage, type Page, type PageCursor } from './pagination.js';
 
 /**
@@ -238,6 +239,27 @@ export async function getPayment(db: Queryable, id: string): Promise<PaymentReco
   return rows[0] && toRecord(rows[0]);
 }
 
+/**
+ * getPayment for an activity about to call the payment's operator: reserves the call's slot in
+ * the operator's lane (db/operator-pacing.ts) in the same statement. `waitMs`: how long to wait
+ * for the slot.
+ */
+export async function getPaymentWithSlot(
+  db: Queryable,
+  id: string,
+  slot: PacedLane,
+): Promise<{ payment: PaymentRecord; waitMs: number } | undefined> {
+  const { rows } = await db.query<PaymentRow & { slot_wait_ms: number }>(
+    `WITH ${reserveSlotCte(2, 3)}
+     SELECT p.*, slot.wait_ms AS slot_wait_ms FROM payments p CROSS JOIN slot WHERE p.id = $1`,
+    [id, slot.lane, slot.intervalMs],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const { slot_wait_ms: waitMs, ...payment } = row;
+  return { payment: toRecord(payment), waitMs };
+}
+
 /** A hosted payin's attempts (docs/checkout.md), oldest first, in one query. */
 export async function listAttemptsOf(db: Queryable, intentId: string): Promise<PaymentRecord[]> {
   const { rows } = await db.query<PaymentRow>(
@@ -374,6 +396,8 @@ export interface Transition {
   failure?: PaymentFailure;
   /** The operator's per-payment callback secret (Orange's notif_token): stored as its SHA-256. */
   callbackSecret?: string;
+  /** The send lease this owner holds, given back with the transition (activities/send-lease.ts). */
+  releaseLeaseOf?: string;
 }
 
 export type TransitionResult =
@@ -438,7 +462,9 @@ export async function applyTransition(
               operator_message = COALESCE($8, operator_message),
               updated_at = now(),
               completed_at = CASE WHEN $9 THEN COALESCE(completed_at, now()) ELSE completed_at END,
-              callback_secret_hash = COALESCE(sha256(convert_to($10::text, 'UTF8')), callback_secret_hash)
+              callback_secret_hash = COALESCE(sha256(convert_to($10::text, 'UTF8')), callback_secret_hash),
+              send_lease_until = CASE WHEN send_lease_owner = $11 THEN NULL ELSE send_lease_until END,
+              send_lease_owner = CASE WHEN send_lease_owner = $11 THEN NULL ELSE send_lease_owner END
         WHERE id = $1
         RETURNING *`,
       [
@@ -452,6 +478,7 @@ export async function applyTransition(
         t.operatorMessage ?? null,
         isFinal(t.to),
         t.callbackSecret ?? null,
+        t.releaseLeaseOf ?? null,
       ],
     );
     const payment = toRecord(updated.rows[0]!);
@@ -723,6 +750,8 @@ export interface ClaimedSend {
   phone?: string;
   /** Whether the operator's circuit in the payment's mode is open now (db/operator-health.ts). */
   circuitOpen: boolean;
+  /** How long to wait for the call's slot in its operator's lane, when the claim reserved one. */
+  slotWaitMs: number;
 }
 
 /**
@@ -730,7 +759,9 @@ export interface ClaimedSend {
  * as it is under the lease, the payer's OTP, and its operator's circuit. `leaseMs` gives the
  * lease per circuit (db/operator-health.ts circuitOf: `operator`, or `operator:test` in test
  * mode); a circuit it does not name gets the longest. `held` when another attempt holds the
- * lease, `absent` when there is no such payment.
+ * lease, `absent` when there is no such payment. With `slot`, the same statement also reserves
+ * the send's slot in its operator's lane (db/operator-pacing.ts), and the lease is lengthened by
+ * the wait for it.
  */
 export async function claimSend(
   db: Queryable,
@@ -738,6 +769,8 @@ export async function claimSend(
   owner: string,
   leaseMs: Record<string, number>,
   vault: KeyRing,
+  /** The call's lane, to reserve its slot in the same statement; the lease then covers the wait. */
+  slot?: PacedLane,
 ): Promise<ClaimedSend | 'held' | 'absent'> {
   const longest = Math.max(...Object.values(leaseMs));
   /** A vault row as json_build_object gives it: its bytes in base64. */
@@ -749,13 +782,14 @@ export async function claimSend(
       otp_sealed: Sealed;
       phone_sealed: Sealed;
       circuit_open: boolean;
+      slot_wait_ms: number;
     }
   >(
-    `WITH claimed AS (
+    `WITH ${slot ? `${reserveSlotCte(5, 6)},` : ''} claimed AS (
        UPDATE payments
-          SET send_lease_until = now() + make_interval(secs => COALESCE(
+          SET send_lease_until = now() + make_interval(secs => (COALESCE(
                 ($3::jsonb ->> (operator || CASE WHEN livemode THEN '' ELSE ':test' END))::double precision,
-                $4::double precision) / 1000),
+                $4::double precision) + ${slot ? '(SELECT wait_ms FROM slot)' : '0'}) / 1000),
               send_lease_owner = $2
         WHERE id = $1 AND (send_lease_until IS NULL OR send_lease_until < now() OR send_lease_owner = $2)
         RETURNING *)
@@ -766,13 +800,14 @@ export async function claimSend(
             CASE WHEN pv.token IS NOT NULL THEN json_build_object('kek_id', pv.kek_id,
               'wrapped_key', encode(pv.wrapped_key, 'base64'), 'ciphertext', encode(pv.ciphertext, 'base64')) END
               AS phone_sealed,
-            COALESCE(h.open_until > now(), false) AS circuit_open
+            COALESCE(h.open_until > now(), false) AS circuit_open,
+            ${slot ? '(SELECT wait_ms FROM slot)' : '0::float8'} AS slot_wait_ms
        FROM claimed c
        LEFT JOIN payin_authorisations a ON a.payment_id = c.id
        LEFT JOIN personal_vault ov ON ov.token = a.otp_token
        LEFT JOIN personal_vault pv ON pv.token = c.customer ->> 'phoneToken'
        LEFT JOIN operator_health h ON h.operator = c.operator || CASE WHEN c.livemode THEN '' ELSE ':test' END`,
-    [paymentId, owner, JSON.stringify(leaseMs), longest],
+    [paymentId, owner, JSON.stringify(leaseMs), longest, ...(slot ? [slot.lane, slot.intervalMs] : [])],
   );
   const row = rows[0];
   if (!row) return (await getPayment(db, paymentId)) ? 'held' : 'absent';
@@ -782,6 +817,7 @@ export async function claimSend(
     otp_sealed: otpSealed,
     phone_sealed: phoneSealed,
     circuit_open: circuitOpen,
+    slot_wait_ms: slotWaitMs,
     ...paymentRow
   } = row;
   const payment = toRecord(paymentRow);
@@ -795,7 +831,13 @@ export async function claimSend(
   const otp = otpToken && otpSealed ? open(otpToken, otpSealed) : (legacyOtp ?? undefined);
   const phoneToken = payment.customer.phoneToken;
   const phone = phoneToken && phoneSealed ? open(phoneToken, phoneSealed) : undefined;
-  return { payment, ...(otp ? { otp } : {}), ...(phone ? { phone } : {}), circuitOpen };
+  return {
+    payment,
+    ...(otp ? { otp } : {}),
+    ...(phone ? { phone } : {}),
+    circuitOpen,
+    slotWaitMs,
+  };
 }
 
 /** Gives the right back, if this owner still holds it. */

@@ -206,6 +206,12 @@ describe('direct payin', () => {
     expect(created.body.network).toBe('moov_bf');
     expect(created.body.status).toBe('action_required');
     expect(created.body.next_action?.type).toBe('approve_on_phone');
+    // The transition that recorded the operator's answer gave the send lease back with it.
+    const { rows: lease } = await stack.pool.query(
+      'SELECT send_lease_until, send_lease_owner, initiation_attempts FROM payments WHERE id = $1',
+      [created.body.id],
+    );
+    expect(lease).toEqual([{ send_lease_until: null, send_lease_owner: null, initiation_attempts: 1 }]);
     const done = await payinReaches(stack, created.body.id, ['succeeded', 'failed', 'expired']);
     expect(done.status).toBe('succeeded');
     const sent = stack.sandbox.ligdicash.invoices.findByTransactionId(done.id);
