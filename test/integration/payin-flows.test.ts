@@ -124,7 +124,11 @@ describe('redirect payin', () => {
     // While it waited, the status API was polled again and again by the retries of one activity,
     // which left nothing in the history: waiting costs no workflow task and no event per poll.
     const polls = stack.sandbox.ligdicash.invoices.get(created.body.operator_reference!)!.statusCalls;
-    const history = await stack.temporal.workflow.getHandle(`payin-${created.body.id}`).fetchHistory();
+    // The end is in the database as soon as the local activity that records it has run; its marker
+    // is in the history once the workflow task it ran in completes: read the history once ended.
+    const handle = stack.temporal.workflow.getHandle(`payin-${created.body.id}`);
+    await handle.result();
+    const history = await handle.fetchHistory();
     const ran = activitiesIn(history.events ?? []).map((a) => a.name);
     expect(ran.filter((name) => name === 'pollPayinUntilEnded')).toHaveLength(1);
     // The last look at the deadline, which also records the end: nothing else runs. The send and

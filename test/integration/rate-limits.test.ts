@@ -78,7 +78,10 @@ describe('operator rate limits', () => {
     for (const c of created) expect(c.status, JSON.stringify(c.body)).toBe(201);
     for (const c of created) await payinReaches(stack, c.body.id, ['succeeded'], 60_000);
 
-    // Each payin's send and confirmation ran as local activities, and both workers ran some.
+    // Each payin's send and confirmation ran as local activities, and both workers ran some. A
+    // local activity's marker is in the history once its workflow task completes, which may be
+    // just after the end it recorded is in the database: each workflow is read once it has ended.
+    await Promise.all(created.map((c) => stack.temporal.workflow.getHandle(`payin-${c.body.id}`).result()));
     const calls = (
       await Promise.all(
         created.map(async (c) =>
