@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool.js';
 import { runWithCancellation } from '../lib/cancellation.js';
 import { ConfigError, cardVaultRing, type Config } from '../lib/config.js';
-import { OPERATORS, modesAtLiveEndpoint, operatorTiming, type OperatorName } from '../lib/operators.js';
+import { isOperatorName, modesAtLiveEndpoint, operatorTiming } from '../lib/operators.js';
 import { SEND_ACTIVITY_TIMEOUT_MS, SEND_CALLS_PER_ACTIVITY } from '../lib/timeouts.js';
 import type { Logger } from '../lib/logger.js';
 import { createCardProcessor, createOperators } from '../operators/registry.js';
@@ -93,8 +93,8 @@ export function createActivities(deps: {
 /** Paces each operator's calls at its configured rate limit (the operator table's `rateLimit`). */
 export function createConfiguredPacer(config: Config, pool: Pool): OperatorPacer {
   return createOperatorPacer(pool, (operator) => {
-    if (!(OPERATORS as string[]).includes(operator)) throw new Error(`unknown operator ${operator}`);
-    return config.operators[operator as OperatorName].rateLimit;
+    if (!isOperatorName(operator)) throw new Error(`unknown operator ${operator}`);
+    return config.operators[operator].rateLimit;
   });
 }
 
