@@ -119,7 +119,9 @@ const HEARTBEAT_EVERY_MS = 1_000;
 /**
  * Every activity heartbeats while it runs, so that with the workflows' short heartbeat timeout a
  * worker that dies mid-activity is noticed in seconds instead of at the activity's full timeout;
- * and its operator calls see its cancellation (a timed-out attempt's call does not go on).
+ * and its operator calls see its cancellation (a timed-out attempt's call does not go on). A
+ * local activity does not: it has no heartbeat (the server would answer "unknown activity" to
+ * each, logged as a warning); the workflow task it runs in is what the server watches.
  */
 export function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
   activities: T,
@@ -129,7 +131,9 @@ export function withHeartbeats<T extends Record<string, (...args: never[]) => Pr
       name,
       async (...args: never[]) => {
         const context = Context.current();
-        const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+        const timer = context.info.isLocal
+          ? undefined
+          : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
         try {
           // Operator calls made by this activity are aborted when it is cancelled or timed out.
           return await runWithCancellation(context.cancellationSignal, () => fn(...args));
