@@ -1,6 +1,6 @@
 import type { KeyRing } from '../lib/card-vault.js';
-import { openVaultedData, vaultPersonalData } from './personal-vault.js';
-import { inTransaction, type Pool, type Queryable } from './pool.js';
+import { openVaultedData, sealForVault, vaultInsertSql, vaultRowParams } from './personal-vault.js';
+import type { Queryable } from './pool.js';
 
 export type CallbackVerdict = 'received' | 'signalled' | 'confirmed' | 'duplicate' | 'rejected' | 'late';
 
@@ -20,31 +20,31 @@ export interface RawCallback {
 /**
  * Stores a callback exactly as received; this happens before anything else, and before we
  * answer. Its body and query string, which may carry the payer's number, go to the vault
- * (db/personal-vault.ts) in the same transaction; the inbox row keeps their tokens.
+ * (db/personal-vault.ts) in the same statement; the inbox row keeps their tokens.
  */
-export async function insertRawCallback(pool: Pool, vault: KeyRing, cb: RawCallback): Promise<number> {
-  return inTransaction(pool, async (client) => {
-    const bodyToken = await vaultPersonalData(client, vault, 'callback_body', cb.rawBody);
-    const queryToken = cb.rawQuery
-      ? await vaultPersonalData(client, vault, 'callback_query', Buffer.from(cb.rawQuery, 'utf8'))
-      : null;
-    const { rows } = await client.query<{ id: number }>(
-      `INSERT INTO operator_callbacks (operator, http_method, path, content_type, headers, raw_body_token,
-                                       raw_query_token, source_ip)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [
-        cb.operator,
-        cb.httpMethod,
-        cb.path,
-        cb.contentType ?? null,
-        JSON.stringify(cb.headers),
-        bodyToken,
-        queryToken,
-        cb.sourceIp,
-      ],
-    );
-    return rows[0]!.id;
-  });
+export async function insertRawCallback(db: Queryable, vault: KeyRing, cb: RawCallback): Promise<number> {
+  const body = sealForVault(vault, 'callback_body', cb.rawBody);
+  const query = cb.rawQuery
+    ? sealForVault(vault, 'callback_query', Buffer.from(cb.rawQuery, 'utf8'))
+    : undefined;
+  const { rows } = await db.query<{ id: number }>(
+    `WITH vaulted AS (${vaultInsertSql(9)})
+     INSERT INTO operator_callbacks (operator, http_method, path, content_type, headers, raw_body_token,
+                                     raw_query_token, source_ip)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [
+      cb.operator,
+      cb.httpMethod,
+      cb.path,
+      cb.contentType ?? null,
+      JSON.stringify(cb.headers),
+      body.token,
+      query?.token ?? null,
+      cb.sourceIp,
+      ...vaultRowParams(query ? [body, query] : [body]),
+    ],
+  );
+  return rows[0]!.id;
 }
 
 export async function setCallbackVerdict(

@@ -2,6 +2,7 @@ import type { CurrencyCode } from '../lib/money.js';
 import { recordPaymentEvent } from './events.js';
 import {
   canTransition,
+  PAYMENT_STATUSES,
   isFinal,
   type NextAction,
   type PaymentFailure,
@@ -10,7 +11,15 @@ import {
   type PayerLanguage,
 } from '../lib/payments.js';
 import { openPersonalData, type KeyRing } from '../lib/card-vault.js';
-import { forgetVaultedData, openVaultedData, vaultPersonalData, vaultPhone } from './personal-vault.js';
+import {
+  forgetVaultedData,
+  openVaultedData,
+  sealPhone,
+  vaultInsertSql,
+  vaultPersonalData,
+  vaultPhone,
+  vaultRowParams,
+} from './personal-vault.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 import { reserveSlotCte, type PacedLane } from './operator-pacing.js';
 import { keysetPage, type Page, type PageCursor } from './pagination.js';
@@ -183,13 +192,22 @@ export async function insertPayment(
   if (!('release' in db)) return inTransaction(db, (client) => insertPayment(client, p, vault));
   const { phone, ...customer } = p.customer;
   if (phone !== undefined && !vault) throw new Error('a phone number goes to the vault: give its key ring');
+  const vaulted = phone === undefined ? undefined : sealPhone(vault!, phone);
+  // The row, its number in the vault and its first transition in one statement; nothing of it
+  // when the id exists already.
   const inserted = await db.query<PaymentRow>(
-    `INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
-                           description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
-                           parent_payment_id, transfer_id, livemode, attempt_of, payment_link_id)
-     VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-     ON CONFLICT (id) DO NOTHING
-     RETURNING *`,
+    `WITH inserted AS (
+       INSERT INTO payments (id, merchant_id, kind, status, amount, currency, operator, network, mode, customer,
+                             description, return_url, cancel_url, metadata, deadline_at, workflow_id, fee_amount,
+                             parent_payment_id, transfer_id, livemode, attempt_of, payment_link_id)
+       VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING *),
+     vaulted AS (${vaultInsertSql(22, 'EXISTS (SELECT 1 FROM inserted)')}),
+     created AS (
+       INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
+       SELECT id, 'create', NULL, 'created', 'api', 'created by the merchant' FROM inserted)
+     SELECT * FROM inserted`,
     [
       p.id,
       p.merchantId,
@@ -199,7 +217,7 @@ export async function insertPayment(
       p.operator,
       p.network ?? null,
       p.mode,
-      JSON.stringify(customer),
+      JSON.stringify({ ...customer, ...vaulted?.phone }),
       p.description ?? null,
       p.returnUrl ?? null,
       p.cancelUrl ?? null,
@@ -212,23 +230,11 @@ export async function insertPayment(
       p.livemode,
       p.attemptOf ?? null,
       p.paymentLinkId ?? null,
+      ...vaultRowParams(vaulted ? [vaulted.sealed] : []),
     ],
   );
-  let row = inserted.rows[0];
+  const row = inserted.rows[0];
   if (!row) return undefined;
-  if (phone !== undefined) {
-    const vaulted = await vaultPhone(db, vault!, phone);
-    const updated = await db.query<PaymentRow>(
-      'UPDATE payments SET customer = customer || $2::jsonb WHERE id = $1 RETURNING *',
-      [p.id, JSON.stringify(vaulted)],
-    );
-    row = updated.rows[0]!;
-  }
-  await db.query(
-    `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason)
-     VALUES ($1, 'create', NULL, 'created', 'api', 'created by the merchant')`,
-    [p.id],
-  );
   const payment = toRecord(row);
   await recordPaymentEvent(db, payment, 'create');
   return payment;
@@ -416,72 +422,75 @@ export async function applyTransition(
   post?: (client: PoolClient, payment: PaymentRecord) => Promise<void>,
 ): Promise<TransitionResult> {
   return inTransaction(pool, async (client) => {
-    // The row, locked, and whether this step was recorded already (read under the lock).
-    const current = await client.query<PaymentRow & { step_recorded: boolean }>(
-      `SELECT p.*, EXISTS (SELECT 1 FROM payment_events e WHERE e.payment_id = p.id AND e.step = $2) AS step_recorded
-         FROM payments p WHERE p.id = $1 FOR UPDATE OF p`,
-      [t.paymentId, t.step],
-    );
-    const found = current.rows[0];
-    if (!found) throw new Error(`payment ${t.paymentId} does not exist`);
-    const { step_recorded: stepRecorded, ...row } = found;
-    if (stepRecorded) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
-    const sameStatus = row.status === t.to;
-    if (!sameStatus && !canTransition(row.status, t.to, row.kind)) {
-      return { applied: false, reason: 'not_allowed', payment: toRecord(row) };
-    }
+    // One statement, one round trip: the row locked, whether this step was recorded already (read
+    // under the lock), the event and the new state when the life cycle allows it. It answers the
+    // row as it was (`applied` false) and, when the transition was applied, the row as it is now.
     // A concurrent transaction that recorded the same step while this one waited for the lock is
-    // not in the snapshot the check above read: the conflict says it.
-    const recorded = await client.query(
-      `INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason, operator_status,
-                                   operator_message, operator_data, callback_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (payment_id, step) DO NOTHING`,
+    // not in the snapshot the check read: the event's conflict says it, and nothing is updated.
+    const { rows } = await client.query<PaymentRow & { applied: boolean; step_recorded: boolean }>(
+      `WITH current AS (
+         SELECT p.* FROM payments p WHERE p.id = $1 FOR UPDATE OF p),
+       seen AS (
+         SELECT EXISTS (SELECT 1 FROM payment_events e WHERE e.payment_id = $1 AND e.step = $2) AS step_recorded),
+       recorded AS (
+         INSERT INTO payment_events (payment_id, step, from_status, to_status, actor, reason, operator_status,
+                                     operator_message, operator_data, callback_id)
+         SELECT c.id, $2, c.status, $3, $13, $14, $7, $8, $15, $16
+           FROM current c, seen
+          WHERE NOT seen.step_recorded AND (c.status = $3 OR c.kind || ':' || c.status = ANY ($12::text[]))
+         ON CONFLICT (payment_id, step) DO NOTHING
+         RETURNING payment_id),
+       updated AS (
+         UPDATE payments
+            SET status = $3,
+                operator_reference = COALESCE($4, operator_reference),
+                next_action = CASE WHEN $9 THEN NULL ELSE COALESCE($5::jsonb, next_action) END,
+                failure_code = COALESCE($6, failure_code),
+                failure_message = COALESCE($17, failure_message),
+                operator_status = COALESCE($7, operator_status),
+                operator_message = COALESCE($8, operator_message),
+                updated_at = now(),
+                completed_at = CASE WHEN $9 THEN COALESCE(completed_at, now()) ELSE completed_at END,
+                callback_secret_hash = COALESCE(sha256(convert_to($10::text, 'UTF8')), callback_secret_hash),
+                send_lease_until = CASE WHEN send_lease_owner = $11 THEN NULL ELSE send_lease_until END,
+                send_lease_owner = CASE WHEN send_lease_owner = $11 THEN NULL ELSE send_lease_owner END
+           FROM recorded r
+          WHERE payments.id = $1 AND r.payment_id = payments.id
+          RETURNING payments.*)
+       SELECT false AS applied, seen.step_recorded, c.* FROM current c, seen
+       UNION ALL
+       SELECT true, false, u.* FROM updated u`,
       [
         t.paymentId,
         t.step,
-        row.status,
-        t.to,
-        t.actor,
-        t.reason,
-        t.operatorStatus ?? null,
-        t.operatorMessage ?? null,
-        t.operatorData === undefined ? null : JSON.stringify(t.operatorData),
-        t.callbackId ?? null,
-      ],
-    );
-    if (!recorded.rowCount) return { applied: false, reason: 'already_recorded', payment: toRecord(row) };
-    const updated = await client.query<PaymentRow>(
-      `UPDATE payments
-          SET status = $2,
-              operator_reference = COALESCE($3, operator_reference),
-              next_action = CASE WHEN $9 THEN NULL ELSE COALESCE($4::jsonb, next_action) END,
-              failure_code = COALESCE($5, failure_code),
-              failure_message = COALESCE($6, failure_message),
-              operator_status = COALESCE($7, operator_status),
-              operator_message = COALESCE($8, operator_message),
-              updated_at = now(),
-              completed_at = CASE WHEN $9 THEN COALESCE(completed_at, now()) ELSE completed_at END,
-              callback_secret_hash = COALESCE(sha256(convert_to($10::text, 'UTF8')), callback_secret_hash),
-              send_lease_until = CASE WHEN send_lease_owner = $11 THEN NULL ELSE send_lease_until END,
-              send_lease_owner = CASE WHEN send_lease_owner = $11 THEN NULL ELSE send_lease_owner END
-        WHERE id = $1
-        RETURNING *`,
-      [
-        t.paymentId,
         t.to,
         t.operatorReference ?? null,
         t.nextAction ? JSON.stringify(t.nextAction) : null,
         t.failure?.code ?? null,
-        t.failure?.message ?? null,
         t.operatorStatus ?? null,
         t.operatorMessage ?? null,
         isFinal(t.to),
         t.callbackSecret ?? null,
         t.releaseLeaseOf ?? null,
+        statusesLeadingTo(t.to),
+        t.actor,
+        t.reason,
+        t.operatorData === undefined ? null : JSON.stringify(t.operatorData),
+        t.callbackId ?? null,
+        t.failure?.message ?? null,
       ],
     );
-    const payment = toRecord(updated.rows[0]!);
+    const found = rows.find((r) => !r.applied);
+    if (!found) throw new Error(`payment ${t.paymentId} does not exist`);
+    const { applied: _before, step_recorded: stepRecorded, ...row } = found;
+    const updated = rows.find((r) => r.applied);
+    if (!updated) {
+      const refused = !stepRecorded && row.status !== t.to && !canTransition(row.status, t.to, row.kind);
+      return { applied: false, reason: refused ? 'not_allowed' : 'already_recorded', payment: toRecord(row) };
+    }
+    const { applied: _after, step_recorded: _unused, ...now } = updated;
+    const payment = toRecord(now);
+    const sameStatus = row.status === t.to;
     // The merchant's event, in this transaction (the outbox); a change of status only.
     if (!sameStatus) await recordPaymentEvent(client, payment, t.step);
     // A transition that does not change the status records what it learnt (a reference, the
@@ -491,6 +500,15 @@ export async function applyTransition(
     if (post && !sameStatus) await post(client, payment);
     return { applied: true, payment };
   });
+}
+
+const PAYMENT_KINDS: readonly PaymentKind[] = ['payin', 'payout', 'refund'];
+
+/** The `kind:status` pairs a payment may move to `to` from (lib/payments.ts, canTransition). */
+function statusesLeadingTo(to: PaymentStatus): string[] {
+  return PAYMENT_KINDS.flatMap((kind) =>
+    PAYMENT_STATUSES.filter((from) => canTransition(from, to, kind)).map((from) => `${kind}:${from}`),
+  );
 }
 
 /**

@@ -11,19 +11,57 @@ import { inTransaction, type Pool, type PoolClient, type Queryable } from './poo
  */
 export type PersonalDataKind = 'phone' | 'otp' | 'callback_body' | 'callback_query';
 
+/** Personal data sealed for the vault and not yet stored: its row goes in with the row that keeps its token. */
+export interface SealedPersonalData {
+  token: string;
+  kind: PersonalDataKind;
+  kekId: string;
+  wrappedKey: Buffer;
+  ciphertext: Buffer;
+}
+
+export function sealForVault(ring: KeyRing, kind: PersonalDataKind, data: Buffer): SealedPersonalData {
+  const token = newId('pd');
+  return { token, kind, ...sealPersonalData(ring, token, data) };
+}
+
+/**
+ * An INSERT of sealed rows into the vault, for a WITH clause of the statement that writes the row
+ * keeping their tokens (one round trip, and the vault row exists exactly when its holder does).
+ * The rows are the five array parameters from `$first` (vaultRowParams); `onlyIf` is an SQL
+ * condition on the rest of the statement (the holder was inserted).
+ */
+export function vaultInsertSql(first: number, onlyIf = 'true'): string {
+  const [token, kind, kek, wrapped, ciphertext] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
+  return `INSERT INTO personal_vault (token, kind, kek_id, wrapped_key, ciphertext)
+          SELECT * FROM unnest(${token}::text[], ${kind}::text[], ${kek}::text[], ${wrapped}::bytea[],
+                               ${ciphertext}::bytea[])
+           WHERE ${onlyIf}`;
+}
+
+/** The five array parameters of vaultInsertSql. */
+export function vaultRowParams(rows: readonly SealedPersonalData[]): unknown[] {
+  return [
+    rows.map((r) => r.token),
+    rows.map((r) => r.kind),
+    rows.map((r) => r.kekId),
+    rows.map((r) => r.wrappedKey),
+    rows.map((r) => r.ciphertext),
+  ];
+}
+
 export async function vaultPersonalData(
   db: Queryable,
   ring: KeyRing,
   kind: PersonalDataKind,
   data: Buffer,
 ): Promise<string> {
-  const token = newId('pd');
-  const sealed = sealPersonalData(ring, token, data);
+  const sealed = sealForVault(ring, kind, data);
   await db.query(
     'INSERT INTO personal_vault (token, kind, kek_id, wrapped_key, ciphertext) VALUES ($1, $2, $3, $4, $5)',
-    [token, kind, sealed.kekId, sealed.wrappedKey, sealed.ciphertext],
+    [sealed.token, kind, sealed.kekId, sealed.wrappedKey, sealed.ciphertext],
   );
-  return token;
+  return sealed.token;
 }
 
 export async function openVaultedData(
@@ -60,6 +98,12 @@ export interface VaultedPhone {
 export async function vaultPhone(db: Queryable, ring: KeyRing, e164: string): Promise<VaultedPhone> {
   const phoneToken = await vaultPersonalData(db, ring, 'phone', Buffer.from(e164, 'utf8'));
   return { phoneToken, phoneMasked: maskPhone(e164) };
+}
+
+/** vaultPhone's answer with its vault row sealed, for a statement that stores both at once. */
+export function sealPhone(ring: KeyRing, e164: string): { phone: VaultedPhone; sealed: SealedPersonalData } {
+  const sealed = sealForVault(ring, 'phone', Buffer.from(e164, 'utf8'));
+  return { phone: { phoneToken: sealed.token, phoneMasked: maskPhone(e164) }, sealed };
 }
 
 /** The number behind a phone token, for the activity that sends it to an operator. */

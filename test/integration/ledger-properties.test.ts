@@ -245,3 +245,57 @@ describe('ledger postings (property)', () => {
     await expect(pool.query('DELETE FROM journal_entries')).rejects.toThrow(/append-only/);
   });
 });
+
+describe('transitions at the same time', () => {
+  it('apply once: the same step from eight callers records one event, one merchant event and one entry', async () => {
+    const merchant = (await createMerchant(pool, 'same step at once')).merchant.id;
+    const id = await newPayment(merchant, 'payin', 10_000, 150);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        applyTransition(pool, t(id, 'final', 'succeeded'), async (c, p) => {
+          await post(c, payinSucceededPosting(p));
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    for (const r of results.filter((r) => !r.applied)) {
+      expect(r).toMatchObject({ reason: 'already_recorded', payment: { status: 'succeeded' } });
+    }
+    const counts = await pool.query<{ transitions: number; merchant_events: number; entries: number }>(
+      `SELECT (SELECT count(*)::int FROM payment_events WHERE payment_id = $1 AND step = 'final') AS transitions,
+              (SELECT count(*)::int FROM events WHERE resource_id = $1 AND type = 'payin.succeeded') AS merchant_events,
+              (SELECT count(*)::int FROM journal_entries WHERE payment_id = $1) AS entries`,
+      [id],
+    );
+    expect(counts.rows[0]).toEqual({ transitions: 1, merchant_events: 1, entries: 1 });
+    const [balance] = await merchantBalances(pool, merchant, false);
+    expect(balance).toMatchObject({ available: 10_000 - 150 });
+  });
+
+  it('let one of two ends win: the other is refused against the winner, and the loser records nothing', async () => {
+    const merchant = (await createMerchant(pool, 'two ends at once')).merchant.id;
+    const id = await newPayment(merchant, 'payin', 2_000, 0);
+    await applyTransition(pool, t(id, 'initiate', 'action_required'));
+    const [a, b] = await Promise.all([
+      applyTransition(pool, t(id, 'deadline', 'expired')),
+      applyTransition(pool, t(id, 'payer_cancelled', 'cancelled')),
+    ]);
+    const [won, lost] = a.applied ? [a, b] : [b, a];
+    expect(won.applied).toBe(true);
+    expect(lost).toMatchObject({
+      applied: false,
+      reason: 'not_allowed',
+      payment: { status: won.payment.status },
+    });
+    const { rows } = await pool.query<{ step: string; from_status: string; to_status: string }>(
+      'SELECT step, from_status, to_status FROM payment_events WHERE payment_id = $1 ORDER BY id',
+      [id],
+    );
+    expect(rows.map((r) => `${r.step}:${r.from_status ?? ''}>${r.to_status}`)).toEqual([
+      'create:>created',
+      'initiate:created>action_required',
+      `${won.payment.status === 'expired' ? 'deadline' : 'payer_cancelled'}:action_required>${won.payment.status}`,
+    ]);
+    await expect(applyTransition(pool, t(newId('pay'), 'final', 'failed'))).rejects.toThrow(/does not exist/);
+  });
+});
