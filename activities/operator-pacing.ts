@@ -45,14 +45,15 @@ export function createOperatorPacer(pool: Pool, rateLimitOf: (operator: string) 
 
 /**
  * Waits for a reserved slot, heartbeating (a wait longer than the heartbeat timeout is not a dead
- * worker) and ending early if the activity is cancelled.
+ * worker) and ending early if the activity is cancelled. A local activity has no heartbeat
+ * (activities/index.ts, withHeartbeats): it only waits.
  */
 async function waitAlive(ms: number): Promise<void> {
   const context = Context.current();
   const until = Date.now() + ms;
   for (let left = ms; left > 0; left = until - Date.now()) {
     await sleep(Math.min(left, 1_000), undefined, { signal: context.cancellationSignal });
-    context.heartbeat();
+    if (!context.info.isLocal) context.heartbeat();
   }
 }
 
