@@ -15,6 +15,7 @@ const stages = {
   'bench:idle': 'bench/idle.ts',
   'bench:reconcile': 'bench/reconcile.ts',
   'bench:webhooks': 'bench/webhooks.ts',
+  'bench:trace': 'bench/trace-create.ts',
   chaos: 'bench/chaos.ts',
 };
 if (!stages[stage]) {

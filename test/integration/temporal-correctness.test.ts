@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { initiationWaitsInFlight } from '../../api/payment-start.js';
 import { createMerchant } from '../../db/merchants.js';
+import { laneOf } from '../../db/operator-pacing.js';
 import { acquireSendLease, getPayment, insertPayment } from '../../db/payments.js';
 import { newId } from '../../lib/ids.js';
 import { parseMsisdn } from '../../lib/phone.js';
@@ -75,26 +76,42 @@ describe('deadlines', () => {
   });
 
   it('a callback that comes while the poll is in flight cancels it and is checked at once', async () => {
-    const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
-      key: stack.merchant.apiKey,
-      body: { amount: 6_100, currency: 'XOF' },
-    });
-    const workflowId = `payin-${created.body.id}`;
-    await eventually('polling started', async () =>
-      (await historyOf(workflowId)).some(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollPayinUntilEnded',
-      )
-        ? true
-        : undefined,
+    // The poll stays in flight, whatever the machine's speed: its operator lane's next slot is a
+    // minute away (db/operator-pacing.ts), so it waits for it, heartbeating, and cannot see the
+    // payment paid before the callback does (on a loaded machine a 1 s poll could).
+    const polls = laneOf('ligdicash', 'polls');
+    await stack.pool.query(
+      `INSERT INTO operator_call_pacing (lane, next_slot_at) VALUES ($1, now() + interval '60 seconds')
+       ON CONFLICT (lane) DO UPDATE SET next_slot_at = EXCLUDED.next_slot_at`,
+      [polls],
     );
-    const { ligdicashControl } = await import('../support/stack.js');
-    await ligdicashControl(stack, created.body.operator_reference!, 'pay');
-    const done = await payinReaches(stack, created.body.id, ['succeeded', 'expired', 'failed']);
-    expect(done.status).toBe('succeeded');
-    const events = await historyOf(workflowId);
-    expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
-    expect(events.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(true);
-    await recordHistory(stack, created.body.id, 'payin-callback-cancels-polling');
+    try {
+      const created = await api<PayinBody>(stack, 'POST', '/v1/payins', {
+        key: stack.merchant.apiKey,
+        body: { amount: 6_100, currency: 'XOF' },
+      });
+      const workflowId = `payin-${created.body.id}`;
+      await eventually('polling started', async () =>
+        (await historyOf(workflowId)).some(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollPayinUntilEnded',
+        )
+          ? true
+          : undefined,
+      );
+      // Held: it has not asked LigdiCash anything yet.
+      const invoice = stack.sandbox.ligdicash.invoices.get(created.body.operator_reference!)!;
+      expect(invoice.lastStatusCallAt).toBeNull();
+      const { ligdicashControl } = await import('../support/stack.js');
+      await ligdicashControl(stack, created.body.operator_reference!, 'pay');
+      const done = await payinReaches(stack, created.body.id, ['succeeded', 'expired', 'failed']);
+      expect(done.status).toBe('succeeded');
+      const events = await historyOf(workflowId);
+      expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
+      expect(events.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(true);
+      await recordHistory(stack, created.body.id, 'payin-callback-cancels-polling');
+    } finally {
+      await stack.pool.query('UPDATE operator_call_pacing SET next_slot_at = now() WHERE lane = $1', [polls]);
+    }
   });
 });
 
