@@ -54,7 +54,11 @@ const sys = await startBenchSystem({
   sandboxEnv: { SANDBOX_APPROVAL_DELAY_MS: '0', SANDBOX_PROCESSING_DELAY_MS: '0' },
 });
 const marks = new Map<string, number[]>();
-const mark = (name: string, ms: number) => marks.set(name, [...(marks.get(name) ?? []), ms]);
+const mark = (name: string, ms: number) => {
+  const seen = marks.get(name) ?? [];
+  seen.push(ms);
+  marks.set(name, seen);
+};
 try {
   for (let i = 0; i < N + WARM_UP; i++) {
     if (GAP_MS > 0) await new Promise((resolve) => setTimeout(resolve, GAP_MS));

@@ -504,11 +504,21 @@ export async function applyTransition(
 
 const PAYMENT_KINDS: readonly PaymentKind[] = ['payin', 'payout', 'refund'];
 
-/** The `kind:status` pairs a payment may move to `to` from (lib/payments.ts, canTransition). */
+/**
+ * For each status, the `kind:status` pairs a payment may move to it from (lib/payments.ts,
+ * canTransition), as applyTransition's statement checks them; derived once from the life cycle.
+ */
+const LEADING_TO: ReadonlyMap<PaymentStatus, string[]> = new Map(
+  PAYMENT_STATUSES.map((to) => [
+    to,
+    PAYMENT_KINDS.flatMap((kind) =>
+      PAYMENT_STATUSES.filter((from) => canTransition(from, to, kind)).map((from) => `${kind}:${from}`),
+    ),
+  ]),
+);
+
 function statusesLeadingTo(to: PaymentStatus): string[] {
-  return PAYMENT_KINDS.flatMap((kind) =>
-    PAYMENT_STATUSES.filter((from) => canTransition(from, to, kind)).map((from) => `${kind}:${from}`),
-  );
+  return LEADING_TO.get(to)!;
 }
 
 /**

@@ -50,6 +50,11 @@ export function vaultRowParams(rows: readonly SealedPersonalData[]): unknown[] {
   ];
 }
 
+/** Stores a sealed row on its own. */
+async function storeSealed(db: Queryable, sealed: SealedPersonalData): Promise<void> {
+  await db.query(vaultInsertSql(1), vaultRowParams([sealed]));
+}
+
 export async function vaultPersonalData(
   db: Queryable,
   ring: KeyRing,
@@ -57,10 +62,7 @@ export async function vaultPersonalData(
   data: Buffer,
 ): Promise<string> {
   const sealed = sealForVault(ring, kind, data);
-  await db.query(
-    'INSERT INTO personal_vault (token, kind, kek_id, wrapped_key, ciphertext) VALUES ($1, $2, $3, $4, $5)',
-    [sealed.token, kind, sealed.kekId, sealed.wrappedKey, sealed.ciphertext],
-  );
+  await storeSealed(db, sealed);
   return sealed.token;
 }
 
@@ -96,8 +98,9 @@ export interface VaultedPhone {
 
 /** Vaults a phone number (E.164) and answers what a row may keep of it. */
 export async function vaultPhone(db: Queryable, ring: KeyRing, e164: string): Promise<VaultedPhone> {
-  const phoneToken = await vaultPersonalData(db, ring, 'phone', Buffer.from(e164, 'utf8'));
-  return { phoneToken, phoneMasked: maskPhone(e164) };
+  const { phone, sealed } = sealPhone(ring, e164);
+  await storeSealed(db, sealed);
+  return phone;
 }
 
 /** vaultPhone's answer with its vault row sealed, for a statement that stores both at once. */
