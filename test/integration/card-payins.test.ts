@@ -182,7 +182,11 @@ describe('card payins on GIM-UEMOA', () => {
       return ['succeeded', 'failed', 'expired'].includes(p.status) ? p : undefined;
     });
     const national = phone.slice(4);
-    const history = await stack.temporal.workflow.getHandle(`payin-${created.body.id}`).fetchHistory();
+    // Read once the workflow has ended: the last local activity's marker is written with the
+    // workflow task it ran in, which may complete just after the end it recorded is in the database.
+    const handle = stack.temporal.workflow.getHandle(`payin-${created.body.id}`);
+    await handle.result();
+    const history = await handle.fetchHistory();
     // The SDK writes the bookkeeping of each local activity (its sequence number, attempt, type and
     // times) as a marker's plain `data`, outside the payload codec; its result is encrypted like
     // every other payload. That bookkeeping holds nothing else: checked key by key.

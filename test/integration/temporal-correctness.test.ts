@@ -105,6 +105,9 @@ describe('deadlines', () => {
       await ligdicashControl(stack, created.body.operator_reference!, 'pay');
       const done = await payinReaches(stack, created.body.id, ['succeeded', 'expired', 'failed']);
       expect(done.status).toBe('succeeded');
+      // The end is in the database once the local activity that confirms it has run; the
+      // cancellation is in the history once the workflow task it ran in completes: read it ended.
+      await stack.temporal.workflow.getHandle(workflowId).result();
       const events = await historyOf(workflowId);
       expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
       expect(events.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(true);
@@ -165,6 +168,7 @@ describe('task queues', () => {
     const { ligdicashControl } = await import('../support/stack.js');
     await ligdicashControl(stack, created.body.operator_reference!, 'pay');
     await payinReaches(stack, created.body.id, ['succeeded']);
+    await stack.temporal.workflow.getHandle(`payin-${created.body.id}`).result();
     const runs = activitiesIn(await historyOf(`payin-${created.body.id}`));
     const main = stack.config.TEMPORAL_TASK_QUEUE;
     // The send is a local activity (paced in LigdiCash's lane on the database); the poll that
